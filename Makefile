@@ -1,0 +1,87 @@
+# kmsd build / CI entry points.  CI runs `.ci/run`, which is `make test`.
+#
+#   make deps        install what the build needs, skipping anything present:
+#                    apt libclang-dev + protobuf-compiler, cargo-deny, and the
+#                    offline RustSec advisory DB (copied from $(SHARED)/advisory-db
+#                    into $(ADVISORY_DB_ROOT), see scripts/advisory-db.sh)
+#   make build       cargo build --release --bins
+#   make run         deps + build, then a dev daemon in the foreground
+#                    (DATA=./data LISTEN=127.0.0.1:7878; prints how to call it)
+#   make lint        rustfmt check + clippy -D warnings (cargo aliases fmt-check
+#                    and lint from .cargo/config.toml, so local == CI)
+#   make deny        cargo deny --offline check advisories licenses bans sources
+#   make test        deps, lint, deny, then cargo test --locked (unit + doc tests
+#                    + the tests/it integration binary); fails on any failure
+#   make clean-data  rm -rf $(DATA)
+#
+# Overridable: SHARED (default ../shared beside the repo), DATA, LISTEN,
+# CARGO, CARGO_DENY_VERSION, ADVISORY_DB_ROOT.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+# Targets run in the order listed even under `make -j`.
+.NOTPARALLEL:
+
+CARGO              ?= cargo
+SHARED             ?= $(abspath $(CURDIR)/../shared)
+DATA               ?= ./data
+LISTEN             ?= 127.0.0.1:7878
+APT_PACKAGES       := libclang-dev protobuf-compiler
+CARGO_DENY_VERSION ?= 0.20.2
+# Parent of advisory-db-3157b0e258782691; deny.toml reads it from
+# $KMSD_ADVISORY_DB_ROOT (falling back to .tools/advisory-dbs relative to CWD).
+ADVISORY_DB_ROOT   ?= $(CURDIR)/.tools/advisory-dbs
+export KMSD_ADVISORY_DB_ROOT := $(ADVISORY_DB_ROOT)
+
+.PHONY: deps apt-deps cargo-deny advisory-db build run lint deny test clean-data
+
+deps: apt-deps cargo-deny advisory-db
+
+apt-deps:
+	./scripts/apt-deps.sh $(APT_PACKAGES)
+
+cargo-deny:
+	@if $(CARGO) deny --version >/dev/null 2>&1; then \
+		echo "cargo-deny: already installed ($$($(CARGO) deny --version))"; \
+	else \
+		echo "cargo-deny: installing $(CARGO_DENY_VERSION)"; \
+		$(CARGO) install --locked cargo-deny --version $(CARGO_DENY_VERSION); \
+	fi
+
+advisory-db:
+	./scripts/advisory-db.sh "$(SHARED)" "$(ADVISORY_DB_ROOT)"
+
+build:
+	$(CARGO) build --release --bins
+
+run: deps build
+	@echo "kmsd dev daemon: data in $(DATA), listening on $(LISTEN) (Ctrl-C to stop)"
+	@echo "From another shell, e.g.:"
+	@echo "  ./target/release/kmsctl --data-dir $(DATA) create-key --description demo"
+	@echo "  ./target/release/kmsctl --data-dir $(DATA) generate-data-key --key-id <KeyId> --key-spec AES_256"
+	@echo "(kmsctl --data-dir reads $(DATA)/certs/{ca.pem,client.pem,client.key} and $(DATA)/endpoint)"
+	exec ./target/release/kmsd serve --dev --data-dir $(DATA) --listen $(LISTEN)
+
+# Aliases (.cargo/config.toml):
+#   fmt-check = fmt --all -- --check
+#   lint      = clippy --all-targets --locked -- -D warnings
+lint:
+	$(CARGO) fmt-check
+	$(CARGO) lint
+
+# cargo-deny runs `cargo metadata --offline`, so make sure the locked crates
+# are downloaded first (a no-op when they are).
+deny: cargo-deny advisory-db
+	$(CARGO) fetch --locked
+	$(CARGO) deny --offline check advisories licenses bans sources
+
+# deny runs before the tests: it takes a second and fails fast, and this way
+# the test runner's summary is the last thing CI prints. Doc tests run first
+# for the same reason (they usually report 0 tests).
+test: deps lint deny
+	$(CARGO) test --locked --doc
+	$(CARGO) test --locked --lib --bins --tests
+
+clean-data:
+	rm -rf $(DATA)

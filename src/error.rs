@@ -1,0 +1,126 @@
+//! The core's error type: one variant per AWS KMS exception that kmsd can
+//! return, each carrying the human-readable message that follows the
+//! exception name.
+//!
+//! This module knows nothing of gRPC; `service::status` maps each variant to a
+//! gRPC code. Messages never contain key material, plaintext or internal
+//! details (file paths, RocksDB errors): those go to the log via
+//! [`KmsError::internal`], and the client sees only `KMSInternalException`.
+
+use std::fmt;
+
+/// An AWS KMS exception.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KmsError {
+    /// The named key, alias or resource does not exist.
+    #[error("NotFoundException: {0}")]
+    NotFound(String),
+    /// The caller is not allowed to perform the action on the resource.
+    #[error("AccessDeniedException: {0}")]
+    AccessDenied(String),
+    /// The key is disabled.
+    #[error("DisabledException: {0}")]
+    Disabled(String),
+    /// The key's state does not allow the operation.
+    #[error("KMSInvalidStateException: {0}")]
+    InvalidState(String),
+    /// The ciphertext (or its encryption context) is not valid.
+    #[error("InvalidCiphertextException: {0}")]
+    InvalidCiphertext(String),
+    /// The KeyId given does not match the key that sealed the ciphertext.
+    #[error("IncorrectKeyException: {0}")]
+    IncorrectKey(String),
+    /// The key's usage does not allow the operation.
+    #[error("InvalidKeyUsageException: {0}")]
+    InvalidKeyUsage(String),
+    /// A request field breaks a rule (length, range, format, combination).
+    #[error("ValidationException: {0}")]
+    Validation(String),
+    /// A malformed ARN.
+    #[error("InvalidArnException: {0}")]
+    InvalidArn(String),
+    /// A malformed or reserved alias name.
+    #[error("InvalidAliasNameException: {0}")]
+    InvalidAliasName(String),
+    /// A pagination marker that kmsd did not issue.
+    #[error("InvalidMarkerException: {0}")]
+    InvalidMarker(String),
+    /// A tag key or value breaks a rule.
+    #[error("TagException: {0}")]
+    Tag(String),
+    /// The resource already exists.
+    #[error("AlreadyExistsException: {0}")]
+    AlreadyExists(String),
+    /// A quota would be exceeded.
+    #[error("LimitExceededException: {0}")]
+    LimitExceeded(String),
+    /// The operation or option is not supported by kmsd (or not yet).
+    #[error("UnsupportedOperationException: {0}")]
+    UnsupportedOperation(String),
+    /// The caller presented no usable identity.
+    #[error("UnauthenticatedException: {0}")]
+    Unauthenticated(String),
+    /// A dependency (e.g. the HSM) did not answer in time.
+    #[error("DependencyTimeoutException: {0}")]
+    DependencyTimeout(String),
+    /// Something failed inside kmsd. The message is generic on purpose.
+    #[error("KMSInternalException: {0}")]
+    Internal(String),
+}
+
+/// The result type of the core.
+pub type KmsResult<T> = Result<T, KmsError>;
+
+impl KmsError {
+    /// Logs `detail` (which may name files or storage errors, never secrets)
+    /// and returns the opaque error the client sees.
+    pub fn internal(detail: impl fmt::Display) -> Self {
+        tracing::error!(%detail, "internal error");
+        KmsError::Internal("An internal error occurred; see the kmsd log.".into())
+    }
+
+    /// The AWS exception name, e.g. `NotFoundException`.
+    pub fn exception_name(&self) -> &'static str {
+        match self {
+            KmsError::NotFound(_) => "NotFoundException",
+            KmsError::AccessDenied(_) => "AccessDeniedException",
+            KmsError::Disabled(_) => "DisabledException",
+            KmsError::InvalidState(_) => "KMSInvalidStateException",
+            KmsError::InvalidCiphertext(_) => "InvalidCiphertextException",
+            KmsError::IncorrectKey(_) => "IncorrectKeyException",
+            KmsError::InvalidKeyUsage(_) => "InvalidKeyUsageException",
+            KmsError::Validation(_) => "ValidationException",
+            KmsError::InvalidArn(_) => "InvalidArnException",
+            KmsError::InvalidAliasName(_) => "InvalidAliasNameException",
+            KmsError::InvalidMarker(_) => "InvalidMarkerException",
+            KmsError::Tag(_) => "TagException",
+            KmsError::AlreadyExists(_) => "AlreadyExistsException",
+            KmsError::LimitExceeded(_) => "LimitExceededException",
+            KmsError::UnsupportedOperation(_) => "UnsupportedOperationException",
+            KmsError::Unauthenticated(_) => "UnauthenticatedException",
+            KmsError::DependencyTimeout(_) => "DependencyTimeoutException",
+            KmsError::Internal(_) => "KMSInternalException",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_starts_with_the_exception_name() {
+        let cases = [
+            KmsError::NotFound("x".into()),
+            KmsError::InvalidState("x".into()),
+            KmsError::Internal("x".into()),
+            KmsError::Tag("x".into()),
+        ];
+        for e in cases {
+            assert!(e
+                .to_string()
+                .starts_with(&format!("{}: ", e.exception_name())));
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! Key management: CreateKey, DescribeKey, ListKeys, UpdateKeyDescription,
+//! EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::{validate, Caller, Inner, Kms};
+use crate::clock::DAY_MS;
+use crate::error::{KmsError, KmsResult};
+use crate::model::{KeyId, KeyRecord, KeySpec, KeyState, KeyUsage, Operation, Origin};
+use crate::secret::KeyMaterial;
+
+/// CreateKey's parameters, already decoded from the wire. `None` means
+/// "not given" (the AWS default applies).
+#[derive(Debug, Clone, Default)]
+pub struct CreateKeyInput {
+    /// Key policy document.
+    pub policy: Option<String>,
+    /// Description.
+    pub description: String,
+    /// KeySpec (or the deprecated CustomerMasterKeySpec).
+    pub key_spec: Option<KeySpec>,
+    /// KeyUsage.
+    pub key_usage: Option<KeyUsage>,
+    /// Origin.
+    pub origin: Option<Origin>,
+    /// CustomKeyStoreId.
+    pub custom_key_store_id: Option<String>,
+    /// Tags, in request order.
+    pub tags: Vec<(String, String)>,
+    /// MultiRegion.
+    pub multi_region: bool,
+    /// XksKeyId.
+    pub xks_key_id: Option<String>,
+}
+
+/// ScheduleKeyDeletion's result.
+#[derive(Debug, Clone)]
+pub struct ScheduledDeletion {
+    /// The key, now PendingDeletion.
+    pub key: Arc<KeyRecord>,
+    /// When it will be deleted, Unix ms.
+    pub deletion_date_ms: i64,
+    /// The window, in days.
+    pub pending_window_days: u32,
+}
+
+/// Merges request tags into `tags`, enforcing AWS's tag rules.
+pub(super) fn merge_tags(
+    tags: &mut BTreeMap<String, String>,
+    new: &[(String, String)],
+) -> KmsResult<()> {
+    let mut seen = std::collections::HashSet::new();
+    for (k, v) in new {
+        validate::tag_key(k)?;
+        validate::tag_value(v)?;
+        if !seen.insert(k.as_str()) {
+            return Err(KmsError::Tag(format!(
+                "Duplicate tag key {} in one request",
+                crate::model::ids::printable(k)
+            )));
+        }
+    }
+    let mut merged = tags.clone();
+    for (k, v) in new {
+        merged.insert(k.clone(), v.clone());
+    }
+    if merged.len() > validate::MAX_TAGS {
+        return Err(KmsError::LimitExceeded(format!(
+            "A key can have at most {} tags",
+            validate::MAX_TAGS
+        )));
+    }
+    *tags = merged;
+    Ok(())
+}
+
+impl Kms {
+    /// CreateKey: a new symmetric key with fresh material, in the caller's
+    /// account.
+    pub async fn create_key(
+        &self,
+        caller: &Caller,
+        input: CreateKeyInput,
+    ) -> KmsResult<Arc<KeyRecord>> {
+        validate::description(&input.description)?;
+        if input.policy.is_some() {
+            return Err(KmsError::UnsupportedOperation(
+                "Key policies are not supported by this kmsd version; omit Policy to get the default key policy".into(),
+            ));
+        }
+        if input.custom_key_store_id.is_some() || input.xks_key_id.is_some() {
+            return Err(KmsError::UnsupportedOperation(
+                "Custom key stores are not supported by this kmsd version".into(),
+            ));
+        }
+        if input.multi_region {
+            return Err(KmsError::UnsupportedOperation(
+                "Multi-Region keys are not supported by this kmsd version".into(),
+            ));
+        }
+        let spec = input.key_spec.unwrap_or(KeySpec::SymmetricDefault);
+        let usage = input.key_usage.unwrap_or(KeyUsage::EncryptDecrypt);
+        let origin = input.origin.unwrap_or(Origin::AwsKms);
+        if spec != KeySpec::SymmetricDefault {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "KeySpec {spec} is not supported by this kmsd version (only SYMMETRIC_DEFAULT)"
+            )));
+        }
+        if usage != KeyUsage::EncryptDecrypt {
+            return Err(validate::validation(
+                "keyUsage",
+                &format!("KeyUsage {usage} is not compatible with KeySpec {spec}"),
+            ));
+        }
+        if origin != Origin::AwsKms {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "Origin {origin} is not supported by this kmsd version (only AWS_KMS)"
+            )));
+        }
+        let mut tags = BTreeMap::new();
+        merge_tags(&mut tags, &input.tags)?;
+        self.inner.authorize(caller, Operation::CreateKey, None)?;
+
+        let rec = KeyRecord {
+            id: KeyId::new_random(),
+            account: caller.principal.account().to_owned(),
+            created_ms: self.inner.now_ms(),
+            description: input.description,
+            spec,
+            usage,
+            origin,
+            state: KeyState::Enabled,
+            deletion_date_ms: None,
+            pending_window_days: None,
+            tags,
+            current_version: 1,
+            multi_region: false,
+        };
+        let material = KeyMaterial::generate().map_err(KmsError::internal)?;
+        self.inner
+            .blocking(move |inner| {
+                let _w = inner.write_guard();
+                let mut b = inner.store.batch();
+                b.put_key(&rec).map_err(KmsError::internal)?;
+                b.put_material(&rec.id, 1, &material)
+                    .map_err(KmsError::internal)?;
+                b.commit().map_err(KmsError::internal)?;
+                Ok(inner.cache_put_key(rec))
+            })
+            .await
+    }
+
+    /// DescribeKey.
+    pub async fn describe_key(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        grant_tokens: &[String],
+    ) -> KmsResult<Arc<KeyRecord>> {
+        validate::grant_tokens(grant_tokens)?;
+        self.inner
+            .resolve(caller, key_id, Operation::DescribeKey)
+            .await
+    }
+
+    /// ListKeys: the caller's account's keys, by id. Returns the page and
+    /// the marker for the next one.
+    pub async fn list_keys(
+        &self,
+        caller: &Caller,
+        limit: Option<i32>,
+        marker: Option<&str>,
+    ) -> KmsResult<(Vec<KeyId>, Option<String>)> {
+        let limit = validate::limit(limit)?;
+        let after = match validate::marker(marker)? {
+            Some(m) => Some(m.parse::<KeyId>().map_err(|()| {
+                KmsError::InvalidMarker("The marker is not one that ListKeys returned".into())
+            })?),
+            None => None,
+        };
+        self.inner.authorize(caller, Operation::ListKeys, None)?;
+        let account = caller.principal.account().to_owned();
+        self.inner
+            .blocking(move |inner| {
+                let mut ids = inner
+                    .store
+                    .list_account_keys(&account, after.as_ref(), limit + 1)
+                    .map_err(KmsError::internal)?;
+                let next = if ids.len() > limit {
+                    ids.truncate(limit);
+                    ids.last().map(|id| id.to_string())
+                } else {
+                    None
+                };
+                Ok((ids, next))
+            })
+            .await
+    }
+
+    /// Applies `change` to the key named by `key_id` under the write lock:
+    /// resolve, authorize, check state, change, commit (synced), cache.
+    pub(super) async fn update_key<T, F>(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        op: Operation,
+        change: F,
+    ) -> KmsResult<T>
+    where
+        F: FnOnce(&Inner, &mut KeyRecord, &mut crate::store::Batch<'_>) -> KmsResult<T>
+            + Send
+            + 'static,
+        T: Send + 'static,
+    {
+        let caller = caller.clone();
+        let key_id = key_id.to_owned();
+        self.inner
+            .blocking(move |inner| {
+                let _w = inner.write_guard();
+                let current = inner.resolve_blocking(&caller, &key_id, op)?;
+                let mut rec = (*current).clone();
+                let mut b = inner.store.batch();
+                let out = change(inner, &mut rec, &mut b)?;
+                b.put_key(&rec).map_err(KmsError::internal)?;
+                b.commit().map_err(KmsError::internal)?;
+                inner.cache_put_key(rec);
+                Ok(out)
+            })
+            .await
+    }
+
+    /// UpdateKeyDescription.
+    pub async fn update_key_description(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        description: String,
+    ) -> KmsResult<()> {
+        validate::description(&description)?;
+        self.update_key(
+            caller,
+            key_id,
+            Operation::UpdateKeyDescription,
+            move |_, rec, _| {
+                rec.description = description;
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    /// EnableKey (idempotent).
+    pub async fn enable_key(&self, caller: &Caller, key_id: &str) -> KmsResult<()> {
+        self.update_key(caller, key_id, Operation::EnableKey, |_, rec, _| {
+            rec.state = KeyState::Enabled;
+            Ok(())
+        })
+        .await
+    }
+
+    /// DisableKey (idempotent).
+    pub async fn disable_key(&self, caller: &Caller, key_id: &str) -> KmsResult<()> {
+        self.update_key(caller, key_id, Operation::DisableKey, |_, rec, _| {
+            rec.state = KeyState::Disabled;
+            Ok(())
+        })
+        .await
+    }
+
+    /// ScheduleKeyDeletion: PendingDeletion for 7–30 days (default 30),
+    /// then the deletion job removes the key and all its material.
+    pub async fn schedule_key_deletion(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        pending_window_in_days: Option<i32>,
+    ) -> KmsResult<ScheduledDeletion> {
+        let days = pending_window_in_days.unwrap_or(30);
+        validate::range("pendingWindowInDays", days, 7, 30)?;
+        let days = u32::try_from(days).unwrap_or(30);
+        let out = self
+            .update_key(
+                caller,
+                key_id,
+                Operation::ScheduleKeyDeletion,
+                move |inner, rec, b| {
+                    let due = inner.now_ms().saturating_add(i64::from(days) * DAY_MS);
+                    rec.state = KeyState::PendingDeletion;
+                    rec.deletion_date_ms = Some(due);
+                    rec.pending_window_days = Some(days);
+                    b.schedule_deletion(due, &rec.id);
+                    Ok(ScheduledDeletion {
+                        key: Arc::new(rec.clone()),
+                        deletion_date_ms: due,
+                        pending_window_days: days,
+                    })
+                },
+            )
+            .await?;
+        self.inner.deletion_changed.notify_one();
+        Ok(out)
+    }
+
+    /// CancelKeyDeletion: back to Disabled, as in AWS.
+    pub async fn cancel_key_deletion(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+    ) -> KmsResult<Arc<KeyRecord>> {
+        let rec = self
+            .update_key(caller, key_id, Operation::CancelKeyDeletion, |_, rec, b| {
+                if let Some(due) = rec.deletion_date_ms.take() {
+                    b.unschedule_deletion(due, &rec.id);
+                }
+                rec.pending_window_days = None;
+                rec.state = KeyState::Disabled;
+                Ok(Arc::new(rec.clone()))
+            })
+            .await?;
+        self.inner.deletion_changed.notify_one();
+        Ok(rec)
+    }
+}

@@ -1,0 +1,385 @@
+//! The KMS core: every operation, as methods on [`Kms`] taking the
+//! authenticated [`Caller`] and plain Rust arguments.
+//!
+//! The core knows nothing of gRPC or TLS. It owns the store, the caches and
+//! the background deletion job. Every operation passes through
+//! [`Inner::authorize`] (see `authz.rs`) before it reads key material or
+//! returns metadata: that is the single authorization choke point.
+//!
+//! Threading: the data path (GenerateDataKey, Decrypt, ...) is served from
+//! in-memory caches on the async worker threads; a cache miss and every
+//! control-plane write run on tokio's blocking pool (`spawn_blocking`)
+//! because RocksDB calls block. Control-plane writes are serialized by one
+//! std mutex (`write_lock`), which also keeps the caches coherent: a writer
+//! commits to RocksDB, then updates the cache, all under the lock.
+
+mod aliases;
+mod authz;
+pub mod cache;
+mod crypto_ops;
+mod deletion;
+mod keys;
+mod tags;
+pub mod validate;
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+
+use crate::clock::Clock;
+use crate::error::{KmsError, KmsResult};
+use crate::model::ids::{alias_arn, key_arn, printable};
+use crate::model::{AliasName, KeyId, KeyRecord, KeyRef, Operation, Principal};
+use crate::secret::KeyMaterial;
+use crate::store::Store;
+use cache::Cache;
+
+pub use aliases::AliasEntry;
+pub use crypto_ops::{DataKeyOutput, DecryptOutput, EncryptOutput, ReEncryptOutput};
+pub use keys::{CreateKeyInput, ScheduledDeletion};
+
+/// The authenticated caller of one request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The principal from the client certificate.
+    pub principal: Principal,
+    /// The client's address (`aws:SourceIp`).
+    pub source_ip: Option<IpAddr>,
+}
+
+impl Caller {
+    /// A caller with no known address (tests, tools).
+    pub fn new(principal: Principal) -> Self {
+        Self {
+            principal,
+            source_ip: None,
+        }
+    }
+}
+
+/// Settings of the core.
+#[derive(Debug, Clone)]
+pub struct KmsConfig {
+    /// The Region this kmsd serves, e.g. `us-east-1`.
+    pub region: String,
+    /// How many key records (and, separately, material versions and
+    /// aliases) to keep in memory.
+    pub cache_capacity: usize,
+}
+
+impl Default for KmsConfig {
+    fn default() -> Self {
+        Self {
+            region: "us-east-1".into(),
+            cache_capacity: 100_000,
+        }
+    }
+}
+
+/// A handle to the KMS core. Cheap to clone.
+#[derive(Clone)]
+pub struct Kms {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    store: Arc<Store>,
+    region: String,
+    clock: Arc<dyn Clock>,
+    keys: Cache<KeyId, KeyRecord>,
+    materials: Cache<(KeyId, u32), KeyMaterial>,
+    aliases: Cache<(String, AliasName), KeyId>,
+    write_lock: Mutex<()>,
+    /// Woken when the deletion schedule changes.
+    deletion_changed: Notify,
+}
+
+impl Kms {
+    /// A core over an opened store.
+    pub fn new(store: Store, config: KmsConfig, clock: Arc<dyn Clock>) -> Self {
+        let cap = config.cache_capacity.max(1);
+        Self {
+            inner: Arc::new(Inner {
+                store: Arc::new(store),
+                region: config.region,
+                clock,
+                keys: Cache::new(cap),
+                materials: Cache::new(cap),
+                aliases: Cache::new(cap),
+                write_lock: Mutex::new(()),
+                deletion_changed: Notify::new(),
+            }),
+        }
+    }
+
+    /// The Region this core serves.
+    pub fn region(&self) -> &str {
+        &self.inner.region
+    }
+
+    /// The ARN of a key record in this Region.
+    pub fn key_arn(&self, rec: &KeyRecord) -> String {
+        rec.arn(&self.inner.region)
+    }
+
+    /// Flushes the store (clean shutdown).
+    pub async fn flush(&self) -> KmsResult<()> {
+        self.inner
+            .blocking(|inner| inner.store.flush().map_err(KmsError::internal))
+            .await
+    }
+
+    /// Whether the store has no other handle left (for clean shutdown).
+    pub fn is_last_handle(&self) -> bool {
+        Arc::strong_count(&self.inner) == 1
+    }
+}
+
+impl Inner {
+    /// Runs blocking work (RocksDB) on the blocking pool.
+    async fn blocking<T, F>(self: &Arc<Self>, f: F) -> KmsResult<T>
+    where
+        F: FnOnce(&Inner) -> KmsResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let inner = Arc::clone(self);
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(KmsError::internal)?
+    }
+
+    /// Takes the control-plane write lock (blocking pool only).
+    fn write_guard(&self) -> MutexGuard<'_, ()> {
+        self.write_lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    // ------------------------------------------------------------ lookups
+
+    /// Key record by id: cache, else the store (blocking).
+    fn key_blocking(&self, id: &KeyId) -> KmsResult<Option<Arc<KeyRecord>>> {
+        match self.keys.get(id) {
+            Ok(rec) => Ok(Some(rec)),
+            Err(epoch) => match self.store.get_key(id).map_err(KmsError::internal)? {
+                Some(rec) => {
+                    let rec = Arc::new(rec);
+                    self.keys.insert_if_unchanged(*id, epoch, Arc::clone(&rec));
+                    Ok(Some(rec))
+                }
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// Key record by id; a cache hit never leaves the async thread.
+    async fn key(self: &Arc<Self>, id: KeyId) -> KmsResult<Option<Arc<KeyRecord>>> {
+        if let Ok(rec) = self.keys.get(&id) {
+            return Ok(Some(rec));
+        }
+        self.blocking(move |inner| inner.key_blocking(&id)).await
+    }
+
+    /// Alias target by (account, alias): cache, else the store (blocking).
+    fn alias_target_blocking(&self, account: &str, alias: &AliasName) -> KmsResult<Option<KeyId>> {
+        let k = (account.to_owned(), alias.clone());
+        match self.aliases.get(&k) {
+            Ok(id) => Ok(Some(*id)),
+            Err(epoch) => match self
+                .store
+                .get_alias(account, alias)
+                .map_err(KmsError::internal)?
+            {
+                Some(rec) => {
+                    let id = rec.target_id().map_err(KmsError::internal)?;
+                    self.aliases.insert_if_unchanged(k, epoch, Arc::new(id));
+                    Ok(Some(id))
+                }
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// Material version `version` of key `id`; a cache hit stays on the
+    /// async thread.
+    async fn material(self: &Arc<Self>, id: KeyId, version: u32) -> KmsResult<Arc<KeyMaterial>> {
+        if let Ok(m) = self.materials.get(&(id, version)) {
+            return Ok(m);
+        }
+        self.blocking(move |inner| {
+            let k = (id, version);
+            match inner.materials.get(&k) {
+                Ok(m) => Ok(m),
+                Err(epoch) => {
+                    let m = inner
+                        .store
+                        .get_material(&id, version)
+                        .map_err(KmsError::internal)?
+                        .ok_or_else(|| {
+                            KmsError::internal(format!("material {version} of {id} is missing"))
+                        })?;
+                    let m = Arc::new(m);
+                    inner
+                        .materials
+                        .insert_if_unchanged(k, epoch, Arc::clone(&m));
+                    Ok(m)
+                }
+            }
+        })
+        .await
+    }
+
+    // ------------------------------------------------------------ resolution
+
+    /// Where a KeyId field points: the account to look in and either a key
+    /// id or an alias. Checks the Region of ARNs.
+    fn target_of(&self, caller: &Caller, r: KeyRef) -> KmsResult<(String, Target)> {
+        match r {
+            KeyRef::Id(id) => Ok((caller.principal.account().to_owned(), Target::Id(id))),
+            KeyRef::KeyArn {
+                region,
+                account,
+                id,
+            } => {
+                if region != self.region {
+                    return Err(not_found_key(&key_arn(&region, &account, &id)));
+                }
+                Ok((account, Target::Id(id)))
+            }
+            KeyRef::Alias(a) => Ok((caller.principal.account().to_owned(), Target::Alias(a))),
+            KeyRef::AliasArn {
+                region,
+                account,
+                alias,
+            } => {
+                if region != self.region {
+                    return Err(alias_not_found(&alias_arn(&region, &account, &alias)));
+                }
+                Ok((account, Target::Alias(alias)))
+            }
+        }
+    }
+
+    /// Parses a KeyId field, refusing alias forms where AWS does (key
+    /// management operations take only a key id or key ARN).
+    fn parse_key_ref(&self, key_id: &str, op: Operation) -> KmsResult<KeyRef> {
+        let r = KeyRef::parse(key_id)?;
+        if r.is_alias() && !accepts_alias(op) {
+            return Err(KmsError::NotFound(format!(
+                "Invalid keyId {}: {} takes a key id or key ARN, not an alias",
+                printable(key_id),
+                op.name()
+            )));
+        }
+        Ok(r)
+    }
+
+    /// Finishes resolution once the key record is known: the record must
+    /// belong to `account`; then authorization; then the key-state rules.
+    fn admit(
+        &self,
+        caller: &Caller,
+        op: Operation,
+        account: &str,
+        id: &KeyId,
+        rec: Option<Arc<KeyRecord>>,
+    ) -> KmsResult<Arc<KeyRecord>> {
+        let rec = match rec {
+            Some(r) if r.account == account => r,
+            _ => return Err(not_found_key(&key_arn(&self.region, account, id))),
+        };
+        self.authorize(caller, op, Some(&rec))?;
+        rec.check_state(op, &self.region)?;
+        Ok(rec)
+    }
+
+    /// Resolves, authorizes and state-checks a key named by a request
+    /// (blocking pool; control plane).
+    fn resolve_blocking(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        op: Operation,
+    ) -> KmsResult<Arc<KeyRecord>> {
+        let r = self.parse_key_ref(key_id, op)?;
+        let (account, target) = self.target_of(caller, r)?;
+        let id = match target {
+            Target::Id(id) => id,
+            Target::Alias(a) => self
+                .alias_target_blocking(&account, &a)?
+                .ok_or_else(|| alias_not_found(&alias_arn(&self.region, &account, &a)))?,
+        };
+        let rec = self.key_blocking(&id)?;
+        self.admit(caller, op, &account, &id, rec)
+    }
+
+    /// The same for the data path: no blocking unless the caches miss.
+    async fn resolve(
+        self: &Arc<Self>,
+        caller: &Caller,
+        key_id: &str,
+        op: Operation,
+    ) -> KmsResult<Arc<KeyRecord>> {
+        let r = self.parse_key_ref(key_id, op)?;
+        let (account, target) = self.target_of(caller, r)?;
+        let id = match target {
+            Target::Id(id) => id,
+            Target::Alias(a) => {
+                let k = (account.clone(), a.clone());
+                match self.aliases.get(&k) {
+                    Ok(id) => *id,
+                    Err(_) => {
+                        let acct = account.clone();
+                        let alias = a.clone();
+                        self.blocking(move |inner| inner.alias_target_blocking(&acct, &alias))
+                            .await?
+                            .ok_or_else(|| {
+                                alias_not_found(&alias_arn(&self.region, &account, &a))
+                            })?
+                    }
+                }
+            }
+        };
+        let rec = self.key(id).await?;
+        self.admit(caller, op, &account, &id, rec)
+    }
+
+    /// Writer: records `rec` as committed (call with the write lock held,
+    /// after the batch committed).
+    fn cache_put_key(&self, rec: KeyRecord) -> Arc<KeyRecord> {
+        let rec = Arc::new(rec);
+        self.keys.put(rec.id, Arc::clone(&rec));
+        rec
+    }
+}
+
+enum Target {
+    Id(KeyId),
+    Alias(AliasName),
+}
+
+/// Whether an operation's KeyId accepts `alias/...` forms (AWS: data-plane
+/// operations and DescribeKey do; key management operations do not).
+fn accepts_alias(op: Operation) -> bool {
+    matches!(
+        op,
+        Operation::DescribeKey
+            | Operation::Encrypt
+            | Operation::Decrypt
+            | Operation::ReEncryptFrom
+            | Operation::ReEncryptTo
+            | Operation::GenerateDataKey
+            | Operation::GenerateDataKeyWithoutPlaintext
+    )
+}
+
+fn not_found_key(arn: &str) -> KmsError {
+    KmsError::NotFound(format!("Key '{arn}' does not exist"))
+}
+
+fn alias_not_found(arn: &str) -> KmsError {
+    KmsError::NotFound(format!("Alias {arn} is not found."))
+}

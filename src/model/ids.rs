@@ -1,0 +1,454 @@
+//! Identifiers: key ids, ARNs, alias names, caller principals, and the four
+//! forms in which a request may name a key.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{KmsError, KmsResult};
+
+/// Maximum length of a KeyId request field.
+pub const MAX_KEY_ID_LEN: usize = 2048;
+/// Maximum length of an alias name.
+pub const MAX_ALIAS_LEN: usize = 256;
+
+/// A key id: a UUID, or for multi-Region keys `mrk-` and 32 hex digits. Both
+/// are 16 bytes, which is what the ciphertext format stores.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId {
+    multi_region: bool,
+    raw: [u8; 16],
+}
+
+impl KeyId {
+    /// A fresh random single-Region key id.
+    pub fn new_random() -> Self {
+        Self {
+            multi_region: false,
+            raw: *uuid::Uuid::new_v4().as_bytes(),
+        }
+    }
+
+    /// A fresh random multi-Region key id.
+    pub fn new_random_multi_region() -> Self {
+        Self {
+            multi_region: true,
+            raw: *uuid::Uuid::new_v4().as_bytes(),
+        }
+    }
+
+    /// Builds an id from its stored form.
+    pub fn from_parts(multi_region: bool, raw: [u8; 16]) -> Self {
+        Self { multi_region, raw }
+    }
+
+    /// Whether this is a multi-Region (`mrk-`) id.
+    pub fn is_multi_region(&self) -> bool {
+        self.multi_region
+    }
+
+    /// The 16 id bytes.
+    pub fn raw(&self) -> &[u8; 16] {
+        &self.raw
+    }
+
+    /// A 17-byte storage key: kind byte then id bytes. Sorts the same way as
+    /// the ids themselves.
+    pub fn storage_key(&self) -> [u8; 17] {
+        let mut k = [0u8; 17];
+        k[0] = u8::from(self.multi_region);
+        k[1..].copy_from_slice(&self.raw);
+        k
+    }
+
+    /// Inverse of [`KeyId::storage_key`].
+    pub fn from_storage_key(k: &[u8]) -> Option<Self> {
+        if k.len() != 17 || k[0] > 1 {
+            return None;
+        }
+        let mut raw = [0u8; 16];
+        raw.copy_from_slice(&k[1..]);
+        Some(Self::from_parts(k[0] == 1, raw))
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.multi_region {
+            write!(f, "mrk-{}", hex::encode(self.raw))
+        } else {
+            write!(f, "{}", uuid::Uuid::from_bytes(self.raw).hyphenated())
+        }
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyId({self})")
+    }
+}
+
+impl FromStr for KeyId {
+    type Err = ();
+
+    /// Accepts the canonical forms only: a lowercase hyphenated UUID, or
+    /// `mrk-` and 32 lowercase hex digits.
+    fn from_str(s: &str) -> Result<Self, ()> {
+        if let Some(hexpart) = s.strip_prefix("mrk-") {
+            if hexpart.len() != 32 || hexpart.bytes().any(|b| b.is_ascii_uppercase()) {
+                return Err(());
+            }
+            let mut raw = [0u8; 16];
+            hex::decode_to_slice(hexpart, &mut raw).map_err(|_| ())?;
+            return Ok(Self::from_parts(true, raw));
+        }
+        if s.len() != 36 || s.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(());
+        }
+        let u = uuid::Uuid::try_parse(s).map_err(|_| ())?;
+        if u.hyphenated().to_string() != s {
+            return Err(());
+        }
+        Ok(Self::from_parts(false, *u.as_bytes()))
+    }
+}
+
+/// An alias name, `alias/...`, validated.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AliasName(String);
+
+impl AliasName {
+    /// Validates an alias name as CreateAlias does: `alias/` followed by
+    /// 1+ letters, digits, `/`, `_` or `-`; at most 256 characters; not in
+    /// the reserved `alias/aws/` namespace.
+    pub fn parse_for_create(s: &str) -> KmsResult<Self> {
+        let a = Self::parse(s)?;
+        if a.is_reserved() {
+            return Err(KmsError::InvalidAliasName(format!(
+                "Alias {s} is reserved: aliases beginning with alias/aws/ are reserved for AWS managed keys"
+            )));
+        }
+        Ok(a)
+    }
+
+    /// Validates the syntax only (reserved names allowed, for lookups).
+    pub fn parse(s: &str) -> KmsResult<Self> {
+        if s.is_empty() || s.len() > MAX_ALIAS_LEN {
+            return Err(KmsError::Validation(format!(
+                "1 validation error detected: Value at 'aliasName' failed to satisfy constraint: Member must have length between 1 and {MAX_ALIAS_LEN}"
+            )));
+        }
+        let Some(rest) = s.strip_prefix("alias/") else {
+            return Err(KmsError::InvalidAliasName(format!(
+                "Alias must begin with 'alias/': {}",
+                printable(s)
+            )));
+        };
+        if rest.is_empty()
+            || !rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'/' || b == b'_' || b == b'-')
+        {
+            return Err(KmsError::InvalidAliasName(format!(
+                "Alias name {} is not valid: use alias/ followed by letters, digits, '/', '_' or '-'",
+                printable(s)
+            )));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// Whether the alias is in the reserved `alias/aws/` namespace.
+    pub fn is_reserved(&self) -> bool {
+        self.0.starts_with("alias/aws/")
+    }
+
+    /// The full name, `alias/...`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AliasName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a request named a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyRef {
+    /// A bare key id: the caller's own account.
+    Id(KeyId),
+    /// A key ARN.
+    KeyArn {
+        /// Region in the ARN.
+        region: String,
+        /// Account in the ARN.
+        account: String,
+        /// Key id in the ARN.
+        id: KeyId,
+    },
+    /// `alias/name`: the caller's own account.
+    Alias(AliasName),
+    /// An alias ARN.
+    AliasArn {
+        /// Region in the ARN.
+        region: String,
+        /// Account in the ARN.
+        account: String,
+        /// Alias in the ARN.
+        alias: AliasName,
+    },
+}
+
+impl KeyRef {
+    /// Parses a KeyId request field in any of the four AWS forms.
+    pub fn parse(s: &str) -> KmsResult<Self> {
+        if s.is_empty() || s.len() > MAX_KEY_ID_LEN {
+            return Err(KmsError::Validation(format!(
+                "1 validation error detected: Value at 'keyId' failed to satisfy constraint: Member must have length between 1 and {MAX_KEY_ID_LEN}"
+            )));
+        }
+        if s.starts_with("arn:") {
+            return Self::parse_arn(s);
+        }
+        if s.starts_with("alias/") {
+            return Ok(KeyRef::Alias(AliasName::parse(s)?));
+        }
+        match s.parse::<KeyId>() {
+            Ok(id) => Ok(KeyRef::Id(id)),
+            // AWS answers an unknown-looking key id with NotFound, not a
+            // validation error: the id could exist in some other form.
+            Err(()) => Err(KmsError::NotFound(format!(
+                "Invalid keyId {}",
+                printable(s)
+            ))),
+        }
+    }
+
+    fn parse_arn(s: &str) -> KmsResult<Self> {
+        // arn:PARTITION:kms:REGION:ACCOUNT:key/ID  or  ...:alias/NAME
+        let parts: Vec<&str> = s.splitn(6, ':').collect();
+        let bad = || KmsError::InvalidArn(format!("Invalid ARN: {}", printable(s)));
+        if parts.len() != 6
+            || parts[0] != "arn"
+            || !parts[1].starts_with("aws")
+            || parts[2] != "kms"
+        {
+            return Err(bad());
+        }
+        let region = parts[3];
+        let account = parts[4];
+        if region.is_empty() || !is_account_id(account) {
+            return Err(bad());
+        }
+        let resource = parts[5];
+        if let Some(id) = resource.strip_prefix("key/") {
+            let id = id.parse::<KeyId>().map_err(|()| bad())?;
+            return Ok(KeyRef::KeyArn {
+                region: region.to_owned(),
+                account: account.to_owned(),
+                id,
+            });
+        }
+        if resource.starts_with("alias/") {
+            let alias = AliasName::parse(resource)?;
+            return Ok(KeyRef::AliasArn {
+                region: region.to_owned(),
+                account: account.to_owned(),
+                alias,
+            });
+        }
+        Err(bad())
+    }
+
+    /// Whether the reference is an alias (name or ARN).
+    pub fn is_alias(&self) -> bool {
+        matches!(self, KeyRef::Alias(_) | KeyRef::AliasArn { .. })
+    }
+}
+
+/// Whether `s` is a 12-digit AWS account id.
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The authenticated caller: an IAM principal ARN taken from the client
+/// certificate, e.g. `arn:aws:iam::111122223333:user/alice`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Principal {
+    arn: String,
+    account: String,
+}
+
+impl Principal {
+    /// Parses an IAM principal ARN: `arn:aws:iam::ACCOUNT:root`,
+    /// `...:user/NAME`, `...:role/NAME`, or an STS assumed-role ARN.
+    pub fn parse(arn: &str) -> Option<Self> {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        if parts.len() != 6 || parts[0] != "arn" || !parts[1].starts_with("aws") {
+            return None;
+        }
+        let (service, region, account, resource) = (parts[2], parts[3], parts[4], parts[5]);
+        if !region.is_empty() || !is_account_id(account) || resource.is_empty() {
+            return None;
+        }
+        let ok_resource = match service {
+            "iam" => {
+                resource == "root"
+                    || ["user/", "role/", "group/"]
+                        .iter()
+                        .any(|p| resource.len() > p.len() && resource.starts_with(p))
+            }
+            "sts" => {
+                resource.len() > "assumed-role/".len() && resource.starts_with("assumed-role/")
+            }
+            _ => false,
+        };
+        if !ok_resource || arn.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return None;
+        }
+        Some(Self {
+            arn: arn.to_owned(),
+            account: account.to_owned(),
+        })
+    }
+
+    /// The principal's ARN.
+    pub fn arn(&self) -> &str {
+        &self.arn
+    }
+
+    /// The principal's 12-digit account.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// The root principal ARN of `account`.
+    pub fn root_arn(account: &str) -> String {
+        format!("arn:aws:iam::{account}:root")
+    }
+}
+
+/// The ARN of a key.
+pub fn key_arn(region: &str, account: &str, id: &KeyId) -> String {
+    format!("arn:aws:kms:{region}:{account}:key/{id}")
+}
+
+/// The ARN of an alias.
+pub fn alias_arn(region: &str, account: &str, alias: &AliasName) -> String {
+    format!("arn:aws:kms:{region}:{account}:{alias}")
+}
+
+/// The KeyMaterialId of version `version` of key `id`: 64 hex digits,
+/// derived (not stored) from the id and version, so it reveals nothing
+/// about the material.
+pub fn key_material_id(id: &KeyId, version: u32) -> String {
+    hex::encode(crate::crypto::sha256(&[
+        b"kmsd/key-material-id/v1",
+        &id.storage_key(),
+        &version.to_be_bytes(),
+    ]))
+}
+
+/// Caller-supplied text as it may appear inside an error message: control
+/// characters escaped and length capped, so messages stay one readable line.
+pub fn printable(s: &str) -> String {
+    let mut out: String = s.chars().take(256).flat_map(char::escape_debug).collect();
+    if s.chars().count() > 256 {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_id_round_trips() {
+        let id = KeyId::new_random();
+        assert_eq!(id.to_string().parse::<KeyId>(), Ok(id));
+        let mrk = KeyId::new_random_multi_region();
+        let s = mrk.to_string();
+        assert!(s.starts_with("mrk-") && s.len() == 36);
+        assert_eq!(s.parse::<KeyId>(), Ok(mrk));
+        assert_eq!(KeyId::from_storage_key(&mrk.storage_key()), Some(mrk));
+    }
+
+    #[test]
+    fn key_id_rejects_noncanonical() {
+        for s in [
+            "",
+            "1234",
+            "1234ABCD-12ab-34cd-56ef-1234567890ab",
+            "1234abcd12ab34cd56ef1234567890ab",
+            "mrk-XYZ",
+            "mrk-1234abcd12ab34cd56ef1234567890AB",
+        ] {
+            assert!(s.parse::<KeyId>().is_err(), "{s}");
+        }
+        assert!("1234abcd-12ab-34cd-56ef-1234567890ab"
+            .parse::<KeyId>()
+            .is_ok());
+    }
+
+    #[test]
+    fn key_ref_forms() {
+        let id = "1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert!(matches!(KeyRef::parse(id), Ok(KeyRef::Id(_))));
+        let arn = format!("arn:aws:kms:us-east-1:111122223333:key/{id}");
+        assert!(matches!(KeyRef::parse(&arn), Ok(KeyRef::KeyArn { .. })));
+        assert!(matches!(KeyRef::parse("alias/app"), Ok(KeyRef::Alias(_))));
+        assert!(matches!(
+            KeyRef::parse("arn:aws:kms:us-east-1:111122223333:alias/app"),
+            Ok(KeyRef::AliasArn { .. })
+        ));
+        assert!(matches!(KeyRef::parse(""), Err(KmsError::Validation(_))));
+        assert!(matches!(
+            KeyRef::parse(&"x".repeat(2049)),
+            Err(KmsError::Validation(_))
+        ));
+        assert!(matches!(KeyRef::parse("nope"), Err(KmsError::NotFound(_))));
+        assert!(matches!(
+            KeyRef::parse("arn:aws:kms:us-east-1:1111:key/x"),
+            Err(KmsError::InvalidArn(_))
+        ));
+        assert!(matches!(
+            KeyRef::parse("alias/bad name"),
+            Err(KmsError::InvalidAliasName(_))
+        ));
+    }
+
+    #[test]
+    fn alias_rules() {
+        assert!(AliasName::parse_for_create("alias/my-app_1/x").is_ok());
+        assert!(matches!(
+            AliasName::parse_for_create("alias/aws/ebs"),
+            Err(KmsError::InvalidAliasName(_))
+        ));
+        assert!(AliasName::parse("alias/").is_err());
+        assert!(AliasName::parse("app").is_err());
+        assert!(AliasName::parse("alias/a.b").is_err());
+        assert!(AliasName::parse(&format!("alias/{}", "a".repeat(251))).is_err());
+        assert!(AliasName::parse(&format!("alias/{}", "a".repeat(250))).is_ok());
+    }
+
+    #[test]
+    fn principals() {
+        let p = Principal::parse("arn:aws:iam::111122223333:user/alice").expect("valid");
+        assert_eq!(p.account(), "111122223333");
+        assert!(Principal::parse("arn:aws:iam::111122223333:root").is_some());
+        assert!(Principal::parse("arn:aws:sts::111122223333:assumed-role/r/s").is_some());
+        assert!(Principal::parse("arn:aws:iam::1111:root").is_none());
+        assert!(Principal::parse("arn:aws:iam:us-east-1:111122223333:root").is_none());
+        assert!(Principal::parse("arn:aws:s3:::bucket").is_none());
+        assert!(Principal::parse("arn:aws:iam::111122223333:user/").is_none());
+        assert!(Principal::parse("arn:aws:iam::111122223333:user/a b").is_none());
+    }
+
+    #[test]
+    fn printable_escapes_and_caps() {
+        assert_eq!(printable("a\nb"), "a\\nb");
+        assert_eq!(printable(&"x".repeat(300)).chars().count(), 257);
+    }
+}

@@ -1,0 +1,12 @@
+//! The key model: identifiers and ARNs, the key record with its enums and
+//! state machine, and the operations that act on keys.
+//!
+//! Pure data and rules: nothing here does I/O or knows about gRPC.
+
+pub mod ids;
+pub mod key;
+pub mod operation;
+
+pub use ids::{AliasName, KeyId, KeyRef, Principal};
+pub use key::{DataKeySpec, EncryptionAlgorithm, KeyRecord, KeySpec, KeyState, KeyUsage, Origin};
+pub use operation::Operation;

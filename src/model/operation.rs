@@ -1,0 +1,64 @@
+//! The operations kmsd serves, with their IAM action names and the key
+//! states each accepts. Authorization, auditing and state checks all key off
+//! this one enum.
+
+use super::key::StateClass;
+
+macro_rules! operations {
+    ($($variant:ident => $action:literal, $class:ident;)+) => {
+        /// An operation on (or about) a key, as authorized and audited.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Operation {
+            $(
+                #[doc = concat!("`", $action, "`")]
+                $variant,
+            )+
+        }
+
+        impl Operation {
+            /// The IAM action, e.g. `kms:Decrypt`.
+            pub fn action(self) -> &'static str {
+                match self { $(Operation::$variant => $action),+ }
+            }
+
+            /// Which key states the operation accepts.
+            pub fn state_class(self) -> StateClass {
+                match self { $(Operation::$variant => StateClass::$class),+ }
+            }
+        }
+    };
+}
+
+operations! {
+    CreateKey => "kms:CreateKey", Any;
+    DescribeKey => "kms:DescribeKey", Any;
+    ListKeys => "kms:ListKeys", Any;
+    UpdateKeyDescription => "kms:UpdateKeyDescription", NotPendingDeletion;
+    EnableKey => "kms:EnableKey", EnableDisable;
+    DisableKey => "kms:DisableKey", EnableDisable;
+    ScheduleKeyDeletion => "kms:ScheduleKeyDeletion", ScheduleDeletion;
+    CancelKeyDeletion => "kms:CancelKeyDeletion", CancelDeletion;
+    CreateAlias => "kms:CreateAlias", NotPendingDeletion;
+    UpdateAlias => "kms:UpdateAlias", NotPendingDeletion;
+    DeleteAlias => "kms:DeleteAlias", Any;
+    ListAliases => "kms:ListAliases", Any;
+    TagResource => "kms:TagResource", NotPendingDeletion;
+    UntagResource => "kms:UntagResource", NotPendingDeletion;
+    ListResourceTags => "kms:ListResourceTags", Any;
+    Encrypt => "kms:Encrypt", Cryptographic;
+    Decrypt => "kms:Decrypt", Cryptographic;
+    ReEncryptFrom => "kms:ReEncryptFrom", Cryptographic;
+    ReEncryptTo => "kms:ReEncryptTo", Cryptographic;
+    GenerateDataKey => "kms:GenerateDataKey", Cryptographic;
+    GenerateDataKeyWithoutPlaintext => "kms:GenerateDataKeyWithoutPlaintext", Cryptographic;
+    GenerateRandom => "kms:GenerateRandom", Any;
+}
+
+impl Operation {
+    /// The operation name without the `kms:` prefix.
+    pub fn name(self) -> &'static str {
+        let a = self.action();
+        a.strip_prefix("kms:").unwrap_or(a)
+    }
+}

@@ -1,0 +1,195 @@
+//! The dev PKI: a CA, a server certificate for localhost / 127.0.0.1, and
+//! client certificates whose URI SAN is the caller's principal ARN.
+//!
+//! `kmsd serve --dev` creates these under `DATA/certs/` on first start;
+//! `kmsd certs issue-client` signs more client certificates with the same CA.
+//! Private keys are written 0600.
+
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
+
+use crate::files::write_private;
+
+/// The principal of the dev client certificate.
+pub const DEV_PRINCIPAL: &str = "arn:aws:iam::111122223333:root";
+
+/// A PKI failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PkiError {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Certificate generation failed.
+    #[error("certificate generation failed: {0}")]
+    Rcgen(#[from] rcgen::Error),
+    /// The principal is not an IAM principal ARN.
+    #[error("not an IAM principal ARN: {0}")]
+    BadPrincipal(String),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
+    move |source| PkiError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Paths of the dev PKI files under a data dir.
+#[derive(Debug, Clone)]
+pub struct DevPkiPaths {
+    /// `certs/`.
+    pub dir: PathBuf,
+    /// CA certificate.
+    pub ca_cert: PathBuf,
+    /// CA private key.
+    pub ca_key: PathBuf,
+    /// Server certificate.
+    pub server_cert: PathBuf,
+    /// Server private key.
+    pub server_key: PathBuf,
+    /// Dev client certificate.
+    pub client_cert: PathBuf,
+    /// Dev client private key.
+    pub client_key: PathBuf,
+}
+
+impl DevPkiPaths {
+    /// The paths under `data_dir`.
+    pub fn new(data_dir: &Path) -> Self {
+        let dir = data_dir.join("certs");
+        Self {
+            ca_cert: dir.join("ca.pem"),
+            ca_key: dir.join("ca.key"),
+            server_cert: dir.join("server.pem"),
+            server_key: dir.join("server.key"),
+            client_cert: dir.join("client.pem"),
+            client_key: dir.join("client.key"),
+            dir,
+        }
+    }
+}
+
+/// Creates the dev CA, server and client certificates if the CA is missing.
+pub fn ensure_dev_pki(data_dir: &Path) -> Result<DevPkiPaths, PkiError> {
+    let p = DevPkiPaths::new(data_dir);
+    if p.ca_cert.exists() {
+        return Ok(p);
+    }
+    std::fs::create_dir_all(&p.dir).map_err(io(&p.dir))?;
+
+    let ca_key = KeyPair::generate()?;
+    let mut ca_params = CertificateParams::default();
+    ca_params.distinguished_name = dn("kmsd dev CA");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca_params.self_signed(&ca_key)?;
+    let issuer = Issuer::new(ca_params, &ca_key);
+
+    let server_key = KeyPair::generate()?;
+    let mut server_params =
+        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
+    server_params.distinguished_name = dn("kmsd");
+    server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let server_cert = server_params.signed_by(&server_key, &issuer)?;
+
+    let (client_pem, client_key_pem) = client_cert(&issuer, DEV_PRINCIPAL)?;
+
+    write_private(&p.ca_key, ca_key.serialize_pem().as_bytes()).map_err(io(&p.ca_key))?;
+    write_private(&p.server_key, server_key.serialize_pem().as_bytes())
+        .map_err(io(&p.server_key))?;
+    write_private(&p.server_cert, server_cert.pem().as_bytes()).map_err(io(&p.server_cert))?;
+    write_private(&p.client_key, client_key_pem.as_bytes()).map_err(io(&p.client_key))?;
+    write_private(&p.client_cert, client_pem.as_bytes()).map_err(io(&p.client_cert))?;
+    // The CA certificate last: its presence marks the PKI as complete.
+    write_private(&p.ca_cert, ca_cert.pem().as_bytes()).map_err(io(&p.ca_cert))?;
+    Ok(p)
+}
+
+/// Issues a client certificate for `principal` signed by the dev CA of
+/// `data_dir`, written to `out_dir/client.pem` and `out_dir/client.key`.
+pub fn issue_client(data_dir: &Path, principal: &str, out_dir: &Path) -> Result<(), PkiError> {
+    if crate::model::Principal::parse(principal).is_none() {
+        return Err(PkiError::BadPrincipal(principal.to_owned()));
+    }
+    let p = DevPkiPaths::new(data_dir);
+    let ca_pem = std::fs::read_to_string(&p.ca_cert).map_err(io(&p.ca_cert))?;
+    let ca_key_pem = std::fs::read_to_string(&p.ca_key).map_err(io(&p.ca_key))?;
+    let ca_key = KeyPair::from_pem(&ca_key_pem)?;
+    let issuer = Issuer::from_ca_cert_pem(&ca_pem, &ca_key)?;
+    let (cert, key) = client_cert(&issuer, principal)?;
+    std::fs::create_dir_all(out_dir).map_err(io(out_dir))?;
+    let cert_path = out_dir.join("client.pem");
+    let key_path = out_dir.join("client.key");
+    for path in [&cert_path, &key_path] {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(path)(e)),
+            _ => {}
+        }
+    }
+    write_private(&key_path, key.as_bytes()).map_err(io(&key_path))?;
+    write_private(&cert_path, cert.as_bytes()).map_err(io(&cert_path))?;
+    Ok(())
+}
+
+fn client_cert(
+    issuer: &Issuer<'_, &KeyPair>,
+    principal: &str,
+) -> Result<(String, String), PkiError> {
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::default();
+    params.distinguished_name = dn(principal);
+    params.subject_alt_names = vec![SanType::URI(principal.try_into()?)];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = params.signed_by(&key, issuer)?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
+fn dn(cn: &str) -> DistinguishedName {
+    let mut d = DistinguishedName::new();
+    d.push(DnType::CommonName, cn);
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::identity::principal_from_cert;
+
+    // Minimal PEM decoding for the test: base64 between the armour lines.
+    fn der_of(pem_text: &str) -> Vec<u8> {
+        use base64::Engine;
+        let b64: String = pem_text
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .expect("base64")
+    }
+
+    #[test]
+    fn dev_pki_client_cert_names_the_dev_principal() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = ensure_dev_pki(dir.path()).expect("pki");
+        let pem_text = std::fs::read_to_string(&p.client_cert).expect("read");
+        let principal = principal_from_cert(&der_of(&pem_text)).expect("principal");
+        assert_eq!(principal.arn(), DEV_PRINCIPAL);
+
+        let out = dir.path().join("alice");
+        issue_client(dir.path(), "arn:aws:iam::444455556666:user/alice", &out).expect("issue");
+        let pem_text = std::fs::read_to_string(out.join("client.pem")).expect("read");
+        let principal = principal_from_cert(&der_of(&pem_text)).expect("principal");
+        assert_eq!(principal.account(), "444455556666");
+        assert!(issue_client(dir.path(), "not-an-arn", &out).is_err());
+    }
+}

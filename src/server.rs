@@ -1,0 +1,234 @@
+//! The kmsd server: opens the data directory (lock, root key, store),
+//! starts the background jobs, serves gRPC over mutual TLS, and shuts down
+//! cleanly.
+//!
+//! Shutdown order: stop accepting and let in-flight calls finish (tonic's
+//! graceful shutdown), stop the background jobs, flush RocksDB, release the
+//! data-dir lock. Tests bind `127.0.0.1:0`, pass the listener in, and
+//! shut down with a oneshot.
+
+use std::fs::File;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+
+use crate::clock::Clock;
+use crate::kms::{Kms, KmsConfig};
+use crate::proto::kms::v1::key_management_service_server::KeyManagementServiceServer;
+use crate::proto::kms::v1::FILE_DESCRIPTOR_SET;
+use crate::secret::RootKey;
+use crate::service::KmsService;
+use crate::store::{Store, StoreError};
+
+/// PEM text of the TLS material.
+#[derive(Clone)]
+pub struct TlsPem {
+    /// Server certificate chain.
+    pub cert: String,
+    /// Server private key.
+    pub key: String,
+    /// CA that signs client certificates.
+    pub client_ca: String,
+}
+
+impl std::fmt::Debug for TlsPem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsPem([REDACTED])")
+    }
+}
+
+impl TlsPem {
+    /// Reads the three PEM files.
+    pub fn read(cert: &Path, key: &Path, client_ca: &Path) -> Result<Self, ServerError> {
+        let read = |p: &Path| {
+            std::fs::read_to_string(p).map_err(|source| ServerError::Io {
+                path: p.to_owned(),
+                source,
+            })
+        };
+        Ok(Self {
+            cert: read(cert)?,
+            key: read(key)?,
+            client_ca: read(client_ca)?,
+        })
+    }
+}
+
+/// Everything the server needs.
+pub struct ServerConfig {
+    /// The data directory (RocksDB under `db/`).
+    pub data_dir: PathBuf,
+    /// Core settings.
+    pub kms: KmsConfig,
+    /// TLS material.
+    pub tls: TlsPem,
+    /// The root key.
+    pub root_key: RootKey,
+}
+
+impl ServerConfig {
+    /// Dev-mode configuration for `data_dir`: creates (on first use) the
+    /// dev PKI under `certs/` and the root key file `root.key` (0600).
+    /// `root_key` overrides the file when given.
+    pub fn dev(
+        data_dir: &Path,
+        kms: KmsConfig,
+        root_key: Option<RootKey>,
+    ) -> Result<Self, ServerError> {
+        let paths =
+            crate::pki::ensure_dev_pki(data_dir).map_err(|e| ServerError::Pki(e.to_string()))?;
+        let tls = TlsPem::read(&paths.server_cert, &paths.server_key, &paths.ca_cert)?;
+        let root_key = match root_key {
+            Some(k) => k,
+            None => {
+                let path = data_dir.join("root.key");
+                crate::store::load_or_create_dev_root_key(&path)
+                    .map_err(|source| ServerError::Io { path, source })?
+            }
+        };
+        Ok(Self {
+            data_dir: data_dir.to_owned(),
+            kms,
+            tls,
+            root_key,
+        })
+    }
+}
+
+/// A start-up or serving failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// Another kmsd holds the data directory.
+    #[error("data directory {0} is in use by another kmsd (its lock file is held); stop that daemon or use another --data-dir")]
+    Locked(PathBuf),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The store could not be opened.
+    #[error("opening the key store: {0}")]
+    Store(#[from] StoreError),
+    /// TLS set-up or serving failed.
+    #[error("gRPC transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// The dev PKI could not be created.
+    #[error("dev certificates: {0}")]
+    Pki(String),
+    /// Reflection set-up failed.
+    #[error("gRPC reflection: {0}")]
+    Reflection(String),
+}
+
+/// An opened data directory, ready to serve.
+pub struct KmsServer {
+    kms: Kms,
+    tls: TlsPem,
+    // Held for the server's life: the OS releases the lock when it closes.
+    _lock: File,
+}
+
+impl KmsServer {
+    /// Locks the data directory and opens the store.
+    pub fn open(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<Self, ServerError> {
+        let dir = &config.data_dir;
+        std::fs::create_dir_all(dir).map_err(|source| ServerError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let lock_path = dir.join("kmsd.lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| ServerError::Io {
+                path: lock_path.clone(),
+                source,
+            })?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(ServerError::Locked(dir.clone())),
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(ServerError::Io {
+                    path: lock_path,
+                    source,
+                })
+            }
+        }
+        let store = Store::open(&dir.join("db"), config.root_key)?;
+        Ok(Self {
+            kms: Kms::new(store, config.kms, clock),
+            tls: config.tls,
+            _lock: lock,
+        })
+    }
+
+    /// The core (for tests and tools in the same process).
+    pub fn kms(&self) -> &Kms {
+        &self.kms
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then shuts down
+    /// cleanly (see the module docs).
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ServerError> {
+        let tls = ServerTlsConfig::new()
+            .identity(Identity::from_pem(&self.tls.cert, &self.tls.key))
+            .client_ca_root(Certificate::from_pem(&self.tls.client_ca));
+
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health
+            .set_serving::<KeyManagementServiceServer<KmsService>>()
+            .await;
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|e| ServerError::Reflection(e.to_string()))?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .map_err(|e| ServerError::Reflection(e.to_string()))?;
+
+        let (stop_jobs, jobs_rx) = watch::channel(false);
+        let deletion_job = tokio::spawn(self.kms.clone().run_deletion_job(jobs_rx));
+
+        let local = listener.local_addr().ok();
+        tracing::info!(addr = ?local, region = self.kms.region(), "kmsd serving");
+        let result = Server::builder()
+            .tls_config(tls)?
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(KeyManagementServiceServer::new(KmsService::new(
+                self.kms.clone(),
+            )))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .await;
+        tracing::info!("stopped accepting; in-flight calls finished");
+
+        let _ = stop_jobs.send(true);
+        if let Err(e) = deletion_job.await {
+            tracing::error!(error = %e, "deletion job ended abnormally");
+        }
+        if let Err(e) = self.kms.flush().await {
+            tracing::error!(error = %e, "flushing the store failed");
+        }
+        tracing::info!("store flushed; kmsd stopped");
+        result.map_err(ServerError::from)
+    }
+}

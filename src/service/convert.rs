@@ -1,0 +1,187 @@
+//! Conversions between the wire (prost) types and the core's types.
+
+use crate::clock::to_timestamp;
+use crate::error::KmsResult;
+use crate::kms::validate::validation;
+use crate::model::ids::key_material_id;
+use crate::model::{
+    DataKeySpec, EncryptionAlgorithm, KeyRecord, KeySpec, KeyState, KeyUsage, Origin,
+};
+use crate::proto::kms::v1 as pb;
+
+/// Maps a wire enum value to a core enum through the AWS spelling: the
+/// wire name is the AWS value prefixed by the enum name (`KEY_SPEC_` +
+/// `SYMMETRIC_DEFAULT`). 0 (`*_UNSPECIFIED`) is `None`; unknown numbers are
+/// a ValidationException.
+macro_rules! enum_conv {
+    ($from:ident, $to:ident, $pb:ty, $core:ty, $prefix:literal, $field:literal) => {
+        /// Wire to core.
+        pub fn $from(v: i32) -> KmsResult<Option<$core>> {
+            if v == 0 {
+                return Ok(None);
+            }
+            <$pb>::try_from(v)
+                .ok()
+                .and_then(|e| e.as_str_name().strip_prefix($prefix))
+                .and_then(<$core>::from_aws_str)
+                .map(Some)
+                .ok_or_else(|| validation($field, "Member must satisfy enum value set"))
+        }
+
+        /// Core to wire.
+        pub fn $to(v: $core) -> i32 {
+            <$pb>::from_str_name(&format!("{}{}", $prefix, v.as_aws_str()))
+                .map(|e| e as i32)
+                .unwrap_or(0)
+        }
+    };
+}
+
+enum_conv!(
+    key_spec_from,
+    key_spec_to,
+    pb::KeySpec,
+    KeySpec,
+    "KEY_SPEC_",
+    "keySpec"
+);
+enum_conv!(
+    cmk_spec_from,
+    cmk_spec_to,
+    pb::CustomerMasterKeySpec,
+    KeySpec,
+    "CUSTOMER_MASTER_KEY_SPEC_",
+    "customerMasterKeySpec"
+);
+enum_conv!(
+    key_usage_from,
+    key_usage_to,
+    pb::KeyUsageType,
+    KeyUsage,
+    "KEY_USAGE_TYPE_",
+    "keyUsage"
+);
+enum_conv!(
+    origin_from,
+    origin_to,
+    pb::OriginType,
+    Origin,
+    "ORIGIN_TYPE_",
+    "origin"
+);
+enum_conv!(
+    alg_from,
+    alg_to,
+    pb::EncryptionAlgorithmSpec,
+    EncryptionAlgorithm,
+    "ENCRYPTION_ALGORITHM_SPEC_",
+    "encryptionAlgorithm"
+);
+enum_conv!(
+    data_key_spec_from,
+    data_key_spec_to,
+    pb::DataKeySpec,
+    DataKeySpec,
+    "DATA_KEY_SPEC_",
+    "keySpec"
+);
+
+/// KeyState has CamelCase AWS values, so it maps explicitly.
+pub fn key_state_to(s: KeyState) -> i32 {
+    (match s {
+        KeyState::Creating => pb::KeyState::Creating,
+        KeyState::Enabled => pb::KeyState::Enabled,
+        KeyState::Disabled => pb::KeyState::Disabled,
+        KeyState::PendingDeletion => pb::KeyState::PendingDeletion,
+        KeyState::PendingImport => pb::KeyState::PendingImport,
+        KeyState::PendingReplicaDeletion => pb::KeyState::PendingReplicaDeletion,
+        KeyState::Unavailable => pb::KeyState::Unavailable,
+        KeyState::Updating => pb::KeyState::Updating,
+    }) as i32
+}
+
+/// CreateKey's KeySpec, reconciling the deprecated CustomerMasterKeySpec.
+pub fn create_key_spec(key_spec: i32, cmk_spec: i32) -> KmsResult<Option<KeySpec>> {
+    let a = key_spec_from(key_spec)?;
+    let b = cmk_spec_from(cmk_spec)?;
+    match (a, b) {
+        (Some(_), Some(_)) => Err(crate::error::KmsError::Validation(
+            "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.".into(),
+        )),
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
+/// A key record as the wire's KeyMetadata.
+pub fn key_metadata(rec: &KeyRecord, region: &str) -> pb::KeyMetadata {
+    pb::KeyMetadata {
+        aws_account_id: rec.account.clone(),
+        key_id: rec.id.to_string(),
+        arn: rec.arn(region),
+        creation_date: Some(to_timestamp(rec.created_ms)),
+        enabled: rec.enabled(),
+        description: rec.description.clone(),
+        key_usage: key_usage_to(rec.usage),
+        key_state: key_state_to(rec.state),
+        deletion_date: rec.deletion_date_ms.map(to_timestamp),
+        valid_to: None,
+        origin: origin_to(rec.origin),
+        custom_key_store_id: String::new(),
+        cloud_hsm_cluster_id: String::new(),
+        expiration_model: 0,
+        key_manager: pb::KeyManagerType::Customer as i32,
+        customer_master_key_spec: cmk_spec_to(rec.spec),
+        key_spec: key_spec_to(rec.spec),
+        encryption_algorithms: rec
+            .spec
+            .encryption_algorithms()
+            .iter()
+            .map(|a| alg_to(*a))
+            .collect(),
+        signing_algorithms: Vec::new(),
+        key_agreement_algorithms: Vec::new(),
+        multi_region: rec.multi_region,
+        multi_region_configuration: None,
+        pending_deletion_window_in_days: rec
+            .pending_window_days
+            .and_then(|d| i32::try_from(d).ok()),
+        mac_algorithms: Vec::new(),
+        current_key_material_id: key_material_id(&rec.id, rec.current_version),
+    }
+}
+
+/// Wire tags to core pairs.
+pub fn tags_from(tags: Vec<pb::Tag>) -> Vec<(String, String)> {
+    tags.into_iter().map(|t| (t.tag_key, t.tag_value)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_map_through_aws_spellings() {
+        assert_eq!(key_spec_from(0).ok(), Some(None));
+        assert_eq!(
+            key_spec_from(pb::KeySpec::SymmetricDefault as i32).ok(),
+            Some(Some(KeySpec::SymmetricDefault))
+        );
+        assert!(key_spec_from(9999).is_err());
+        for s in KeySpec::ALL {
+            assert_ne!(key_spec_to(*s), 0, "{s}");
+            assert_eq!(key_spec_from(key_spec_to(*s)).ok(), Some(Some(*s)));
+        }
+        for s in KeyState::ALL {
+            assert_ne!(key_state_to(*s), 0);
+        }
+        assert_eq!(
+            data_key_spec_from(pb::DataKeySpec::Aes128 as i32).ok(),
+            Some(Some(DataKeySpec::Aes128))
+        );
+        assert!(create_key_spec(
+            pb::KeySpec::SymmetricDefault as i32,
+            pb::CustomerMasterKeySpec::SymmetricDefault as i32
+        )
+        .is_err());
+    }
+}

@@ -1,0 +1,59 @@
+//! The one place core errors become gRPC statuses.
+//!
+//! The status message is the error's `Display`: the AWS exception name, a
+//! colon, and the message (e.g. `NotFoundException: Key '...' does not
+//! exist`). Codes follow the convention in docs/api.md.
+
+use tonic::{Code, Status};
+
+use crate::error::KmsError;
+
+/// The gRPC code for a core error.
+pub fn code_of(e: &KmsError) -> Code {
+    match e {
+        KmsError::NotFound(_) => Code::NotFound,
+        KmsError::AccessDenied(_) => Code::PermissionDenied,
+        KmsError::Disabled(_) | KmsError::InvalidState(_) => Code::FailedPrecondition,
+        KmsError::InvalidCiphertext(_)
+        | KmsError::IncorrectKey(_)
+        | KmsError::InvalidKeyUsage(_)
+        | KmsError::Validation(_)
+        | KmsError::InvalidArn(_)
+        | KmsError::InvalidAliasName(_)
+        | KmsError::InvalidMarker(_)
+        | KmsError::Tag(_) => Code::InvalidArgument,
+        KmsError::AlreadyExists(_) => Code::AlreadyExists,
+        KmsError::LimitExceeded(_) => Code::ResourceExhausted,
+        KmsError::UnsupportedOperation(_) => Code::Unimplemented,
+        KmsError::Unauthenticated(_) => Code::Unauthenticated,
+        KmsError::DependencyTimeout(_) => Code::Unavailable,
+        KmsError::Internal(_) => Code::Internal,
+        #[allow(unreachable_patterns)]
+        _ => Code::Internal,
+    }
+}
+
+/// Converts a core error to a gRPC status.
+pub fn to_status(e: KmsError) -> Status {
+    Status::new(code_of(&e), e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_start_with_the_exception_name() {
+        let s = to_status(KmsError::NotFound("Key 'x' does not exist".into()));
+        assert_eq!(s.code(), Code::NotFound);
+        assert_eq!(s.message(), "NotFoundException: Key 'x' does not exist");
+        assert_eq!(
+            to_status(KmsError::Disabled("d".into())).code(),
+            Code::FailedPrecondition
+        );
+        assert_eq!(
+            to_status(KmsError::Tag("t".into())).code(),
+            Code::InvalidArgument
+        );
+    }
+}

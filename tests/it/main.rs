@@ -1,0 +1,8 @@
+//! kmsd integration tests: real servers (in-process or the real `kmsd`
+//! binary) on ephemeral 127.0.0.1 ports, real mutual TLS, real RocksDB in
+//! temp dirs. One test binary for all of them, because every binary that
+//! links RocksDB is slow to link.
+
+mod harness;
+
+mod envelope;
