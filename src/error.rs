@@ -46,6 +46,15 @@ pub enum KmsError {
     /// A pagination marker that kmsd did not issue.
     #[error("InvalidMarkerException: {0}")]
     InvalidMarker(String),
+    /// A key or identity policy document is not valid.
+    #[error("MalformedPolicyDocumentException: {0}")]
+    MalformedPolicyDocument(String),
+    /// A grant token is forged, altered or names no grant.
+    #[error("InvalidGrantTokenException: {0}")]
+    InvalidGrantToken(String),
+    /// A grant id is malformed or names no grant of the key.
+    #[error("InvalidGrantIdException: {0}")]
+    InvalidGrantId(String),
     /// A tag key or value breaks a rule.
     #[error("TagException: {0}")]
     Tag(String),
@@ -94,6 +103,9 @@ impl KmsError {
             KmsError::InvalidArn(_) => "InvalidArnException",
             KmsError::InvalidAliasName(_) => "InvalidAliasNameException",
             KmsError::InvalidMarker(_) => "InvalidMarkerException",
+            KmsError::MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
+            KmsError::InvalidGrantToken(_) => "InvalidGrantTokenException",
+            KmsError::InvalidGrantId(_) => "InvalidGrantIdException",
             KmsError::Tag(_) => "TagException",
             KmsError::AlreadyExists(_) => "AlreadyExistsException",
             KmsError::LimitExceeded(_) => "LimitExceededException",

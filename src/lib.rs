@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod authz;
 pub mod ciphertext;
 pub mod clock;
 pub mod crypto;

@@ -19,10 +19,11 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::clock::Clock;
 use crate::kms::{Kms, KmsConfig};
+use crate::proto::kms::v1::identity_service_server::IdentityServiceServer;
 use crate::proto::kms::v1::key_management_service_server::KeyManagementServiceServer;
 use crate::proto::kms::v1::FILE_DESCRIPTOR_SET;
 use crate::secret::RootKey;
-use crate::service::KmsService;
+use crate::service::{IdentityServiceImpl, KmsService};
 use crate::store::{Store, StoreError};
 
 /// PEM text of the TLS material.
@@ -193,6 +194,9 @@ impl KmsServer {
         health
             .set_serving::<KeyManagementServiceServer<KmsService>>()
             .await;
+        health
+            .set_serving::<IdentityServiceServer<IdentityServiceImpl>>()
+            .await;
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -205,7 +209,7 @@ impl KmsServer {
             .map_err(|e| ServerError::Reflection(e.to_string()))?;
 
         let (stop_jobs, jobs_rx) = watch::channel(false);
-        let deletion_job = tokio::spawn(self.kms.clone().run_deletion_job(jobs_rx));
+        let jobs = tokio::spawn(self.kms.clone().run_background_jobs(jobs_rx));
 
         let local = listener.local_addr().ok();
         tracing::info!(addr = ?local, region = self.kms.region(), "kmsd serving");
@@ -222,8 +226,8 @@ impl KmsServer {
         tracing::info!("stopped accepting; in-flight calls finished");
 
         let _ = stop_jobs.send(true);
-        if let Err(e) = deletion_job.await {
-            tracing::error!(error = %e, "deletion job ended abnormally");
+        if let Err(e) = jobs.await {
+            tracing::error!(error = %e, "background jobs ended abnormally");
         }
         if let Err(e) = self.kms.flush().await {
             tracing::error!(error = %e, "flushing the store failed");

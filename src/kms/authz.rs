@@ -1,37 +1,515 @@
-//! The authorization choke point. Every operation calls
-//! [`Inner::authorize`] with its action and (where it has one) the key
-//! record before touching key material or returning metadata.
+//! The authorization choke point: every operation is decided here, from
+//! the key policy, the caller's identity policies and the key's grants,
+//! the way AWS KMS decides.
 //!
-//! Current rule (foundation issue): a principal may act only on keys of its
-//! own account. Key policies, identity policies and grants replace this rule
-//! in the authorization issue, behind this same function.
+//! 1. Any explicit Deny (key policy or identity policy) denies.
+//! 2. For a key of the caller's own account: allow if the key policy allows
+//!    the caller directly, or allows the account (`arn:aws:iam::ACCT:root`,
+//!    "delegate to IAM") and an identity policy of the caller allows.
+//! 3. For a key of another account: the key policy must allow the caller or
+//!    its account, and the caller's identity policies must allow too.
+//! 4. Otherwise a grant to the caller for the operation (whose
+//!    encryption-context constraints the request meets) allows.
+//! 5. Otherwise AccessDeniedException naming the principal, the action and
+//!    the key ARN.
+//!
+//! The account root principal has no identity policies and needs none: in
+//! IAM it may do anything its account may. Actions on no key (CreateKey,
+//! ListKeys, ListAliases, GenerateRandom, ListRetirableGrants) are decided by
+//! identity policies alone.
+//!
+//! Everything used here is compiled once and cached (`Inner::policy`,
+//! `Inner::identity`, `Inner::grants`): no request parses a policy, and the
+//! grant lookup reads only the caller's grants on the key, so its cost does
+//! not grow with the number of grants on the key.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::{Caller, Inner};
+use crate::authz::{Policy, RequestContext};
 use crate::error::{KmsError, KmsResult};
-use crate::model::{KeyRecord, Operation};
+use crate::model::{GrantRecord, KeyId, KeyRecord, Operation};
+
+/// A principal's identity policies, compiled.
+pub(crate) type IdentityPolicies = Vec<(String, Policy)>;
+
+/// What a request adds to the policy context beyond the caller and key.
+#[derive(Default, Clone)]
+pub(crate) struct AuthzInput<'r> {
+    /// The request's encryption context (crypto operations).
+    pub encryption_context: Option<&'r HashMap<String, String>>,
+    /// The alias the request named the key by (`kms:RequestAlias`).
+    pub request_alias: Option<&'r str>,
+    /// Further single-valued condition keys (names lowercase).
+    pub values: Vec<(Cow<'r, str>, Cow<'r, str>)>,
+    /// Further multi-valued condition keys (names lowercase).
+    pub multi: Vec<(Cow<'r, str>, Vec<Cow<'r, str>>)>,
+}
+
+impl<'r> AuthzInput<'r> {
+    /// An input carrying an encryption context.
+    pub fn with_context(ctx: &'r HashMap<String, String>) -> Self {
+        Self {
+            encryption_context: Some(ctx),
+            ..Self::default()
+        }
+    }
+
+    /// Adds a single-valued condition key.
+    pub fn value(mut self, key: impl Into<Cow<'r, str>>, value: impl Into<Cow<'r, str>>) -> Self {
+        self.values.push((key.into(), value.into()));
+        self
+    }
+
+    /// Adds a multi-valued condition key.
+    pub fn multi(mut self, key: impl Into<Cow<'r, str>>, values: Vec<Cow<'r, str>>) -> Self {
+        self.multi.push((key.into(), values));
+        self
+    }
+
+    /// Adds `aws:RequestTag/<k>` for each tag and `aws:TagKeys`.
+    pub fn request_tags(mut self, tags: &'r [(String, String)]) -> Self {
+        for (k, v) in tags {
+            self.values
+                .push((Cow::Owned(format!("aws:requesttag/{k}")), Cow::Borrowed(v.as_str())));
+        }
+        self.multi.push((
+            Cow::Borrowed("aws:tagkeys"),
+            tags.iter().map(|(k, _)| Cow::Borrowed(k.as_str())).collect(),
+        ));
+        self
+    }
+}
+
+/// An input with every borrowed string copied, for work that moves to the
+/// blocking pool (the encryption context is not carried: control-plane
+/// operations have none).
+pub(crate) fn owned(input: AuthzInput<'_>) -> AuthzInput<'static> {
+    AuthzInput {
+        encryption_context: None,
+        request_alias: None,
+        values: input
+            .values
+            .into_iter()
+            .map(|(k, v)| (Cow::Owned(k.into_owned()), Cow::Owned(v.into_owned())))
+            .collect(),
+        multi: input
+            .multi
+            .into_iter()
+            .map(|(k, vs)| {
+                (
+                    Cow::Owned(k.into_owned()),
+                    vs.into_iter().map(|v| Cow::Owned(v.into_owned())).collect(),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// The policies an authorization decision reads.
+pub(crate) struct Policies {
+    pub key_policy: Option<Arc<Policy>>,
+    pub identity: Arc<IdentityPolicies>,
+}
+
+enum Outcome {
+    Allow,
+    Deny,
+    /// Not allowed by policy; a grant could still allow.
+    TryGrants,
+}
+
+/// The principal whose identity policies apply: an STS assumed-role
+/// session uses its role's policies.
+pub(crate) fn identity_principal(arn: &str) -> Cow<'_, str> {
+    if let Some(rest) = arn.strip_prefix("arn:aws:sts::") {
+        // arn:aws:sts::ACCT:assumed-role/ROLE/SESSION -> arn:aws:iam::ACCT:role/ROLE
+        if let Some((acct, res)) = rest.split_once(':') {
+            if let Some(role_session) = res.strip_prefix("assumed-role/") {
+                let role = role_session.split('/').next().unwrap_or(role_session);
+                return Cow::Owned(format!("arn:aws:iam::{acct}:role/{role}"));
+            }
+        }
+    }
+    Cow::Borrowed(arn)
+}
+
+/// Whether `caller` is the root principal of its account.
+fn is_root(caller: &Caller) -> bool {
+    caller
+        .principal
+        .arn()
+        .strip_suffix(":root")
+        .is_some_and(|p| p.ends_with(caller.principal.account()))
+}
 
 impl Inner {
-    /// Allows or denies `op` by `caller` on `key` (`None` for operations
-    /// that act on no key: CreateKey, ListKeys, ListAliases, GenerateRandom,
-    /// which are scoped to the caller's own account).
-    pub(super) fn authorize(
+    /// Builds the policy context of a request.
+    fn context<'a>(
+        &'a self,
+        caller: &'a Caller,
+        op: Operation,
+        key: Option<&'a KeyRecord>,
+        resource: &'a str,
+        input: &'a AuthzInput<'a>,
+        scratch: &'a Scratch,
+    ) -> RequestContext<'a> {
+        let p = &caller.principal;
+        let mut ctx = RequestContext::new(p.arn(), op.action(), resource);
+        ctx.set("aws:principalarn", p.arn())
+            .set("aws:principalaccount", p.account())
+            .set("kms:calleraccount", p.account())
+            .set_bool("aws:securetransport", true)
+            .set("aws:requestedregion", self.region.as_str())
+            .set("aws:currenttime", scratch.now.as_str());
+        if let Some(ip) = &scratch.source_ip {
+            ctx.set("aws:sourceip", ip.as_str());
+        }
+        if let Some(k) = key {
+            ctx.set("kms:keyspec", k.spec.as_aws_str())
+                .set("kms:keyusage", k.usage.as_aws_str())
+                .set("kms:keyorigin", k.origin.as_aws_str())
+                .set_bool("kms:multiregion", k.multi_region);
+            for (tk, tv) in &k.tags {
+                ctx.set(format!("aws:resourcetag/{tk}"), tv.as_str());
+            }
+        }
+        if let Some(aliases) = &scratch.resource_aliases {
+            ctx.set_multi("kms:resourcealiases", aliases.iter().map(String::as_str));
+        }
+        if let Some(ec) = input.encryption_context {
+            ctx.set_encryption_context(ec.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
+        if let Some(a) = input.request_alias {
+            ctx.set("kms:requestalias", a);
+        }
+        for (k, v) in &input.values {
+            ctx.set(k.as_ref(), v.as_ref());
+        }
+        for (k, vs) in &input.multi {
+            ctx.set_multi(k.as_ref(), vs.iter().map(|v| v.as_ref()));
+        }
+        ctx
+    }
+
+    /// The policy decision before grants.
+    fn decide(
         &self,
         caller: &Caller,
         op: Operation,
         key: Option<&KeyRecord>,
-    ) -> KmsResult<()> {
-        let Some(key) = key else {
-            return Ok(());
+        policies: &Policies,
+        input: &AuthzInput<'_>,
+        resource_aliases: Option<Vec<String>>,
+    ) -> Outcome {
+        let scratch = Scratch {
+            now: crate::authz::format_iso8601(self.now_ms().div_euclid(1000)),
+            source_ip: caller.source_ip.map(|ip| ip.to_string()),
+            resource_aliases,
         };
-        if key.account == caller.principal.account() {
+        let arn;
+        let resource = match key {
+            Some(k) => {
+                arn = k.arn(&self.region);
+                arn.as_str()
+            }
+            None => "*",
+        };
+        let ctx = self.context(caller, op, key, resource, input, &scratch);
+
+        let root = is_root(caller);
+        let mut identity_allows = root;
+        for (_, p) in policies.identity.iter() {
+            let e = p.evaluate(&ctx);
+            if e.explicit_deny {
+                return Outcome::Deny;
+            }
+            identity_allows |= e.allow_principal || e.allow_account_root;
+        }
+        let Some(key) = key else {
+            // An action on no key: identity policies decide.
+            return if identity_allows { Outcome::Allow } else { Outcome::Deny };
+        };
+        let kp = match &policies.key_policy {
+            Some(p) => p.evaluate(&ctx),
+            None => Default::default(),
+        };
+        if kp.explicit_deny {
+            return Outcome::Deny;
+        }
+        let allowed = if key.account == caller.principal.account() {
+            kp.allow_principal || (kp.allow_account_root && identity_allows)
+        } else {
+            (kp.allow_principal || kp.allow_account_root) && identity_allows
+        };
+        if allowed {
+            Outcome::Allow
+        } else if op.grant_operation().is_some() {
+            Outcome::TryGrants
+        } else {
+            Outcome::Deny
+        }
+    }
+
+    /// Whether the policies read `kms:ResourceAliases` (costly to fill).
+    fn needs_resource_aliases(policies: &Policies) -> bool {
+        const K: &str = "kms:resourcealiases";
+        policies.key_policy.as_ref().is_some_and(|p| p.uses_condition_key(K))
+            || policies.identity.iter().any(|(_, p)| p.uses_condition_key(K))
+    }
+
+    /// Authorizes on the blocking pool (control plane, under or outside the
+    /// write lock).
+    pub(super) fn authorize_blocking(
+        &self,
+        caller: &Caller,
+        op: Operation,
+        key: Option<&KeyRecord>,
+        input: &AuthzInput<'_>,
+    ) -> KmsResult<()> {
+        let policies = Policies {
+            key_policy: match key {
+                Some(k) => Some(self.key_policy_blocking(k)?),
+                None => None,
+            },
+            identity: self.identity_blocking(caller.principal.arn())?,
+        };
+        let aliases = match key {
+            Some(k) if Self::needs_resource_aliases(&policies) => Some(self.alias_strings_blocking(&k.id)?),
+            _ => None,
+        };
+        match self.decide(caller, op, key, &policies, input, aliases) {
+            Outcome::Allow => Ok(()),
+            Outcome::Deny => Err(self.denied(caller, op, key)),
+            Outcome::TryGrants => {
+                let Some(k) = key else {
+                    return Err(self.denied(caller, op, key));
+                };
+                let grants = self.grants_blocking(&k.id, caller.principal.arn())?;
+                self.check_grants(caller, op, k, &grants, input)
+            }
+        }
+    }
+
+    /// Authorizes on the async path: cache hits never block.
+    pub(super) async fn authorize(
+        self: &Arc<Self>,
+        caller: &Caller,
+        op: Operation,
+        key: Option<&KeyRecord>,
+        input: &AuthzInput<'_>,
+    ) -> KmsResult<()> {
+        let policies = Policies {
+            key_policy: match key {
+                Some(k) => Some(self.key_policy(k).await?),
+                None => None,
+            },
+            identity: self.identity(caller.principal.arn()).await?,
+        };
+        let aliases = match key {
+            Some(k) if Self::needs_resource_aliases(&policies) => {
+                let id = k.id;
+                Some(self.blocking(move |i| i.alias_strings_blocking(&id)).await?)
+            }
+            _ => None,
+        };
+        match self.decide(caller, op, key, &policies, input, aliases) {
+            Outcome::Allow => Ok(()),
+            Outcome::Deny => Err(self.denied(caller, op, key)),
+            Outcome::TryGrants => {
+                let Some(k) = key else {
+                    return Err(self.denied(caller, op, key));
+                };
+                let grants = self.grants(k.id, caller.principal.arn()).await?;
+                self.check_grants(caller, op, k, &grants, input)
+            }
+        }
+    }
+
+    /// The policy lockout safety check: would `policy` still let the caller
+    /// call PutKeyPolicy on `key`? (Directly, or through its account, which
+    /// then delegates to identity policies, as AWS checks it.)
+    pub(super) fn lockout_check(&self, caller: &Caller, key: &KeyRecord, policy: &Policy) -> KmsResult<()> {
+        let input = AuthzInput::default();
+        let scratch = Scratch {
+            now: crate::authz::format_iso8601(self.now_ms().div_euclid(1000)),
+            source_ip: caller.source_ip.map(|ip| ip.to_string()),
+            resource_aliases: None,
+        };
+        let arn = key.arn(&self.region);
+        let ctx = self.context(caller, Operation::PutKeyPolicy, Some(key), &arn, &input, &scratch);
+        let e = policy.evaluate(&ctx);
+        if !e.explicit_deny && (e.allow_principal || e.allow_account_root) {
             return Ok(());
         }
-        Err(KmsError::AccessDenied(format!(
-            "User: {} is not authorized to perform: {} on resource: {} because no resource-based policy allows the {} action",
+        Err(KmsError::MalformedPolicyDocument(
+            "The new key policy will not allow you to update the key policy in the future.".into(),
+        ))
+    }
+
+    fn check_grants(
+        &self,
+        caller: &Caller,
+        op: Operation,
+        key: &KeyRecord,
+        grants: &[GrantRecord],
+        input: &AuthzInput<'_>,
+    ) -> KmsResult<()> {
+        let Some(gop) = op.grant_operation() else {
+            return Err(self.denied(caller, op, Some(key)));
+        };
+        if grants.iter().any(|g| g.allows(gop, input.encryption_context)) {
+            Ok(())
+        } else {
+            Err(self.denied(caller, op, Some(key)))
+        }
+    }
+
+    fn denied(&self, caller: &Caller, op: Operation, key: Option<&KeyRecord>) -> KmsError {
+        let resource = key.map(|k| k.arn(&self.region)).unwrap_or_else(|| "*".into());
+        KmsError::AccessDenied(format!(
+            "User: {} is not authorized to perform: {} on resource: {} because no policy or grant allows the {} action",
             caller.principal.arn(),
             op.action(),
-            key.arn(&self.region),
+            resource,
             op.action()
-        )))
+        ))
+    }
+
+    // ------------------------------------------------------------ lookups
+
+    /// The compiled key policy of `key` (blocking on a miss).
+    pub(super) fn key_policy_blocking(&self, key: &KeyRecord) -> KmsResult<Arc<Policy>> {
+        match self.policies.get(&key.id) {
+            Ok(p) => Ok(p),
+            Err(epoch) => {
+                let text = self.store.get_key_policy(&key.id).map_err(KmsError::internal)?;
+                let text = text.unwrap_or_else(|| default_key_policy(&key.account));
+                let p = Arc::new(Policy::parse(&text).map_err(KmsError::internal)?);
+                self.policies.insert_if_unchanged(key.id, epoch, Arc::clone(&p));
+                Ok(p)
+            }
+        }
+    }
+
+    async fn key_policy(self: &Arc<Self>, key: &KeyRecord) -> KmsResult<Arc<Policy>> {
+        if let Ok(p) = self.policies.get(&key.id) {
+            return Ok(p);
+        }
+        let k = key.clone();
+        self.blocking(move |i| i.key_policy_blocking(&k)).await
+    }
+
+    /// The compiled identity policies of `principal` (blocking on a miss).
+    pub(super) fn identity_blocking(&self, principal: &str) -> KmsResult<Arc<IdentityPolicies>> {
+        let who = identity_principal(principal).into_owned();
+        match self.identity.get(&who) {
+            Ok(p) => Ok(p),
+            Err(epoch) => {
+                let texts = self
+                    .store
+                    .list_identity_policies(&who, None, usize::MAX)
+                    .map_err(KmsError::internal)?;
+                let mut compiled = Vec::with_capacity(texts.len());
+                for (name, text) in texts {
+                    compiled.push((name, Policy::parse(&text).map_err(KmsError::internal)?));
+                }
+                let p = Arc::new(compiled);
+                self.identity.insert_if_unchanged(who, epoch, Arc::clone(&p));
+                Ok(p)
+            }
+        }
+    }
+
+    async fn identity(self: &Arc<Self>, principal: &str) -> KmsResult<Arc<IdentityPolicies>> {
+        if let Ok(p) = self.identity.get(&identity_principal(principal).into_owned()) {
+            return Ok(p);
+        }
+        let who = principal.to_owned();
+        self.blocking(move |i| i.identity_blocking(&who)).await
+    }
+
+    /// The grants of key `id` whose grantee is `principal`.
+    pub(super) fn grants_blocking(&self, id: &KeyId, principal: &str) -> KmsResult<Arc<Vec<GrantRecord>>> {
+        let k = (*id, principal.to_owned());
+        match self.grants.get(&k) {
+            Ok(g) => Ok(g),
+            Err(epoch) => {
+                let g = Arc::new(self.store.grants_for_grantee(id, principal).map_err(KmsError::internal)?);
+                self.grants.insert_if_unchanged(k, epoch, Arc::clone(&g));
+                Ok(g)
+            }
+        }
+    }
+
+    async fn grants(self: &Arc<Self>, id: KeyId, principal: &str) -> KmsResult<Arc<Vec<GrantRecord>>> {
+        if let Ok(g) = self.grants.get(&(id, principal.to_owned())) {
+            return Ok(g);
+        }
+        let who = principal.to_owned();
+        self.blocking(move |i| i.grants_blocking(&id, &who)).await
+    }
+
+    fn alias_strings_blocking(&self, id: &KeyId) -> KmsResult<Vec<String>> {
+        Ok(self
+            .store
+            .aliases_of_key(id)
+            .map_err(KmsError::internal)?
+            .into_iter()
+            .map(|a| a.as_str().to_owned())
+            .collect())
+    }
+}
+
+/// Per-request strings the context borrows.
+struct Scratch {
+    now: String,
+    source_ip: Option<String>,
+    resource_aliases: Option<Vec<String>>,
+}
+
+/// AWS's default key policy: the account root gets `kms:*`, which delegates
+/// access to the account's identity policies.
+pub fn default_key_policy(account: &str) -> String {
+    format!(
+        r#"{{
+  "Version": "2012-10-17",
+  "Id": "key-default-1",
+  "Statement": [
+    {{
+      "Sid": "Enable IAM User Permissions",
+      "Effect": "Allow",
+      "Principal": {{"AWS": "arn:aws:iam::{account}:root"}},
+      "Action": "kms:*",
+      "Resource": "*"
+    }}
+  ]
+}}"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_policy_parses_and_names_the_account() {
+        let p = Policy::parse(&default_key_policy("111122223333")).expect("valid");
+        assert_eq!(p.statements_len(), 1);
+        assert!(p.text().contains("arn:aws:iam::111122223333:root"));
+    }
+
+    #[test]
+    fn assumed_roles_use_their_role_policies() {
+        assert_eq!(
+            identity_principal("arn:aws:sts::111122223333:assumed-role/app/session-1"),
+            "arn:aws:iam::111122223333:role/app"
+        );
+        assert_eq!(
+            identity_principal("arn:aws:iam::111122223333:user/alice"),
+            "arn:aws:iam::111122223333:user/alice"
+        );
     }
 }

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{not_found_key, validate, Caller, Inner, Kms};
+use super::{not_found_key, validate, AuthzInput, Caller, Inner, Kms};
 use crate::ciphertext::{self, BlobHeader, CanonicalContext, MAX_BLOB_LEN};
 use crate::error::{KmsError, KmsResult};
 use crate::model::ids::key_material_id;
@@ -66,6 +66,13 @@ pub struct DataKeyOutput {
     pub key_material_id: String,
 }
 
+/// The policy input of an Encrypt/Decrypt/ReEncrypt side: the encryption
+/// context and `kms:EncryptionAlgorithm`.
+fn crypto_input<'a>(context: &'a HashMap<String, String>, alg: Option<EncryptionAlgorithm>) -> AuthzInput<'a> {
+    let alg = alg.unwrap_or(EncryptionAlgorithm::SymmetricDefault);
+    AuthzInput::with_context(context).value("kms:encryptionalgorithm", alg.as_aws_str())
+}
+
 /// Checks that an (optional) encryption algorithm suits a symmetric key.
 fn check_algorithm(
     key: &KeyRecord,
@@ -115,19 +122,22 @@ impl Inner {
 
     /// Opens a blob: finds its key from the header, checks an optional
     /// KeyId against it, authorizes `op`, and decrypts.
+    #[allow(clippy::too_many_arguments)]
     async fn open_blob(
         self: &Arc<Self>,
         caller: &Caller,
         op: Operation,
         blob: &[u8],
+        context: &HashMap<String, String>,
         ctx: &CanonicalContext,
         key_id: Option<&str>,
         alg: Option<EncryptionAlgorithm>,
     ) -> KmsResult<(Plaintext, Arc<KeyRecord>, String)> {
         validate::length("ciphertextBlob", blob.len(), 1, MAX_BLOB_LEN)?;
         let header = BlobHeader::parse(blob)?;
+        let input = crypto_input(context, alg);
         if let Some(k) = key_id {
-            let named = self.resolve(caller, k, op).await?;
+            let named = self.resolve(caller, k, op, &input).await?;
             if named.id != header.key_id {
                 return Err(KmsError::IncorrectKey(
                     "The key ID in the request does not identify a KMS key that can perform this operation.".into(),
@@ -140,7 +150,7 @@ impl Inner {
             // account is unknown, so the message names the id only.
             None => return Err(not_found_key(&header.key_id.to_string())),
         };
-        self.authorize(caller, op, Some(&key))?;
+        self.authorize(caller, op, Some(&key), &input).await?;
         key.check_state(op, &self.region)?;
         check_usage(&key, op, &self.region)?;
         check_algorithm(&key, alg, &self.region)?;
@@ -171,10 +181,12 @@ impl Kms {
         alg: Option<EncryptionAlgorithm>,
     ) -> KmsResult<EncryptOutput> {
         validate::length("plaintext", plaintext.len(), 1, validate::MAX_PLAINTEXT)?;
-        validate::grant_tokens(grant_tokens)?;
+        self.inner.check_grant_tokens(grant_tokens)?;
         let ctx = CanonicalContext::new(context)?;
         let inner = &self.inner;
-        let key = inner.resolve(caller, key_id, Operation::Encrypt).await?;
+        let key = inner
+            .resolve(caller, key_id, Operation::Encrypt, &crypto_input(context, alg))
+            .await?;
         check_usage(&key, Operation::Encrypt, &inner.region)?;
         check_algorithm(&key, alg, &inner.region)?;
         let (ciphertext_blob, key_material_id) = inner.seal_current(&key, &ctx, plaintext).await?;
@@ -196,11 +208,11 @@ impl Kms {
         key_id: Option<&str>,
         alg: Option<EncryptionAlgorithm>,
     ) -> KmsResult<DecryptOutput> {
-        validate::grant_tokens(grant_tokens)?;
+        self.inner.check_grant_tokens(grant_tokens)?;
         let ctx = CanonicalContext::new(context)?;
         let (plaintext, key, key_material_id) = self
             .inner
-            .open_blob(caller, Operation::Decrypt, blob, &ctx, key_id, alg)
+            .open_blob(caller, Operation::Decrypt, blob, context, &ctx, key_id, alg)
             .await?;
         Ok(DecryptOutput {
             plaintext,
@@ -224,7 +236,7 @@ impl Kms {
         destination_alg: Option<EncryptionAlgorithm>,
         grant_tokens: &[String],
     ) -> KmsResult<ReEncryptOutput> {
-        validate::grant_tokens(grant_tokens)?;
+        self.inner.check_grant_tokens(grant_tokens)?;
         let src_ctx = CanonicalContext::new(source_context)?;
         let dst_ctx = CanonicalContext::new(destination_context)?;
         // Validate the destination's name before doing any crypto.
@@ -235,13 +247,19 @@ impl Kms {
                 caller,
                 Operation::ReEncryptFrom,
                 blob,
+                source_context,
                 &src_ctx,
                 source_key_id,
                 source_alg,
             )
             .await?;
         let key = inner
-            .resolve(caller, destination_key_id, Operation::ReEncryptTo)
+            .resolve(
+                caller,
+                destination_key_id,
+                Operation::ReEncryptTo,
+                &crypto_input(destination_context, destination_alg),
+            )
             .await?;
         check_usage(&key, Operation::ReEncryptTo, &inner.region)?;
         check_algorithm(&key, destination_alg, &inner.region)?;
@@ -286,7 +304,7 @@ impl Kms {
             }
             (None, Some(spec)) => spec.byte_len(),
         };
-        validate::grant_tokens(grant_tokens)?;
+        self.inner.check_grant_tokens(grant_tokens)?;
         let ctx = CanonicalContext::new(context)?;
         let op = if with_plaintext {
             Operation::GenerateDataKey
@@ -294,7 +312,9 @@ impl Kms {
             Operation::GenerateDataKeyWithoutPlaintext
         };
         let inner = &self.inner;
-        let key = inner.resolve(caller, key_id, op).await?;
+        let key = inner
+            .resolve(caller, key_id, op, &AuthzInput::with_context(context))
+            .await?;
         check_usage(&key, op, &inner.region)?;
         let data_key = Plaintext::random(len).map_err(KmsError::internal)?;
         let (ciphertext_blob, key_material_id) = inner
@@ -324,7 +344,8 @@ impl Kms {
             ));
         }
         self.inner
-            .authorize(caller, Operation::GenerateRandom, None)?;
+            .authorize(caller, Operation::GenerateRandom, None, &AuthzInput::default())
+            .await?;
         Plaintext::random(usize::try_from(n).unwrap_or(0)).map_err(KmsError::internal)
     }
 }

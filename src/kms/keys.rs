@@ -4,11 +4,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{validate, Caller, Inner, Kms};
+use super::policies::compile_key_policy;
+use super::{default_key_policy, validate, AuthzInput, Caller, Inner, Kms};
 use crate::clock::DAY_MS;
 use crate::error::{KmsError, KmsResult};
 use crate::model::{KeyId, KeyRecord, KeySpec, KeyState, KeyUsage, Operation, Origin};
 use crate::secret::KeyMaterial;
+use crate::store::Schedule;
 
 /// CreateKey's parameters, already decoded from the wire. `None` means
 /// "not given" (the AWS default applies).
@@ -32,6 +34,8 @@ pub struct CreateKeyInput {
     pub multi_region: bool,
     /// XksKeyId.
     pub xks_key_id: Option<String>,
+    /// BypassPolicyLockoutSafetyCheck.
+    pub bypass_policy_lockout_safety_check: bool,
 }
 
 /// ScheduleKeyDeletion's result.
@@ -84,11 +88,6 @@ impl Kms {
         input: CreateKeyInput,
     ) -> KmsResult<Arc<KeyRecord>> {
         validate::description(&input.description)?;
-        if input.policy.is_some() {
-            return Err(KmsError::UnsupportedOperation(
-                "Key policies are not supported by this kmsd version; omit Policy to get the default key policy".into(),
-            ));
-        }
         if input.custom_key_store_id.is_some() || input.xks_key_id.is_some() {
             return Err(KmsError::UnsupportedOperation(
                 "Custom key stores are not supported by this kmsd version".into(),
@@ -120,11 +119,27 @@ impl Kms {
         }
         let mut tags = BTreeMap::new();
         merge_tags(&mut tags, &input.tags)?;
-        self.inner.authorize(caller, Operation::CreateKey, None)?;
+        let bypass = if input.bypass_policy_lockout_safety_check { "true" } else { "false" };
+        let authz = AuthzInput::default()
+            .request_tags(&input.tags)
+            .value("kms:bypasspolicylockoutsafetycheck", bypass)
+            .value("kms:keyspec", spec.as_aws_str())
+            .value("kms:keyusage", usage.as_aws_str())
+            .value("kms:keyorigin", origin.as_aws_str())
+            .value("kms:multiregion", "false");
+        self.inner
+            .authorize(caller, Operation::CreateKey, None, &authz)
+            .await?;
+        let account = caller.principal.account().to_owned();
+        let policy_text = match &input.policy {
+            Some(text) => text.clone(),
+            None => default_key_policy(&account),
+        };
+        let policy = compile_key_policy(&policy_text)?;
 
         let rec = KeyRecord {
             id: KeyId::new_random(),
-            account: caller.principal.account().to_owned(),
+            account,
             created_ms: self.inner.now_ms(),
             description: input.description,
             spec,
@@ -136,7 +151,12 @@ impl Kms {
             tags,
             current_version: 1,
             multi_region: false,
+            grant_count: 0,
+            rotation: Default::default(),
         };
+        if !input.bypass_policy_lockout_safety_check {
+            self.inner.lockout_check(caller, &rec, &policy)?;
+        }
         let material = KeyMaterial::generate().map_err(KmsError::internal)?;
         self.inner
             .blocking(move |inner| {
@@ -145,7 +165,9 @@ impl Kms {
                 b.put_key(&rec).map_err(KmsError::internal)?;
                 b.put_material(&rec.id, 1, &material)
                     .map_err(KmsError::internal)?;
+                b.put_key_policy(&rec.id, policy.text());
                 b.commit().map_err(KmsError::internal)?;
+                inner.policies.put(rec.id, Arc::new(policy));
                 Ok(inner.cache_put_key(rec))
             })
             .await
@@ -158,9 +180,9 @@ impl Kms {
         key_id: &str,
         grant_tokens: &[String],
     ) -> KmsResult<Arc<KeyRecord>> {
-        validate::grant_tokens(grant_tokens)?;
+        self.inner.check_grant_tokens(grant_tokens)?;
         self.inner
-            .resolve(caller, key_id, Operation::DescribeKey)
+            .resolve(caller, key_id, Operation::DescribeKey, &AuthzInput::default())
             .await
     }
 
@@ -179,7 +201,9 @@ impl Kms {
             })?),
             None => None,
         };
-        self.inner.authorize(caller, Operation::ListKeys, None)?;
+        self.inner
+            .authorize(caller, Operation::ListKeys, None, &AuthzInput::default())
+            .await?;
         let account = caller.principal.account().to_owned();
         self.inner
             .blocking(move |inner| {
@@ -205,6 +229,7 @@ impl Kms {
         caller: &Caller,
         key_id: &str,
         op: Operation,
+        input: AuthzInput<'static>,
         change: F,
     ) -> KmsResult<T>
     where
@@ -218,7 +243,7 @@ impl Kms {
         self.inner
             .blocking(move |inner| {
                 let _w = inner.write_guard();
-                let current = inner.resolve_blocking(&caller, &key_id, op)?;
+                let current = inner.resolve_blocking(&caller, &key_id, op, &input)?;
                 let mut rec = (*current).clone();
                 let mut b = inner.store.batch();
                 let out = change(inner, &mut rec, &mut b)?;
@@ -242,6 +267,7 @@ impl Kms {
             caller,
             key_id,
             Operation::UpdateKeyDescription,
+            AuthzInput::default(),
             move |_, rec, _| {
                 rec.description = description;
                 Ok(())
@@ -252,7 +278,7 @@ impl Kms {
 
     /// EnableKey (idempotent).
     pub async fn enable_key(&self, caller: &Caller, key_id: &str) -> KmsResult<()> {
-        self.update_key(caller, key_id, Operation::EnableKey, |_, rec, _| {
+        self.update_key(caller, key_id, Operation::EnableKey, AuthzInput::default(), |_, rec, _| {
             rec.state = KeyState::Enabled;
             Ok(())
         })
@@ -261,7 +287,7 @@ impl Kms {
 
     /// DisableKey (idempotent).
     pub async fn disable_key(&self, caller: &Caller, key_id: &str) -> KmsResult<()> {
-        self.update_key(caller, key_id, Operation::DisableKey, |_, rec, _| {
+        self.update_key(caller, key_id, Operation::DisableKey, AuthzInput::default(), |_, rec, _| {
             rec.state = KeyState::Disabled;
             Ok(())
         })
@@ -284,12 +310,16 @@ impl Kms {
                 caller,
                 key_id,
                 Operation::ScheduleKeyDeletion,
+                AuthzInput::default().value(
+                    "kms:schedulekeydeletionpendingwindowindays",
+                    days.to_string(),
+                ),
                 move |inner, rec, b| {
                     let due = inner.now_ms().saturating_add(i64::from(days) * DAY_MS);
                     rec.state = KeyState::PendingDeletion;
                     rec.deletion_date_ms = Some(due);
                     rec.pending_window_days = Some(days);
-                    b.schedule_deletion(due, &rec.id);
+                    b.schedule(Schedule::Deletion, due, &rec.id);
                     Ok(ScheduledDeletion {
                         key: Arc::new(rec.clone()),
                         deletion_date_ms: due,
@@ -298,7 +328,7 @@ impl Kms {
                 },
             )
             .await?;
-        self.inner.deletion_changed.notify_one();
+        self.inner.schedule_changed.notify_one();
         Ok(out)
     }
 
@@ -309,16 +339,16 @@ impl Kms {
         key_id: &str,
     ) -> KmsResult<Arc<KeyRecord>> {
         let rec = self
-            .update_key(caller, key_id, Operation::CancelKeyDeletion, |_, rec, b| {
+            .update_key(caller, key_id, Operation::CancelKeyDeletion, AuthzInput::default(), |_, rec, b| {
                 if let Some(due) = rec.deletion_date_ms.take() {
-                    b.unschedule_deletion(due, &rec.id);
+                    b.unschedule(Schedule::Deletion, due, &rec.id);
                 }
                 rec.pending_window_days = None;
                 rec.state = KeyState::Disabled;
                 Ok(Arc::new(rec.clone()))
             })
             .await?;
-        self.inner.deletion_changed.notify_one();
+        self.inner.schedule_changed.notify_one();
         Ok(rec)
     }
 }

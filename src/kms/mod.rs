@@ -3,8 +3,9 @@
 //!
 //! The core knows nothing of gRPC or TLS. It owns the store, the caches and
 //! the background deletion job. Every operation passes through
-//! [`Inner::authorize`] (see `authz.rs`) before it reads key material or
-//! returns metadata: that is the single authorization choke point.
+//! `Inner::authorize` / `Inner::authorize_blocking` (see `authz.rs`) before
+//! it reads key material or returns metadata: that is the single
+//! authorization choke point.
 //!
 //! Threading: the data path (GenerateDataKey, Decrypt, ...) is served from
 //! in-memory caches on the async worker threads; a cache miss and every
@@ -18,7 +19,12 @@ mod authz;
 pub mod cache;
 mod crypto_ops;
 mod deletion;
+mod grants;
+mod identity;
+mod jobs;
 mod keys;
+mod policies;
+mod rotation;
 mod tags;
 pub mod validate;
 
@@ -27,17 +33,22 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
+use crate::authz::Policy;
 use crate::clock::Clock;
 use crate::error::{KmsError, KmsResult};
 use crate::model::ids::{alias_arn, key_arn, printable};
-use crate::model::{AliasName, KeyId, KeyRecord, KeyRef, Operation, Principal};
+use crate::model::{AliasName, GrantRecord, KeyId, KeyRecord, KeyRef, Operation, Principal};
 use crate::secret::KeyMaterial;
 use crate::store::Store;
 use cache::Cache;
 
 pub use aliases::AliasEntry;
+pub use authz::default_key_policy;
+pub(crate) use authz::AuthzInput;
+pub use grants::{CreateGrantInput, GrantFilter};
 pub use crypto_ops::{DataKeyOutput, DecryptOutput, EncryptOutput, ReEncryptOutput};
 pub use keys::{CreateKeyInput, ScheduledDeletion};
+pub use rotation::{RotationInfo, RotationStatus};
 
 /// The authenticated caller of one request.
 #[derive(Debug, Clone)]
@@ -90,15 +101,24 @@ pub(crate) struct Inner {
     keys: Cache<KeyId, KeyRecord>,
     materials: Cache<(KeyId, u32), KeyMaterial>,
     aliases: Cache<(String, AliasName), KeyId>,
+    /// Compiled key policies.
+    policies: Cache<KeyId, Policy>,
+    /// Compiled identity policies by principal.
+    identity: Cache<String, authz::IdentityPolicies>,
+    /// Grants by (key, grantee).
+    grants: Cache<(KeyId, String), Vec<GrantRecord>>,
+    /// Authenticates grant tokens (derived from the root key).
+    grant_token_key: KeyMaterial,
     write_lock: Mutex<()>,
-    /// Woken when the deletion schedule changes.
-    deletion_changed: Notify,
+    /// Woken when a job schedule (deletion, rotation) changes.
+    schedule_changed: Notify,
 }
 
 impl Kms {
     /// A core over an opened store.
     pub fn new(store: Store, config: KmsConfig, clock: Arc<dyn Clock>) -> Self {
         let cap = config.cache_capacity.max(1);
+        let grant_token_key = store.derive_key("kmsd/grant-token/v1");
         Self {
             inner: Arc::new(Inner {
                 store: Arc::new(store),
@@ -107,8 +127,12 @@ impl Kms {
                 keys: Cache::new(cap),
                 materials: Cache::new(cap),
                 aliases: Cache::new(cap),
+                policies: Cache::new(cap),
+                identity: Cache::new(cap),
+                grants: Cache::new(cap),
+                grant_token_key,
                 write_lock: Mutex::new(()),
-                deletion_changed: Notify::new(),
+                schedule_changed: Notify::new(),
             }),
         }
     }
@@ -277,23 +301,12 @@ impl Inner {
         Ok(r)
     }
 
-    /// Finishes resolution once the key record is known: the record must
-    /// belong to `account`; then authorization; then the key-state rules.
-    fn admit(
-        &self,
-        caller: &Caller,
-        op: Operation,
-        account: &str,
-        id: &KeyId,
-        rec: Option<Arc<KeyRecord>>,
-    ) -> KmsResult<Arc<KeyRecord>> {
-        let rec = match rec {
-            Some(r) if r.account == account => r,
-            _ => return Err(not_found_key(&key_arn(&self.region, account, id))),
-        };
-        self.authorize(caller, op, Some(&rec))?;
-        rec.check_state(op, &self.region)?;
-        Ok(rec)
+    /// The record must belong to `account` (else NotFound).
+    fn owned_by(&self, account: &str, id: &KeyId, rec: Option<Arc<KeyRecord>>) -> KmsResult<Arc<KeyRecord>> {
+        match rec {
+            Some(r) if r.account == account => Ok(r),
+            _ => Err(not_found_key(&key_arn(&self.region, account, id))),
+        }
     }
 
     /// Resolves, authorizes and state-checks a key named by a request
@@ -303,8 +316,10 @@ impl Inner {
         caller: &Caller,
         key_id: &str,
         op: Operation,
+        input: &AuthzInput<'_>,
     ) -> KmsResult<Arc<KeyRecord>> {
         let r = self.parse_key_ref(key_id, op)?;
+        let alias = request_alias(&r);
         let (account, target) = self.target_of(caller, r)?;
         let id = match target {
             Target::Id(id) => id,
@@ -312,8 +327,12 @@ impl Inner {
                 .alias_target_blocking(&account, &a)?
                 .ok_or_else(|| alias_not_found(&alias_arn(&self.region, &account, &a)))?,
         };
-        let rec = self.key_blocking(&id)?;
-        self.admit(caller, op, &account, &id, rec)
+        let rec = self.owned_by(&account, &id, self.key_blocking(&id)?)?;
+        let mut input = input.clone();
+        input.request_alias = alias.as_deref();
+        self.authorize_blocking(caller, op, Some(&rec), &input)?;
+        rec.check_state(op, &self.region)?;
+        Ok(rec)
     }
 
     /// The same for the data path: no blocking unless the caches miss.
@@ -322,8 +341,10 @@ impl Inner {
         caller: &Caller,
         key_id: &str,
         op: Operation,
+        input: &AuthzInput<'_>,
     ) -> KmsResult<Arc<KeyRecord>> {
         let r = self.parse_key_ref(key_id, op)?;
+        let alias = request_alias(&r);
         let (account, target) = self.target_of(caller, r)?;
         let id = match target {
             Target::Id(id) => id,
@@ -336,15 +357,21 @@ impl Inner {
                         let alias = a.clone();
                         self.blocking(move |inner| inner.alias_target_blocking(&acct, &alias))
                             .await?
-                            .ok_or_else(|| {
-                                alias_not_found(&alias_arn(&self.region, &account, &a))
-                            })?
+                            .ok_or_else(|| alias_not_found(&alias_arn(&self.region, &account, &a)))?
                     }
                 }
             }
         };
-        let rec = self.key(id).await?;
-        self.admit(caller, op, &account, &id, rec)
+        let rec = self.owned_by(&account, &id, self.key(id).await?)?;
+        if alias.is_some() {
+            let mut input = input.clone();
+            input.request_alias = alias.as_deref();
+            self.authorize(caller, op, Some(&rec), &input).await?;
+        } else {
+            self.authorize(caller, op, Some(&rec), input).await?;
+        }
+        rec.check_state(op, &self.region)?;
+        Ok(rec)
     }
 
     /// Writer: records `rec` as committed (call with the write lock held,
@@ -353,6 +380,14 @@ impl Inner {
         let rec = Arc::new(rec);
         self.keys.put(rec.id, Arc::clone(&rec));
         rec
+    }
+}
+
+/// The alias a KeyRef names, for `kms:RequestAlias`.
+fn request_alias(r: &KeyRef) -> Option<String> {
+    match r {
+        KeyRef::Alias(a) | KeyRef::AliasArn { alias: a, .. } => Some(a.as_str().to_owned()),
+        _ => None,
     }
 }
 

@@ -1,7 +1,8 @@
 //! Tags: TagResource, UntagResource, ListResourceTags.
 
 use super::keys::merge_tags;
-use super::{validate, Caller, Kms};
+use super::authz::owned;
+use super::{validate, AuthzInput, Caller, Kms};
 use crate::error::{KmsError, KmsResult};
 use crate::model::Operation;
 
@@ -16,7 +17,9 @@ impl Kms {
         if tags.is_empty() {
             return Err(validate::validation("tags", "Member must not be empty"));
         }
-        self.update_key(caller, key_id, Operation::TagResource, move |_, rec, _| {
+        let input = AuthzInput::default().request_tags(&tags);
+        let input = owned(input);
+        self.update_key(caller, key_id, Operation::TagResource, input, move |_, rec, _| {
             merge_tags(&mut rec.tags, &tags)
         })
         .await
@@ -35,10 +38,18 @@ impl Kms {
         for k in &tag_keys {
             validate::tag_key(k)?;
         }
+        let input = AuthzInput::default().multi(
+            "aws:tagkeys",
+            tag_keys
+                .iter()
+                .map(|k| std::borrow::Cow::Owned(k.clone()))
+                .collect(),
+        );
         self.update_key(
             caller,
             key_id,
             Operation::UntagResource,
+            input,
             move |_, rec, _| {
                 for k in &tag_keys {
                     rec.tags.remove(k);
@@ -61,7 +72,7 @@ impl Kms {
         let after = validate::marker(marker)?.map(str::to_owned);
         let key = self
             .inner
-            .resolve(caller, key_id, Operation::ListResourceTags)
+            .resolve(caller, key_id, Operation::ListResourceTags, &AuthzInput::default())
             .await?;
         if let Some(a) = &after {
             if !key.tags.contains_key(a) {

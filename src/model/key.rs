@@ -178,6 +178,85 @@ impl KeySpec {
     }
 }
 
+aws_enum!(
+    /// AWS `GrantOperation`.
+    GrantOperation {
+        /// Decrypt.
+        Decrypt = "Decrypt",
+        /// Encrypt.
+        Encrypt = "Encrypt",
+        /// GenerateDataKey.
+        GenerateDataKey = "GenerateDataKey",
+        /// GenerateDataKeyWithoutPlaintext.
+        GenerateDataKeyWithoutPlaintext = "GenerateDataKeyWithoutPlaintext",
+        /// ReEncrypt, source side.
+        ReEncryptFrom = "ReEncryptFrom",
+        /// ReEncrypt, destination side.
+        ReEncryptTo = "ReEncryptTo",
+        /// Sign.
+        Sign = "Sign",
+        /// Verify.
+        Verify = "Verify",
+        /// GetPublicKey.
+        GetPublicKey = "GetPublicKey",
+        /// CreateGrant (a grant that lets its grantee make narrower grants).
+        CreateGrant = "CreateGrant",
+        /// RetireGrant.
+        RetireGrant = "RetireGrant",
+        /// DescribeKey.
+        DescribeKey = "DescribeKey",
+        /// GenerateDataKeyPair.
+        GenerateDataKeyPair = "GenerateDataKeyPair",
+        /// GenerateDataKeyPairWithoutPlaintext.
+        GenerateDataKeyPairWithoutPlaintext = "GenerateDataKeyPairWithoutPlaintext",
+        /// GenerateMac.
+        GenerateMac = "GenerateMac",
+        /// VerifyMac.
+        VerifyMac = "VerifyMac",
+        /// DeriveSharedSecret.
+        DeriveSharedSecret = "DeriveSharedSecret",
+    }
+);
+
+impl GrantOperation {
+    /// Whether a grant for this operation may carry encryption-context
+    /// constraints (only operations that take an encryption context).
+    pub fn takes_encryption_context(self) -> bool {
+        use GrantOperation::*;
+        matches!(
+            self,
+            Decrypt
+                | Encrypt
+                | GenerateDataKey
+                | GenerateDataKeyWithoutPlaintext
+                | ReEncryptFrom
+                | ReEncryptTo
+                | GenerateDataKeyPair
+                | GenerateDataKeyPairWithoutPlaintext
+        )
+    }
+
+    /// Whether the operation is valid for a key of `spec` / `usage`.
+    pub fn valid_for(self, spec: KeySpec, usage: KeyUsage) -> bool {
+        use GrantOperation::*;
+        match self {
+            CreateGrant | RetireGrant | DescribeKey => true,
+            Decrypt | Encrypt | ReEncryptFrom | ReEncryptTo => usage == KeyUsage::EncryptDecrypt,
+            GenerateDataKey
+            | GenerateDataKeyWithoutPlaintext
+            | GenerateDataKeyPair
+            | GenerateDataKeyPairWithoutPlaintext => spec == KeySpec::SymmetricDefault,
+            Sign | Verify => usage == KeyUsage::SignVerify,
+            GetPublicKey => !matches!(
+                spec,
+                KeySpec::SymmetricDefault | KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512
+            ),
+            GenerateMac | VerifyMac => usage == KeyUsage::GenerateVerifyMac,
+            DeriveSharedSecret => usage == KeyUsage::KeyAgreement,
+        }
+    }
+}
+
 /// Everything kmsd stores about a key apart from its material. Stored as
 /// JSON in the `keys` column family; never contains secrets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,7 +289,36 @@ pub struct KeyRecord {
     pub current_version: u32,
     /// Whether this is a multi-Region key.
     pub multi_region: bool,
+    /// How many grants the key has (AWS allows 50,000).
+    #[serde(default)]
+    pub grant_count: u32,
+    /// Automatic rotation state.
+    #[serde(default)]
+    pub rotation: RotationSettings,
 }
+
+/// A key's automatic-rotation settings and on-demand count.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationSettings {
+    /// Whether automatic rotation is on.
+    pub enabled: bool,
+    /// The period, in days (kept when rotation is disabled, as AWS does).
+    pub period_days: Option<u32>,
+    /// When the next automatic rotation is due, Unix ms.
+    pub next_ms: Option<i64>,
+    /// How many on-demand rotations the key has had.
+    pub on_demand_count: u32,
+}
+
+aws_enum!(
+    /// AWS `RotationType`.
+    RotationType {
+        /// By the schedule.
+        Automatic = "AUTOMATIC",
+        /// By RotateKeyOnDemand.
+        OnDemand = "ON_DEMAND",
+    }
+);
 
 impl KeyRecord {
     /// The key ARN in `region`.
@@ -221,6 +329,23 @@ impl KeyRecord {
     /// Whether the key counts as enabled in KeyMetadata.
     pub fn enabled(&self) -> bool {
         self.state == KeyState::Enabled
+    }
+
+    /// Whether the key's material can be rotated (AWS: symmetric keys with
+    /// AWS_KMS origin; not asymmetric, HMAC, imported or custom-key-store
+    /// keys). Later key types slot in here.
+    pub fn check_rotation_eligible(&self, region: &str) -> KmsResult<()> {
+        let ok = self.spec == KeySpec::SymmetricDefault && self.origin == Origin::AwsKms;
+        if ok {
+            Ok(())
+        } else {
+            Err(KmsError::UnsupportedOperation(format!(
+                "{} cannot be rotated: automatic and on-demand rotation are supported only for symmetric encryption keys with AWS_KMS origin (this key: {}, {})",
+                self.arn(region),
+                self.spec,
+                self.origin
+            )))
+        }
     }
 
     /// Checks that the key's state allows `op`, with AWS's errors.
@@ -323,6 +448,8 @@ mod tests {
             tags: BTreeMap::new(),
             current_version: 1,
             multi_region: false,
+            grant_count: 0,
+            rotation: RotationSettings::default(),
         }
     }
 

@@ -3,10 +3,12 @@
 //!
 //! Pure data and rules: nothing here does I/O or knows about gRPC.
 
+pub mod grant;
 pub mod ids;
 pub mod key;
 pub mod operation;
 
+pub use grant::{GrantConstraints, GrantRecord};
 pub use ids::{AliasName, KeyId, KeyRef, Principal};
-pub use key::{DataKeySpec, EncryptionAlgorithm, KeyRecord, KeySpec, KeyState, KeyUsage, Origin};
+pub use key::{DataKeySpec, EncryptionAlgorithm, GrantOperation, KeyRecord, KeySpec, KeyState, KeyUsage, Origin, RotationSettings, RotationType};
 pub use operation::Operation;

@@ -53,6 +53,19 @@ operations! {
     GenerateDataKey => "kms:GenerateDataKey", Cryptographic;
     GenerateDataKeyWithoutPlaintext => "kms:GenerateDataKeyWithoutPlaintext", Cryptographic;
     GenerateRandom => "kms:GenerateRandom", Any;
+    PutKeyPolicy => "kms:PutKeyPolicy", NotPendingDeletion;
+    GetKeyPolicy => "kms:GetKeyPolicy", Any;
+    ListKeyPolicies => "kms:ListKeyPolicies", Any;
+    CreateGrant => "kms:CreateGrant", Cryptographic;
+    ListGrants => "kms:ListGrants", Any;
+    ListRetirableGrants => "kms:ListRetirableGrants", Any;
+    RetireGrant => "kms:RetireGrant", Any;
+    RevokeGrant => "kms:RevokeGrant", Any;
+    EnableKeyRotation => "kms:EnableKeyRotation", Cryptographic;
+    DisableKeyRotation => "kms:DisableKeyRotation", Cryptographic;
+    GetKeyRotationStatus => "kms:GetKeyRotationStatus", Any;
+    RotateKeyOnDemand => "kms:RotateKeyOnDemand", Cryptographic;
+    ListKeyRotations => "kms:ListKeyRotations", Any;
 }
 
 impl Operation {
@@ -60,5 +73,24 @@ impl Operation {
     pub fn name(self) -> &'static str {
         let a = self.action();
         a.strip_prefix("kms:").unwrap_or(a)
+    }
+}
+
+impl Operation {
+    /// The grant operation that allows this operation, if grants can.
+    pub fn grant_operation(self) -> Option<super::GrantOperation> {
+        use super::GrantOperation as G;
+        Some(match self {
+            Operation::Decrypt => G::Decrypt,
+            Operation::Encrypt => G::Encrypt,
+            Operation::GenerateDataKey => G::GenerateDataKey,
+            Operation::GenerateDataKeyWithoutPlaintext => G::GenerateDataKeyWithoutPlaintext,
+            Operation::ReEncryptFrom => G::ReEncryptFrom,
+            Operation::ReEncryptTo => G::ReEncryptTo,
+            Operation::CreateGrant => G::CreateGrant,
+            Operation::RetireGrant => G::RetireGrant,
+            Operation::DescribeKey => G::DescribeKey,
+            _ => return None,
+        })
     }
 }

@@ -5,7 +5,8 @@ use crate::error::KmsResult;
 use crate::kms::validate::validation;
 use crate::model::ids::key_material_id;
 use crate::model::{
-    DataKeySpec, EncryptionAlgorithm, KeyRecord, KeySpec, KeyState, KeyUsage, Origin,
+    DataKeySpec, EncryptionAlgorithm, GrantConstraints, GrantOperation, GrantRecord, KeyRecord,
+    KeySpec, KeyState, KeyUsage, Origin, RotationType,
 };
 use crate::proto::kms::v1 as pb;
 
@@ -84,6 +85,112 @@ enum_conv!(
     DataKeySpec,
     "DATA_KEY_SPEC_",
     "keySpec"
+);
+
+/// GrantOperation has CamelCase AWS values, so it maps explicitly.
+pub fn grant_op_from(v: i32) -> KmsResult<GrantOperation> {
+    use pb::GrantOperation as P;
+    use GrantOperation as G;
+    Ok(match P::try_from(v).unwrap_or(P::Unspecified) {
+        P::Decrypt => G::Decrypt,
+        P::Encrypt => G::Encrypt,
+        P::GenerateDataKey => G::GenerateDataKey,
+        P::GenerateDataKeyWithoutPlaintext => G::GenerateDataKeyWithoutPlaintext,
+        P::ReEncryptFrom => G::ReEncryptFrom,
+        P::ReEncryptTo => G::ReEncryptTo,
+        P::Sign => G::Sign,
+        P::Verify => G::Verify,
+        P::GetPublicKey => G::GetPublicKey,
+        P::CreateGrant => G::CreateGrant,
+        P::RetireGrant => G::RetireGrant,
+        P::DescribeKey => G::DescribeKey,
+        P::GenerateDataKeyPair => G::GenerateDataKeyPair,
+        P::GenerateDataKeyPairWithoutPlaintext => G::GenerateDataKeyPairWithoutPlaintext,
+        P::GenerateMac => G::GenerateMac,
+        P::VerifyMac => G::VerifyMac,
+        P::DeriveSharedSecret => G::DeriveSharedSecret,
+        P::Unspecified => {
+            return Err(validation("operations", "Member must satisfy enum value set"))
+        }
+    })
+}
+
+/// Core grant operation to wire.
+pub fn grant_op_to(g: GrantOperation) -> i32 {
+    use pb::GrantOperation as P;
+    use GrantOperation as G;
+    (match g {
+        G::Decrypt => P::Decrypt,
+        G::Encrypt => P::Encrypt,
+        G::GenerateDataKey => P::GenerateDataKey,
+        G::GenerateDataKeyWithoutPlaintext => P::GenerateDataKeyWithoutPlaintext,
+        G::ReEncryptFrom => P::ReEncryptFrom,
+        G::ReEncryptTo => P::ReEncryptTo,
+        G::Sign => P::Sign,
+        G::Verify => P::Verify,
+        G::GetPublicKey => P::GetPublicKey,
+        G::CreateGrant => P::CreateGrant,
+        G::RetireGrant => P::RetireGrant,
+        G::DescribeKey => P::DescribeKey,
+        G::GenerateDataKeyPair => P::GenerateDataKeyPair,
+        G::GenerateDataKeyPairWithoutPlaintext => P::GenerateDataKeyPairWithoutPlaintext,
+        G::GenerateMac => P::GenerateMac,
+        G::VerifyMac => P::VerifyMac,
+        G::DeriveSharedSecret => P::DeriveSharedSecret,
+    }) as i32
+}
+
+/// A grant as the wire's GrantListEntry.
+pub fn grant_entry(g: GrantRecord) -> pb::GrantListEntry {
+    let constraints = (!g.constraints.is_empty()).then(|| pb::GrantConstraints {
+        encryption_context_subset: g
+            .constraints
+            .encryption_context_subset
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        encryption_context_equals: g
+            .constraints
+            .encryption_context_equals
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+    });
+    pb::GrantListEntry {
+        key_id: g.key_id,
+        grant_id: g.grant_id,
+        name: g.name.unwrap_or_default(),
+        creation_date: Some(to_timestamp(g.created_ms)),
+        grantee_principal: g.grantee_principal,
+        retiring_principal: g.retiring_principal.unwrap_or_default(),
+        issuing_account: g.issuing_account,
+        operations: g.operations.into_iter().map(grant_op_to).collect(),
+        constraints,
+    }
+}
+
+/// Wire constraints to core. An empty map on the wire means "not set".
+pub fn constraints_from(c: Option<pb::GrantConstraints>) -> GrantConstraints {
+    match c {
+        None => GrantConstraints::default(),
+        Some(c) => GrantConstraints {
+            encryption_context_subset: (!c.encryption_context_subset.is_empty())
+                .then(|| c.encryption_context_subset.into_iter().collect()),
+            encryption_context_equals: (!c.encryption_context_equals.is_empty())
+                .then(|| c.encryption_context_equals.into_iter().collect()),
+        },
+    }
+}
+
+enum_conv!(
+    rotation_type_from,
+    rotation_type_to,
+    pb::RotationType,
+    RotationType,
+    "ROTATION_TYPE_",
+    "rotationType"
 );
 
 /// KeyState has CamelCase AWS values, so it maps explicitly.

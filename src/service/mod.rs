@@ -11,9 +11,10 @@ pub mod status;
 use tonic::{Request, Response, Status};
 
 use crate::clock::to_timestamp;
-use crate::kms::{Caller, CreateKeyInput, Kms};
+use crate::kms::{Caller, CreateGrantInput, CreateKeyInput, GrantFilter, Kms};
 use crate::model::ids::key_arn;
 use crate::proto::kms::v1 as pb;
+use crate::proto::kms::v1::identity_service_server::IdentityService;
 use crate::proto::kms::v1::key_management_service_server::KeyManagementService;
 use convert::*;
 use identity::IdentityCache;
@@ -60,6 +61,7 @@ impl KeyManagementService for KmsService {
             tags: tags_from(r.tags),
             multi_region: r.multi_region,
             xks_key_id: r.xks_key_id,
+            bypass_policy_lockout_safety_check: r.bypass_policy_lockout_safety_check,
         };
         let rec = self
             .kms
@@ -450,5 +452,329 @@ impl KeyManagementService for KmsService {
         Ok(Response::new(pb::GenerateRandomResponse {
             plaintext: bytes.into_response_bytes(),
         }))
+    }
+
+    async fn put_key_policy(&self, req: Request<pb::PutKeyPolicyRequest>) -> Rpc<pb::PutKeyPolicyResponse> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        self.kms
+            .put_key_policy(
+                &caller,
+                &r.key_id,
+                r.policy_name.as_deref(),
+                &r.policy,
+                r.bypass_policy_lockout_safety_check,
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::PutKeyPolicyResponse {}))
+    }
+
+    async fn get_key_policy(&self, req: Request<pb::GetKeyPolicyRequest>) -> Rpc<pb::GetKeyPolicyResponse> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        let policy = self
+            .kms
+            .get_key_policy(&caller, &r.key_id, r.policy_name.as_deref())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::GetKeyPolicyResponse {
+            policy,
+            policy_name: "default".into(),
+        }))
+    }
+
+    async fn list_key_policies(
+        &self,
+        req: Request<pb::ListKeyPoliciesRequest>,
+    ) -> Rpc<pb::ListKeyPoliciesResponse> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        let names = self
+            .kms
+            .list_key_policies(&caller, &r.key_id, r.limit, r.marker.as_deref())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListKeyPoliciesResponse {
+            policy_names: names,
+            next_marker: String::new(),
+            truncated: false,
+        }))
+    }
+
+    async fn create_grant(&self, req: Request<pb::CreateGrantRequest>) -> Rpc<pb::CreateGrantResponse> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        let operations = r
+            .operations
+            .iter()
+            .map(|o| grant_op_from(*o))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(to_status)?;
+        let input = CreateGrantInput {
+            key_id: r.key_id,
+            grantee_principal: r.grantee_principal,
+            retiring_principal: none_if_empty(r.retiring_principal),
+            operations,
+            constraints: constraints_from(r.constraints),
+            grant_tokens: r.grant_tokens,
+            name: r.name,
+        };
+        let (grant_id, grant_token) = self.kms.create_grant(&caller, input).await.map_err(to_status)?;
+        Ok(Response::new(pb::CreateGrantResponse { grant_token, grant_id }))
+    }
+
+    async fn list_grants(&self, req: Request<pb::ListGrantsRequest>) -> Rpc<pb::ListGrantsResponse> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        let filter = GrantFilter {
+            grant_id: none_if_empty(r.grant_id),
+            grantee_principal: none_if_empty(r.grantee_principal),
+        };
+        let (grants, next) = self
+            .kms
+            .list_grants(&caller, &r.key_id, filter, r.limit, r.marker.as_deref())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListGrantsResponse {
+            grants: grants.into_iter().map(grant_entry).collect(),
+            truncated: next.is_some(),
+            next_marker: next.unwrap_or_default(),
+        }))
+    }
+
+    async fn list_retirable_grants(
+        &self,
+        req: Request<pb::ListRetirableGrantsRequest>,
+    ) -> Rpc<pb::ListRetirableGrantsResponse> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        let (grants, next) = self
+            .kms
+            .list_retirable_grants(&caller, &r.retiring_principal, r.limit, r.marker.as_deref())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListRetirableGrantsResponse {
+            grants: grants.into_iter().map(grant_entry).collect(),
+            truncated: next.is_some(),
+            next_marker: next.unwrap_or_default(),
+        }))
+    }
+
+    async fn retire_grant(&self, req: Request<pb::RetireGrantRequest>) -> Rpc<pb::RetireGrantResponse> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        self.kms
+            .retire_grant(
+                &caller,
+                none_if_empty(r.grant_token).as_deref(),
+                none_if_empty(r.key_id).as_deref(),
+                none_if_empty(r.grant_id).as_deref(),
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::RetireGrantResponse {}))
+    }
+
+    async fn revoke_grant(&self, req: Request<pb::RevokeGrantRequest>) -> Rpc<pb::RevokeGrantResponse> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        self.kms
+            .revoke_grant(&caller, &r.key_id, &r.grant_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::RevokeGrantResponse {}))
+    }
+
+    async fn enable_key_rotation(
+        &self,
+        req: Request<pb::EnableKeyRotationRequest>,
+    ) -> Rpc<pb::EnableKeyRotationResponse> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        self.kms
+            .enable_key_rotation(&caller, &r.key_id, r.rotation_period_in_days)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::EnableKeyRotationResponse {}))
+    }
+
+    async fn disable_key_rotation(
+        &self,
+        req: Request<pb::DisableKeyRotationRequest>,
+    ) -> Rpc<pb::DisableKeyRotationResponse> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        self.kms
+            .disable_key_rotation(&caller, &r.key_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::DisableKeyRotationResponse {}))
+    }
+
+    async fn get_key_rotation_status(
+        &self,
+        req: Request<pb::GetKeyRotationStatusRequest>,
+    ) -> Rpc<pb::GetKeyRotationStatusResponse> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        let st = self
+            .kms
+            .get_key_rotation_status(&caller, &r.key_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::GetKeyRotationStatusResponse {
+            key_rotation_enabled: st.enabled,
+            key_id: self.kms.key_arn(&st.key),
+            rotation_period_in_days: st.period_days.and_then(|d| i32::try_from(d).ok()),
+            next_rotation_date: st.next_rotation_ms.map(to_timestamp),
+            on_demand_rotation_start_date: None,
+        }))
+    }
+
+    async fn rotate_key_on_demand(
+        &self,
+        req: Request<pb::RotateKeyOnDemandRequest>,
+    ) -> Rpc<pb::RotateKeyOnDemandResponse> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        let rec = self
+            .kms
+            .rotate_key_on_demand(&caller, &r.key_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::RotateKeyOnDemandResponse {
+            key_id: rec.id.to_string(),
+        }))
+    }
+
+    async fn list_key_rotations(
+        &self,
+        req: Request<pb::ListKeyRotationsRequest>,
+    ) -> Rpc<pb::ListKeyRotationsResponse> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        let include_original = match pb::IncludeKeyMaterial::try_from(r.include_key_material) {
+            Ok(pb::IncludeKeyMaterial::AllKeyMaterial) => true,
+            Ok(pb::IncludeKeyMaterial::RotationsOnly) | Ok(pb::IncludeKeyMaterial::Unspecified) => false,
+            Err(_) => {
+                return Err(to_status(crate::kms::validate::validation(
+                    "includeKeyMaterial",
+                    "Member must satisfy enum value set",
+                )))
+            }
+        };
+        let (entries, next) = self
+            .kms
+            .list_key_rotations(&caller, &r.key_id, include_original, r.limit, r.marker.as_deref())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListKeyRotationsResponse {
+            rotations: entries
+                .into_iter()
+                .map(|e| pb::RotationsListEntry {
+                    key_id: e.key_id.clone(),
+                    key_material_id: e.key_material_id,
+                    key_material_description: String::new(),
+                    import_state: 0,
+                    key_material_state: if e.current {
+                        pb::KeyMaterialState::Current as i32
+                    } else {
+                        pb::KeyMaterialState::NonCurrent as i32
+                    },
+                    expiration_model: 0,
+                    valid_to: None,
+                    rotation_date: e.rotation_ms.map(to_timestamp),
+                    rotation_type: e.rotation_type.map(rotation_type_to).unwrap_or(0),
+                })
+                .collect(),
+            truncated: next.is_some(),
+            next_marker: next.unwrap_or_default(),
+        }))
+    }
+}
+
+/// The IdentityService implementation (IAM-lite inline policies).
+pub struct IdentityServiceImpl {
+    kms: Kms,
+    identities: std::sync::Arc<IdentityCache>,
+}
+
+impl IdentityServiceImpl {
+    /// A service over `kms`.
+    pub fn new(kms: Kms) -> Self {
+        Self {
+            kms,
+            identities: std::sync::Arc::new(IdentityCache::default()),
+        }
+    }
+
+    fn caller<T>(&self, req: &Request<T>) -> Result<Caller, Status> {
+        self.identities.caller(req).map_err(to_status)
+    }
+}
+
+#[tonic::async_trait]
+impl IdentityService for IdentityServiceImpl {
+    async fn put_principal_policy(
+        &self,
+        req: Request<pb::PutPrincipalPolicyRequest>,
+    ) -> Rpc<pb::PutPrincipalPolicyResponse> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        self.kms
+            .put_principal_policy(&caller, &r.principal_arn, &r.policy_name, &r.policy_document)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::PutPrincipalPolicyResponse {}))
+    }
+
+    async fn get_principal_policy(
+        &self,
+        req: Request<pb::GetPrincipalPolicyRequest>,
+    ) -> Rpc<pb::GetPrincipalPolicyResponse> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        let doc = self
+            .kms
+            .get_principal_policy(&caller, &r.principal_arn, &r.policy_name)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::GetPrincipalPolicyResponse {
+            principal_arn: r.principal_arn,
+            policy_name: r.policy_name,
+            policy_document: doc,
+        }))
+    }
+
+    async fn list_principal_policies(
+        &self,
+        req: Request<pb::ListPrincipalPoliciesRequest>,
+    ) -> Rpc<pb::ListPrincipalPoliciesResponse> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        let (names, next) = self
+            .kms
+            .list_principal_policies(&caller, &r.principal_arn, r.limit, r.marker.as_deref())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListPrincipalPoliciesResponse {
+            policy_names: names,
+            truncated: next.is_some(),
+            next_marker: next.unwrap_or_default(),
+        }))
+    }
+
+    async fn delete_principal_policy(
+        &self,
+        req: Request<pb::DeletePrincipalPolicyRequest>,
+    ) -> Rpc<pb::DeletePrincipalPolicyResponse> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        self.kms
+            .delete_principal_policy(&caller, &r.principal_arn, &r.policy_name)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::DeletePrincipalPolicyResponse {}))
     }
 }

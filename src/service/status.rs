@@ -21,7 +21,10 @@ pub fn code_of(e: &KmsError) -> Code {
         | KmsError::InvalidArn(_)
         | KmsError::InvalidAliasName(_)
         | KmsError::InvalidMarker(_)
-        | KmsError::Tag(_) => Code::InvalidArgument,
+        | KmsError::Tag(_)
+        | KmsError::MalformedPolicyDocument(_)
+        | KmsError::InvalidGrantToken(_)
+        | KmsError::InvalidGrantId(_) => Code::InvalidArgument,
         KmsError::AlreadyExists(_) => Code::AlreadyExists,
         KmsError::LimitExceeded(_) => Code::ResourceExhausted,
         KmsError::UnsupportedOperation(_) => Code::Unimplemented,

@@ -11,6 +11,14 @@
 //! | `aliases`      | account (12) + alias name             | `AliasRecord` JSON            |
 //! | `key_aliases`  | key id (17) + alias name              | account (alias reverse index) |
 //! | `deletions`    | due ms (8) + key id (17)              | empty (deletion schedule)     |
+//! | `key_policies` | key id (17)                           | key policy text               |
+//! | `identity_policies` | principal ARN + 0 + policy name  | identity policy text          |
+//! | `grants`       | key id (17) + grant id (32)           | `GrantRecord` JSON            |
+//! | `grants_by_grantee` | key id (17) + grantee + 0 + grant id (32) | empty (authorization index) |
+//! | `grants_by_retiring` | retiring principal + 0 + key id (17) + grant id (32) | empty |
+//! | `grant_names`  | key id (17) + name                    | grant id (32)                 |
+//! | `rotations`    | key id (17) + version (4)             | `RotationEntry` JSON          |
+//! | `rotation_schedule` | due ms (8) + key id (17)         | empty (automatic rotations)   |
 //!
 //! Key material is written only sealed under the root key (AES-256-GCM,
 //! additional data binding key id and version): plaintext material never
@@ -29,7 +37,7 @@ use rocksdb::{
 use serde::{Deserialize, Serialize};
 
 use crate::crypto;
-use crate::model::{AliasName, KeyId, KeyRecord};
+use crate::model::{AliasName, GrantRecord, KeyId, KeyRecord};
 use crate::secret::{KeyMaterial, RootKey};
 
 pub use root_key::{load_or_create_dev_root_key, parse_root_key_hex};
@@ -41,7 +49,15 @@ const CF_MATERIAL: &str = "material";
 const CF_ALIASES: &str = "aliases";
 const CF_KEY_ALIASES: &str = "key_aliases";
 const CF_DELETIONS: &str = "deletions";
-const ALL_CFS: [&str; 7] = [
+const CF_KEY_POLICIES: &str = "key_policies";
+const CF_IDENTITY_POLICIES: &str = "identity_policies";
+const CF_GRANTS: &str = "grants";
+const CF_GRANTS_BY_GRANTEE: &str = "grants_by_grantee";
+const CF_GRANTS_BY_RETIRING: &str = "grants_by_retiring";
+const CF_GRANT_NAMES: &str = "grant_names";
+const CF_ROTATIONS: &str = "rotations";
+const CF_ROTATION_SCHEDULE: &str = "rotation_schedule";
+const ALL_CFS: [&str; 15] = [
     CF_META,
     CF_KEYS,
     CF_ACCOUNT_KEYS,
@@ -49,7 +65,44 @@ const ALL_CFS: [&str; 7] = [
     CF_ALIASES,
     CF_KEY_ALIASES,
     CF_DELETIONS,
+    CF_KEY_POLICIES,
+    CF_IDENTITY_POLICIES,
+    CF_GRANTS,
+    CF_GRANTS_BY_GRANTEE,
+    CF_GRANTS_BY_RETIRING,
+    CF_GRANT_NAMES,
+    CF_ROTATIONS,
+    CF_ROTATION_SCHEDULE,
 ];
+
+/// The time-ordered job queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// Keys whose deletion window ends.
+    Deletion,
+    /// Keys due for automatic rotation.
+    Rotation,
+}
+
+impl Schedule {
+    fn cf(self) -> &'static str {
+        match self {
+            Schedule::Deletion => CF_DELETIONS,
+            Schedule::Rotation => CF_ROTATION_SCHEDULE,
+        }
+    }
+}
+
+/// One completed rotation of a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationEntry {
+    /// The material version the rotation created.
+    pub version: u32,
+    /// When, Unix ms.
+    pub rotation_ms: i64,
+    /// Automatic or on demand.
+    pub rotation_type: crate::model::RotationType,
+}
 
 const SCHEMA_VERSION: &[u8] = b"1";
 const ROOT_CHECK_AAD: &[u8] = b"kmsd/root-check/v1";
@@ -291,17 +344,15 @@ impl Store {
         Ok(out)
     }
 
-    /// Keys whose deletion is due at or before `now_ms`, earliest first.
-    pub fn due_deletions(
+    /// Keys due in `which` at or before `now_ms`, earliest first.
+    pub fn due(
         &self,
+        which: Schedule,
         now_ms: i64,
         limit: usize,
     ) -> Result<Vec<(i64, KeyId)>, StoreError> {
         let mut out = Vec::new();
-        for item in self
-            .db
-            .iterator_cf(self.cf(CF_DELETIONS), IteratorMode::Start)
-        {
+        for item in self.db.iterator_cf(self.cf(which.cf()), IteratorMode::Start) {
             let (k, _) = item?;
             let (due, id) = decode_deletion_key(&k)?;
             if due > now_ms || out.len() >= limit {
@@ -312,19 +363,216 @@ impl Store {
         Ok(out)
     }
 
-    /// The earliest scheduled deletion time, if any.
-    pub fn next_deletion_due(&self) -> Result<Option<i64>, StoreError> {
-        match self
-            .db
-            .iterator_cf(self.cf(CF_DELETIONS), IteratorMode::Start)
-            .next()
-        {
+    /// The earliest due time in `which`, if any.
+    pub fn next_due(&self, which: Schedule) -> Result<Option<i64>, StoreError> {
+        match self.db.iterator_cf(self.cf(which.cf()), IteratorMode::Start).next() {
             Some(item) => {
                 let (k, _) = item?;
                 Ok(Some(decode_deletion_key(&k)?.0))
             }
             None => Ok(None),
         }
+    }
+
+    /// The key policy text of key `id`.
+    pub fn get_key_policy(&self, id: &KeyId) -> Result<Option<String>, StoreError> {
+        match self.db.get_cf(self.cf(CF_KEY_POLICIES), id.storage_key())? {
+            Some(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| StoreError::Corrupt { what: "key policy" }),
+            None => Ok(None),
+        }
+    }
+
+    /// The identity policies of `principal`, in name order, after `after`.
+    pub fn list_identity_policies(
+        &self,
+        principal: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let prefix = identity_prefix(principal);
+        let mut start = prefix.clone();
+        if let Some(a) = after {
+            start.extend_from_slice(a.as_bytes());
+            start.push(0);
+        }
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_IDENTITY_POLICIES), IteratorMode::From(&start, Direction::Forward))
+        {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix) || out.len() >= limit {
+                break;
+            }
+            let corrupt = || StoreError::Corrupt { what: "identity policy" };
+            let name = String::from_utf8(k[prefix.len()..].to_vec()).map_err(|_| corrupt())?;
+            let text = String::from_utf8(v.to_vec()).map_err(|_| corrupt())?;
+            out.push((name, text));
+        }
+        Ok(out)
+    }
+
+    /// One identity policy of `principal`.
+    pub fn get_identity_policy(&self, principal: &str, name: &str) -> Result<Option<String>, StoreError> {
+        let mut k = identity_prefix(principal);
+        k.extend_from_slice(name.as_bytes());
+        match self.db.get_cf(self.cf(CF_IDENTITY_POLICIES), k)? {
+            Some(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| StoreError::Corrupt { what: "identity policy" }),
+            None => Ok(None),
+        }
+    }
+
+    /// Grant `grant_id` (32 raw bytes) of key `id`.
+    pub fn get_grant(&self, id: &KeyId, grant_id: &[u8; 32]) -> Result<Option<GrantRecord>, StoreError> {
+        match self.db.get_pinned_cf(self.cf(CF_GRANTS), grant_key(id, grant_id))? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|_| StoreError::Corrupt { what: "grant" }),
+            None => Ok(None),
+        }
+    }
+
+    /// Grants of key `id` in grant-id order, after `after`, at most `limit`.
+    pub fn list_grants(
+        &self,
+        id: &KeyId,
+        after: Option<&[u8; 32]>,
+        limit: usize,
+    ) -> Result<Vec<GrantRecord>, StoreError> {
+        let prefix = id.storage_key();
+        let start = match after {
+            Some(g) => {
+                let mut s = grant_key(id, g).to_vec();
+                s.push(0);
+                s
+            }
+            None => prefix.to_vec(),
+        };
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_GRANTS), IteratorMode::From(&start, Direction::Forward))
+        {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix) || out.len() >= limit {
+                break;
+            }
+            out.push(serde_json::from_slice(&v).map_err(|_| StoreError::Corrupt { what: "grant" })?);
+        }
+        Ok(out)
+    }
+
+    /// Grants of key `id` whose grantee is `grantee` (the authorization
+    /// index: cost grows with this grantee's grants on the key only).
+    pub fn grants_for_grantee(&self, id: &KeyId, grantee: &str) -> Result<Vec<GrantRecord>, StoreError> {
+        let prefix = grantee_prefix(id, grantee);
+        let mut ids = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_GRANTS_BY_GRANTEE), IteratorMode::From(&prefix, Direction::Forward))
+        {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let g: [u8; 32] = k[prefix.len()..]
+                .try_into()
+                .map_err(|_| StoreError::Corrupt { what: "grantee index" })?;
+            ids.push(g);
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for g in ids {
+            if let Some(rec) = self.get_grant(id, &g)? {
+                out.push(rec);
+            }
+        }
+        Ok(out)
+    }
+
+    /// (key id, grant id) of the grants whose retiring principal is
+    /// `principal`, after `after` (an index key suffix), at most `limit`.
+    pub fn retirable_grants(
+        &self,
+        principal: &str,
+        after: Option<(&KeyId, &[u8; 32])>,
+        limit: usize,
+    ) -> Result<Vec<(KeyId, [u8; 32])>, StoreError> {
+        let prefix = identity_prefix(principal);
+        let mut start = prefix.clone();
+        if let Some((k, g)) = after {
+            start.extend_from_slice(&grant_key(k, g));
+            start.push(0);
+        }
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_GRANTS_BY_RETIRING), IteratorMode::From(&start, Direction::Forward))
+        {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) || out.len() >= limit {
+                break;
+            }
+            let rest = &k[prefix.len()..];
+            let corrupt = || StoreError::Corrupt { what: "retiring index" };
+            if rest.len() != 49 {
+                return Err(corrupt());
+            }
+            let key = KeyId::from_storage_key(&rest[..17]).ok_or_else(corrupt)?;
+            let g: [u8; 32] = rest[17..].try_into().map_err(|_| corrupt())?;
+            out.push((key, g));
+        }
+        Ok(out)
+    }
+
+    /// The grant id recorded for grant name `name` on key `id`.
+    pub fn grant_by_name(&self, id: &KeyId, name: &str) -> Result<Option<[u8; 32]>, StoreError> {
+        let mut k = id.storage_key().to_vec();
+        k.extend_from_slice(name.as_bytes());
+        match self.db.get_cf(self.cf(CF_GRANT_NAMES), k)? {
+            Some(v) => v
+                .as_slice()
+                .try_into()
+                .map(Some)
+                .map_err(|_| StoreError::Corrupt { what: "grant name" }),
+            None => Ok(None),
+        }
+    }
+
+    /// Rotations of key `id` with version greater than `after_version`, in
+    /// version order, at most `limit`.
+    pub fn list_rotations(
+        &self,
+        id: &KeyId,
+        after_version: u32,
+        limit: usize,
+    ) -> Result<Vec<RotationEntry>, StoreError> {
+        let prefix = id.storage_key();
+        let start = material_key(id, after_version.saturating_add(1));
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_ROTATIONS), IteratorMode::From(&start, Direction::Forward))
+        {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix) || out.len() >= limit {
+                break;
+            }
+            out.push(serde_json::from_slice(&v).map_err(|_| StoreError::Corrupt { what: "rotation" })?);
+        }
+        Ok(out)
+    }
+
+    /// A 32-byte key derived from the root key for `label` (HMAC-SHA-256),
+    /// e.g. the key that authenticates grant tokens.
+    pub fn derive_key(&self, label: &str) -> KeyMaterial {
+        let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.root.expose_secret());
+        let tag = ring::hmac::sign(&k, label.as_bytes());
+        // A SHA-256 tag is always 32 bytes.
+        KeyMaterial::from_slice(tag.as_ref()).unwrap_or_else(|| unreachable!("HMAC-SHA-256 is 32 bytes"))
     }
 
     /// Starts an atomic, synced batch of changes.
@@ -417,16 +665,24 @@ impl Batch<'_> {
             .delete_cf(self.store.cf(CF_KEY_ALIASES), key_alias_key(target, alias));
     }
 
-    /// Adds key `id` to the deletion schedule at `due_ms`.
-    pub fn schedule_deletion(&mut self, due_ms: i64, id: &KeyId) {
+    /// Adds key `id` to schedule `which` at `due_ms`.
+    pub fn schedule(&mut self, which: Schedule, due_ms: i64, id: &KeyId) {
         self.wb
-            .put_cf(self.store.cf(CF_DELETIONS), deletion_key(due_ms, id), b"");
+            .put_cf(self.store.cf(which.cf()), deletion_key(due_ms, id), b"");
     }
 
-    /// Removes key `id`'s entry at `due_ms` from the deletion schedule.
-    pub fn unschedule_deletion(&mut self, due_ms: i64, id: &KeyId) {
+    /// Removes key `id`'s entry at `due_ms` from schedule `which`.
+    pub fn unschedule(&mut self, which: Schedule, due_ms: i64, id: &KeyId) {
         self.wb
-            .delete_cf(self.store.cf(CF_DELETIONS), deletion_key(due_ms, id));
+            .delete_cf(self.store.cf(which.cf()), deletion_key(due_ms, id));
+    }
+
+    /// Records a completed rotation.
+    pub fn put_rotation(&mut self, id: &KeyId, e: &RotationEntry) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(e).map_err(|_| StoreError::Corrupt { what: "rotation" })?;
+        self.wb
+            .put_cf(self.store.cf(CF_ROTATIONS), material_key(id, e.version), json);
+        Ok(())
     }
 
     /// Removes every trace of key `rec`: record, index, all material
@@ -447,6 +703,77 @@ impl Batch<'_> {
             .delete_cf(s.cf(CF_MATERIAL), material_key(&rec.id, u32::MAX));
         for a in aliases {
             self.delete_alias(&rec.account, a, &rec.id);
+        }
+        self.wb.delete_cf(s.cf(CF_KEY_POLICIES), rec.id.storage_key());
+        self.wb.delete_range_cf(
+            s.cf(CF_ROTATIONS),
+            material_key(&rec.id, 0),
+            material_key(&rec.id, u32::MAX),
+        );
+        if let Some(due) = rec.rotation.next_ms {
+            self.wb
+                .delete_cf(s.cf(CF_ROTATION_SCHEDULE), deletion_key(due, &rec.id));
+        }
+    }
+
+    /// Sets key `id`'s policy text.
+    pub fn put_key_policy(&mut self, id: &KeyId, text: &str) {
+        self.wb
+            .put_cf(self.store.cf(CF_KEY_POLICIES), id.storage_key(), text.as_bytes());
+    }
+
+    /// Sets (or replaces) identity policy `name` of `principal`.
+    pub fn put_identity_policy(&mut self, principal: &str, name: &str, text: &str) {
+        let mut k = identity_prefix(principal);
+        k.extend_from_slice(name.as_bytes());
+        self.wb
+            .put_cf(self.store.cf(CF_IDENTITY_POLICIES), k, text.as_bytes());
+    }
+
+    /// Removes identity policy `name` of `principal`.
+    pub fn delete_identity_policy(&mut self, principal: &str, name: &str) {
+        let mut k = identity_prefix(principal);
+        k.extend_from_slice(name.as_bytes());
+        self.wb.delete_cf(self.store.cf(CF_IDENTITY_POLICIES), k);
+    }
+
+    /// Writes a new grant and its indexes.
+    pub fn put_grant(&mut self, id: &KeyId, grant_id: &[u8; 32], g: &GrantRecord) -> Result<(), StoreError> {
+        let s = self.store;
+        let json = serde_json::to_vec(g).map_err(|_| StoreError::Corrupt { what: "grant" })?;
+        self.wb.put_cf(s.cf(CF_GRANTS), grant_key(id, grant_id), json);
+        let mut gk = grantee_prefix(id, &g.grantee_principal);
+        gk.extend_from_slice(grant_id);
+        self.wb.put_cf(s.cf(CF_GRANTS_BY_GRANTEE), gk, b"");
+        if let Some(r) = &g.retiring_principal {
+            let mut rk = identity_prefix(r);
+            rk.extend_from_slice(&grant_key(id, grant_id));
+            self.wb.put_cf(s.cf(CF_GRANTS_BY_RETIRING), rk, b"");
+        }
+        if let Some(name) = &g.name {
+            let mut nk = id.storage_key().to_vec();
+            nk.extend_from_slice(name.as_bytes());
+            self.wb.put_cf(s.cf(CF_GRANT_NAMES), nk, grant_id);
+        }
+        Ok(())
+    }
+
+    /// Removes a grant and its indexes.
+    pub fn delete_grant(&mut self, id: &KeyId, grant_id: &[u8; 32], g: &GrantRecord) {
+        let s = self.store;
+        self.wb.delete_cf(s.cf(CF_GRANTS), grant_key(id, grant_id));
+        let mut gk = grantee_prefix(id, &g.grantee_principal);
+        gk.extend_from_slice(grant_id);
+        self.wb.delete_cf(s.cf(CF_GRANTS_BY_GRANTEE), gk);
+        if let Some(r) = &g.retiring_principal {
+            let mut rk = identity_prefix(r);
+            rk.extend_from_slice(&grant_key(id, grant_id));
+            self.wb.delete_cf(s.cf(CF_GRANTS_BY_RETIRING), rk);
+        }
+        if let Some(name) = &g.name {
+            let mut nk = id.storage_key().to_vec();
+            nk.extend_from_slice(name.as_bytes());
+            self.wb.delete_cf(s.cf(CF_GRANT_NAMES), nk);
         }
     }
 
@@ -491,6 +818,26 @@ fn alias_key(account: &str, alias: &AliasName) -> Vec<u8> {
 fn key_alias_key(id: &KeyId, alias: &AliasName) -> Vec<u8> {
     let mut k = id.storage_key().to_vec();
     k.extend_from_slice(alias.as_str().as_bytes());
+    k
+}
+
+fn identity_prefix(principal: &str) -> Vec<u8> {
+    let mut k = principal.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+fn grant_key(id: &KeyId, grant_id: &[u8; 32]) -> [u8; 49] {
+    let mut k = [0u8; 49];
+    k[..17].copy_from_slice(&id.storage_key());
+    k[17..].copy_from_slice(grant_id);
+    k
+}
+
+fn grantee_prefix(id: &KeyId, grantee: &str) -> Vec<u8> {
+    let mut k = id.storage_key().to_vec();
+    k.extend_from_slice(grantee.as_bytes());
+    k.push(0);
     k
 }
 
@@ -539,6 +886,8 @@ mod tests {
             tags: BTreeMap::new(),
             current_version: 1,
             multi_region: false,
+            grant_count: 0,
+            rotation: Default::default(),
         }
     }
 
@@ -598,14 +947,14 @@ mod tests {
         let store = Store::open(dir.path(), root(1)).expect("open");
         let (a, b) = (KeyId::new_random(), KeyId::new_random());
         let mut batch = store.batch();
-        batch.schedule_deletion(2_000, &a);
-        batch.schedule_deletion(1_000, &b);
+        batch.schedule(Schedule::Deletion, 2_000, &a);
+        batch.schedule(Schedule::Deletion, 1_000, &b);
         batch.commit().expect("commit");
-        assert_eq!(store.next_deletion_due().expect("next"), Some(1_000));
+        assert_eq!(store.next_due(Schedule::Deletion).expect("next"), Some(1_000));
         assert_eq!(
-            store.due_deletions(1_500, 10).expect("due"),
+            store.due(Schedule::Deletion, 1_500, 10).expect("due"),
             vec![(1_000, b)]
         );
-        assert_eq!(store.due_deletions(5_000, 10).expect("due").len(), 2);
+        assert_eq!(store.due(Schedule::Deletion, 5_000, 10).expect("due").len(), 2);
     }
 }

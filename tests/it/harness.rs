@@ -270,3 +270,356 @@ pub fn wait_for_file(path: &Path) -> String {
     }
     panic!("{} did not appear", path.display());
 }
+
+// ---------------------------------------------------------------------------
+// Helpers added for the restart, deletion, at-rest, bad-input, accounts and
+// control-plane tests.
+
+/// The Region the test servers serve.
+pub const REGION: &str = "us-east-1";
+/// Account of `ROOT_A` and `ALICE_A`.
+pub const ACCOUNT_A: &str = "111122223333";
+/// Account of `ROOT_B` and `BOB_B`.
+pub const ACCOUNT_B: &str = "444455556666";
+
+impl TestServer {
+    /// A server on a data dir the caller owns (it is not deleted when the
+    /// server stops, so the files can be inspected or reopened), with a
+    /// manual clock starting now.
+    pub async fn start_in(dir: &Path) -> Self {
+        Self::start_at(dir.to_owned(), ManualClock::starting_now(), None).await
+    }
+}
+
+/// `arn:aws:kms:us-east-1:ACCOUNT:key/ID`.
+pub fn key_arn_of(account: &str, key_id: &str) -> String {
+    format!("arn:aws:kms:{REGION}:{account}:key/{key_id}")
+}
+
+/// `arn:aws:kms:us-east-1:ACCOUNT:alias/NAME` (pass `alias/NAME`).
+pub fn alias_arn_of(account: &str, alias: &str) -> String {
+    format!("arn:aws:kms:{REGION}:{account}:{alias}")
+}
+
+/// DescribeKey, expecting success.
+pub async fn describe(c: &mut Client, key_id: &str) -> pb::KeyMetadata {
+    c.describe_key(pb::DescribeKeyRequest {
+        key_id: key_id.into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("describe {key_id}: {e:?}"))
+    .into_inner()
+    .key_metadata
+    .expect("metadata")
+}
+
+/// Encrypt, expecting success; returns the ciphertext blob.
+pub async fn encrypt(
+    c: &mut Client,
+    key_id: &str,
+    plaintext: &[u8],
+    context: &HashMap<String, String>,
+) -> Vec<u8> {
+    c.encrypt(pb::EncryptRequest {
+        key_id: key_id.into(),
+        plaintext: plaintext.to_vec(),
+        encryption_context: context.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("encrypt under {key_id}: {e:?}"))
+    .into_inner()
+    .ciphertext_blob
+}
+
+/// Decrypt, returning the status on failure.
+pub async fn try_decrypt(
+    c: &mut Client,
+    blob: &[u8],
+    context: &HashMap<String, String>,
+) -> Result<pb::DecryptResponse, tonic::Status> {
+    c.decrypt(pb::DecryptRequest {
+        ciphertext_blob: blob.to_vec(),
+        encryption_context: context.clone(),
+        ..Default::default()
+    })
+    .await
+    .map(tonic::Response::into_inner)
+}
+
+/// Decrypt, expecting success; returns the plaintext.
+pub async fn decrypt(c: &mut Client, blob: &[u8], context: &HashMap<String, String>) -> Vec<u8> {
+    try_decrypt(c, blob, context)
+        .await
+        .unwrap_or_else(|e| panic!("decrypt: {e:?}"))
+        .plaintext
+}
+
+/// Every key id ListKeys returns for the caller, following markers.
+pub async fn all_key_ids(c: &mut Client) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = c
+            .list_keys(pb::ListKeysRequest {
+                limit: Some(1000),
+                marker: marker.take(),
+            })
+            .await
+            .expect("list keys")
+            .into_inner();
+        out.extend(page.keys.into_iter().map(|k| k.key_id));
+        if !page.truncated {
+            return out;
+        }
+        marker = Some(page.next_marker);
+    }
+}
+
+/// Every alias ListAliases returns for the caller (all keys), following
+/// markers.
+pub async fn all_aliases(c: &mut Client) -> Vec<pb::AliasListEntry> {
+    let mut out = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = c
+            .list_aliases(pb::ListAliasesRequest {
+                key_id: None,
+                limit: Some(1000),
+                marker: marker.take(),
+            })
+            .await
+            .expect("list aliases")
+            .into_inner();
+        out.extend(page.aliases);
+        if !page.truncated {
+            return out;
+        }
+        marker = Some(page.next_marker);
+    }
+}
+
+/// Every tag of a key as (key, value) pairs, following markers.
+pub async fn all_tags(c: &mut Client, key_id: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = c
+            .list_resource_tags(pb::ListResourceTagsRequest {
+                key_id: key_id.into(),
+                limit: Some(1000),
+                marker: marker.take(),
+            })
+            .await
+            .expect("list resource tags")
+            .into_inner();
+        out.extend(page.tags.into_iter().map(|t| (t.tag_key, t.tag_value)));
+        if !page.truncated {
+            return out;
+        }
+        marker = Some(page.next_marker);
+    }
+}
+
+/// Tags from (key, value) pairs.
+pub fn tags(pairs: &[(&str, &str)]) -> Vec<pb::Tag> {
+    pairs
+        .iter()
+        .map(|(k, v)| pb::Tag {
+            tag_key: k.to_string(),
+            tag_value: v.to_string(),
+        })
+        .collect()
+}
+
+/// Everything a principal can observe about its account's keys: key ids,
+/// each key's metadata and tags, and all aliases. For "nothing changed"
+/// checks (before/after equality).
+#[derive(Debug, PartialEq)]
+pub struct AccountSnapshot {
+    pub keys: Vec<String>,
+    pub metadata: std::collections::BTreeMap<String, pb::KeyMetadata>,
+    pub tags: std::collections::BTreeMap<String, Vec<(String, String)>>,
+    pub aliases: Vec<pb::AliasListEntry>,
+}
+
+/// Takes an [`AccountSnapshot`] as the caller of `c`.
+pub async fn account_snapshot(c: &mut Client) -> AccountSnapshot {
+    let mut keys = all_key_ids(c).await;
+    keys.sort();
+    let mut metadata = std::collections::BTreeMap::new();
+    let mut tags = std::collections::BTreeMap::new();
+    for k in &keys {
+        metadata.insert(k.clone(), describe(c, k).await);
+        tags.insert(k.clone(), all_tags(c, k).await);
+    }
+    AccountSnapshot {
+        keys,
+        metadata,
+        tags,
+        aliases: all_aliases(c).await,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers added for the authorization tests (authz_every_rpc, cross_account,
+// grants, key_policies, identity_policies).
+
+/// An IdentityService client.
+pub type IdentityClient =
+    kmsd::proto::kms::v1::identity_service_client::IdentityServiceClient<Channel>;
+
+/// A mutual-TLS channel to `addr` (the same set-up as [`connect`]).
+pub async fn connect_channel(addr: SocketAddr, ca: &Path, cert: &Path, key: &Path) -> Channel {
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(std::fs::read(ca).expect("ca")))
+        .identity(Identity::from_pem(
+            std::fs::read(cert).expect("cert"),
+            std::fs::read(key).expect("key"),
+        ))
+        .domain_name("localhost");
+    Endpoint::from_shared(format!("https://{addr}"))
+        .expect("endpoint")
+        .tls_config(tls)
+        .expect("tls")
+        .connect()
+        .await
+        .expect("connect")
+}
+
+impl TestServer {
+    /// An IdentityService client authenticated as `principal`.
+    pub async fn identity_client_as(&self, principal: &str) -> IdentityClient {
+        let out = self.client_cert_dir(principal);
+        let channel = connect_channel(
+            self.addr,
+            &self.dir.join("certs/ca.pem"),
+            &out.join("client.pem"),
+            &out.join("client.key"),
+        )
+        .await;
+        IdentityClient::new(channel)
+    }
+}
+
+/// The account id of an IAM/STS principal ARN (`arn:aws:iam::ACCT:...`).
+pub fn account_of(principal: &str) -> &str {
+    principal
+        .split(':')
+        .nth(4)
+        .expect("principal ARN has an account")
+}
+
+/// `arn:aws:iam::ACCT:root` for the account of `principal`.
+pub fn root_of(principal: &str) -> String {
+    format!("arn:aws:iam::{}:root", account_of(principal))
+}
+
+/// Puts an identity policy on `principal`, as the root of its account.
+pub async fn put_identity_policy(server: &TestServer, principal: &str, name: &str, document: &str) {
+    let mut ic = server.identity_client_as(&root_of(principal)).await;
+    ic.put_principal_policy(pb::PutPrincipalPolicyRequest {
+        principal_arn: principal.into(),
+        policy_name: name.into(),
+        policy_document: document.into(),
+    })
+    .await
+    .unwrap_or_else(|e| panic!("put identity policy {name} on {principal}: {e:?}"));
+}
+
+/// Deletes an identity policy of `principal`, as the root of its account.
+pub async fn delete_identity_policy(server: &TestServer, principal: &str, name: &str) {
+    let mut ic = server.identity_client_as(&root_of(principal)).await;
+    ic.delete_principal_policy(pb::DeletePrincipalPolicyRequest {
+        principal_arn: principal.into(),
+        policy_name: name.into(),
+    })
+    .await
+    .unwrap_or_else(|e| panic!("delete identity policy {name} of {principal}: {e:?}"));
+}
+
+/// An identity policy document with one statement (no Principal).
+pub fn identity_doc(effect: &str, actions: &[&str], resource: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": effect,
+            "Action": actions,
+            "Resource": resource,
+        }]
+    })
+    .to_string()
+}
+
+/// The default key policy plus further statements (JSON values).
+pub fn key_policy_with(account: &str, extra: &[serde_json::Value]) -> String {
+    let mut statements = vec![serde_json::json!({
+        "Sid": "Enable IAM User Permissions",
+        "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+        "Action": "kms:*",
+        "Resource": "*",
+    })];
+    statements.extend(extra.iter().cloned());
+    serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+}
+
+/// PutKeyPolicy as the caller of `c`, expecting success.
+pub async fn put_key_policy(c: &mut Client, key_id: &str, policy: &str) {
+    c.put_key_policy(pb::PutKeyPolicyRequest {
+        key_id: key_id.into(),
+        policy_name: Some("default".into()),
+        policy: policy.into(),
+        bypass_policy_lockout_safety_check: false,
+    })
+    .await
+    .unwrap_or_else(|e| panic!("put key policy on {key_id}: {e:?}"));
+}
+
+/// GetKeyPolicy as the caller of `c`, expecting success.
+pub async fn get_key_policy(c: &mut Client, key_id: &str) -> String {
+    c.get_key_policy(pb::GetKeyPolicyRequest {
+        key_id: key_id.into(),
+        policy_name: Some("default".into()),
+    })
+    .await
+    .unwrap_or_else(|e| panic!("get key policy of {key_id}: {e:?}"))
+    .into_inner()
+    .policy
+}
+
+/// Every grant of a key (ListGrants, following markers), sorted by id.
+pub async fn all_grants(c: &mut Client, key_id: &str) -> Vec<pb::GrantListEntry> {
+    let mut out = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = c
+            .list_grants(pb::ListGrantsRequest {
+                key_id: key_id.into(),
+                limit: Some(1000),
+                marker: marker.take(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|e| panic!("list grants of {key_id}: {e:?}"))
+            .into_inner();
+        out.extend(page.grants);
+        if !page.truncated {
+            out.sort_by(|a, b| a.grant_id.cmp(&b.grant_id));
+            return out;
+        }
+        marker = Some(page.next_marker);
+    }
+}
+
+/// Asserts an AccessDeniedException (PERMISSION_DENIED) whose message names
+/// `principal`, `action` and `resource`.
+#[track_caller]
+pub fn assert_access_denied(e: &tonic::Status, principal: &str, action: &str, resource: &str) {
+    assert_aws_error(e, tonic::Code::PermissionDenied, "AccessDeniedException");
+    let m = e.message();
+    assert!(m.contains(principal), "principal {principal} missing: {m}");
+    assert!(m.contains(action), "action {action} missing: {m}");
+    assert!(m.contains(resource), "resource {resource} missing: {m}");
+}

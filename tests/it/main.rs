@@ -5,4 +5,11 @@
 
 mod harness;
 
+mod accounts;
+mod at_rest;
+mod bad_input;
+mod deletion;
 mod envelope;
+mod keys_aliases_tags;
+mod restart;
+mod authz_every_rpc;

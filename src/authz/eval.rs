@@ -1,0 +1,243 @@
+//! Evaluating one compiled [`Policy`] against one [`RequestContext`]: which
+//! statements apply, and with what effect, summarized as an
+//! [`Evaluation`].
+//!
+//! This module does not decide whether a request is allowed. It knows
+//! nothing of identity policies versus key policies, grants, or the
+//! cross-account rules; kmsd combines the [`Evaluation`]s of the key policy
+//! and the caller's identity policies (and its grants) itself. Evaluation is
+//! O(statements × their conditions), allocation-free, and parses nothing
+//! policy-side (request-side numbers, dates and IPs are parsed in place).
+//!
+//! Principal rules:
+//! - `"*"` / `{"AWS": "*"}` and the caller's exact ARN match directly; so
+//!   does a role ARN for that role's STS assumed-role sessions, and the
+//!   account (root ARN or account id) when the caller *is* the root;
+//! - otherwise the caller's account (root ARN or bare id) matches only
+//!   "through the account": an Allow sets `allow_account_root` (AWS
+//!   "delegates to IAM": identity policies must also allow), while a Deny
+//!   applies to every principal of the account;
+//! - `Service` / `Federated` / `CanonicalUser` principals never match;
+//! - `NotPrincipal` (Deny only) applies to every caller except one it
+//!   exempts. Following the IAM guide ("you must also specify the account
+//!   ARN of the not-denied principal"), a caller is exempt only if its
+//!   account is listed (root ARN or id) *and* the caller itself is listed
+//!   (its ARN, its role's ARN for a session, or — for the root — the
+//!   account). `"*"` exempts everyone;
+//! - a statement without `Principal` (identity policy) applies to the caller
+//!   directly.
+
+use super::context::{Caller, RequestContext};
+use super::policy::{
+    ActionSpec, Effect, Policy, PrincipalArn, PrincipalEntry, PrincipalSpec, ResourceSpec,
+};
+
+/// What one policy says about one request. kmsd applies AWS's combination
+/// rules: any `explicit_deny` anywhere denies; otherwise the key policy must
+/// allow the caller (`allow_principal`), or allow its account
+/// (`allow_account_root`) *and* an identity policy allow, or a grant allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Evaluation {
+    /// A `Deny` statement applies to the request.
+    pub explicit_deny: bool,
+    /// An `Allow` statement applies to the caller itself: its exact
+    /// principal ARN (or its role's, for a session), `"*"`, `{"AWS": "*"}`,
+    /// the account when the caller is the account root, or any Allow in a
+    /// statement without a `Principal` element (identity policies).
+    pub allow_principal: bool,
+    /// An `Allow` statement applies only through the caller's account
+    /// (`arn:aws:iam::ACCOUNT:root` or `ACCOUNT`): the caller's identity
+    /// policies must allow too.
+    pub allow_account_root: bool,
+}
+
+/// How a statement's principal element relates to the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Applies {
+    No,
+    Directly,
+    ViaAccount,
+}
+
+impl Policy {
+    /// Evaluates every statement against `ctx`. A statement applies when its
+    /// principal element, action element, resource element and every
+    /// condition match; the flags of [`Evaluation`] record which effects
+    /// applied. The result does not depend on statement order.
+    pub fn evaluate(&self, ctx: &RequestContext<'_>) -> Evaluation {
+        let mut ev = Evaluation::default();
+        let caller = ctx.caller();
+        for st in self.statements.iter() {
+            // Skip statements that cannot change the result any more.
+            let settled = match st.effect {
+                Effect::Allow => ev.allow_principal && ev.allow_account_root,
+                Effect::Deny => ev.explicit_deny,
+            };
+            // Cheapest and most selective checks first.
+            if settled || !st.action.matches(ctx.action()) {
+                continue;
+            }
+            let applies = match &st.principal {
+                PrincipalSpec::Absent => Applies::Directly,
+                PrincipalSpec::Principal(entries) => principal_applies(entries, caller),
+                PrincipalSpec::NotPrincipal(entries) if exempt(entries, caller) => Applies::No,
+                PrincipalSpec::NotPrincipal(_) => Applies::Directly,
+            };
+            if applies == Applies::No
+                || !st.resource.matches(ctx.resource())
+                || !st.conditions.iter().all(|c| c.evaluate(ctx))
+            {
+                continue;
+            }
+            match (st.effect, applies) {
+                (Effect::Deny, _) => ev.explicit_deny = true,
+                (Effect::Allow, Applies::Directly) => ev.allow_principal = true,
+                (Effect::Allow, Applies::ViaAccount) => ev.allow_account_root = true,
+                (Effect::Allow, Applies::No) => {}
+            }
+        }
+        ev
+    }
+}
+
+impl ActionSpec {
+    fn matches(&self, action: &str) -> bool {
+        self.patterns.iter().any(|p| p.matches(action)) != self.negated
+    }
+}
+
+impl ResourceSpec {
+    fn matches(&self, resource: &str) -> bool {
+        self.patterns.iter().any(|p| p.matches(resource)) != self.negated
+    }
+}
+
+impl PrincipalArn {
+    /// The caller's own ARN, or — for an assumed-role session — its role.
+    fn names(&self, caller: &Caller<'_>) -> bool {
+        *self.arn == *caller.arn
+            || (self.role_name.is_some()
+                && self.role_name.as_deref() == caller.role_session_of
+                && *self.account == *caller.account
+                && *self.partition == *caller.partition)
+    }
+}
+
+fn principal_applies(entries: &[PrincipalEntry], caller: &Caller<'_>) -> Applies {
+    let mut via_account = false;
+    for entry in entries {
+        match entry {
+            PrincipalEntry::Anyone => return Applies::Directly,
+            PrincipalEntry::Account(account) if **account == *caller.account => {
+                if caller.is_root {
+                    return Applies::Directly;
+                }
+                via_account = true;
+            }
+            PrincipalEntry::Arn(arn) if arn.names(caller) => return Applies::Directly,
+            PrincipalEntry::Account(_) | PrincipalEntry::Arn(_) | PrincipalEntry::Other => {}
+        }
+    }
+    if via_account {
+        Applies::ViaAccount
+    } else {
+        Applies::No
+    }
+}
+
+/// Whether a `NotPrincipal` list exempts the caller (see the module doc).
+fn exempt(entries: &[PrincipalEntry], caller: &Caller<'_>) -> bool {
+    let (mut account_listed, mut caller_listed) = (false, false);
+    for entry in entries {
+        match entry {
+            PrincipalEntry::Anyone => return true,
+            PrincipalEntry::Account(account) if **account == *caller.account => {
+                account_listed = true;
+                caller_listed |= caller.is_root;
+            }
+            PrincipalEntry::Arn(arn) if arn.names(caller) => caller_listed = true,
+            PrincipalEntry::Account(_) | PrincipalEntry::Arn(_) | PrincipalEntry::Other => {}
+        }
+    }
+    account_listed && caller_listed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fmt::Write as _;
+
+    /// A 32 KB key policy with many statements and conditions.
+    fn big_policy(star: bool) -> String {
+        let first = if star { "\"*\"," } else { "" };
+        let mut statements = Vec::new();
+        let mut i = 0;
+        loop {
+            let mut s = String::new();
+            write!(
+                s,
+                r#"{{"Sid":"S{i}","Effect":"{}","Principal":{{"AWS":[{first}"arn:aws:iam::111122223333:role/Role{i}","arn:aws:iam::444455556666:user/u{i}"]}},"Action":["kms:Encrypt","kms:Decrypt","kms:ReEncrypt*","kms:GenerateDataKey*"],"Resource":"arn:aws:kms:*:111122223333:key/*","Condition":{{"StringEquals":{{"kms:EncryptionContext:App{i}":["a","b"],"kms:CallerAccount":"111122223333"}},"ForAllValues:StringLike":{{"kms:EncryptionContextKeys":["App*","Stage"]}},"IpAddress":{{"aws:SourceIp":["10.0.0.0/8","2001:db8::/32"]}}}}}}"#,
+                if i % 7 == 0 { "Deny" } else { "Allow" }
+            )
+            .unwrap();
+            let total: usize =
+                statements.iter().map(String::len).sum::<usize>() + s.len() + statements.len() + 64;
+            if total > crate::authz::MAX_POLICY_BYTES {
+                break;
+            }
+            statements.push(s);
+            i += 1;
+        }
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+            statements.join(",")
+        )
+    }
+
+    #[test]
+    fn big_policy_parses_and_is_under_the_limit() {
+        let text = big_policy(false);
+        assert!(text.len() <= crate::authz::MAX_POLICY_BYTES);
+        let p = Policy::parse(&text).unwrap();
+        assert!(p.statements_len() > 40, "{}", p.statements_len());
+    }
+
+    /// Not a timed assertion (machines vary): prints the cost of evaluating
+    /// a 32 KB policy. Run with `cargo test --release -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn timing_32kb_policy() {
+        let text = big_policy(false);
+        let p = Policy::parse(&text).unwrap();
+        let star = Policy::parse(&big_policy(true)).unwrap();
+        let key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        // Worst case for this policy: every principal, action and resource
+        // check passes, so each statement's conditions run.
+        let principal = "arn:aws:iam::111122223333:role/Role1";
+        let mut ctx = RequestContext::new(principal, "kms:GenerateDataKey", key);
+        ctx.set("kms:CallerAccount", "111122223333")
+            .set("aws:SourceIp", "10.20.30.40")
+            .set_encryption_context([("App1", "a"), ("Stage", "prod")]);
+        let rounds = 20_000;
+        for (label, policy) in [("named principal", &p), ("\"*\" principal", &star)] {
+            let start = std::time::Instant::now();
+            let mut denies = 0;
+            for _ in 0..rounds {
+                denies += usize::from(
+                    std::hint::black_box(policy.evaluate(std::hint::black_box(&ctx))).explicit_deny,
+                );
+            }
+            let per = start.elapsed() / rounds;
+            println!(
+                "{label}: {} statements, {} bytes: {per:?} per evaluation ({denies} denies)",
+                policy.statements_len(),
+                policy.text().len()
+            );
+        }
+        let start = std::time::Instant::now();
+        for _ in 0..200 {
+            std::hint::black_box(Policy::parse(std::hint::black_box(&text)).unwrap());
+        }
+        println!("parse + compile: {:?}", start.elapsed() / 200);
+    }
+}

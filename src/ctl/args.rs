@@ -1,0 +1,840 @@
+//! kmsctl's command line, as clap definitions: the global options and one
+//! subcommand per AWS KMS operation, with the AWS CLI's kebab-case names and
+//! flags, so `aws kms ...` scripts run with `kmsctl` in its place; plus the
+//! `iam` group for kmsd's IdentityService (principal policies).
+//!
+//! Values stay as the user typed them (strings) except enums, which are
+//! checked here against the AWS spellings; `params.rs` reads blobs, files,
+//! maps and tags, and `mod.rs` turns the result into requests.
+
+use std::ffi::OsStr;
+use std::marker::PhantomData;
+use std::path::PathBuf;
+
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
+
+use super::connect::{ENV_CA_CERT, ENV_CLIENT_CERT, ENV_CLIENT_KEY, ENV_DATA_DIR, ENV_ENDPOINT};
+use super::output::OutputFormat;
+use super::params::{AwsEnum, BinaryFormat};
+use crate::proto::kms::v1 as pb;
+
+/// A command-line client for kmsd, shaped like `aws kms`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kmsctl",
+    version,
+    about = "A command-line client for kmsd, shaped like `aws kms`",
+    long_about = "A command-line client for kmsd, shaped like `aws kms`: the same \
+                  subcommands, flags and JSON output, so AWS CLI scripts run with \
+                  `kmsctl` in place of `aws kms`.\n\nConnection: --endpoint-url, \
+                  --ca-cert, --client-cert and --client-key (or KMS_ENDPOINT, \
+                  KMS_CA_CERT, KMS_CLIENT_CERT, KMS_CLIENT_KEY), else found in \
+                  --data-dir / KMS_DATA_DIR (certs/ca.pem, certs/client.pem, \
+                  certs/client.key, endpoint)."
+)]
+pub struct Cli {
+    /// Options accepted before or after the subcommand.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The operation.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options for every subcommand (the AWS CLI's global options).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global Options")]
+pub struct GlobalArgs {
+    /// kmsd's URL, e.g. https://127.0.0.1:7878.
+    #[arg(long, global = true, env = ENV_ENDPOINT, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// CA certificate (PEM) that signed kmsd's server certificate.
+    #[arg(long, global = true, env = ENV_CA_CERT, value_name = "PATH")]
+    pub ca_cert: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS.
+    #[arg(long, global = true, env = ENV_CLIENT_CERT, value_name = "PATH")]
+    pub client_cert: Option<PathBuf>,
+    /// Client private key (PEM) for mutual TLS.
+    #[arg(long, global = true, env = ENV_CLIENT_KEY, value_name = "PATH")]
+    pub client_key: Option<PathBuf>,
+    /// A kmsd data directory to take the endpoint and certificates from.
+    #[arg(long, global = true, env = ENV_DATA_DIR, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Json)]
+    pub output: OutputFormat,
+    /// A JMESPath expression (subset) applied to the output.
+    #[arg(long, global = true, value_name = "EXPR", allow_hyphen_values = true)]
+    pub query: Option<String>,
+    /// How inline blob parameters are read: base64 (default) or raw text.
+    #[arg(long, global = true, value_enum, default_value_t = BinaryFormat::Base64)]
+    pub cli_binary_format: BinaryFormat,
+    /// Make only one call for list operations instead of fetching every page.
+    #[arg(long, global = true)]
+    pub no_paginate: bool,
+    /// Accepted for AWS CLI compatibility and ignored.
+    #[arg(long, global = true, value_name = "REGION", hide_short_help = true)]
+    pub region: Option<String>,
+    /// Accepted for AWS CLI compatibility and ignored.
+    #[arg(long, global = true, value_name = "PROFILE", hide_short_help = true)]
+    pub profile: Option<String>,
+    /// Accepted for AWS CLI compatibility and ignored.
+    #[arg(long, global = true, hide_short_help = true)]
+    pub no_cli_pager: bool,
+}
+
+/// Parses an AWS enum spelling (`AES_256`) into the proto value, offering
+/// the valid spellings in help and errors.
+#[derive(Debug)]
+pub struct EnumParser<E>(PhantomData<E>);
+
+impl<E> EnumParser<E> {
+    /// A parser for enum `E`.
+    pub fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<E> Default for EnumParser<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E> Clone for EnumParser<E> {
+    fn clone(&self) -> Self {
+        Self::new()
+    }
+}
+
+impl<E: AwsEnum> TypedValueParser for EnumParser<E> {
+    type Value = i32;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<i32, clap::Error> {
+        let name = PossibleValuesParser::new(E::aws_names()).parse_ref(cmd, arg, value)?;
+        E::from_aws(&name)
+            .map(Into::into)
+            .ok_or_else(|| clap::Error::new(clap::error::ErrorKind::InvalidValue).with_cmd(cmd))
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(E::aws_names().into_iter().map(PossibleValue::new)))
+    }
+}
+
+/// The operations, named as `aws kms` names them.
+#[derive(Debug, Subcommand)]
+#[command(rename_all = "kebab-case")]
+pub enum Command {
+    /// Create a KMS key.
+    CreateKey(CreateKeyArgs),
+    /// Show a key's metadata.
+    DescribeKey(DescribeKeyArgs),
+    /// List the keys in the account.
+    ListKeys(ListKeysArgs),
+    /// Change a key's description.
+    UpdateKeyDescription(UpdateKeyDescriptionArgs),
+    /// Enable a key.
+    EnableKey(KeyIdArgs),
+    /// Disable a key.
+    DisableKey(KeyIdArgs),
+    /// Schedule a key's deletion after a waiting period (7-30 days).
+    ScheduleKeyDeletion(ScheduleKeyDeletionArgs),
+    /// Cancel a scheduled key deletion (the key becomes Disabled).
+    CancelKeyDeletion(KeyIdArgs),
+    /// Create an alias for a key.
+    CreateAlias(AliasTargetArgs),
+    /// Point an alias at another key.
+    UpdateAlias(AliasTargetArgs),
+    /// Delete an alias.
+    DeleteAlias(DeleteAliasArgs),
+    /// List aliases, of the account or of one key.
+    ListAliases(ListAliasesArgs),
+    /// Add or overwrite tags on a key.
+    TagResource(TagResourceArgs),
+    /// Remove tags from a key.
+    UntagResource(UntagResourceArgs),
+    /// List a key's tags.
+    ListResourceTags(ListResourceTagsArgs),
+    /// Encrypt up to 4096 bytes under a key.
+    Encrypt(EncryptArgs),
+    /// Decrypt a ciphertext blob.
+    Decrypt(DecryptArgs),
+    /// Decrypt and re-encrypt under another key, without exposing plaintext.
+    ReEncrypt(ReEncryptArgs),
+    /// Generate a data key: plaintext and encrypted copy.
+    GenerateDataKey(GenerateDataKeyArgs),
+    /// Generate a data key, returning only the encrypted copy.
+    GenerateDataKeyWithoutPlaintext(GenerateDataKeyArgs),
+    /// Generate random bytes.
+    GenerateRandom(GenerateRandomArgs),
+    /// Replace a key's policy.
+    PutKeyPolicy(PutKeyPolicyArgs),
+    /// Show a key's policy (a JSON document in a string).
+    GetKeyPolicy(GetKeyPolicyArgs),
+    /// List the names of a key's policies (always "default").
+    ListKeyPolicies(ListKeyPoliciesArgs),
+    /// Give a principal permission to use a key.
+    CreateGrant(CreateGrantArgs),
+    /// List the grants on a key.
+    ListGrants(ListGrantsArgs),
+    /// List the grants a principal may retire.
+    ListRetirableGrants(ListRetirableGrantsArgs),
+    /// Retire a grant (as its retiring or grantee principal).
+    RetireGrant(RetireGrantArgs),
+    /// Revoke a grant (as a key administrator).
+    RevokeGrant(RevokeGrantArgs),
+    /// IAM-lite: inline policies attached to principals (IdentityService).
+    #[command(subcommand)]
+    Iam(IamCommand),
+}
+
+impl Command {
+    /// The AWS operation name, for error messages (`DescribeKey`).
+    pub fn operation(&self) -> &'static str {
+        match self {
+            Command::CreateKey(_) => "CreateKey",
+            Command::DescribeKey(_) => "DescribeKey",
+            Command::ListKeys(_) => "ListKeys",
+            Command::UpdateKeyDescription(_) => "UpdateKeyDescription",
+            Command::EnableKey(_) => "EnableKey",
+            Command::DisableKey(_) => "DisableKey",
+            Command::ScheduleKeyDeletion(_) => "ScheduleKeyDeletion",
+            Command::CancelKeyDeletion(_) => "CancelKeyDeletion",
+            Command::CreateAlias(_) => "CreateAlias",
+            Command::UpdateAlias(_) => "UpdateAlias",
+            Command::DeleteAlias(_) => "DeleteAlias",
+            Command::ListAliases(_) => "ListAliases",
+            Command::TagResource(_) => "TagResource",
+            Command::UntagResource(_) => "UntagResource",
+            Command::ListResourceTags(_) => "ListResourceTags",
+            Command::Encrypt(_) => "Encrypt",
+            Command::Decrypt(_) => "Decrypt",
+            Command::ReEncrypt(_) => "ReEncrypt",
+            Command::GenerateDataKey(_) => "GenerateDataKey",
+            Command::GenerateDataKeyWithoutPlaintext(_) => "GenerateDataKeyWithoutPlaintext",
+            Command::GenerateRandom(_) => "GenerateRandom",
+            Command::PutKeyPolicy(_) => "PutKeyPolicy",
+            Command::GetKeyPolicy(_) => "GetKeyPolicy",
+            Command::ListKeyPolicies(_) => "ListKeyPolicies",
+            Command::CreateGrant(_) => "CreateGrant",
+            Command::ListGrants(_) => "ListGrants",
+            Command::ListRetirableGrants(_) => "ListRetirableGrants",
+            Command::RetireGrant(_) => "RetireGrant",
+            Command::RevokeGrant(_) => "RevokeGrant",
+            Command::Iam(c) => c.operation(),
+        }
+    }
+}
+
+/// `kmsctl iam ...`: the IdentityService operations.
+#[derive(Debug, Subcommand)]
+#[command(rename_all = "kebab-case")]
+pub enum IamCommand {
+    /// Attach (or replace) a named inline policy on a principal.
+    PutPrincipalPolicy(PutPrincipalPolicyArgs),
+    /// Show a principal's inline policy.
+    GetPrincipalPolicy(PrincipalPolicyArgs),
+    /// List the names of a principal's inline policies.
+    ListPrincipalPolicies(ListPrincipalPoliciesArgs),
+    /// Remove a principal's inline policy.
+    DeletePrincipalPolicy(PrincipalPolicyArgs),
+}
+
+impl IamCommand {
+    /// The operation name, for error messages (`PutPrincipalPolicy`).
+    pub fn operation(&self) -> &'static str {
+        match self {
+            IamCommand::PutPrincipalPolicy(_) => "PutPrincipalPolicy",
+            IamCommand::GetPrincipalPolicy(_) => "GetPrincipalPolicy",
+            IamCommand::ListPrincipalPolicies(_) => "ListPrincipalPolicies",
+            IamCommand::DeletePrincipalPolicy(_) => "DeletePrincipalPolicy",
+        }
+    }
+}
+
+/// `create-key`.
+#[derive(Debug, Args)]
+pub struct CreateKeyArgs {
+    /// Key policy (JSON text or file://PATH).
+    #[arg(long, allow_hyphen_values = true)]
+    pub policy: Option<String>,
+    /// Description (text or file://PATH).
+    #[arg(long, allow_hyphen_values = true)]
+    pub description: Option<String>,
+    /// Key usage.
+    #[arg(long, value_parser = EnumParser::<pb::KeyUsageType>::new())]
+    pub key_usage: Option<i32>,
+    /// Deprecated alias of --key-spec.
+    #[arg(long, value_parser = EnumParser::<pb::CustomerMasterKeySpec>::new())]
+    pub customer_master_key_spec: Option<i32>,
+    /// Key spec (default SYMMETRIC_DEFAULT).
+    #[arg(long, value_parser = EnumParser::<pb::KeySpec>::new())]
+    pub key_spec: Option<i32>,
+    /// Origin of the key material (default AWS_KMS).
+    #[arg(long, value_parser = EnumParser::<pb::OriginType>::new())]
+    pub origin: Option<i32>,
+    /// Custom key store to create the key in.
+    #[arg(long)]
+    pub custom_key_store_id: Option<String>,
+    /// Skip the policy lockout safety check.
+    #[arg(long, overrides_with = "no_bypass_policy_lockout_safety_check")]
+    pub bypass_policy_lockout_safety_check: bool,
+    /// Do the policy lockout safety check (default).
+    #[arg(long, overrides_with = "bypass_policy_lockout_safety_check")]
+    pub no_bypass_policy_lockout_safety_check: bool,
+    /// Tags: `TagKey=k,TagValue=v` items, or JSON `[{"TagKey":..,"TagValue":..}]`.
+    #[arg(long, num_args = 1.., value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Create a multi-Region primary key.
+    #[arg(long, overrides_with = "no_multi_region")]
+    pub multi_region: bool,
+    /// Create a single-Region key (default).
+    #[arg(long, overrides_with = "multi_region")]
+    pub no_multi_region: bool,
+    /// Key id in the external key store (XKS).
+    #[arg(long)]
+    pub xks_key_id: Option<String>,
+}
+
+/// `describe-key`.
+#[derive(Debug, Args)]
+pub struct DescribeKeyArgs {
+    /// Key id, key ARN, alias name or alias ARN.
+    #[arg(long)]
+    pub key_id: String,
+    /// Grant tokens.
+    #[arg(long, num_args = 1.., value_name = "TOKEN")]
+    pub grant_tokens: Vec<String>,
+}
+
+/// Operations taking only `--key-id`.
+#[derive(Debug, Args)]
+pub struct KeyIdArgs {
+    /// Key id or key ARN.
+    #[arg(long)]
+    pub key_id: String,
+}
+
+/// `list-keys`.
+#[derive(Debug, Args)]
+pub struct ListKeysArgs {
+    /// Page size (1-1000); with --limit or --marker only one page is fetched.
+    #[arg(long)]
+    pub limit: Option<i32>,
+    /// NextMarker from a previous page.
+    #[arg(long)]
+    pub marker: Option<String>,
+}
+
+/// `update-key-description`.
+#[derive(Debug, Args)]
+pub struct UpdateKeyDescriptionArgs {
+    /// Key id or key ARN.
+    #[arg(long)]
+    pub key_id: String,
+    /// New description (text or file://PATH).
+    #[arg(long, allow_hyphen_values = true)]
+    pub description: String,
+}
+
+/// `schedule-key-deletion`.
+#[derive(Debug, Args)]
+pub struct ScheduleKeyDeletionArgs {
+    /// Key id or key ARN.
+    #[arg(long)]
+    pub key_id: String,
+    /// Waiting period in days (7-30, default 30).
+    #[arg(long)]
+    pub pending_window_in_days: Option<i32>,
+}
+
+/// `create-alias` and `update-alias`.
+#[derive(Debug, Args)]
+pub struct AliasTargetArgs {
+    /// Alias name, `alias/...`.
+    #[arg(long)]
+    pub alias_name: String,
+    /// Key id or key ARN the alias points to.
+    #[arg(long)]
+    pub target_key_id: String,
+}
+
+/// `delete-alias`.
+#[derive(Debug, Args)]
+pub struct DeleteAliasArgs {
+    /// Alias name, `alias/...`.
+    #[arg(long)]
+    pub alias_name: String,
+}
+
+/// `list-aliases`.
+#[derive(Debug, Args)]
+pub struct ListAliasesArgs {
+    /// Only the aliases of this key.
+    #[arg(long)]
+    pub key_id: Option<String>,
+    /// Page size (1-100); with --limit or --marker only one page is fetched.
+    #[arg(long)]
+    pub limit: Option<i32>,
+    /// NextMarker from a previous page.
+    #[arg(long)]
+    pub marker: Option<String>,
+}
+
+/// `tag-resource`.
+#[derive(Debug, Args)]
+pub struct TagResourceArgs {
+    /// Key id or key ARN.
+    #[arg(long)]
+    pub key_id: String,
+    /// Tags: `TagKey=k,TagValue=v` items, or JSON `[{"TagKey":..,"TagValue":..}]`.
+    #[arg(long, num_args = 1.., required = true, value_name = "TAG")]
+    pub tags: Vec<String>,
+}
+
+/// `untag-resource`.
+#[derive(Debug, Args)]
+pub struct UntagResourceArgs {
+    /// Key id or key ARN.
+    #[arg(long)]
+    pub key_id: String,
+    /// Tag keys to remove.
+    #[arg(long, num_args = 1.., required = true, value_name = "KEY")]
+    pub tag_keys: Vec<String>,
+}
+
+/// `list-resource-tags`.
+#[derive(Debug, Args)]
+pub struct ListResourceTagsArgs {
+    /// Key id or key ARN.
+    #[arg(long)]
+    pub key_id: String,
+    /// Page size (1-50); with --limit or --marker only one page is fetched.
+    #[arg(long)]
+    pub limit: Option<i32>,
+    /// NextMarker from a previous page.
+    #[arg(long)]
+    pub marker: Option<String>,
+}
+
+/// `encrypt`.
+#[derive(Debug, Args)]
+pub struct EncryptArgs {
+    /// Key id, key ARN, alias name or alias ARN.
+    #[arg(long)]
+    pub key_id: String,
+    /// Data: base64, fileb://PATH for raw bytes (see --cli-binary-format).
+    #[arg(long, allow_hyphen_values = true)]
+    pub plaintext: String,
+    /// Encryption context: `k1=v1,k2=v2`, JSON or file://PATH.
+    #[arg(long, allow_hyphen_values = true)]
+    pub encryption_context: Option<String>,
+    /// Grant tokens.
+    #[arg(long, num_args = 1.., value_name = "TOKEN")]
+    pub grant_tokens: Vec<String>,
+    /// Encryption algorithm (default SYMMETRIC_DEFAULT).
+    #[arg(long, value_parser = EnumParser::<pb::EncryptionAlgorithmSpec>::new())]
+    pub encryption_algorithm: Option<i32>,
+}
+
+/// `decrypt`.
+#[derive(Debug, Args)]
+pub struct DecryptArgs {
+    /// Ciphertext: fileb://PATH for raw bytes, or base64.
+    #[arg(long, allow_hyphen_values = true)]
+    pub ciphertext_blob: String,
+    /// Encryption context: `k1=v1,k2=v2`, JSON or file://PATH.
+    #[arg(long, allow_hyphen_values = true)]
+    pub encryption_context: Option<String>,
+    /// Grant tokens.
+    #[arg(long, num_args = 1.., value_name = "TOKEN")]
+    pub grant_tokens: Vec<String>,
+    /// The key that must have encrypted the blob.
+    #[arg(long)]
+    pub key_id: Option<String>,
+    /// Encryption algorithm (default SYMMETRIC_DEFAULT).
+    #[arg(long, value_parser = EnumParser::<pb::EncryptionAlgorithmSpec>::new())]
+    pub encryption_algorithm: Option<i32>,
+}
+
+/// `re-encrypt`.
+#[derive(Debug, Args)]
+pub struct ReEncryptArgs {
+    /// Ciphertext: fileb://PATH for raw bytes, or base64.
+    #[arg(long, allow_hyphen_values = true)]
+    pub ciphertext_blob: String,
+    /// Encryption context the blob was encrypted with.
+    #[arg(long, allow_hyphen_values = true)]
+    pub source_encryption_context: Option<String>,
+    /// The key that must have encrypted the blob.
+    #[arg(long)]
+    pub source_key_id: Option<String>,
+    /// Key to re-encrypt under.
+    #[arg(long)]
+    pub destination_key_id: String,
+    /// Encryption context for the new ciphertext.
+    #[arg(long, allow_hyphen_values = true)]
+    pub destination_encryption_context: Option<String>,
+    /// Algorithm the blob was encrypted with.
+    #[arg(long, value_parser = EnumParser::<pb::EncryptionAlgorithmSpec>::new())]
+    pub source_encryption_algorithm: Option<i32>,
+    /// Algorithm for the new ciphertext.
+    #[arg(long, value_parser = EnumParser::<pb::EncryptionAlgorithmSpec>::new())]
+    pub destination_encryption_algorithm: Option<i32>,
+    /// Grant tokens.
+    #[arg(long, num_args = 1.., value_name = "TOKEN")]
+    pub grant_tokens: Vec<String>,
+}
+
+/// `generate-data-key` and `generate-data-key-without-plaintext`.
+#[derive(Debug, Args)]
+pub struct GenerateDataKeyArgs {
+    /// Key id, key ARN, alias name or alias ARN.
+    #[arg(long)]
+    pub key_id: String,
+    /// Encryption context: `k1=v1,k2=v2`, JSON or file://PATH.
+    #[arg(long, allow_hyphen_values = true)]
+    pub encryption_context: Option<String>,
+    /// Data key length in bytes (1-1024); or use --key-spec.
+    #[arg(long)]
+    pub number_of_bytes: Option<i32>,
+    /// Data key spec; or use --number-of-bytes.
+    #[arg(long, value_parser = EnumParser::<pb::DataKeySpec>::new())]
+    pub key_spec: Option<i32>,
+    /// Grant tokens.
+    #[arg(long, num_args = 1.., value_name = "TOKEN")]
+    pub grant_tokens: Vec<String>,
+}
+
+/// `generate-random`.
+#[derive(Debug, Args)]
+pub struct GenerateRandomArgs {
+    /// How many bytes (1-1024).
+    #[arg(long)]
+    pub number_of_bytes: Option<i32>,
+    /// Custom key store to generate the bytes in.
+    #[arg(long)]
+    pub custom_key_store_id: Option<String>,
+}
+
+/// `put-key-policy`.
+#[derive(Debug, Args)]
+pub struct PutKeyPolicyArgs {
+    /// Key id or key ARN.
+    #[arg(long)]
+    pub key_id: String,
+    /// Policy name; only "default" exists.
+    #[arg(long, default_value = "default")]
+    pub policy_name: String,
+    /// Key policy (JSON text or file://PATH).
+    #[arg(long, allow_hyphen_values = true)]
+    pub policy: String,
+    /// Skip the policy lockout safety check.
+    #[arg(long, overrides_with = "no_bypass_policy_lockout_safety_check")]
+    pub bypass_policy_lockout_safety_check: bool,
+    /// Do the policy lockout safety check (default).
+    #[arg(long, overrides_with = "bypass_policy_lockout_safety_check")]
+    pub no_bypass_policy_lockout_safety_check: bool,
+}
+
+/// `get-key-policy`.
+#[derive(Debug, Args)]
+pub struct GetKeyPolicyArgs {
+    /// Key id or key ARN.
+    #[arg(long)]
+    pub key_id: String,
+    /// Policy name; only "default" exists.
+    #[arg(long, default_value = "default")]
+    pub policy_name: String,
+}
+
+/// `list-key-policies`.
+#[derive(Debug, Args)]
+pub struct ListKeyPoliciesArgs {
+    /// Key id or key ARN.
+    #[arg(long)]
+    pub key_id: String,
+    /// Page size (1-1000); with --limit or --marker only one page is fetched.
+    #[arg(long)]
+    pub limit: Option<i32>,
+    /// NextMarker from a previous page.
+    #[arg(long)]
+    pub marker: Option<String>,
+}
+
+/// `create-grant`.
+#[derive(Debug, Args)]
+pub struct CreateGrantArgs {
+    /// Key id or key ARN.
+    #[arg(long)]
+    pub key_id: String,
+    /// Principal (ARN) the grant gives permissions to.
+    #[arg(long)]
+    pub grantee_principal: String,
+    /// Principal (ARN) that may retire the grant.
+    #[arg(long)]
+    pub retiring_principal: Option<String>,
+    /// Operations: Decrypt, Encrypt, GenerateDataKey,
+    /// GenerateDataKeyWithoutPlaintext, ReEncryptFrom, ReEncryptTo, Sign,
+    /// Verify, GetPublicKey, CreateGrant, RetireGrant, DescribeKey,
+    /// GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext, GenerateMac,
+    /// VerifyMac, DeriveSharedSecret (or a JSON list).
+    #[arg(long, num_args = 1.., required = true, value_name = "OPERATION")]
+    pub operations: Vec<String>,
+    /// `EncryptionContextSubset={k=v,...}` or `EncryptionContextEquals={k=v,...}`,
+    /// JSON or file://PATH.
+    #[arg(long, allow_hyphen_values = true)]
+    pub constraints: Option<String>,
+    /// Grant tokens.
+    #[arg(long, num_args = 1.., value_name = "TOKEN")]
+    pub grant_tokens: Vec<String>,
+    /// A name for the grant (retrying with the same name and parameters
+    /// returns the same grant).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// `list-grants`.
+#[derive(Debug, Args)]
+pub struct ListGrantsArgs {
+    /// Key id or key ARN.
+    #[arg(long)]
+    pub key_id: String,
+    /// Only this grant.
+    #[arg(long)]
+    pub grant_id: Option<String>,
+    /// Only the grants to this principal.
+    #[arg(long)]
+    pub grantee_principal: Option<String>,
+    /// Page size (1-100); with --limit or --marker only one page is fetched.
+    #[arg(long)]
+    pub limit: Option<i32>,
+    /// NextMarker from a previous page.
+    #[arg(long)]
+    pub marker: Option<String>,
+}
+
+/// `list-retirable-grants`.
+#[derive(Debug, Args)]
+pub struct ListRetirableGrantsArgs {
+    /// The retiring principal (ARN).
+    #[arg(long)]
+    pub retiring_principal: String,
+    /// Page size (1-100); with --limit or --marker only one page is fetched.
+    #[arg(long)]
+    pub limit: Option<i32>,
+    /// NextMarker from a previous page.
+    #[arg(long)]
+    pub marker: Option<String>,
+}
+
+/// `retire-grant`: by token, or by key and grant id.
+#[derive(Debug, Args)]
+pub struct RetireGrantArgs {
+    /// The grant token.
+    #[arg(long, required_unless_present_all = ["key_id", "grant_id"])]
+    pub grant_token: Option<String>,
+    /// Key id or key ARN (with --grant-id).
+    #[arg(long)]
+    pub key_id: Option<String>,
+    /// Grant id (with --key-id).
+    #[arg(long)]
+    pub grant_id: Option<String>,
+}
+
+/// `revoke-grant`.
+#[derive(Debug, Args)]
+pub struct RevokeGrantArgs {
+    /// Key id or key ARN.
+    #[arg(long)]
+    pub key_id: String,
+    /// Grant id.
+    #[arg(long)]
+    pub grant_id: String,
+}
+
+/// `iam put-principal-policy`.
+#[derive(Debug, Args)]
+pub struct PutPrincipalPolicyArgs {
+    /// Principal ARN, e.g. arn:aws:iam::111122223333:user/alice.
+    #[arg(long)]
+    pub principal_arn: String,
+    /// Policy name.
+    #[arg(long)]
+    pub policy_name: String,
+    /// Policy document (JSON text or file://PATH).
+    #[arg(long, allow_hyphen_values = true)]
+    pub policy_document: String,
+}
+
+/// `iam get-principal-policy` and `iam delete-principal-policy`.
+#[derive(Debug, Args)]
+pub struct PrincipalPolicyArgs {
+    /// Principal ARN.
+    #[arg(long)]
+    pub principal_arn: String,
+    /// Policy name.
+    #[arg(long)]
+    pub policy_name: String,
+}
+
+/// `iam list-principal-policies`.
+#[derive(Debug, Args)]
+pub struct ListPrincipalPoliciesArgs {
+    /// Principal ARN.
+    #[arg(long)]
+    pub principal_arn: String,
+    /// Page size; with --limit or --marker only one page is fetched.
+    #[arg(long)]
+    pub limit: Option<i32>,
+    /// NextMarker from a previous page.
+    #[arg(long)]
+    pub marker: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_before_or_after_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "kmsctl",
+            "--output",
+            "text",
+            "describe-key",
+            "--key-id",
+            "k",
+            "--query",
+            "KeyMetadata.KeyId",
+            "--region",
+            "us-east-1",
+            "--no-cli-pager",
+        ])
+        .expect("parses");
+        assert_eq!(cli.global.output, OutputFormat::Text);
+        assert_eq!(cli.global.query.as_deref(), Some("KeyMetadata.KeyId"));
+        assert!(matches!(cli.command, Command::DescribeKey(ref a) if a.key_id == "k"));
+    }
+
+    #[test]
+    fn enums_take_aws_spellings() {
+        let cli = Cli::try_parse_from([
+            "kmsctl",
+            "generate-data-key",
+            "--key-id",
+            "k",
+            "--key-spec",
+            "AES_256",
+        ])
+        .expect("parses");
+        let Command::GenerateDataKey(a) = cli.command else {
+            panic!("wrong command")
+        };
+        assert_eq!(a.key_spec, Some(pb::DataKeySpec::Aes256 as i32));
+        let err = Cli::try_parse_from([
+            "kmsctl",
+            "generate-data-key",
+            "--key-id",
+            "k",
+            "--key-spec",
+            "AES_999",
+        ])
+        .expect_err("unknown enum");
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue);
+        assert!(err.to_string().contains("AES_256"));
+    }
+
+    #[test]
+    fn lists_and_bool_pairs() {
+        let cli = Cli::try_parse_from([
+            "kmsctl",
+            "create-key",
+            "--tags",
+            "TagKey=a,TagValue=1",
+            "TagKey=b,TagValue=2",
+            "--multi-region",
+            "--no-multi-region",
+            "--bypass-policy-lockout-safety-check",
+        ])
+        .expect("parses");
+        let Command::CreateKey(a) = cli.command else {
+            panic!("wrong command")
+        };
+        assert_eq!(a.tags.len(), 2);
+        assert!(!a.multi_region && a.no_multi_region);
+        assert!(a.bypass_policy_lockout_safety_check);
+    }
+
+    fn check_help(cmd: &mut clap::Command) {
+        let help = cmd.render_help().to_string();
+        assert!(help.contains("Usage"), "{}", cmd.get_name());
+        for sub in cmd.get_subcommands_mut() {
+            check_help(sub);
+        }
+    }
+
+    #[test]
+    fn every_subcommand_has_help() {
+        let mut cmd = Cli::command();
+        check_help(&mut cmd);
+        let iam = cmd
+            .find_subcommand_mut("iam")
+            .expect("iam group")
+            .render_help()
+            .to_string();
+        for sub in [
+            "put-principal-policy",
+            "get-principal-policy",
+            "list-principal-policies",
+            "delete-principal-policy",
+        ] {
+            assert!(iam.contains(sub), "{iam}");
+        }
+    }
+
+    #[test]
+    fn iam_group_and_global_options() {
+        let cli = Cli::try_parse_from([
+            "kmsctl",
+            "iam",
+            "list-principal-policies",
+            "--principal-arn",
+            "arn:aws:iam::111122223333:user/alice",
+            "--output",
+            "text",
+            "--limit",
+            "5",
+        ])
+        .expect("parses");
+        assert_eq!(cli.global.output, OutputFormat::Text);
+        let Command::Iam(IamCommand::ListPrincipalPolicies(a)) = cli.command else {
+            panic!("wrong command")
+        };
+        assert_eq!(a.limit, Some(5));
+        let err = Cli::try_parse_from(["kmsctl", "iam"]).expect_err("no subcommand");
+        assert!(err.use_stderr());
+        let err = Cli::try_parse_from([
+            "kmsctl",
+            "iam",
+            "put-principal-policy",
+            "--principal-arn",
+            "a",
+        ])
+        .expect_err("missing flags");
+        assert!(err.use_stderr());
+    }
+}

@@ -1,0 +1,1344 @@
+//! kmsctl: a command-line client for kmsd shaped like `aws kms`, so AWS CLI
+//! scripts run with `kmsctl` in place of `aws kms`; `kmsctl iam ...` calls
+//! kmsd's IdentityService (principal policies) over the same connection.
+//!
+//! This module is the entry point and the dispatcher: it parses the command
+//! line ([`args`]), reads every parameter before touching the network
+//! ([`params`]), connects ([`connect`]), makes the call (fetching every page
+//! of list calls unless `--limit`, `--marker` or `--no-paginate` is given,
+//! as the AWS CLI does, and then printing neither `Truncated` nor
+//! `NextMarker`), and prints the response ([`output`], [`query`]).
+//! Errors print to stderr as the AWS CLI prints them and exit with its codes:
+//! 252 for usage and parameter errors, 254 for service errors, 255 for
+//! connection failures.
+
+pub mod args;
+pub mod connect;
+pub mod output;
+pub mod params;
+pub mod query;
+
+use std::collections::{HashMap, HashSet};
+use std::io::{self, Write as _};
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+
+use crate::proto::kms::v1 as pb;
+use args::{Cli, Command, IamCommand};
+use connect::{ConnectError, ConnectOptions, IdentityClient, KmsClient};
+use output::{Shape, Value};
+use params::{BinaryFormat, ParamError};
+use query::{Query, QueryError};
+
+/// Exit code for usage and parameter errors (the AWS CLI's).
+pub const EXIT_USAGE: u8 = 252;
+/// Exit code for an error returned by the service (the AWS CLI's).
+pub const EXIT_SERVICE: u8 = 254;
+/// Exit code for connection failures and other client errors (the AWS CLI's).
+pub const EXIT_CLIENT: u8 = 255;
+
+/// Why a kmsctl command failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CtlError {
+    /// A parameter value could not be read or parsed.
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    /// The `--query` expression is not supported or malformed.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// No connection could be made.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// kmsd answered with an error.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] io::Error),
+    /// Writing the output failed.
+    #[error("cannot write the output: {0}")]
+    Output(#[source] io::Error),
+}
+
+impl CtlError {
+    /// The process exit code, as the AWS CLI's.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CtlError::Param(_) | CtlError::Query(_) => EXIT_USAGE,
+            CtlError::Service(_) => EXIT_SERVICE,
+            CtlError::Connect(_) | CtlError::Runtime(_) | CtlError::Output(_) => EXIT_CLIENT,
+        }
+    }
+
+    /// What goes to stderr: like the AWS CLI, a blank line, then the
+    /// message. Nothing for a closed stdout (e.g. `| head`).
+    pub fn stderr_text(&self) -> String {
+        match self {
+            CtlError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe => String::new(),
+            other => format!("\n{other}\n"),
+        }
+    }
+}
+
+/// An error answer from kmsd, in the AWS CLI's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("An error occurred ({code}) when calling the {operation} operation: {message}")]
+pub struct ServiceError {
+    /// The AWS operation, e.g. `DescribeKey`.
+    pub operation: &'static str,
+    /// The AWS exception name, e.g. `NotFoundException`.
+    pub code: String,
+    /// The rest of the message.
+    pub message: String,
+}
+
+/// Splits `NotFoundException: Key '...' does not exist` into the AWS
+/// exception name and the rest; `None` when the message does not start with
+/// an exception name.
+pub fn split_exception(message: &str) -> Option<(&str, &str)> {
+    let (name, rest) = match message.split_once(':') {
+        Some((name, rest)) => (name, rest.trim_start()),
+        None => (message.trim_end(), ""),
+    };
+    let is_name = name.len() > "Exception".len()
+        && name.ends_with("Exception")
+        && name.starts_with(|c: char| c.is_ascii_uppercase())
+        && name.chars().all(|c| c.is_ascii_alphanumeric());
+    is_name.then_some((name, rest))
+}
+
+/// The AWS exception for a gRPC status without one in its message.
+fn exception_for_code(code: Code) -> &'static str {
+    match code {
+        Code::NotFound => "NotFoundException",
+        Code::PermissionDenied => "AccessDeniedException",
+        Code::InvalidArgument | Code::OutOfRange => "ValidationException",
+        Code::AlreadyExists => "AlreadyExistsException",
+        Code::ResourceExhausted => "LimitExceededException",
+        Code::Unimplemented => "UnsupportedOperationException",
+        Code::Unauthenticated => "UnrecognizedClientException",
+        Code::FailedPrecondition => "KMSInvalidStateException",
+        _ => "KMSInternalException",
+    }
+}
+
+/// Turns a failed call's status into the error kmsctl reports: a service
+/// error when kmsd answered (its message names the AWS exception), a
+/// connection error when the call never got an answer.
+pub fn status_error(operation: &'static str, status: &Status, endpoint: &str) -> CtlError {
+    if let Some((code, message)) = split_exception(status.message()) {
+        return ServiceError {
+            operation,
+            code: code.to_owned(),
+            message: message.to_owned(),
+        }
+        .into();
+    }
+    match status.code() {
+        // tonic reports transport failures and timeouts this way; kmsd's own
+        // UNAVAILABLE answers carry an exception name.
+        Code::Unavailable | Code::Unknown | Code::DeadlineExceeded | Code::Cancelled => {
+            let mut detail = status.message().to_owned();
+            if let Some(source) = std::error::Error::source(status) {
+                detail = format!("{detail}: {}", connect::error_chain(source));
+            }
+            ConnectError::Connect {
+                endpoint: endpoint.to_owned(),
+                detail,
+            }
+            .into()
+        }
+        // tonic answers an unknown service or method with a bare
+        // UNIMPLEMENTED: say what that means.
+        Code::Unimplemented if status.message().is_empty() => ServiceError {
+            operation,
+            code: exception_for_code(Code::Unimplemented).to_owned(),
+            message: format!("the kmsd at {endpoint} does not serve the {operation} operation"),
+        }
+        .into(),
+        code => ServiceError {
+            operation,
+            code: exception_for_code(code).to_owned(),
+            message: status.message().to_owned(),
+        }
+        .into(),
+    }
+}
+
+/// kmsctl's `main`: parses `std::env::args_os()`, runs, and returns the exit
+/// code.
+pub fn main() -> ExitCode {
+    match Cli::try_parse() {
+        Ok(cli) => run(cli),
+        Err(err) => {
+            // Help and --version go to stdout with 0; usage errors exit 252
+            // like the AWS CLI's rather than clap's 2.
+            let _ = err.print();
+            if err.use_stderr() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+    }
+}
+
+/// Runs a parsed command line, printing output and errors.
+pub fn run(cli: Cli) -> ExitCode {
+    match execute(cli) {
+        Ok(text) => match write_stdout(&text) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => report(&e),
+        },
+        Err(e) => report(&e),
+    }
+}
+
+fn report(err: &CtlError) -> ExitCode {
+    let _ = io::stderr().write_all(err.stderr_text().as_bytes());
+    ExitCode::from(err.exit_code())
+}
+
+fn write_stdout(text: &str) -> Result<(), CtlError> {
+    if text.is_empty() {
+        return Ok(());
+    }
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(CtlError::Output)
+}
+
+/// Runs a parsed command line and returns what to print.
+pub fn execute(cli: Cli) -> Result<String, CtlError> {
+    let g = &cli.global;
+    let query = g.query.as_deref().map(Query::parse).transpose()?;
+    let call = prepare(&cli.command, g.cli_binary_format, !g.no_paginate)?;
+    let opts = ConnectOptions {
+        endpoint_url: g.endpoint_url.clone(),
+        ca_cert: g.ca_cert.clone(),
+        client_cert: g.client_cert.clone(),
+        client_key: g.client_key.clone(),
+        data_dir: g.data_dir.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CtlError::Runtime)?;
+    let value = runtime.block_on(async {
+        let endpoint = opts.resolve()?.endpoint;
+        let channel = connect::connect_channel(&opts).await?;
+        let operation = cli.command.operation();
+        call.send(channel)
+            .await
+            .map_err(|status| status_error(operation, &status, &endpoint))
+    })?;
+    Ok(output::render(value.as_ref(), query.as_ref(), g.output))
+}
+
+/// One request, with every parameter read and parsed.
+#[derive(Debug)]
+pub enum Call {
+    /// `create-key`.
+    CreateKey(pb::CreateKeyRequest),
+    /// `describe-key`.
+    DescribeKey(pb::DescribeKeyRequest),
+    /// `list-keys`; `all_pages` fetches every page.
+    ListKeys {
+        /// The first request.
+        request: pb::ListKeysRequest,
+        /// Follow `NextMarker` to the end.
+        all_pages: bool,
+    },
+    /// `update-key-description`.
+    UpdateKeyDescription(pb::UpdateKeyDescriptionRequest),
+    /// `enable-key`.
+    EnableKey(pb::EnableKeyRequest),
+    /// `disable-key`.
+    DisableKey(pb::DisableKeyRequest),
+    /// `schedule-key-deletion`.
+    ScheduleKeyDeletion(pb::ScheduleKeyDeletionRequest),
+    /// `cancel-key-deletion`.
+    CancelKeyDeletion(pb::CancelKeyDeletionRequest),
+    /// `create-alias`.
+    CreateAlias(pb::CreateAliasRequest),
+    /// `update-alias`.
+    UpdateAlias(pb::UpdateAliasRequest),
+    /// `delete-alias`.
+    DeleteAlias(pb::DeleteAliasRequest),
+    /// `list-aliases`.
+    ListAliases {
+        /// The first request.
+        request: pb::ListAliasesRequest,
+        /// Follow `NextMarker` to the end.
+        all_pages: bool,
+    },
+    /// `tag-resource`.
+    TagResource(pb::TagResourceRequest),
+    /// `untag-resource`.
+    UntagResource(pb::UntagResourceRequest),
+    /// `list-resource-tags`.
+    ListResourceTags {
+        /// The first request.
+        request: pb::ListResourceTagsRequest,
+        /// Follow `NextMarker` to the end.
+        all_pages: bool,
+    },
+    /// `encrypt`.
+    Encrypt(pb::EncryptRequest),
+    /// `decrypt`.
+    Decrypt(pb::DecryptRequest),
+    /// `re-encrypt`.
+    ReEncrypt(pb::ReEncryptRequest),
+    /// `generate-data-key`.
+    GenerateDataKey(pb::GenerateDataKeyRequest),
+    /// `generate-data-key-without-plaintext`.
+    GenerateDataKeyWithoutPlaintext(pb::GenerateDataKeyWithoutPlaintextRequest),
+    /// `generate-random`.
+    GenerateRandom(pb::GenerateRandomRequest),
+    /// `put-key-policy`.
+    PutKeyPolicy(pb::PutKeyPolicyRequest),
+    /// `get-key-policy`.
+    GetKeyPolicy(pb::GetKeyPolicyRequest),
+    /// `list-key-policies`.
+    ListKeyPolicies {
+        /// The first request.
+        request: pb::ListKeyPoliciesRequest,
+        /// Follow `NextMarker` to the end.
+        all_pages: bool,
+    },
+    /// `create-grant`.
+    CreateGrant(pb::CreateGrantRequest),
+    /// `list-grants`.
+    ListGrants {
+        /// The first request.
+        request: pb::ListGrantsRequest,
+        /// Follow `NextMarker` to the end.
+        all_pages: bool,
+    },
+    /// `list-retirable-grants`.
+    ListRetirableGrants {
+        /// The first request.
+        request: pb::ListRetirableGrantsRequest,
+        /// Follow `NextMarker` to the end.
+        all_pages: bool,
+    },
+    /// `retire-grant`.
+    RetireGrant(pb::RetireGrantRequest),
+    /// `revoke-grant`.
+    RevokeGrant(pb::RevokeGrantRequest),
+    /// `iam put-principal-policy` (IdentityService).
+    PutPrincipalPolicy(pb::PutPrincipalPolicyRequest),
+    /// `iam get-principal-policy` (IdentityService).
+    GetPrincipalPolicy(pb::GetPrincipalPolicyRequest),
+    /// `iam list-principal-policies` (IdentityService).
+    ListPrincipalPolicies {
+        /// The first request.
+        request: pb::ListPrincipalPoliciesRequest,
+        /// Follow `NextMarker` to the end.
+        all_pages: bool,
+    },
+    /// `iam delete-principal-policy` (IdentityService).
+    DeletePrincipalPolicy(pb::DeletePrincipalPolicyRequest),
+}
+
+fn optional_map(
+    param: &str,
+    value: &Option<String>,
+) -> Result<HashMap<String, String>, ParamError> {
+    match value {
+        Some(v) => params::parse_map(param, v),
+        None => Ok(HashMap::new()),
+    }
+}
+
+fn grant_tokens(values: &[String]) -> Result<Vec<String>, ParamError> {
+    if values.is_empty() {
+        Ok(Vec::new())
+    } else {
+        params::parse_string_list("--grant-tokens", values)
+    }
+}
+
+/// Reads and parses every parameter of `command` into its request.
+/// `paginate`: whether list calls may fetch every page (they do unless
+/// `--limit` or `--marker` is given).
+pub fn prepare(
+    command: &Command,
+    format: BinaryFormat,
+    paginate: bool,
+) -> Result<Call, ParamError> {
+    Ok(match command {
+        Command::CreateKey(a) => Call::CreateKey(pb::CreateKeyRequest {
+            policy: a
+                .policy
+                .as_deref()
+                .map(|p| params::read_text("--policy", p).map(|t| t.into_owned()))
+                .transpose()?,
+            description: match &a.description {
+                Some(d) => params::read_text("--description", d)?.into_owned(),
+                None => String::new(),
+            },
+            key_usage: a.key_usage.unwrap_or_default(),
+            customer_master_key_spec: a.customer_master_key_spec.unwrap_or_default(),
+            key_spec: a.key_spec.unwrap_or_default(),
+            origin: a.origin.unwrap_or_default(),
+            custom_key_store_id: a.custom_key_store_id.clone(),
+            bypass_policy_lockout_safety_check: a.bypass_policy_lockout_safety_check,
+            tags: params::parse_tags("--tags", &a.tags)?,
+            multi_region: a.multi_region,
+            xks_key_id: a.xks_key_id.clone(),
+        }),
+        Command::DescribeKey(a) => Call::DescribeKey(pb::DescribeKeyRequest {
+            key_id: a.key_id.clone(),
+            grant_tokens: grant_tokens(&a.grant_tokens)?,
+        }),
+        Command::ListKeys(a) => Call::ListKeys {
+            request: pb::ListKeysRequest {
+                limit: a.limit,
+                marker: a.marker.clone(),
+            },
+            all_pages: paginate && a.limit.is_none() && a.marker.is_none(),
+        },
+        Command::UpdateKeyDescription(a) => {
+            Call::UpdateKeyDescription(pb::UpdateKeyDescriptionRequest {
+                key_id: a.key_id.clone(),
+                description: params::read_text("--description", &a.description)?.into_owned(),
+            })
+        }
+        Command::EnableKey(a) => Call::EnableKey(pb::EnableKeyRequest {
+            key_id: a.key_id.clone(),
+        }),
+        Command::DisableKey(a) => Call::DisableKey(pb::DisableKeyRequest {
+            key_id: a.key_id.clone(),
+        }),
+        Command::ScheduleKeyDeletion(a) => {
+            Call::ScheduleKeyDeletion(pb::ScheduleKeyDeletionRequest {
+                key_id: a.key_id.clone(),
+                pending_window_in_days: a.pending_window_in_days,
+            })
+        }
+        Command::CancelKeyDeletion(a) => Call::CancelKeyDeletion(pb::CancelKeyDeletionRequest {
+            key_id: a.key_id.clone(),
+        }),
+        Command::CreateAlias(a) => Call::CreateAlias(pb::CreateAliasRequest {
+            alias_name: a.alias_name.clone(),
+            target_key_id: a.target_key_id.clone(),
+        }),
+        Command::UpdateAlias(a) => Call::UpdateAlias(pb::UpdateAliasRequest {
+            alias_name: a.alias_name.clone(),
+            target_key_id: a.target_key_id.clone(),
+        }),
+        Command::DeleteAlias(a) => Call::DeleteAlias(pb::DeleteAliasRequest {
+            alias_name: a.alias_name.clone(),
+        }),
+        Command::ListAliases(a) => Call::ListAliases {
+            request: pb::ListAliasesRequest {
+                key_id: a.key_id.clone(),
+                limit: a.limit,
+                marker: a.marker.clone(),
+            },
+            all_pages: paginate && a.limit.is_none() && a.marker.is_none(),
+        },
+        Command::TagResource(a) => Call::TagResource(pb::TagResourceRequest {
+            key_id: a.key_id.clone(),
+            tags: params::parse_tags("--tags", &a.tags)?,
+        }),
+        Command::UntagResource(a) => Call::UntagResource(pb::UntagResourceRequest {
+            key_id: a.key_id.clone(),
+            tag_keys: params::parse_string_list("--tag-keys", &a.tag_keys)?,
+        }),
+        Command::ListResourceTags(a) => Call::ListResourceTags {
+            request: pb::ListResourceTagsRequest {
+                key_id: a.key_id.clone(),
+                limit: a.limit,
+                marker: a.marker.clone(),
+            },
+            all_pages: paginate && a.limit.is_none() && a.marker.is_none(),
+        },
+        Command::Encrypt(a) => Call::Encrypt(pb::EncryptRequest {
+            key_id: a.key_id.clone(),
+            plaintext: params::read_blob("--plaintext", &a.plaintext, format)?,
+            encryption_context: optional_map("--encryption-context", &a.encryption_context)?,
+            grant_tokens: grant_tokens(&a.grant_tokens)?,
+            encryption_algorithm: a.encryption_algorithm.unwrap_or_default(),
+        }),
+        Command::Decrypt(a) => Call::Decrypt(pb::DecryptRequest {
+            ciphertext_blob: params::read_blob("--ciphertext-blob", &a.ciphertext_blob, format)?,
+            encryption_context: optional_map("--encryption-context", &a.encryption_context)?,
+            grant_tokens: grant_tokens(&a.grant_tokens)?,
+            key_id: a.key_id.clone(),
+            encryption_algorithm: a.encryption_algorithm.unwrap_or_default(),
+        }),
+        Command::ReEncrypt(a) => Call::ReEncrypt(pb::ReEncryptRequest {
+            ciphertext_blob: params::read_blob("--ciphertext-blob", &a.ciphertext_blob, format)?,
+            source_encryption_context: optional_map(
+                "--source-encryption-context",
+                &a.source_encryption_context,
+            )?,
+            source_key_id: a.source_key_id.clone(),
+            destination_key_id: a.destination_key_id.clone(),
+            destination_encryption_context: optional_map(
+                "--destination-encryption-context",
+                &a.destination_encryption_context,
+            )?,
+            source_encryption_algorithm: a.source_encryption_algorithm.unwrap_or_default(),
+            destination_encryption_algorithm: a
+                .destination_encryption_algorithm
+                .unwrap_or_default(),
+            grant_tokens: grant_tokens(&a.grant_tokens)?,
+        }),
+        Command::GenerateDataKey(a) => Call::GenerateDataKey(pb::GenerateDataKeyRequest {
+            key_id: a.key_id.clone(),
+            encryption_context: optional_map("--encryption-context", &a.encryption_context)?,
+            number_of_bytes: a.number_of_bytes,
+            key_spec: a.key_spec.unwrap_or_default(),
+            grant_tokens: grant_tokens(&a.grant_tokens)?,
+        }),
+        Command::GenerateDataKeyWithoutPlaintext(a) => {
+            Call::GenerateDataKeyWithoutPlaintext(pb::GenerateDataKeyWithoutPlaintextRequest {
+                key_id: a.key_id.clone(),
+                encryption_context: optional_map("--encryption-context", &a.encryption_context)?,
+                key_spec: a.key_spec.unwrap_or_default(),
+                number_of_bytes: a.number_of_bytes,
+                grant_tokens: grant_tokens(&a.grant_tokens)?,
+            })
+        }
+        Command::GenerateRandom(a) => Call::GenerateRandom(pb::GenerateRandomRequest {
+            number_of_bytes: a.number_of_bytes,
+            custom_key_store_id: a.custom_key_store_id.clone(),
+        }),
+        Command::PutKeyPolicy(a) => Call::PutKeyPolicy(pb::PutKeyPolicyRequest {
+            key_id: a.key_id.clone(),
+            policy_name: Some(a.policy_name.clone()),
+            policy: params::read_text("--policy", &a.policy)?.into_owned(),
+            bypass_policy_lockout_safety_check: a.bypass_policy_lockout_safety_check,
+        }),
+        Command::GetKeyPolicy(a) => Call::GetKeyPolicy(pb::GetKeyPolicyRequest {
+            key_id: a.key_id.clone(),
+            policy_name: Some(a.policy_name.clone()),
+        }),
+        Command::ListKeyPolicies(a) => Call::ListKeyPolicies {
+            request: pb::ListKeyPoliciesRequest {
+                key_id: a.key_id.clone(),
+                limit: a.limit,
+                marker: a.marker.clone(),
+            },
+            all_pages: paginate && a.limit.is_none() && a.marker.is_none(),
+        },
+        Command::CreateGrant(a) => Call::CreateGrant(pb::CreateGrantRequest {
+            key_id: a.key_id.clone(),
+            grantee_principal: a.grantee_principal.clone(),
+            retiring_principal: a.retiring_principal.clone(),
+            operations: params::parse_grant_operations("--operations", &a.operations)?,
+            constraints: a
+                .constraints
+                .as_deref()
+                .map(|c| params::parse_grant_constraints("--constraints", c))
+                .transpose()?,
+            grant_tokens: grant_tokens(&a.grant_tokens)?,
+            name: a.name.clone(),
+        }),
+        Command::ListGrants(a) => Call::ListGrants {
+            request: pb::ListGrantsRequest {
+                limit: a.limit,
+                marker: a.marker.clone(),
+                key_id: a.key_id.clone(),
+                grant_id: a.grant_id.clone(),
+                grantee_principal: a.grantee_principal.clone(),
+            },
+            all_pages: paginate && a.limit.is_none() && a.marker.is_none(),
+        },
+        Command::ListRetirableGrants(a) => Call::ListRetirableGrants {
+            request: pb::ListRetirableGrantsRequest {
+                limit: a.limit,
+                marker: a.marker.clone(),
+                retiring_principal: a.retiring_principal.clone(),
+            },
+            all_pages: paginate && a.limit.is_none() && a.marker.is_none(),
+        },
+        Command::RetireGrant(a) => Call::RetireGrant(pb::RetireGrantRequest {
+            grant_token: a.grant_token.clone(),
+            key_id: a.key_id.clone(),
+            grant_id: a.grant_id.clone(),
+        }),
+        Command::RevokeGrant(a) => Call::RevokeGrant(pb::RevokeGrantRequest {
+            key_id: a.key_id.clone(),
+            grant_id: a.grant_id.clone(),
+        }),
+        Command::Iam(IamCommand::PutPrincipalPolicy(a)) => {
+            Call::PutPrincipalPolicy(pb::PutPrincipalPolicyRequest {
+                principal_arn: a.principal_arn.clone(),
+                policy_name: a.policy_name.clone(),
+                policy_document: params::read_text("--policy-document", &a.policy_document)?
+                    .into_owned(),
+            })
+        }
+        Command::Iam(IamCommand::GetPrincipalPolicy(a)) => {
+            Call::GetPrincipalPolicy(pb::GetPrincipalPolicyRequest {
+                principal_arn: a.principal_arn.clone(),
+                policy_name: a.policy_name.clone(),
+            })
+        }
+        Command::Iam(IamCommand::ListPrincipalPolicies(a)) => Call::ListPrincipalPolicies {
+            request: pb::ListPrincipalPoliciesRequest {
+                principal_arn: a.principal_arn.clone(),
+                limit: a.limit,
+                marker: a.marker.clone(),
+            },
+            all_pages: paginate && a.limit.is_none() && a.marker.is_none(),
+        },
+        Command::Iam(IamCommand::DeletePrincipalPolicy(a)) => {
+            Call::DeletePrincipalPolicy(pb::DeletePrincipalPolicyRequest {
+                principal_arn: a.principal_arn.clone(),
+                policy_name: a.policy_name.clone(),
+            })
+        }
+    })
+}
+
+/// Calls a list operation page after page, concatenating `$items`, until a
+/// page is not truncated (or a marker repeats); the result says
+/// `Truncated: false` and has no `NextMarker` (and `list!` prints neither).
+macro_rules! all_pages {
+    ($client:expr, $method:ident, $request:expr, $items:ident) => {{
+        let mut request = $request;
+        let mut all = $client.$method(request.clone()).await?.into_inner();
+        let mut seen = HashSet::new();
+        while all.truncated && !all.next_marker.is_empty() && seen.insert(all.next_marker.clone()) {
+            request.marker = Some(std::mem::take(&mut all.next_marker));
+            let page = $client.$method(request.clone()).await?.into_inner();
+            all.$items.extend(page.$items);
+            all.next_marker = page.next_marker;
+            all.truncated = page.truncated;
+        }
+        all.truncated = false;
+        all.next_marker.clear();
+        all
+    }};
+}
+
+/// Makes a list call: one page, printed with its `NextMarker` and
+/// `Truncated`; or, with `$all_pages`, every page, printed as the AWS CLI's
+/// paginator prints them, without either.
+macro_rules! list {
+    ($client:expr, $method:ident, $request:expr, $all_pages:expr, $items:ident) => {{
+        if $all_pages {
+            let all = all_pages!($client, $method, $request, $items);
+            Some(output::without_page_tail(all.shape()))
+        } else {
+            Some($client.$method($request).await?.into_inner().shape())
+        }
+    }};
+}
+
+impl Call {
+    /// Sends the request over `channel` to the service it belongs to
+    /// (KeyManagementService, or IdentityService for the `iam` calls);
+    /// `Ok(None)` for operations without output.
+    pub async fn send(self, channel: Channel) -> Result<Option<Value>, Status> {
+        let mut client = KmsClient::new(channel.clone());
+        let mut iam = IdentityClient::new(channel);
+        let shaped = |r: &dyn Shape| Some(r.shape());
+        Ok(match self {
+            Call::CreateKey(r) => shaped(&client.create_key(r).await?.into_inner()),
+            Call::DescribeKey(r) => shaped(&client.describe_key(r).await?.into_inner()),
+            Call::ListKeys { request, all_pages } => {
+                list!(client, list_keys, request, all_pages, keys)
+            }
+            Call::UpdateKeyDescription(r) => {
+                client.update_key_description(r).await?;
+                None
+            }
+            Call::EnableKey(r) => {
+                client.enable_key(r).await?;
+                None
+            }
+            Call::DisableKey(r) => {
+                client.disable_key(r).await?;
+                None
+            }
+            Call::ScheduleKeyDeletion(r) => {
+                shaped(&client.schedule_key_deletion(r).await?.into_inner())
+            }
+            Call::CancelKeyDeletion(r) => {
+                shaped(&client.cancel_key_deletion(r).await?.into_inner())
+            }
+            Call::CreateAlias(r) => {
+                client.create_alias(r).await?;
+                None
+            }
+            Call::UpdateAlias(r) => {
+                client.update_alias(r).await?;
+                None
+            }
+            Call::DeleteAlias(r) => {
+                client.delete_alias(r).await?;
+                None
+            }
+            Call::ListAliases { request, all_pages } => {
+                list!(client, list_aliases, request, all_pages, aliases)
+            }
+            Call::TagResource(r) => {
+                client.tag_resource(r).await?;
+                None
+            }
+            Call::UntagResource(r) => {
+                client.untag_resource(r).await?;
+                None
+            }
+            Call::ListResourceTags { request, all_pages } => {
+                list!(client, list_resource_tags, request, all_pages, tags)
+            }
+            Call::Encrypt(r) => shaped(&client.encrypt(r).await?.into_inner()),
+            Call::Decrypt(r) => shaped(&client.decrypt(r).await?.into_inner()),
+            Call::ReEncrypt(r) => shaped(&client.re_encrypt(r).await?.into_inner()),
+            Call::GenerateDataKey(r) => shaped(&client.generate_data_key(r).await?.into_inner()),
+            Call::GenerateDataKeyWithoutPlaintext(r) => shaped(
+                &client
+                    .generate_data_key_without_plaintext(r)
+                    .await?
+                    .into_inner(),
+            ),
+            Call::GenerateRandom(r) => shaped(&client.generate_random(r).await?.into_inner()),
+            Call::PutKeyPolicy(r) => {
+                client.put_key_policy(r).await?;
+                None
+            }
+            Call::GetKeyPolicy(r) => shaped(&client.get_key_policy(r).await?.into_inner()),
+            Call::ListKeyPolicies { request, all_pages } => {
+                list!(client, list_key_policies, request, all_pages, policy_names)
+            }
+            Call::CreateGrant(r) => shaped(&client.create_grant(r).await?.into_inner()),
+            Call::ListGrants { request, all_pages } => {
+                list!(client, list_grants, request, all_pages, grants)
+            }
+            Call::ListRetirableGrants { request, all_pages } => {
+                list!(client, list_retirable_grants, request, all_pages, grants)
+            }
+            Call::RetireGrant(r) => {
+                client.retire_grant(r).await?;
+                None
+            }
+            Call::RevokeGrant(r) => {
+                client.revoke_grant(r).await?;
+                None
+            }
+            Call::PutPrincipalPolicy(r) => {
+                iam.put_principal_policy(r).await?;
+                None
+            }
+            Call::GetPrincipalPolicy(r) => shaped(&iam.get_principal_policy(r).await?.into_inner()),
+            Call::ListPrincipalPolicies { request, all_pages } => {
+                list!(
+                    iam,
+                    list_principal_policies,
+                    request,
+                    all_pages,
+                    policy_names
+                )
+            }
+            Call::DeletePrincipalPolicy(r) => {
+                iam.delete_principal_policy(r).await?;
+                None
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        let mut full = vec!["kmsctl"];
+        full.extend_from_slice(args);
+        Cli::try_parse_from(full).expect("parses")
+    }
+
+    fn prep(args: &[&str]) -> Result<Call, ParamError> {
+        let cli = parse(args);
+        prepare(
+            &cli.command,
+            cli.global.cli_binary_format,
+            !cli.global.no_paginate,
+        )
+    }
+
+    #[test]
+    fn service_errors_read_like_the_aws_cli() {
+        let status = Status::not_found(
+            "NotFoundException: Key 'arn:aws:kms:us-east-1:111122223333:key/x' does not exist",
+        );
+        let err = status_error("DescribeKey", &status, "https://127.0.0.1:7878");
+        assert_eq!(err.exit_code(), 254);
+        assert_eq!(
+            err.stderr_text(),
+            "\nAn error occurred (NotFoundException) when calling the DescribeKey operation: \
+             Key 'arn:aws:kms:us-east-1:111122223333:key/x' does not exist\n"
+        );
+    }
+
+    #[test]
+    fn statuses_without_an_exception_name() {
+        let err = status_error("Encrypt", &Status::permission_denied("nope"), "https://h");
+        assert!(
+            matches!(&err, CtlError::Service(s) if s.code == "AccessDeniedException" && s.message == "nope")
+        );
+        let err = status_error(
+            "Encrypt",
+            &Status::unavailable("tcp connect error"),
+            "https://h:1",
+        );
+        assert_eq!(err.exit_code(), 255);
+        assert!(err
+            .to_string()
+            .starts_with("Could not connect to the endpoint URL: \"https://h:1\""));
+        // kmsd's own UNAVAILABLE answers name their exception.
+        let err = status_error(
+            "Encrypt",
+            &Status::unavailable("DependencyTimeoutException: slow"),
+            "https://h",
+        );
+        assert!(matches!(&err, CtlError::Service(s) if s.code == "DependencyTimeoutException"));
+        // A server without the service or method.
+        let err = status_error(
+            "PutPrincipalPolicy",
+            &Status::unimplemented(""),
+            "https://h:1",
+        );
+        assert_eq!(err.exit_code(), 254);
+        assert_eq!(
+            err.to_string(),
+            "An error occurred (UnsupportedOperationException) when calling the \
+             PutPrincipalPolicy operation: the kmsd at https://h:1 does not serve the \
+             PutPrincipalPolicy operation"
+        );
+    }
+
+    #[test]
+    fn exception_names() {
+        assert_eq!(
+            split_exception("KMSInvalidStateException: key is pending deletion"),
+            Some(("KMSInvalidStateException", "key is pending deletion"))
+        );
+        assert_eq!(
+            split_exception("NotFoundException"),
+            Some(("NotFoundException", ""))
+        );
+        assert_eq!(
+            split_exception("ValidationException:x:y"),
+            Some(("ValidationException", "x:y"))
+        );
+        for none in [
+            "",
+            "transport error",
+            "Exception: x",
+            "bad Exception: x",
+            "lowerException: x",
+            ": x",
+        ] {
+            assert_eq!(split_exception(none), None, "{none:?}");
+        }
+    }
+
+    #[test]
+    fn usage_errors_exit_252() {
+        let err: CtlError = Query::parse("Keys[").expect_err("bad").into();
+        assert_eq!(err.exit_code(), 252);
+        let err =
+            prep(&["encrypt", "--key-id", "k", "--plaintext", "%%%"]).expect_err("bad base64");
+        assert_eq!(CtlError::from(err).exit_code(), 252);
+        let err = prep(&["decrypt", "--ciphertext-blob", "fileb:///nonexistent/blob"])
+            .expect_err("no file");
+        assert!(err
+            .to_string()
+            .starts_with("Error parsing parameter '--ciphertext-blob'"));
+        let err = prep(&[
+            "generate-data-key",
+            "--key-id",
+            "k",
+            "--encryption-context",
+            "purpose",
+        ])
+        .expect_err("bad shorthand");
+        assert_eq!(err.param, "--encryption-context");
+    }
+
+    #[test]
+    fn broken_pipe_is_silent() {
+        let err = CtlError::Output(io::Error::from(io::ErrorKind::BrokenPipe));
+        assert_eq!(err.stderr_text(), "");
+        assert_eq!(err.exit_code(), 255);
+    }
+
+    #[test]
+    fn requests_are_built_from_aws_style_flags() {
+        let Ok(Call::GenerateDataKey(r)) = prep(&[
+            "generate-data-key",
+            "--key-id",
+            "alias/app",
+            "--key-spec",
+            "AES_256",
+            "--encryption-context",
+            "purpose=backup,team=db",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.key_id, "alias/app");
+        assert_eq!(r.key_spec, pb::DataKeySpec::Aes256 as i32);
+        assert_eq!(
+            r.encryption_context.get("team").map(String::as_str),
+            Some("db")
+        );
+        assert_eq!(r.number_of_bytes, None);
+
+        let Ok(Call::Encrypt(r)) = prep(&[
+            "--cli-binary-format",
+            "raw-in-base64-out",
+            "encrypt",
+            "--key-id",
+            "k",
+            "--plaintext",
+            "hello",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.plaintext, b"hello");
+
+        let Ok(Call::CreateKey(r)) = prep(&[
+            "create-key",
+            "--description",
+            "x",
+            "--key-usage",
+            "ENCRYPT_DECRYPT",
+            "--tags",
+            "TagKey=a,TagValue=1",
+            "TagKey=b,TagValue=2",
+            "--multi-region",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.description, "x");
+        assert_eq!(r.key_usage, pb::KeyUsageType::EncryptDecrypt as i32);
+        assert_eq!(r.tags.len(), 2);
+        assert!(r.multi_region);
+        assert_eq!(r.policy, None);
+
+        let Ok(Call::UntagResource(r)) =
+            prep(&["untag-resource", "--key-id", "k", "--tag-keys", "a", "b"])
+        else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.tag_keys, ["a", "b"]);
+    }
+
+    #[test]
+    fn list_calls_paginate_unless_limited() {
+        assert!(matches!(
+            prep(&["list-keys"]),
+            Ok(Call::ListKeys {
+                all_pages: true,
+                ..
+            })
+        ));
+        assert!(matches!(
+            prep(&["list-keys", "--limit", "5"]),
+            Ok(Call::ListKeys {
+                all_pages: false,
+                ..
+            })
+        ));
+        assert!(matches!(
+            prep(&["list-aliases", "--marker", "m"]),
+            Ok(Call::ListAliases {
+                all_pages: false,
+                ..
+            })
+        ));
+        assert!(matches!(
+            prep(&["--no-paginate", "list-resource-tags", "--key-id", "k"]),
+            Ok(Call::ListResourceTags {
+                all_pages: false,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn create_grant_request() {
+        let Ok(Call::CreateGrant(r)) = prep(&[
+            "create-grant",
+            "--key-id",
+            "k",
+            "--grantee-principal",
+            "arn:aws:iam::111122223333:user/alice",
+            "--retiring-principal",
+            "arn:aws:iam::111122223333:role/ops",
+            "--operations",
+            "Decrypt",
+            "GenerateDataKeyWithoutPlaintext",
+            "--constraints",
+            "EncryptionContextSubset={team=db,app=x}",
+            "--grant-tokens",
+            "t1",
+            "--name",
+            "n",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.key_id, "k");
+        assert_eq!(r.grantee_principal, "arn:aws:iam::111122223333:user/alice");
+        assert_eq!(
+            r.retiring_principal.as_deref(),
+            Some("arn:aws:iam::111122223333:role/ops")
+        );
+        assert_eq!(
+            r.operations,
+            [
+                pb::GrantOperation::Decrypt as i32,
+                pb::GrantOperation::GenerateDataKeyWithoutPlaintext as i32
+            ]
+        );
+        let c = r.constraints.expect("constraints");
+        assert_eq!(
+            c.encryption_context_subset.get("team").map(String::as_str),
+            Some("db")
+        );
+        assert!(c.encryption_context_equals.is_empty());
+        assert_eq!(r.grant_tokens, ["t1"]);
+        assert_eq!(r.name.as_deref(), Some("n"));
+
+        let Ok(Call::CreateGrant(r)) = prep(&[
+            "create-grant",
+            "--key-id",
+            "k",
+            "--grantee-principal",
+            "p",
+            "--operations",
+            r#"["Encrypt","ReEncryptFrom"]"#,
+            "--constraints",
+            r#"{"EncryptionContextEquals":{"a":"b"}}"#,
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(
+            r.operations,
+            [
+                pb::GrantOperation::Encrypt as i32,
+                pb::GrantOperation::ReEncryptFrom as i32
+            ]
+        );
+        assert_eq!(r.constraints.expect("c").encryption_context_equals.len(), 1);
+        assert_eq!(r.retiring_principal, None);
+        assert_eq!(r.name, None);
+    }
+
+    #[test]
+    fn bad_grant_parameters_exit_252() {
+        let base = ["create-grant", "--key-id", "k", "--grantee-principal", "p"];
+        for extra in [
+            &["--operations", "decrypt"][..],
+            &["--operations", "Decrypt", "Bogus"][..],
+            &["--operations", "[1]"][..],
+            &["--operations", "Decrypt", "--constraints", "Subset={a=b}"][..],
+            &[
+                "--operations",
+                "Decrypt",
+                "--constraints",
+                "EncryptionContextSubset=a",
+            ][..],
+            &[
+                "--operations",
+                "Decrypt",
+                "--constraints",
+                r#"{"EncryptionContextSubset":1}"#,
+            ][..],
+        ] {
+            let mut args = base.to_vec();
+            args.extend_from_slice(extra);
+            let err = prep(&args).expect_err("bad value");
+            let err = CtlError::from(err);
+            assert_eq!(err.exit_code(), 252, "{args:?}");
+            assert!(
+                err.stderr_text()
+                    .starts_with("\nError parsing parameter '--"),
+                "{}",
+                err.stderr_text()
+            );
+        }
+        // --operations is required.
+        let mut args = vec!["kmsctl"];
+        args.extend_from_slice(&base);
+        let err = Cli::try_parse_from(args).expect_err("missing --operations");
+        assert!(err.use_stderr());
+    }
+
+    #[test]
+    fn key_policy_requests() {
+        let mut f = tempfile::NamedTempFile::new().expect("temp");
+        f.write_all(br#"{"Version":"2012-10-17","Statement":[]}"#)
+            .expect("write");
+        let policy = format!("file://{}", f.path().display());
+        let Ok(Call::PutKeyPolicy(r)) = prep(&[
+            "put-key-policy",
+            "--key-id",
+            "k",
+            "--policy",
+            &policy,
+            "--bypass-policy-lockout-safety-check",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.policy, r#"{"Version":"2012-10-17","Statement":[]}"#);
+        assert_eq!(r.policy_name.as_deref(), Some("default"));
+        assert!(r.bypass_policy_lockout_safety_check);
+
+        let Ok(Call::PutKeyPolicy(r)) = prep(&[
+            "put-key-policy",
+            "--key-id",
+            "k",
+            "--policy-name",
+            "default",
+            "--policy",
+            "{}",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.policy, "{}");
+        assert!(!r.bypass_policy_lockout_safety_check);
+
+        let err = prep(&[
+            "put-key-policy",
+            "--key-id",
+            "k",
+            "--policy",
+            "file:///nonexistent/p.json",
+        ])
+        .expect_err("no file");
+        assert_eq!(CtlError::from(err).exit_code(), 252);
+
+        let Ok(Call::GetKeyPolicy(r)) = prep(&["get-key-policy", "--key-id", "k"]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.policy_name.as_deref(), Some("default"));
+
+        let Ok(Call::CreateKey(r)) = prep(&[
+            "create-key",
+            "--policy",
+            &policy,
+            "--bypass-policy-lockout-safety-check",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(
+            r.policy.as_deref(),
+            Some(r#"{"Version":"2012-10-17","Statement":[]}"#)
+        );
+        assert!(r.bypass_policy_lockout_safety_check);
+    }
+
+    #[test]
+    fn retire_and_revoke_requests() {
+        let Ok(Call::RetireGrant(r)) = prep(&["retire-grant", "--grant-token", "tok"]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.grant_token.as_deref(), Some("tok"));
+        assert_eq!((r.key_id, r.grant_id), (None, None));
+        let Ok(Call::RetireGrant(r)) = prep(&["retire-grant", "--key-id", "k", "--grant-id", "g"])
+        else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.grant_token, None);
+        assert_eq!(r.key_id.as_deref(), Some("k"));
+        assert_eq!(r.grant_id.as_deref(), Some("g"));
+        for bad in [
+            &["kmsctl", "retire-grant"][..],
+            &["kmsctl", "retire-grant", "--grant-id", "g"][..],
+            &["kmsctl", "revoke-grant", "--key-id", "k"][..],
+        ] {
+            let err = Cli::try_parse_from(bad).expect_err("usage error");
+            assert!(err.use_stderr(), "{bad:?}");
+        }
+        let Ok(Call::RevokeGrant(r)) = prep(&["revoke-grant", "--key-id", "k", "--grant-id", "g"])
+        else {
+            panic!("wrong call")
+        };
+        assert_eq!((r.key_id.as_str(), r.grant_id.as_str()), ("k", "g"));
+    }
+
+    #[test]
+    fn iam_requests_and_operation_names() {
+        let cli = parse(&[
+            "iam",
+            "put-principal-policy",
+            "--principal-arn",
+            "arn:aws:iam::111122223333:user/alice",
+            "--policy-name",
+            "kms-use",
+            "--policy-document",
+            r#"{"Version":"2012-10-17"}"#,
+        ]);
+        assert_eq!(cli.command.operation(), "PutPrincipalPolicy");
+        let Ok(Call::PutPrincipalPolicy(r)) = prepare(&cli.command, BinaryFormat::Base64, true)
+        else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.principal_arn, "arn:aws:iam::111122223333:user/alice");
+        assert_eq!(r.policy_name, "kms-use");
+        assert_eq!(r.policy_document, r#"{"Version":"2012-10-17"}"#);
+
+        let err = prep(&[
+            "iam",
+            "put-principal-policy",
+            "--principal-arn",
+            "a",
+            "--policy-name",
+            "n",
+            "--policy-document",
+            "file:///nonexistent/doc.json",
+        ])
+        .expect_err("no file");
+        assert!(err
+            .to_string()
+            .starts_with("Error parsing parameter '--policy-document'"));
+
+        for (args, op) in [
+            (
+                &[
+                    "iam",
+                    "get-principal-policy",
+                    "--principal-arn",
+                    "a",
+                    "--policy-name",
+                    "n",
+                ][..],
+                "GetPrincipalPolicy",
+            ),
+            (
+                &[
+                    "iam",
+                    "delete-principal-policy",
+                    "--principal-arn",
+                    "a",
+                    "--policy-name",
+                    "n",
+                ][..],
+                "DeletePrincipalPolicy",
+            ),
+            (
+                &["iam", "list-principal-policies", "--principal-arn", "a"][..],
+                "ListPrincipalPolicies",
+            ),
+        ] {
+            assert_eq!(parse(args).command.operation(), op);
+        }
+        let err = status_error(
+            "PutPrincipalPolicy",
+            &Status::permission_denied("AccessDeniedException: only the account root"),
+            "https://h",
+        );
+        assert_eq!(
+            err.to_string(),
+            "An error occurred (AccessDeniedException) when calling the PutPrincipalPolicy \
+             operation: only the account root"
+        );
+        assert!(matches!(
+            prep(&[
+                "iam",
+                "get-principal-policy",
+                "--principal-arn",
+                "a",
+                "--policy-name",
+                "n"
+            ]),
+            Ok(Call::GetPrincipalPolicy(_))
+        ));
+        assert!(matches!(
+            prep(&[
+                "iam",
+                "delete-principal-policy",
+                "--principal-arn",
+                "a",
+                "--policy-name",
+                "n"
+            ]),
+            Ok(Call::DeletePrincipalPolicy(_))
+        ));
+    }
+
+    #[test]
+    fn new_list_calls_paginate_unless_limited() {
+        assert!(matches!(
+            prep(&["list-grants", "--key-id", "k"]),
+            Ok(Call::ListGrants {
+                all_pages: true,
+                ..
+            })
+        ));
+        assert!(matches!(
+            prep(&["list-grants", "--key-id", "k", "--limit", "1", "--grant-id", "g"]),
+            Ok(Call::ListGrants { all_pages: false, ref request })
+                if request.grant_id.as_deref() == Some("g") && request.limit == Some(1)
+        ));
+        assert!(matches!(
+            prep(&["list-retirable-grants", "--retiring-principal", "p"]),
+            Ok(Call::ListRetirableGrants {
+                all_pages: true,
+                ..
+            })
+        ));
+        assert!(matches!(
+            prep(&[
+                "list-retirable-grants",
+                "--retiring-principal",
+                "p",
+                "--marker",
+                "m"
+            ]),
+            Ok(Call::ListRetirableGrants {
+                all_pages: false,
+                ..
+            })
+        ));
+        assert!(matches!(
+            prep(&["list-key-policies", "--key-id", "k"]),
+            Ok(Call::ListKeyPolicies {
+                all_pages: true,
+                ..
+            })
+        ));
+        assert!(matches!(
+            prep(&["--no-paginate", "list-key-policies", "--key-id", "k"]),
+            Ok(Call::ListKeyPolicies {
+                all_pages: false,
+                ..
+            })
+        ));
+        assert!(matches!(
+            prep(&["iam", "list-principal-policies", "--principal-arn", "a"]),
+            Ok(Call::ListPrincipalPolicies {
+                all_pages: true,
+                ..
+            })
+        ));
+        assert!(matches!(
+            prep(&[
+                "iam",
+                "list-principal-policies",
+                "--principal-arn",
+                "a",
+                "--limit",
+                "2"
+            ]),
+            Ok(Call::ListPrincipalPolicies {
+                all_pages: false,
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,483 @@
+//! Grants: CreateGrant, ListGrants, ListRetirableGrants, RetireGrant,
+//! RevokeGrant, and grant tokens.
+//!
+//! kmsd's grants are strongly consistent: a grant is effective for the next
+//! call once CreateGrant returns, and a retired or revoked one is gone for
+//! the next call. Grant tokens are still checked as AWS checks them: a
+//! token is `base64url(version ‖ key id ‖ grant id ‖ HMAC-SHA-256)` under a
+//! key derived from the root key, so a forged or altered token is
+//! InvalidGrantTokenException (compared in constant time by `ring`).
+
+use std::borrow::Cow;
+
+use base64::Engine;
+
+use super::{validate, AuthzInput, Caller, Inner, Kms};
+use crate::error::{KmsError, KmsResult};
+use crate::model::ids::printable;
+use crate::model::{GrantConstraints, GrantOperation, GrantRecord, KeyId, KeyRecord, Operation, Principal};
+
+/// AWS's limit of grants per key.
+pub const MAX_GRANTS_PER_KEY: u32 = 50_000;
+const TOKEN_VERSION: u8 = 1;
+const TOKEN_LEN: usize = 1 + 17 + 32 + 32;
+
+/// CreateGrant's parameters.
+#[derive(Debug, Clone, Default)]
+pub struct CreateGrantInput {
+    /// KeyId (any form).
+    pub key_id: String,
+    /// GranteePrincipal.
+    pub grantee_principal: String,
+    /// RetiringPrincipal.
+    pub retiring_principal: Option<String>,
+    /// Operations.
+    pub operations: Vec<GrantOperation>,
+    /// Constraints.
+    pub constraints: GrantConstraints,
+    /// GrantTokens.
+    pub grant_tokens: Vec<String>,
+    /// Name.
+    pub name: Option<String>,
+}
+
+/// ListGrants' filters.
+#[derive(Debug, Clone, Default)]
+pub struct GrantFilter {
+    /// Only this grant.
+    pub grant_id: Option<String>,
+    /// Only grants to this grantee.
+    pub grantee_principal: Option<String>,
+}
+
+fn parse_grant_id(s: &str) -> KmsResult<[u8; 32]> {
+    let mut g = [0u8; 32];
+    if s.len() != 64 || hex::decode_to_slice(s, &mut g).is_err() {
+        return Err(KmsError::InvalidGrantId(format!(
+            "Invalid grant id {}",
+            printable(s)
+        )));
+    }
+    Ok(g)
+}
+
+fn check_principal(field: &str, p: &str) -> KmsResult<()> {
+    validate::length(field, p.len(), 1, 256)?;
+    if Principal::parse(p).is_none() {
+        return Err(validate::validation(
+            field,
+            "Member must be an IAM principal ARN (arn:aws:iam::ACCOUNT:root, ...:user/NAME, ...:role/NAME)",
+        ));
+    }
+    Ok(())
+}
+
+impl Inner {
+    fn mint_token(&self, key: &KeyId, grant_id: &[u8; 32]) -> String {
+        let mut raw = Vec::with_capacity(TOKEN_LEN);
+        raw.push(TOKEN_VERSION);
+        raw.extend_from_slice(&key.storage_key());
+        raw.extend_from_slice(grant_id);
+        let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.grant_token_key.expose_secret());
+        let tag = ring::hmac::sign(&k, &raw);
+        raw.extend_from_slice(tag.as_ref());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    /// Verifies a grant token; returns the key and grant it names.
+    fn verify_token(&self, token: &str) -> KmsResult<(KeyId, [u8; 32])> {
+        let bad = || KmsError::InvalidGrantToken("The grant token is not valid".into());
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.as_bytes())
+            .map_err(|_| bad())?;
+        if raw.len() != TOKEN_LEN || raw[0] != TOKEN_VERSION {
+            return Err(bad());
+        }
+        let (body, tag) = raw.split_at(TOKEN_LEN - 32);
+        let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.grant_token_key.expose_secret());
+        ring::hmac::verify(&k, body, tag).map_err(|_| bad())?;
+        let key = KeyId::from_storage_key(&body[1..18]).ok_or_else(bad)?;
+        let g: [u8; 32] = body[18..50].try_into().map_err(|_| bad())?;
+        Ok((key, g))
+    }
+
+    /// Checks the GrantTokens of a request: each must be one kmsd issued.
+    /// (Grants are effective at once in kmsd, so a valid token adds
+    /// nothing beyond being checked.)
+    pub(super) fn check_grant_tokens(&self, tokens: &[String]) -> KmsResult<()> {
+        validate::grant_tokens(tokens)?;
+        for t in tokens {
+            self.verify_token(t)?;
+        }
+        Ok(())
+    }
+
+    /// Removes a grant (retire or revoke) under the write lock.
+    fn remove_grant(&self, key: &KeyRecord, grant_id: &[u8; 32], g: &GrantRecord) -> KmsResult<()> {
+        let mut rec = key.clone();
+        rec.grant_count = rec.grant_count.saturating_sub(1);
+        let mut b = self.store.batch();
+        b.delete_grant(&key.id, grant_id, g);
+        b.put_key(&rec).map_err(KmsError::internal)?;
+        b.commit().map_err(KmsError::internal)?;
+        self.grants.remove(&(key.id, g.grantee_principal.clone()));
+        self.cache_put_key(rec);
+        Ok(())
+    }
+
+    /// Deletes every grant of a key being deleted (part of its batch).
+    pub(super) fn delete_all_grants(&self, key: &KeyRecord, b: &mut crate::store::Batch<'_>) -> KmsResult<Vec<String>> {
+        let grants = self
+            .store
+            .list_grants(&key.id, None, usize::MAX)
+            .map_err(KmsError::internal)?;
+        let mut grantees = Vec::with_capacity(grants.len());
+        for g in grants {
+            let gid = parse_grant_id(&g.grant_id).map_err(KmsError::internal)?;
+            b.delete_grant(&key.id, &gid, &g);
+            grantees.push(g.grantee_principal);
+        }
+        Ok(grantees)
+    }
+}
+
+impl Kms {
+    /// CreateGrant: returns (grant id, grant token).
+    pub async fn create_grant(&self, caller: &Caller, input: CreateGrantInput) -> KmsResult<(String, String)> {
+        check_principal("granteePrincipal", &input.grantee_principal)?;
+        if let Some(r) = &input.retiring_principal {
+            check_principal("retiringPrincipal", r)?;
+        }
+        if input.operations.is_empty() {
+            return Err(validate::validation("operations", "Member must not be empty"));
+        }
+        if !input.constraints.is_empty() {
+            if let Some(op) = input.operations.iter().find(|o| !o.takes_encryption_context()) {
+                return Err(KmsError::Validation(format!(
+                    "Grant constraints are not supported for the {op} operation: it takes no encryption context"
+                )));
+            }
+        }
+        if let Some(n) = &input.name {
+            validate::length("name", n.len(), 1, 256)?;
+            if !n.bytes().all(|b| b.is_ascii_alphanumeric() || b":/_-".contains(&b)) {
+                return Err(validate::validation(
+                    "name",
+                    "Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$",
+                ));
+            }
+        }
+        self.inner.check_grant_tokens(&input.grant_tokens)?;
+
+        let caller = caller.clone();
+        self.inner
+            .blocking(move |inner| {
+                let _w = inner.write_guard();
+                let mut ops: Vec<GrantOperation> = input.operations.clone();
+                ops.sort_by_key(|o| o.as_aws_str());
+                ops.dedup();
+                let authz = AuthzInput::default()
+                    .multi(
+                        "kms:grantoperations",
+                        ops.iter().map(|o| Cow::Borrowed(o.as_aws_str())).collect(),
+                    )
+                    .value("kms:granteeprincipal", input.grantee_principal.as_str())
+                    .value("kms:grantisforawsresource", "false")
+                    .multi(
+                        "kms:grantconstrainttype",
+                        input.constraints.types().into_iter().map(Cow::Borrowed).collect(),
+                    );
+                let authz = match &input.retiring_principal {
+                    Some(r) => authz.value("kms:retiringprincipal", r.as_str()),
+                    None => authz,
+                };
+                let key = inner.resolve_blocking(&caller, &input.key_id, Operation::CreateGrant, &authz)?;
+                if let Some(op) = ops.iter().find(|o| !o.valid_for(key.spec, key.usage)) {
+                    return Err(KmsError::Validation(format!(
+                        "The grant operation {op} is not valid for a key with KeySpec {} and KeyUsage {}",
+                        key.spec, key.usage
+                    )));
+                }
+                // Idempotent retry: same name and same parameters.
+                if let Some(name) = &input.name {
+                    if let Some(gid) = inner.store.grant_by_name(&key.id, name).map_err(KmsError::internal)? {
+                        if let Some(g) = inner.store.get_grant(&key.id, &gid).map_err(KmsError::internal)? {
+                            if g.grantee_principal == input.grantee_principal
+                                && g.retiring_principal == input.retiring_principal
+                                && g.operations == ops
+                                && g.constraints == input.constraints
+                            {
+                                return Ok((g.grant_id, inner.mint_token(&key.id, &gid)));
+                            }
+                        }
+                    }
+                }
+                if key.grant_count >= MAX_GRANTS_PER_KEY {
+                    return Err(KmsError::LimitExceeded(format!(
+                        "A key can have at most {MAX_GRANTS_PER_KEY} grants"
+                    )));
+                }
+                let mut gid = [0u8; 32];
+                crate::crypto::fill_random(&mut gid).map_err(KmsError::internal)?;
+                let grant = GrantRecord {
+                    grant_id: hex::encode(gid),
+                    key_id: key.id.to_string(),
+                    name: input.name.clone(),
+                    created_ms: inner.now_ms(),
+                    grantee_principal: input.grantee_principal.clone(),
+                    retiring_principal: input.retiring_principal.clone(),
+                    issuing_account: caller.principal.account().to_owned(),
+                    operations: ops,
+                    constraints: input.constraints.clone(),
+                };
+                let mut rec = (*key).clone();
+                rec.grant_count += 1;
+                let mut b = inner.store.batch();
+                b.put_grant(&key.id, &gid, &grant).map_err(KmsError::internal)?;
+                b.put_key(&rec).map_err(KmsError::internal)?;
+                b.commit().map_err(KmsError::internal)?;
+                inner.grants.remove(&(key.id, grant.grantee_principal.clone()));
+                inner.cache_put_key(rec);
+                Ok((grant.grant_id, inner.mint_token(&key.id, &gid)))
+            })
+            .await
+    }
+
+    /// ListGrants: the key's grants in grant-id order, optionally filtered.
+    pub async fn list_grants(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        filter: GrantFilter,
+        limit: Option<i32>,
+        marker: Option<&str>,
+    ) -> KmsResult<(Vec<GrantRecord>, Option<String>)> {
+        let limit = validate::limit(limit)?;
+        let after = match validate::marker(marker)? {
+            Some(m) => Some(parse_grant_id(m).map_err(|_| {
+                KmsError::InvalidMarker("The marker is not one that ListGrants returned".into())
+            })?),
+            None => None,
+        };
+        let wanted = filter.grant_id.as_deref().map(parse_grant_id).transpose()?;
+        if let Some(g) = &filter.grantee_principal {
+            validate::length("granteePrincipal", g.len(), 1, 256)?;
+        }
+        let caller = caller.clone();
+        let key_id = key_id.to_owned();
+        self.inner
+            .blocking(move |inner| {
+                let key = inner.resolve_blocking(&caller, &key_id, Operation::ListGrants, &AuthzInput::default())?;
+                let mut page: Vec<GrantRecord> = match (&wanted, &filter.grantee_principal) {
+                    (Some(gid), _) => inner
+                        .store
+                        .get_grant(&key.id, gid)
+                        .map_err(KmsError::internal)?
+                        .into_iter()
+                        .filter(|g| filter.grantee_principal.as_ref().is_none_or(|p| &g.grantee_principal == p))
+                        .collect(),
+                    (None, Some(p)) => {
+                        let mut v = inner.store.grants_for_grantee(&key.id, p).map_err(KmsError::internal)?;
+                        v.sort_by(|a, b| a.grant_id.cmp(&b.grant_id));
+                        v.retain(|g| after.is_none_or(|a| g.grant_id > hex::encode(a)));
+                        v.truncate(limit + 1);
+                        v
+                    }
+                    (None, None) => inner
+                        .store
+                        .list_grants(&key.id, after.as_ref(), limit + 1)
+                        .map_err(KmsError::internal)?,
+                };
+                let next = if page.len() > limit {
+                    page.truncate(limit);
+                    page.last().map(|g| g.grant_id.clone())
+                } else {
+                    None
+                };
+                Ok((page, next))
+            })
+            .await
+    }
+
+    /// ListRetirableGrants: grants whose retiring principal is `principal`
+    /// (a principal of the caller's account).
+    pub async fn list_retirable_grants(
+        &self,
+        caller: &Caller,
+        retiring_principal: &str,
+        limit: Option<i32>,
+        marker: Option<&str>,
+    ) -> KmsResult<(Vec<GrantRecord>, Option<String>)> {
+        check_principal("retiringPrincipal", retiring_principal)?;
+        let limit = validate::limit(limit)?;
+        let after = match validate::marker(marker)? {
+            Some(m) => {
+                let bad = || KmsError::InvalidMarker("The marker is not one that ListRetirableGrants returned".into());
+                let raw = hex::decode(m).map_err(|_| bad())?;
+                if raw.len() != 49 {
+                    return Err(bad());
+                }
+                let key = KeyId::from_storage_key(&raw[..17]).ok_or_else(bad)?;
+                let g: [u8; 32] = raw[17..].try_into().map_err(|_| bad())?;
+                Some((key, g))
+            }
+            None => None,
+        };
+        let target = Principal::parse(retiring_principal)
+            .ok_or_else(|| validate::validation("retiringPrincipal", "Member must be an IAM principal ARN"))?;
+        let input = AuthzInput::default();
+        self.inner
+            .authorize(caller, Operation::ListRetirableGrants, None, &input)
+            .await?;
+        if target.account() != caller.principal.account() {
+            return Err(KmsError::AccessDenied(format!(
+                "User: {} is not authorized to perform: kms:ListRetirableGrants for principals of account {}",
+                caller.principal.arn(),
+                target.account()
+            )));
+        }
+        let who = retiring_principal.to_owned();
+        self.inner
+            .blocking(move |inner| {
+                let ids = inner
+                    .store
+                    .retirable_grants(&who, after.as_ref().map(|(k, g)| (k, g)), limit + 1)
+                    .map_err(KmsError::internal)?;
+                let more = ids.len() > limit;
+                let mut page = Vec::new();
+                let mut last = None;
+                for (key, gid) in ids.into_iter().take(limit) {
+                    if let Some(g) = inner.store.get_grant(&key, &gid).map_err(KmsError::internal)? {
+                        page.push(g);
+                    }
+                    last = Some((key, gid));
+                }
+                let next = if more {
+                    last.map(|(k, g)| {
+                        let mut m = k.storage_key().to_vec();
+                        m.extend_from_slice(&g);
+                        hex::encode(m)
+                    })
+                } else {
+                    None
+                };
+                Ok((page, next))
+            })
+            .await
+    }
+
+    /// RetireGrant: by token, or by key and grant id. Allowed for the
+    /// retiring principal, the grantee when the grant includes RetireGrant,
+    /// the root of the key's account, or a principal whose policies allow
+    /// kms:RetireGrant on the key.
+    pub async fn retire_grant(
+        &self,
+        caller: &Caller,
+        grant_token: Option<&str>,
+        key_id: Option<&str>,
+        grant_id: Option<&str>,
+    ) -> KmsResult<()> {
+        let from_token = match grant_token {
+            Some(t) => {
+                validate::length("grantToken", t.len(), 1, 8192)?;
+                Some(self.inner.verify_token(t)?)
+            }
+            None => None,
+        };
+        let gid_param = grant_id.map(parse_grant_id).transpose()?;
+        if from_token.is_none() && (key_id.is_none() || gid_param.is_none()) {
+            return Err(KmsError::Validation(
+                "Specify GrantToken, or both KeyId and GrantId".into(),
+            ));
+        }
+        let caller = caller.clone();
+        let key_id = key_id.map(str::to_owned);
+        self.inner
+            .blocking(move |inner| {
+                let _w = inner.write_guard();
+                let (key, gid) = match (from_token, key_id) {
+                    (Some((kid, gid)), named) => {
+                        let key = inner
+                            .key_blocking(&kid)?
+                            .ok_or_else(|| KmsError::NotFound("The grant's key does not exist".into()))?;
+                        if let Some(n) = named {
+                            let r = crate::model::KeyRef::parse(&n)?;
+                            let matches = match r {
+                                crate::model::KeyRef::Id(id) | crate::model::KeyRef::KeyArn { id, .. } => id == kid,
+                                _ => false,
+                            };
+                            if !matches {
+                                return Err(KmsError::InvalidGrantToken(
+                                    "The grant token does not belong to the key given".into(),
+                                ));
+                            }
+                        }
+                        if gid_param.is_some_and(|g| g != gid) {
+                            return Err(KmsError::InvalidGrantToken(
+                                "The grant token does not name the grant id given".into(),
+                            ));
+                        }
+                        (key, gid)
+                    }
+                    (None, Some(n)) => {
+                        let r = crate::model::KeyRef::parse(&n)?;
+                        let (account, id) = match r {
+                            crate::model::KeyRef::Id(id) => (caller.principal.account().to_owned(), id),
+                            crate::model::KeyRef::KeyArn { account, id, .. } => (account, id),
+                            _ => {
+                                return Err(KmsError::NotFound(format!(
+                                    "Invalid keyId {}: RetireGrant takes a key id or key ARN",
+                                    printable(&n)
+                                )))
+                            }
+                        };
+                        let key = inner.owned_by(&account, &id, inner.key_blocking(&id)?)?;
+                        let gid = gid_param.ok_or_else(|| KmsError::Validation("GrantId is required".into()))?;
+                        (key, gid)
+                    }
+                    (None, None) => {
+                        return Err(KmsError::Validation("Specify GrantToken, or both KeyId and GrantId".into()))
+                    }
+                };
+                let grant = inner
+                    .store
+                    .get_grant(&key.id, &gid)
+                    .map_err(KmsError::internal)?
+                    .ok_or_else(|| KmsError::NotFound(format!("Grant {} does not exist", hex::encode(gid))))?;
+                let who = caller.principal.arn();
+                let permitted = grant.retiring_principal.as_deref() == Some(who)
+                    || (grant.grantee_principal == who && grant.operations.contains(&GrantOperation::RetireGrant))
+                    || who == Principal::root_arn(&key.account)
+                    || inner
+                        .authorize_blocking(&caller, Operation::RetireGrant, Some(&key), &AuthzInput::default())
+                        .is_ok();
+                if !permitted {
+                    return Err(KmsError::AccessDenied(format!(
+                        "User: {who} is not authorized to perform: kms:RetireGrant on resource: {}",
+                        key.arn(&inner.region)
+                    )));
+                }
+                inner.remove_grant(&key, &gid, &grant)
+            })
+            .await
+    }
+
+    /// RevokeGrant: needs kms:RevokeGrant on the key.
+    pub async fn revoke_grant(&self, caller: &Caller, key_id: &str, grant_id: &str) -> KmsResult<()> {
+        let gid = parse_grant_id(grant_id)?;
+        let caller = caller.clone();
+        let key_id = key_id.to_owned();
+        self.inner
+            .blocking(move |inner| {
+                let _w = inner.write_guard();
+                let key = inner.resolve_blocking(&caller, &key_id, Operation::RevokeGrant, &AuthzInput::default())?;
+                let grant = inner
+                    .store
+                    .get_grant(&key.id, &gid)
+                    .map_err(KmsError::internal)?
+                    .ok_or_else(|| KmsError::NotFound(format!("Grant {grant_id_hex} does not exist", grant_id_hex = hex::encode(gid))))?;
+                inner.remove_grant(&key, &gid, &grant)
+            })
+            .await
+    }
+}
