@@ -16,7 +16,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("kms_descriptor.bin"))
         .skip_debug(redacted)
-        .compile_protos(&["proto/kms/v1/kms.proto", "proto/kms/v1/identity.proto"], &["proto"])?;
+        .compile_protos(
+            &["proto/kms/v1/kms.proto", "proto/kms/v1/identity.proto"],
+            &["proto"],
+        )?;
     println!("cargo:rerun-if-changed=proto");
     Ok(())
 }

@@ -26,6 +26,9 @@ use crate::secret::RootKey;
 use crate::service::{IdentityServiceImpl, KmsService};
 use crate::store::{Store, StoreError};
 
+/// How long a graceful shutdown waits for open connections to close.
+pub const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// PEM text of the TLS material.
 #[derive(Clone)]
 pub struct TlsPem {
@@ -213,7 +216,15 @@ impl KmsServer {
 
         let local = listener.local_addr().ok();
         tracing::info!(addr = ?local, region = self.kms.region(), "kmsd serving");
-        let result = Server::builder()
+        // Graceful shutdown waits for every connection to close, and an
+        // HTTP/2 client that never answers GOAWAY would hold kmsd forever:
+        // once the signal has fired, connections get DRAIN_LIMIT to finish.
+        let (fired_tx, mut fired_rx) = watch::channel(false);
+        let signal = async move {
+            shutdown.await;
+            let _ = fired_tx.send(true);
+        };
+        let serve = Server::builder()
             .tls_config(tls)?
             .add_service(health_service)
             .add_service(reflection_v1)
@@ -221,9 +232,30 @@ impl KmsServer {
             .add_service(KeyManagementServiceServer::new(KmsService::new(
                 self.kms.clone(),
             )))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-            .await;
-        tracing::info!("stopped accepting; in-flight calls finished");
+            .add_service(IdentityServiceServer::new(IdentityServiceImpl::new(
+                self.kms.clone(),
+            )))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+        tokio::pin!(serve);
+        let drain_deadline = async {
+            while !*fired_rx.borrow_and_update() {
+                if fired_rx.changed().await.is_err() {
+                    // The signal future was dropped without firing.
+                    std::future::pending::<()>().await;
+                }
+            }
+            tokio::time::sleep(DRAIN_LIMIT).await;
+        };
+        let result = tokio::select! {
+            r = &mut serve => {
+                tracing::info!("stopped accepting; in-flight calls finished");
+                r
+            }
+            _ = drain_deadline => {
+                tracing::warn!(limit = ?DRAIN_LIMIT, "connections still open after the drain limit; closing them");
+                Ok(())
+            }
+        };
 
         let _ = stop_jobs.send(true);
         if let Err(e) = jobs.await {

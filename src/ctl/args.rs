@@ -190,6 +190,16 @@ pub enum Command {
     RetireGrant(RetireGrantArgs),
     /// Revoke a grant (as a key administrator).
     RevokeGrant(RevokeGrantArgs),
+    /// Turn on automatic rotation of a key's material.
+    EnableKeyRotation(EnableKeyRotationArgs),
+    /// Turn off automatic rotation of a key's material.
+    DisableKeyRotation(KeyIdArgs),
+    /// Show whether a key's material rotates automatically, and when next.
+    GetKeyRotationStatus(KeyIdArgs),
+    /// Rotate a key's material now.
+    RotateKeyOnDemand(KeyIdArgs),
+    /// List a key's completed rotations (and, optionally, all its material).
+    ListKeyRotations(ListKeyRotationsArgs),
     /// IAM-lite: inline policies attached to principals (IdentityService).
     #[command(subcommand)]
     Iam(IamCommand),
@@ -228,6 +238,11 @@ impl Command {
             Command::ListRetirableGrants(_) => "ListRetirableGrants",
             Command::RetireGrant(_) => "RetireGrant",
             Command::RevokeGrant(_) => "RevokeGrant",
+            Command::EnableKeyRotation(_) => "EnableKeyRotation",
+            Command::DisableKeyRotation(_) => "DisableKeyRotation",
+            Command::GetKeyRotationStatus(_) => "GetKeyRotationStatus",
+            Command::RotateKeyOnDemand(_) => "RotateKeyOnDemand",
+            Command::ListKeyRotations(_) => "ListKeyRotations",
             Command::Iam(c) => c.operation(),
         }
     }
@@ -658,6 +673,34 @@ pub struct RevokeGrantArgs {
     /// Grant id.
     #[arg(long)]
     pub grant_id: String,
+}
+
+/// `enable-key-rotation`.
+#[derive(Debug, Args)]
+pub struct EnableKeyRotationArgs {
+    /// Key id or key ARN.
+    #[arg(long)]
+    pub key_id: String,
+    /// Days between automatic rotations (90-2560, default 365).
+    #[arg(long)]
+    pub rotation_period_in_days: Option<i32>,
+}
+
+/// `list-key-rotations`.
+#[derive(Debug, Args)]
+pub struct ListKeyRotationsArgs {
+    /// Key id or key ARN.
+    #[arg(long)]
+    pub key_id: String,
+    /// Which key material to list (default ROTATIONS_ONLY).
+    #[arg(long, value_parser = EnumParser::<pb::IncludeKeyMaterial>::new())]
+    pub include_key_material: Option<i32>,
+    /// Page size (1-1000); with --limit or --marker only one page is fetched.
+    #[arg(long)]
+    pub limit: Option<i32>,
+    /// NextMarker from a previous page.
+    #[arg(long)]
+    pub marker: Option<String>,
 }
 
 /// `iam put-principal-policy`.

@@ -331,6 +331,21 @@ pub enum Call {
     RetireGrant(pb::RetireGrantRequest),
     /// `revoke-grant`.
     RevokeGrant(pb::RevokeGrantRequest),
+    /// `enable-key-rotation`.
+    EnableKeyRotation(pb::EnableKeyRotationRequest),
+    /// `disable-key-rotation`.
+    DisableKeyRotation(pb::DisableKeyRotationRequest),
+    /// `get-key-rotation-status`.
+    GetKeyRotationStatus(pb::GetKeyRotationStatusRequest),
+    /// `rotate-key-on-demand`.
+    RotateKeyOnDemand(pb::RotateKeyOnDemandRequest),
+    /// `list-key-rotations`.
+    ListKeyRotations {
+        /// The first request.
+        request: pb::ListKeyRotationsRequest,
+        /// Follow `NextMarker` to the end.
+        all_pages: bool,
+    },
     /// `iam put-principal-policy` (IdentityService).
     PutPrincipalPolicy(pb::PutPrincipalPolicyRequest),
     /// `iam get-principal-policy` (IdentityService).
@@ -570,6 +585,30 @@ pub fn prepare(
             key_id: a.key_id.clone(),
             grant_id: a.grant_id.clone(),
         }),
+        Command::EnableKeyRotation(a) => Call::EnableKeyRotation(pb::EnableKeyRotationRequest {
+            key_id: a.key_id.clone(),
+            rotation_period_in_days: a.rotation_period_in_days,
+        }),
+        Command::DisableKeyRotation(a) => Call::DisableKeyRotation(pb::DisableKeyRotationRequest {
+            key_id: a.key_id.clone(),
+        }),
+        Command::GetKeyRotationStatus(a) => {
+            Call::GetKeyRotationStatus(pb::GetKeyRotationStatusRequest {
+                key_id: a.key_id.clone(),
+            })
+        }
+        Command::RotateKeyOnDemand(a) => Call::RotateKeyOnDemand(pb::RotateKeyOnDemandRequest {
+            key_id: a.key_id.clone(),
+        }),
+        Command::ListKeyRotations(a) => Call::ListKeyRotations {
+            request: pb::ListKeyRotationsRequest {
+                key_id: a.key_id.clone(),
+                include_key_material: a.include_key_material.unwrap_or_default(),
+                limit: a.limit,
+                marker: a.marker.clone(),
+            },
+            all_pages: paginate && a.limit.is_none() && a.marker.is_none(),
+        },
         Command::Iam(IamCommand::PutPrincipalPolicy(a)) => {
             Call::PutPrincipalPolicy(pb::PutPrincipalPolicyRequest {
                 principal_arn: a.principal_arn.clone(),
@@ -727,6 +766,23 @@ impl Call {
             Call::RevokeGrant(r) => {
                 client.revoke_grant(r).await?;
                 None
+            }
+            Call::EnableKeyRotation(r) => {
+                client.enable_key_rotation(r).await?;
+                None
+            }
+            Call::DisableKeyRotation(r) => {
+                client.disable_key_rotation(r).await?;
+                None
+            }
+            Call::GetKeyRotationStatus(r) => {
+                shaped(&client.get_key_rotation_status(r).await?.into_inner())
+            }
+            Call::RotateKeyOnDemand(r) => {
+                shaped(&client.rotate_key_on_demand(r).await?.into_inner())
+            }
+            Call::ListKeyRotations { request, all_pages } => {
+                list!(client, list_key_rotations, request, all_pages, rotations)
             }
             Call::PutPrincipalPolicy(r) => {
                 iam.put_principal_policy(r).await?;
@@ -1340,5 +1396,159 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn key_rotation_requests() {
+        let cli = parse(&[
+            "enable-key-rotation",
+            "--key-id",
+            "k",
+            "--rotation-period-in-days",
+            "180",
+        ]);
+        assert_eq!(cli.command.operation(), "EnableKeyRotation");
+        let Ok(Call::EnableKeyRotation(r)) = prepare(&cli.command, BinaryFormat::Base64, true)
+        else {
+            panic!("wrong call")
+        };
+        assert_eq!(
+            (r.key_id.as_str(), r.rotation_period_in_days),
+            ("k", Some(180))
+        );
+        let Ok(Call::EnableKeyRotation(r)) = prep(&["enable-key-rotation", "--key-id", "k"]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.rotation_period_in_days, None);
+        for (args, op) in [
+            (
+                &["disable-key-rotation", "--key-id", "k"][..],
+                "DisableKeyRotation",
+            ),
+            (
+                &["get-key-rotation-status", "--key-id", "k"][..],
+                "GetKeyRotationStatus",
+            ),
+            (
+                &["rotate-key-on-demand", "--key-id", "k"][..],
+                "RotateKeyOnDemand",
+            ),
+            (
+                &["list-key-rotations", "--key-id", "k"][..],
+                "ListKeyRotations",
+            ),
+        ] {
+            assert_eq!(parse(args).command.operation(), op);
+        }
+        assert!(matches!(
+            prep(&["disable-key-rotation", "--key-id", "k"]),
+            Ok(Call::DisableKeyRotation(ref r)) if r.key_id == "k"
+        ));
+        assert!(matches!(
+            prep(&["get-key-rotation-status", "--key-id", "k"]),
+            Ok(Call::GetKeyRotationStatus(ref r)) if r.key_id == "k"
+        ));
+        assert!(matches!(
+            prep(&["rotate-key-on-demand", "--key-id", "k"]),
+            Ok(Call::RotateKeyOnDemand(ref r)) if r.key_id == "k"
+        ));
+        // --key-id is required; the period is a number.
+        for bad in [
+            &["kmsctl", "enable-key-rotation"][..],
+            &["kmsctl", "rotate-key-on-demand"][..],
+            &["kmsctl", "list-key-rotations"][..],
+            &[
+                "kmsctl",
+                "enable-key-rotation",
+                "--key-id",
+                "k",
+                "--rotation-period-in-days",
+                "soon",
+            ][..],
+        ] {
+            let err = Cli::try_parse_from(bad).expect_err("usage error");
+            assert!(err.use_stderr(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn list_key_rotations_include_key_material_and_pages() {
+        let Ok(Call::ListKeyRotations { request, all_pages }) =
+            prep(&["list-key-rotations", "--key-id", "k"])
+        else {
+            panic!("wrong call")
+        };
+        assert!(all_pages);
+        assert_eq!(request.key_id, "k");
+        assert_eq!(
+            request.include_key_material,
+            pb::IncludeKeyMaterial::Unspecified as i32
+        );
+        for (spelling, value) in [
+            ("ALL_KEY_MATERIAL", pb::IncludeKeyMaterial::AllKeyMaterial),
+            ("ROTATIONS_ONLY", pb::IncludeKeyMaterial::RotationsOnly),
+        ] {
+            let Ok(Call::ListKeyRotations { request, .. }) = prep(&[
+                "list-key-rotations",
+                "--key-id",
+                "k",
+                "--include-key-material",
+                spelling,
+            ]) else {
+                panic!("wrong call")
+            };
+            assert_eq!(request.include_key_material, value as i32, "{spelling}");
+        }
+        assert!(matches!(
+            prep(&["list-key-rotations", "--key-id", "k", "--limit", "1"]),
+            Ok(Call::ListKeyRotations { all_pages: false, ref request })
+                if request.limit == Some(1)
+        ));
+        assert!(matches!(
+            prep(&["list-key-rotations", "--key-id", "k", "--marker", "m"]),
+            Ok(Call::ListKeyRotations { all_pages: false, ref request })
+                if request.marker.as_deref() == Some("m")
+        ));
+        assert!(matches!(
+            prep(&["--no-paginate", "list-key-rotations", "--key-id", "k"]),
+            Ok(Call::ListKeyRotations {
+                all_pages: false,
+                ..
+            })
+        ));
+        // Bad spellings (wrong case, the proto name, UNSPECIFIED, nothing)
+        // are usage errors: exit 252, naming the valid values.
+        for bad in [
+            "all_key_material",
+            "INCLUDE_KEY_MATERIAL_ALL_KEY_MATERIAL",
+            "UNSPECIFIED",
+            "ALL",
+            "",
+        ] {
+            let err = Cli::try_parse_from([
+                "kmsctl",
+                "list-key-rotations",
+                "--key-id",
+                "k",
+                "--include-key-material",
+                bad,
+            ])
+            .expect_err("bad enum");
+            assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue, "{bad:?}");
+            assert!(err.use_stderr());
+            assert!(err.to_string().contains("ROTATIONS_ONLY"), "{err}");
+        }
+        // The same spellings through params (252 via ParamError).
+        assert_eq!(
+            params::parse_enum::<pb::IncludeKeyMaterial>(
+                "--include-key-material",
+                "ROTATIONS_ONLY"
+            )
+            .ok(),
+            Some(pb::IncludeKeyMaterial::RotationsOnly as i32)
+        );
+        let err = params::parse_enum::<pb::IncludeKeyMaterial>("--include-key-material", "NOPE")
+            .expect_err("bad enum");
+        assert_eq!(CtlError::from(err).exit_code(), EXIT_USAGE);
     }
 }

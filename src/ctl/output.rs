@@ -846,6 +846,56 @@ impl Shape for pb::ListRetirableGrantsResponse {
     }
 }
 
+impl Shape for pb::GetKeyRotationStatusResponse {
+    fn shape(&self) -> Value {
+        let mut o = Obj::new()
+            .put("KeyRotationEnabled", Value::Bool(self.key_rotation_enabled))
+            .str("KeyId", &self.key_id);
+        if let Some(days) = self.rotation_period_in_days {
+            o = o.put("RotationPeriodInDays", Value::Int(i64::from(days)));
+        }
+        o.timestamp("NextRotationDate", self.next_rotation_date.as_ref())
+            .timestamp(
+                "OnDemandRotationStartDate",
+                self.on_demand_rotation_start_date.as_ref(),
+            )
+            .build()
+    }
+}
+
+impl Shape for pb::RotateKeyOnDemandResponse {
+    fn shape(&self) -> Value {
+        Obj::new().str("KeyId", &self.key_id).build()
+    }
+}
+
+impl Shape for pb::RotationsListEntry {
+    fn shape(&self) -> Value {
+        Obj::new()
+            .str("KeyId", &self.key_id)
+            .str("KeyMaterialId", &self.key_material_id)
+            .str("KeyMaterialDescription", &self.key_material_description)
+            .enumeration::<pb::ImportState>("ImportState", self.import_state)
+            .enumeration::<pb::KeyMaterialState>("KeyMaterialState", self.key_material_state)
+            .enumeration::<pb::ExpirationModelType>("ExpirationModel", self.expiration_model)
+            .timestamp("ValidTo", self.valid_to.as_ref())
+            .timestamp("RotationDate", self.rotation_date.as_ref())
+            .enumeration::<pb::RotationType>("RotationType", self.rotation_type)
+            .build()
+    }
+}
+
+impl Shape for pb::ListKeyRotationsResponse {
+    fn shape(&self) -> Value {
+        let rotations = self.rotations.iter().map(Shape::shape).collect();
+        page_tail(
+            Obj::new().put("Rotations", Value::List(rotations)),
+            &self.next_marker,
+            self.truncated,
+        )
+    }
+}
+
 impl Shape for pb::GetPrincipalPolicyResponse {
     fn shape(&self) -> Value {
         // The document stays a string, as get-key-policy's Policy does.
@@ -1327,5 +1377,150 @@ mod tests {
         let v = without_page_tail(pb::ListGrantsResponse::default().shape());
         assert_eq!(to_json(&v), "{\n    \"Grants\": []\n}");
         assert_eq!(without_page_tail(Value::Int(1)), Value::Int(1));
+    }
+
+    #[test]
+    fn key_rotation_status_shape() {
+        let resp = pb::GetKeyRotationStatusResponse {
+            key_rotation_enabled: true,
+            key_id: "arn:aws:kms:us-east-1:111122223333:key/k".into(),
+            rotation_period_in_days: Some(180),
+            next_rotation_date: Some(ts(1_795_507_262, 0)),
+            on_demand_rotation_start_date: None,
+        };
+        assert_eq!(
+            to_json(&resp.shape()),
+            r#"{
+    "KeyRotationEnabled": true,
+    "KeyId": "arn:aws:kms:us-east-1:111122223333:key/k",
+    "RotationPeriodInDays": 180,
+    "NextRotationDate": "2026-11-24T08:01:02+00:00"
+}"#
+        );
+        // Disabled: only the flag and the key; an on-demand rotation in
+        // progress shows its start date.
+        let resp = pb::GetKeyRotationStatusResponse {
+            key_rotation_enabled: false,
+            key_id: "arn:k".into(),
+            on_demand_rotation_start_date: Some(ts(1_795_507_262, 500_000_000)),
+            ..Default::default()
+        };
+        assert_eq!(
+            resp.shape(),
+            Value::Obj(vec![
+                ("KeyRotationEnabled".into(), Value::Bool(false)),
+                ("KeyId".into(), Value::Str("arn:k".into())),
+                (
+                    "OnDemandRotationStartDate".into(),
+                    Value::Str("2026-11-24T08:01:02.500000+00:00".into())
+                ),
+            ])
+        );
+        let rotated = pb::RotateKeyOnDemandResponse { key_id: "k".into() };
+        assert_eq!(to_json(&rotated.shape()), "{\n    \"KeyId\": \"k\"\n}");
+    }
+
+    #[test]
+    fn key_rotations_list_shape() {
+        let resp = pb::ListKeyRotationsResponse {
+            rotations: vec![
+                pb::RotationsListEntry {
+                    key_id: "k".into(),
+                    key_material_id: "m0".into(),
+                    key_material_state: pb::KeyMaterialState::NonCurrent as i32,
+                    ..Default::default()
+                },
+                pb::RotationsListEntry {
+                    key_id: "k".into(),
+                    key_material_id: "m1".into(),
+                    key_material_state: pb::KeyMaterialState::Current as i32,
+                    rotation_date: Some(ts(1_795_507_262, 0)),
+                    rotation_type: pb::RotationType::OnDemand as i32,
+                    ..Default::default()
+                },
+            ],
+            next_marker: "n".into(),
+            truncated: true,
+        };
+        assert_eq!(
+            to_json(&resp.shape()),
+            r#"{
+    "Rotations": [
+        {
+            "KeyId": "k",
+            "KeyMaterialId": "m0",
+            "KeyMaterialState": "NON_CURRENT"
+        },
+        {
+            "KeyId": "k",
+            "KeyMaterialId": "m1",
+            "KeyMaterialState": "CURRENT",
+            "RotationDate": "2026-11-24T08:01:02+00:00",
+            "RotationType": "ON_DEMAND"
+        }
+    ],
+    "NextMarker": "n",
+    "Truncated": true
+}"#
+        );
+        // Every member, in the AWS model's order and spellings.
+        let full = pb::RotationsListEntry {
+            key_id: "k".into(),
+            key_material_id: "m".into(),
+            key_material_description: "d".into(),
+            import_state: pb::ImportState::PendingImport as i32,
+            key_material_state: pb::KeyMaterialState::PendingMultiRegionImportAndRotation as i32,
+            expiration_model: pb::ExpirationModelType::KeyMaterialExpires as i32,
+            valid_to: Some(ts(0, 0)),
+            rotation_date: Some(ts(0, 0)),
+            rotation_type: pb::RotationType::Automatic as i32,
+        }
+        .shape();
+        let Value::Obj(members) = &full else {
+            panic!("not an object")
+        };
+        let names: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "KeyId",
+                "KeyMaterialId",
+                "KeyMaterialDescription",
+                "ImportState",
+                "KeyMaterialState",
+                "ExpirationModel",
+                "ValidTo",
+                "RotationDate",
+                "RotationType",
+            ]
+        );
+        let s = |v: &str| Value::Str(v.to_owned());
+        assert_eq!(full.get("ImportState"), Some(&s("PENDING_IMPORT")));
+        assert_eq!(
+            full.get("KeyMaterialState"),
+            Some(&s("PENDING_MULTI_REGION_IMPORT_AND_ROTATION"))
+        );
+        assert_eq!(
+            full.get("ExpirationModel"),
+            Some(&s("KEY_MATERIAL_EXPIRES"))
+        );
+        assert_eq!(full.get("RotationType"), Some(&s("AUTOMATIC")));
+        // Unknown enum values are left out; an empty page prints [].
+        let odd = pb::RotationsListEntry {
+            key_id: "k".into(),
+            key_material_state: 999,
+            rotation_type: 999,
+            ..Default::default()
+        };
+        assert_eq!(
+            odd.shape(),
+            Value::Obj(vec![("KeyId".into(), Value::Str("k".into()))])
+        );
+        assert_eq!(
+            to_json(&without_page_tail(
+                pb::ListKeyRotationsResponse::default().shape()
+            )),
+            "{\n    \"Rotations\": []\n}"
+        );
     }
 }

@@ -516,6 +516,10 @@ aws_enum! {
     DataKeySpec => "DATA_KEY_SPEC_",
     ExpirationModelType => "EXPIRATION_MODEL_TYPE_",
     MultiRegionKeyType => "MULTI_REGION_KEY_TYPE_",
+    RotationType => "ROTATION_TYPE_",
+    KeyMaterialState => "KEY_MATERIAL_STATE_",
+    ImportState => "IMPORT_STATE_",
+    IncludeKeyMaterial => "INCLUDE_KEY_MATERIAL_",
 }
 
 /// Parses an AWS enum spelling into the proto's `i32`, or says which

@@ -41,8 +41,12 @@ impl Kms {
         self.inner
             .blocking(move |inner| {
                 let _w = inner.write_guard();
-                let key =
-                    inner.resolve_blocking(&caller, &target_key_id, Operation::CreateAlias, &AuthzInput::default())?;
+                let key = inner.resolve_blocking(
+                    &caller,
+                    &target_key_id,
+                    Operation::CreateAlias,
+                    &AuthzInput::default(),
+                )?;
                 let account = caller.principal.account();
                 if inner
                     .store
@@ -106,10 +110,19 @@ impl Kms {
                 let old_target = existing.target_id().map_err(KmsError::internal)?;
                 // The caller needs UpdateAlias on the key the alias leaves...
                 let old_key = inner.key_blocking(&old_target)?;
-                inner.authorize_blocking(&caller, Operation::UpdateAlias, old_key.as_deref(), &AuthzInput::default())?;
+                inner.authorize_blocking(
+                    &caller,
+                    Operation::UpdateAlias,
+                    old_key.as_deref(),
+                    &AuthzInput::default(),
+                )?;
                 // ...and on the key it moves to.
-                let key =
-                    inner.resolve_blocking(&caller, &target_key_id, Operation::UpdateAlias, &AuthzInput::default())?;
+                let key = inner.resolve_blocking(
+                    &caller,
+                    &target_key_id,
+                    Operation::UpdateAlias,
+                    &AuthzInput::default(),
+                )?;
                 if key.id != old_target {
                     let count = inner
                         .store
@@ -155,7 +168,12 @@ impl Kms {
                     .ok_or_else(|| alias_not_found(&alias_arn(&inner.region, account, &alias)))?;
                 let target = existing.target_id().map_err(KmsError::internal)?;
                 let key = inner.key_blocking(&target)?;
-                inner.authorize_blocking(&caller, Operation::DeleteAlias, key.as_deref(), &AuthzInput::default())?;
+                inner.authorize_blocking(
+                    &caller,
+                    Operation::DeleteAlias,
+                    key.as_deref(),
+                    &AuthzInput::default(),
+                )?;
                 let mut b = inner.store.batch();
                 b.delete_alias(account, &alias, &target);
                 b.commit().map_err(KmsError::internal)?;
@@ -188,7 +206,12 @@ impl Kms {
                 let account = caller.principal.account().to_owned();
                 let mut page: Vec<(AliasName, AliasRecord)> = match &key_id {
                     Some(k) => {
-                        let key = inner.resolve_blocking(&caller, k, Operation::ListAliases, &AuthzInput::default())?;
+                        let key = inner.resolve_blocking(
+                            &caller,
+                            k,
+                            Operation::ListAliases,
+                            &AuthzInput::default(),
+                        )?;
                         let mut names = inner
                             .store
                             .aliases_of_key(&key.id)
@@ -207,7 +230,12 @@ impl Kms {
                         out
                     }
                     None => {
-                        inner.authorize_blocking(&caller, Operation::ListAliases, None, &AuthzInput::default())?;
+                        inner.authorize_blocking(
+                            &caller,
+                            Operation::ListAliases,
+                            None,
+                            &AuthzInput::default(),
+                        )?;
                         inner
                             .store
                             .list_aliases(&account, after.as_deref(), limit + 1)

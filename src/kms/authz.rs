@@ -72,12 +72,16 @@ impl<'r> AuthzInput<'r> {
     /// Adds `aws:RequestTag/<k>` for each tag and `aws:TagKeys`.
     pub fn request_tags(mut self, tags: &'r [(String, String)]) -> Self {
         for (k, v) in tags {
-            self.values
-                .push((Cow::Owned(format!("aws:requesttag/{k}")), Cow::Borrowed(v.as_str())));
+            self.values.push((
+                Cow::Owned(format!("aws:requesttag/{k}")),
+                Cow::Borrowed(v.as_str()),
+            ));
         }
         self.multi.push((
             Cow::Borrowed("aws:tagkeys"),
-            tags.iter().map(|(k, _)| Cow::Borrowed(k.as_str())).collect(),
+            tags.iter()
+                .map(|(k, _)| Cow::Borrowed(k.as_str()))
+                .collect(),
         ));
         self
     }
@@ -230,7 +234,11 @@ impl Inner {
         }
         let Some(key) = key else {
             // An action on no key: identity policies decide.
-            return if identity_allows { Outcome::Allow } else { Outcome::Deny };
+            return if identity_allows {
+                Outcome::Allow
+            } else {
+                Outcome::Deny
+            };
         };
         let kp = match &policies.key_policy {
             Some(p) => p.evaluate(&ctx),
@@ -256,8 +264,14 @@ impl Inner {
     /// Whether the policies read `kms:ResourceAliases` (costly to fill).
     fn needs_resource_aliases(policies: &Policies) -> bool {
         const K: &str = "kms:resourcealiases";
-        policies.key_policy.as_ref().is_some_and(|p| p.uses_condition_key(K))
-            || policies.identity.iter().any(|(_, p)| p.uses_condition_key(K))
+        policies
+            .key_policy
+            .as_ref()
+            .is_some_and(|p| p.uses_condition_key(K))
+            || policies
+                .identity
+                .iter()
+                .any(|(_, p)| p.uses_condition_key(K))
     }
 
     /// Authorizes on the blocking pool (control plane, under or outside the
@@ -277,7 +291,9 @@ impl Inner {
             identity: self.identity_blocking(caller.principal.arn())?,
         };
         let aliases = match key {
-            Some(k) if Self::needs_resource_aliases(&policies) => Some(self.alias_strings_blocking(&k.id)?),
+            Some(k) if Self::needs_resource_aliases(&policies) => {
+                Some(self.alias_strings_blocking(&k.id)?)
+            }
             _ => None,
         };
         match self.decide(caller, op, key, &policies, input, aliases) {
@@ -311,7 +327,10 @@ impl Inner {
         let aliases = match key {
             Some(k) if Self::needs_resource_aliases(&policies) => {
                 let id = k.id;
-                Some(self.blocking(move |i| i.alias_strings_blocking(&id)).await?)
+                Some(
+                    self.blocking(move |i| i.alias_strings_blocking(&id))
+                        .await?,
+                )
             }
             _ => None,
         };
@@ -331,7 +350,12 @@ impl Inner {
     /// The policy lockout safety check: would `policy` still let the caller
     /// call PutKeyPolicy on `key`? (Directly, or through its account, which
     /// then delegates to identity policies, as AWS checks it.)
-    pub(super) fn lockout_check(&self, caller: &Caller, key: &KeyRecord, policy: &Policy) -> KmsResult<()> {
+    pub(super) fn lockout_check(
+        &self,
+        caller: &Caller,
+        key: &KeyRecord,
+        policy: &Policy,
+    ) -> KmsResult<()> {
         let input = AuthzInput::default();
         let scratch = Scratch {
             now: crate::authz::format_iso8601(self.now_ms().div_euclid(1000)),
@@ -339,7 +363,14 @@ impl Inner {
             resource_aliases: None,
         };
         let arn = key.arn(&self.region);
-        let ctx = self.context(caller, Operation::PutKeyPolicy, Some(key), &arn, &input, &scratch);
+        let ctx = self.context(
+            caller,
+            Operation::PutKeyPolicy,
+            Some(key),
+            &arn,
+            &input,
+            &scratch,
+        );
         let e = policy.evaluate(&ctx);
         if !e.explicit_deny && (e.allow_principal || e.allow_account_root) {
             return Ok(());
@@ -360,7 +391,10 @@ impl Inner {
         let Some(gop) = op.grant_operation() else {
             return Err(self.denied(caller, op, Some(key)));
         };
-        if grants.iter().any(|g| g.allows(gop, input.encryption_context)) {
+        if grants
+            .iter()
+            .any(|g| g.allows(gop, input.encryption_context))
+        {
             Ok(())
         } else {
             Err(self.denied(caller, op, Some(key)))
@@ -368,7 +402,9 @@ impl Inner {
     }
 
     fn denied(&self, caller: &Caller, op: Operation, key: Option<&KeyRecord>) -> KmsError {
-        let resource = key.map(|k| k.arn(&self.region)).unwrap_or_else(|| "*".into());
+        let resource = key
+            .map(|k| k.arn(&self.region))
+            .unwrap_or_else(|| "*".into());
         KmsError::AccessDenied(format!(
             "User: {} is not authorized to perform: {} on resource: {} because no policy or grant allows the {} action",
             caller.principal.arn(),
@@ -385,10 +421,14 @@ impl Inner {
         match self.policies.get(&key.id) {
             Ok(p) => Ok(p),
             Err(epoch) => {
-                let text = self.store.get_key_policy(&key.id).map_err(KmsError::internal)?;
+                let text = self
+                    .store
+                    .get_key_policy(&key.id)
+                    .map_err(KmsError::internal)?;
                 let text = text.unwrap_or_else(|| default_key_policy(&key.account));
                 let p = Arc::new(Policy::parse(&text).map_err(KmsError::internal)?);
-                self.policies.insert_if_unchanged(key.id, epoch, Arc::clone(&p));
+                self.policies
+                    .insert_if_unchanged(key.id, epoch, Arc::clone(&p));
                 Ok(p)
             }
         }
@@ -417,14 +457,18 @@ impl Inner {
                     compiled.push((name, Policy::parse(&text).map_err(KmsError::internal)?));
                 }
                 let p = Arc::new(compiled);
-                self.identity.insert_if_unchanged(who, epoch, Arc::clone(&p));
+                self.identity
+                    .insert_if_unchanged(who, epoch, Arc::clone(&p));
                 Ok(p)
             }
         }
     }
 
     async fn identity(self: &Arc<Self>, principal: &str) -> KmsResult<Arc<IdentityPolicies>> {
-        if let Ok(p) = self.identity.get(&identity_principal(principal).into_owned()) {
+        if let Ok(p) = self
+            .identity
+            .get(&identity_principal(principal).into_owned())
+        {
             return Ok(p);
         }
         let who = principal.to_owned();
@@ -432,19 +476,31 @@ impl Inner {
     }
 
     /// The grants of key `id` whose grantee is `principal`.
-    pub(super) fn grants_blocking(&self, id: &KeyId, principal: &str) -> KmsResult<Arc<Vec<GrantRecord>>> {
+    pub(super) fn grants_blocking(
+        &self,
+        id: &KeyId,
+        principal: &str,
+    ) -> KmsResult<Arc<Vec<GrantRecord>>> {
         let k = (*id, principal.to_owned());
         match self.grants.get(&k) {
             Ok(g) => Ok(g),
             Err(epoch) => {
-                let g = Arc::new(self.store.grants_for_grantee(id, principal).map_err(KmsError::internal)?);
+                let g = Arc::new(
+                    self.store
+                        .grants_for_grantee(id, principal)
+                        .map_err(KmsError::internal)?,
+                );
                 self.grants.insert_if_unchanged(k, epoch, Arc::clone(&g));
                 Ok(g)
             }
         }
     }
 
-    async fn grants(self: &Arc<Self>, id: KeyId, principal: &str) -> KmsResult<Arc<Vec<GrantRecord>>> {
+    async fn grants(
+        self: &Arc<Self>,
+        id: KeyId,
+        principal: &str,
+    ) -> KmsResult<Arc<Vec<GrantRecord>>> {
         if let Ok(g) = self.grants.get(&(id, principal.to_owned())) {
             return Ok(g);
         }

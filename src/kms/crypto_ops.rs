@@ -68,7 +68,10 @@ pub struct DataKeyOutput {
 
 /// The policy input of an Encrypt/Decrypt/ReEncrypt side: the encryption
 /// context and `kms:EncryptionAlgorithm`.
-fn crypto_input<'a>(context: &'a HashMap<String, String>, alg: Option<EncryptionAlgorithm>) -> AuthzInput<'a> {
+fn crypto_input<'a>(
+    context: &'a HashMap<String, String>,
+    alg: Option<EncryptionAlgorithm>,
+) -> AuthzInput<'a> {
     let alg = alg.unwrap_or(EncryptionAlgorithm::SymmetricDefault);
     AuthzInput::with_context(context).value("kms:encryptionalgorithm", alg.as_aws_str())
 }
@@ -185,7 +188,12 @@ impl Kms {
         let ctx = CanonicalContext::new(context)?;
         let inner = &self.inner;
         let key = inner
-            .resolve(caller, key_id, Operation::Encrypt, &crypto_input(context, alg))
+            .resolve(
+                caller,
+                key_id,
+                Operation::Encrypt,
+                &crypto_input(context, alg),
+            )
             .await?;
         check_usage(&key, Operation::Encrypt, &inner.region)?;
         check_algorithm(&key, alg, &inner.region)?;
@@ -344,7 +352,12 @@ impl Kms {
             ));
         }
         self.inner
-            .authorize(caller, Operation::GenerateRandom, None, &AuthzInput::default())
+            .authorize(
+                caller,
+                Operation::GenerateRandom,
+                None,
+                &AuthzInput::default(),
+            )
             .await?;
         Plaintext::random(usize::try_from(n).unwrap_or(0)).map_err(KmsError::internal)
     }

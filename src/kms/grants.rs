@@ -15,7 +15,9 @@ use base64::Engine;
 use super::{validate, AuthzInput, Caller, Inner, Kms};
 use crate::error::{KmsError, KmsResult};
 use crate::model::ids::printable;
-use crate::model::{GrantConstraints, GrantOperation, GrantRecord, KeyId, KeyRecord, Operation, Principal};
+use crate::model::{
+    GrantConstraints, GrantOperation, GrantRecord, KeyId, KeyRecord, Operation, Principal,
+};
 
 /// AWS's limit of grants per key.
 pub const MAX_GRANTS_PER_KEY: u32 = 50_000;
@@ -78,7 +80,10 @@ impl Inner {
         raw.push(TOKEN_VERSION);
         raw.extend_from_slice(&key.storage_key());
         raw.extend_from_slice(grant_id);
-        let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.grant_token_key.expose_secret());
+        let k = ring::hmac::Key::new(
+            ring::hmac::HMAC_SHA256,
+            self.grant_token_key.expose_secret(),
+        );
         let tag = ring::hmac::sign(&k, &raw);
         raw.extend_from_slice(tag.as_ref());
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
@@ -94,7 +99,10 @@ impl Inner {
             return Err(bad());
         }
         let (body, tag) = raw.split_at(TOKEN_LEN - 32);
-        let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.grant_token_key.expose_secret());
+        let k = ring::hmac::Key::new(
+            ring::hmac::HMAC_SHA256,
+            self.grant_token_key.expose_secret(),
+        );
         ring::hmac::verify(&k, body, tag).map_err(|_| bad())?;
         let key = KeyId::from_storage_key(&body[1..18]).ok_or_else(bad)?;
         let g: [u8; 32] = body[18..50].try_into().map_err(|_| bad())?;
@@ -126,7 +134,11 @@ impl Inner {
     }
 
     /// Deletes every grant of a key being deleted (part of its batch).
-    pub(super) fn delete_all_grants(&self, key: &KeyRecord, b: &mut crate::store::Batch<'_>) -> KmsResult<Vec<String>> {
+    pub(super) fn delete_all_grants(
+        &self,
+        key: &KeyRecord,
+        b: &mut crate::store::Batch<'_>,
+    ) -> KmsResult<Vec<String>> {
         let grants = self
             .store
             .list_grants(&key.id, None, usize::MAX)
@@ -143,16 +155,27 @@ impl Inner {
 
 impl Kms {
     /// CreateGrant: returns (grant id, grant token).
-    pub async fn create_grant(&self, caller: &Caller, input: CreateGrantInput) -> KmsResult<(String, String)> {
+    pub async fn create_grant(
+        &self,
+        caller: &Caller,
+        input: CreateGrantInput,
+    ) -> KmsResult<(String, String)> {
         check_principal("granteePrincipal", &input.grantee_principal)?;
         if let Some(r) = &input.retiring_principal {
             check_principal("retiringPrincipal", r)?;
         }
         if input.operations.is_empty() {
-            return Err(validate::validation("operations", "Member must not be empty"));
+            return Err(validate::validation(
+                "operations",
+                "Member must not be empty",
+            ));
         }
         if !input.constraints.is_empty() {
-            if let Some(op) = input.operations.iter().find(|o| !o.takes_encryption_context()) {
+            if let Some(op) = input
+                .operations
+                .iter()
+                .find(|o| !o.takes_encryption_context())
+            {
                 return Err(KmsError::Validation(format!(
                     "Grant constraints are not supported for the {op} operation: it takes no encryption context"
                 )));
@@ -160,7 +183,10 @@ impl Kms {
         }
         if let Some(n) = &input.name {
             validate::length("name", n.len(), 1, 256)?;
-            if !n.bytes().all(|b| b.is_ascii_alphanumeric() || b":/_-".contains(&b)) {
+            if !n
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b":/_-".contains(&b))
+            {
                 return Err(validate::validation(
                     "name",
                     "Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$",
@@ -221,12 +247,12 @@ impl Kms {
                 crate::crypto::fill_random(&mut gid).map_err(KmsError::internal)?;
                 let grant = GrantRecord {
                     grant_id: hex::encode(gid),
-                    key_id: key.id.to_string(),
+                    key_id: key.arn(&inner.region),
                     name: input.name.clone(),
                     created_ms: inner.now_ms(),
                     grantee_principal: input.grantee_principal.clone(),
                     retiring_principal: input.retiring_principal.clone(),
-                    issuing_account: caller.principal.account().to_owned(),
+                    issuing_account: Principal::root_arn(caller.principal.account()),
                     operations: ops,
                     constraints: input.constraints.clone(),
                 };
@@ -267,17 +293,30 @@ impl Kms {
         let key_id = key_id.to_owned();
         self.inner
             .blocking(move |inner| {
-                let key = inner.resolve_blocking(&caller, &key_id, Operation::ListGrants, &AuthzInput::default())?;
+                let key = inner.resolve_blocking(
+                    &caller,
+                    &key_id,
+                    Operation::ListGrants,
+                    &AuthzInput::default(),
+                )?;
                 let mut page: Vec<GrantRecord> = match (&wanted, &filter.grantee_principal) {
                     (Some(gid), _) => inner
                         .store
                         .get_grant(&key.id, gid)
                         .map_err(KmsError::internal)?
                         .into_iter()
-                        .filter(|g| filter.grantee_principal.as_ref().is_none_or(|p| &g.grantee_principal == p))
+                        .filter(|g| {
+                            filter
+                                .grantee_principal
+                                .as_ref()
+                                .is_none_or(|p| &g.grantee_principal == p)
+                        })
                         .collect(),
                     (None, Some(p)) => {
-                        let mut v = inner.store.grants_for_grantee(&key.id, p).map_err(KmsError::internal)?;
+                        let mut v = inner
+                            .store
+                            .grants_for_grantee(&key.id, p)
+                            .map_err(KmsError::internal)?;
                         v.sort_by(|a, b| a.grant_id.cmp(&b.grant_id));
                         v.retain(|g| after.is_none_or(|a| g.grant_id > hex::encode(a)));
                         v.truncate(limit + 1);
@@ -312,7 +351,11 @@ impl Kms {
         let limit = validate::limit(limit)?;
         let after = match validate::marker(marker)? {
             Some(m) => {
-                let bad = || KmsError::InvalidMarker("The marker is not one that ListRetirableGrants returned".into());
+                let bad = || {
+                    KmsError::InvalidMarker(
+                        "The marker is not one that ListRetirableGrants returned".into(),
+                    )
+                };
                 let raw = hex::decode(m).map_err(|_| bad())?;
                 if raw.len() != 49 {
                     return Err(bad());
@@ -323,8 +366,9 @@ impl Kms {
             }
             None => None,
         };
-        let target = Principal::parse(retiring_principal)
-            .ok_or_else(|| validate::validation("retiringPrincipal", "Member must be an IAM principal ARN"))?;
+        let target = Principal::parse(retiring_principal).ok_or_else(|| {
+            validate::validation("retiringPrincipal", "Member must be an IAM principal ARN")
+        })?;
         let input = AuthzInput::default();
         self.inner
             .authorize(caller, Operation::ListRetirableGrants, None, &input)
@@ -347,7 +391,11 @@ impl Kms {
                 let mut page = Vec::new();
                 let mut last = None;
                 for (key, gid) in ids.into_iter().take(limit) {
-                    if let Some(g) = inner.store.get_grant(&key, &gid).map_err(KmsError::internal)? {
+                    if let Some(g) = inner
+                        .store
+                        .get_grant(&key, &gid)
+                        .map_err(KmsError::internal)?
+                    {
                         page.push(g);
                     }
                     last = Some((key, gid));
@@ -397,13 +445,14 @@ impl Kms {
                 let _w = inner.write_guard();
                 let (key, gid) = match (from_token, key_id) {
                     (Some((kid, gid)), named) => {
-                        let key = inner
-                            .key_blocking(&kid)?
-                            .ok_or_else(|| KmsError::NotFound("The grant's key does not exist".into()))?;
+                        let key = inner.key_blocking(&kid)?.ok_or_else(|| {
+                            KmsError::NotFound("The grant's key does not exist".into())
+                        })?;
                         if let Some(n) = named {
                             let r = crate::model::KeyRef::parse(&n)?;
                             let matches = match r {
-                                crate::model::KeyRef::Id(id) | crate::model::KeyRef::KeyArn { id, .. } => id == kid,
+                                crate::model::KeyRef::Id(id)
+                                | crate::model::KeyRef::KeyArn { id, .. } => id == kid,
                                 _ => false,
                             };
                             if !matches {
@@ -422,7 +471,9 @@ impl Kms {
                     (None, Some(n)) => {
                         let r = crate::model::KeyRef::parse(&n)?;
                         let (account, id) = match r {
-                            crate::model::KeyRef::Id(id) => (caller.principal.account().to_owned(), id),
+                            crate::model::KeyRef::Id(id) => {
+                                (caller.principal.account().to_owned(), id)
+                            }
                             crate::model::KeyRef::KeyArn { account, id, .. } => (account, id),
                             _ => {
                                 return Err(KmsError::NotFound(format!(
@@ -432,24 +483,35 @@ impl Kms {
                             }
                         };
                         let key = inner.owned_by(&account, &id, inner.key_blocking(&id)?)?;
-                        let gid = gid_param.ok_or_else(|| KmsError::Validation("GrantId is required".into()))?;
+                        let gid = gid_param
+                            .ok_or_else(|| KmsError::Validation("GrantId is required".into()))?;
                         (key, gid)
                     }
                     (None, None) => {
-                        return Err(KmsError::Validation("Specify GrantToken, or both KeyId and GrantId".into()))
+                        return Err(KmsError::Validation(
+                            "Specify GrantToken, or both KeyId and GrantId".into(),
+                        ))
                     }
                 };
                 let grant = inner
                     .store
                     .get_grant(&key.id, &gid)
                     .map_err(KmsError::internal)?
-                    .ok_or_else(|| KmsError::NotFound(format!("Grant {} does not exist", hex::encode(gid))))?;
+                    .ok_or_else(|| {
+                        KmsError::NotFound(format!("Grant {} does not exist", hex::encode(gid)))
+                    })?;
                 let who = caller.principal.arn();
                 let permitted = grant.retiring_principal.as_deref() == Some(who)
-                    || (grant.grantee_principal == who && grant.operations.contains(&GrantOperation::RetireGrant))
+                    || (grant.grantee_principal == who
+                        && grant.operations.contains(&GrantOperation::RetireGrant))
                     || who == Principal::root_arn(&key.account)
                     || inner
-                        .authorize_blocking(&caller, Operation::RetireGrant, Some(&key), &AuthzInput::default())
+                        .authorize_blocking(
+                            &caller,
+                            Operation::RetireGrant,
+                            Some(&key),
+                            &AuthzInput::default(),
+                        )
                         .is_ok();
                 if !permitted {
                     return Err(KmsError::AccessDenied(format!(
@@ -463,19 +525,34 @@ impl Kms {
     }
 
     /// RevokeGrant: needs kms:RevokeGrant on the key.
-    pub async fn revoke_grant(&self, caller: &Caller, key_id: &str, grant_id: &str) -> KmsResult<()> {
+    pub async fn revoke_grant(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        grant_id: &str,
+    ) -> KmsResult<()> {
         let gid = parse_grant_id(grant_id)?;
         let caller = caller.clone();
         let key_id = key_id.to_owned();
         self.inner
             .blocking(move |inner| {
                 let _w = inner.write_guard();
-                let key = inner.resolve_blocking(&caller, &key_id, Operation::RevokeGrant, &AuthzInput::default())?;
+                let key = inner.resolve_blocking(
+                    &caller,
+                    &key_id,
+                    Operation::RevokeGrant,
+                    &AuthzInput::default(),
+                )?;
                 let grant = inner
                     .store
                     .get_grant(&key.id, &gid)
                     .map_err(KmsError::internal)?
-                    .ok_or_else(|| KmsError::NotFound(format!("Grant {grant_id_hex} does not exist", grant_id_hex = hex::encode(gid))))?;
+                    .ok_or_else(|| {
+                        KmsError::NotFound(format!(
+                            "Grant {grant_id_hex} does not exist",
+                            grant_id_hex = hex::encode(gid)
+                        ))
+                    })?;
                 inner.remove_grant(&key, &gid, &grant)
             })
             .await

@@ -55,7 +55,9 @@ impl Kms {
         check_name(policy_name)?;
         validate::length("policyDocument", document.len(), 1, 131_072)?;
         Policy::parse_as(document, PolicyKind::Identity).map_err(|e| match e {
-            PolicyError::TooLarge { .. } => KmsError::LimitExceeded(format!("The policy is too large: {e}")),
+            PolicyError::TooLarge { .. } => {
+                KmsError::LimitExceeded(format!("The policy is too large: {e}"))
+            }
             other => KmsError::MalformedPolicyDocument(other.to_string()),
         })?;
         let name = policy_name.to_owned();
@@ -73,7 +75,12 @@ impl Kms {
     }
 
     /// GetPrincipalPolicy.
-    pub async fn get_principal_policy(&self, caller: &Caller, principal_arn: &str, policy_name: &str) -> KmsResult<String> {
+    pub async fn get_principal_policy(
+        &self,
+        caller: &Caller,
+        principal_arn: &str,
+        policy_name: &str,
+    ) -> KmsResult<String> {
         let who = check_admin(caller, principal_arn, "iam:GetPrincipalPolicy")?;
         check_name(policy_name)?;
         let name = policy_name.to_owned();
@@ -122,7 +129,12 @@ impl Kms {
     }
 
     /// DeletePrincipalPolicy.
-    pub async fn delete_principal_policy(&self, caller: &Caller, principal_arn: &str, policy_name: &str) -> KmsResult<()> {
+    pub async fn delete_principal_policy(
+        &self,
+        caller: &Caller,
+        principal_arn: &str,
+        policy_name: &str,
+    ) -> KmsResult<()> {
         let who = check_admin(caller, principal_arn, "iam:DeletePrincipalPolicy")?;
         check_name(policy_name)?;
         let name = policy_name.to_owned();

@@ -32,8 +32,14 @@ impl Kms {
             let inner = Arc::clone(&self.inner);
             let next = inner
                 .blocking(|i| {
-                    let d = i.store.next_due(Schedule::Deletion).map_err(KmsError::internal)?;
-                    let r = i.store.next_due(Schedule::Rotation).map_err(KmsError::internal)?;
+                    let d = i
+                        .store
+                        .next_due(Schedule::Deletion)
+                        .map_err(KmsError::internal)?;
+                    let r = i
+                        .store
+                        .next_due(Schedule::Rotation)
+                        .map_err(KmsError::internal)?;
                     Ok(match (d, r) {
                         (Some(a), Some(b)) => Some(a.min(b)),
                         (a, b) => a.or(b),

@@ -8,7 +8,9 @@ use super::policies::compile_key_policy;
 use super::{default_key_policy, validate, AuthzInput, Caller, Inner, Kms};
 use crate::clock::DAY_MS;
 use crate::error::{KmsError, KmsResult};
-use crate::model::{KeyId, KeyRecord, KeySpec, KeyState, KeyUsage, Operation, Origin};
+use crate::model::{
+    KeyId, KeyRecord, KeySpec, KeyState, KeyUsage, Operation, Origin, RotationType,
+};
 use crate::secret::KeyMaterial;
 use crate::store::Schedule;
 
@@ -119,7 +121,11 @@ impl Kms {
         }
         let mut tags = BTreeMap::new();
         merge_tags(&mut tags, &input.tags)?;
-        let bypass = if input.bypass_policy_lockout_safety_check { "true" } else { "false" };
+        let bypass = if input.bypass_policy_lockout_safety_check {
+            "true"
+        } else {
+            "false"
+        };
         let authz = AuthzInput::default()
             .request_tags(&input.tags)
             .value("kms:bypasspolicylockoutsafetycheck", bypass)
@@ -182,7 +188,12 @@ impl Kms {
     ) -> KmsResult<Arc<KeyRecord>> {
         self.inner.check_grant_tokens(grant_tokens)?;
         self.inner
-            .resolve(caller, key_id, Operation::DescribeKey, &AuthzInput::default())
+            .resolve(
+                caller,
+                key_id,
+                Operation::DescribeKey,
+                &AuthzInput::default(),
+            )
             .await
     }
 
@@ -278,19 +289,36 @@ impl Kms {
 
     /// EnableKey (idempotent).
     pub async fn enable_key(&self, caller: &Caller, key_id: &str) -> KmsResult<()> {
-        self.update_key(caller, key_id, Operation::EnableKey, AuthzInput::default(), |_, rec, _| {
-            rec.state = KeyState::Enabled;
-            Ok(())
-        })
+        self.update_key(
+            caller,
+            key_id,
+            Operation::EnableKey,
+            AuthzInput::default(),
+            |inner, rec, b| {
+                rec.state = KeyState::Enabled;
+                if rec.rotation.missed && rec.rotation.enabled {
+                    // The rotation skipped while the key was disabled happens now.
+                    inner.rotate_in_batch(rec, RotationType::Automatic, b)?;
+                }
+                rec.rotation.missed = false;
+                Ok(())
+            },
+        )
         .await
     }
 
     /// DisableKey (idempotent).
     pub async fn disable_key(&self, caller: &Caller, key_id: &str) -> KmsResult<()> {
-        self.update_key(caller, key_id, Operation::DisableKey, AuthzInput::default(), |_, rec, _| {
-            rec.state = KeyState::Disabled;
-            Ok(())
-        })
+        self.update_key(
+            caller,
+            key_id,
+            Operation::DisableKey,
+            AuthzInput::default(),
+            |_, rec, _| {
+                rec.state = KeyState::Disabled;
+                Ok(())
+            },
+        )
         .await
     }
 
@@ -339,14 +367,20 @@ impl Kms {
         key_id: &str,
     ) -> KmsResult<Arc<KeyRecord>> {
         let rec = self
-            .update_key(caller, key_id, Operation::CancelKeyDeletion, AuthzInput::default(), |_, rec, b| {
-                if let Some(due) = rec.deletion_date_ms.take() {
-                    b.unschedule(Schedule::Deletion, due, &rec.id);
-                }
-                rec.pending_window_days = None;
-                rec.state = KeyState::Disabled;
-                Ok(Arc::new(rec.clone()))
-            })
+            .update_key(
+                caller,
+                key_id,
+                Operation::CancelKeyDeletion,
+                AuthzInput::default(),
+                |_, rec, b| {
+                    if let Some(due) = rec.deletion_date_ms.take() {
+                        b.unschedule(Schedule::Deletion, due, &rec.id);
+                    }
+                    rec.pending_window_days = None;
+                    rec.state = KeyState::Disabled;
+                    Ok(Arc::new(rec.clone()))
+                },
+            )
             .await?;
         self.inner.schedule_changed.notify_one();
         Ok(rec)

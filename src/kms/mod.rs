@@ -45,8 +45,8 @@ use cache::Cache;
 pub use aliases::AliasEntry;
 pub use authz::default_key_policy;
 pub(crate) use authz::AuthzInput;
-pub use grants::{CreateGrantInput, GrantFilter};
 pub use crypto_ops::{DataKeyOutput, DecryptOutput, EncryptOutput, ReEncryptOutput};
+pub use grants::{CreateGrantInput, GrantFilter};
 pub use keys::{CreateKeyInput, ScheduledDeletion};
 pub use rotation::{RotationInfo, RotationStatus};
 
@@ -302,7 +302,12 @@ impl Inner {
     }
 
     /// The record must belong to `account` (else NotFound).
-    fn owned_by(&self, account: &str, id: &KeyId, rec: Option<Arc<KeyRecord>>) -> KmsResult<Arc<KeyRecord>> {
+    fn owned_by(
+        &self,
+        account: &str,
+        id: &KeyId,
+        rec: Option<Arc<KeyRecord>>,
+    ) -> KmsResult<Arc<KeyRecord>> {
         match rec {
             Some(r) if r.account == account => Ok(r),
             _ => Err(not_found_key(&key_arn(&self.region, account, id))),
@@ -357,7 +362,9 @@ impl Inner {
                         let alias = a.clone();
                         self.blocking(move |inner| inner.alias_target_blocking(&acct, &alias))
                             .await?
-                            .ok_or_else(|| alias_not_found(&alias_arn(&self.region, &account, &a)))?
+                            .ok_or_else(|| {
+                                alias_not_found(&alias_arn(&self.region, &account, &a))
+                            })?
                     }
                 }
             }

@@ -53,9 +53,14 @@ impl Kms {
                 let _w = inner.write_guard();
                 let input = AuthzInput::default().value(
                     "kms:bypasspolicylockoutsafetycheck",
-                    if bypass_policy_lockout_safety_check { "true" } else { "false" },
+                    if bypass_policy_lockout_safety_check {
+                        "true"
+                    } else {
+                        "false"
+                    },
                 );
-                let key = inner.resolve_blocking(&caller, &key_id, Operation::PutKeyPolicy, &input)?;
+                let key =
+                    inner.resolve_blocking(&caller, &key_id, Operation::PutKeyPolicy, &input)?;
                 if !bypass_policy_lockout_safety_check {
                     inner.lockout_check(&caller, &key, &compiled)?;
                 }
@@ -69,11 +74,21 @@ impl Kms {
     }
 
     /// GetKeyPolicy: the policy text as stored.
-    pub async fn get_key_policy(&self, caller: &Caller, key_id: &str, policy_name: Option<&str>) -> KmsResult<String> {
+    pub async fn get_key_policy(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        policy_name: Option<&str>,
+    ) -> KmsResult<String> {
         check_policy_name(policy_name)?;
         let inner = &self.inner;
         let key = inner
-            .resolve(caller, key_id, Operation::GetKeyPolicy, &AuthzInput::default())
+            .resolve(
+                caller,
+                key_id,
+                Operation::GetKeyPolicy,
+                &AuthzInput::default(),
+            )
             .await?;
         let k = (*key).clone();
         let policy = inner.blocking(move |i| i.key_policy_blocking(&k)).await?;
@@ -95,7 +110,12 @@ impl Kms {
             ));
         }
         self.inner
-            .resolve(caller, key_id, Operation::ListKeyPolicies, &AuthzInput::default())
+            .resolve(
+                caller,
+                key_id,
+                Operation::ListKeyPolicies,
+                &AuthzInput::default(),
+            )
             .await?;
         Ok(vec![POLICY_NAME.to_owned()])
     }

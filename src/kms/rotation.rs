@@ -57,7 +57,7 @@ pub struct RotationInfo {
 
 impl Inner {
     /// Adds a new current material version to `rec` in batch `b`.
-    fn rotate_in_batch(
+    pub(super) fn rotate_in_batch(
         &self,
         rec: &mut KeyRecord,
         kind: RotationType,
@@ -106,14 +106,19 @@ impl Inner {
                 b.commit().map_err(KmsError::internal)?;
                 continue;
             }
-            let period = i64::from(rec.rotation.period_days.unwrap_or(DEFAULT_PERIOD_DAYS)) * DAY_MS;
+            let period =
+                i64::from(rec.rotation.period_days.unwrap_or(DEFAULT_PERIOD_DAYS)) * DAY_MS;
             if rec.state == KeyState::Enabled {
                 self.rotate_in_batch(&mut rec, RotationType::Automatic, &mut b)?;
                 rotated += 1;
+            } else {
+                // AWS does not rotate a disabled key; it rotates it as soon
+                // as it is enabled again (see EnableKey).
+                rec.rotation.missed = true;
             }
-            // AWS does not rotate a disabled key; its next rotation moves on
-            // by a period. After downtime, one catch-up rotation, then the
-            // schedule continues from now (no burst of missed rotations).
+            // The next rotation moves on by a period. After downtime, one
+            // catch-up rotation, then the schedule continues from now (no
+            // burst of missed rotations).
             let mut next = due_ms.saturating_add(period);
             if next <= now {
                 next = now.saturating_add(period);
@@ -137,7 +142,10 @@ impl Kms {
     pub async fn process_due_rotations(&self) -> KmsResult<usize> {
         let mut total = 0;
         loop {
-            let (n, more) = self.inner.blocking(|inner| inner.rotate_due_batch()).await?;
+            let (n, more) = self
+                .inner
+                .blocking(|inner| inner.rotate_due_batch())
+                .await?;
             total += n;
             if !more {
                 return Ok(total);
@@ -156,18 +164,24 @@ impl Kms {
         validate::range("rotationPeriodInDays", days, 90, 2560)?;
         let days = u32::try_from(days).unwrap_or(DEFAULT_PERIOD_DAYS);
         let input = AuthzInput::default().value("kms:rotationperiodindays", days.to_string());
-        self.update_key(caller, key_id, Operation::EnableKeyRotation, input, move |inner, rec, b| {
-            rec.check_rotation_eligible(&inner.region)?;
-            if let Some(old) = rec.rotation.next_ms.take() {
-                b.unschedule(Schedule::Rotation, old, &rec.id);
-            }
-            let next = inner.now_ms().saturating_add(i64::from(days) * DAY_MS);
-            rec.rotation.enabled = true;
-            rec.rotation.period_days = Some(days);
-            rec.rotation.next_ms = Some(next);
-            b.schedule(Schedule::Rotation, next, &rec.id);
-            Ok(())
-        })
+        self.update_key(
+            caller,
+            key_id,
+            Operation::EnableKeyRotation,
+            input,
+            move |inner, rec, b| {
+                rec.check_rotation_eligible(&inner.region)?;
+                if let Some(old) = rec.rotation.next_ms.take() {
+                    b.unschedule(Schedule::Rotation, old, &rec.id);
+                }
+                let next = inner.now_ms().saturating_add(i64::from(days) * DAY_MS);
+                rec.rotation.enabled = true;
+                rec.rotation.period_days = Some(days);
+                rec.rotation.next_ms = Some(next);
+                b.schedule(Schedule::Rotation, next, &rec.id);
+                Ok(())
+            },
+        )
         .await?;
         self.inner.schedule_changed.notify_one();
         Ok(())
@@ -195,22 +209,38 @@ impl Kms {
     }
 
     /// GetKeyRotationStatus.
-    pub async fn get_key_rotation_status(&self, caller: &Caller, key_id: &str) -> KmsResult<RotationStatus> {
+    pub async fn get_key_rotation_status(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+    ) -> KmsResult<RotationStatus> {
         let key = self
             .inner
-            .resolve(caller, key_id, Operation::GetKeyRotationStatus, &AuthzInput::default())
+            .resolve(
+                caller,
+                key_id,
+                Operation::GetKeyRotationStatus,
+                &AuthzInput::default(),
+            )
             .await?;
         key.check_rotation_eligible(&self.inner.region)?;
+        // A key pending deletion reports rotation off (AWS); its settings
+        // come back if the deletion is cancelled.
+        let enabled = key.rotation.enabled && key.state != KeyState::PendingDeletion;
         Ok(RotationStatus {
-            enabled: key.rotation.enabled,
-            period_days: key.rotation.enabled.then_some(key.rotation.period_days).flatten(),
-            next_rotation_ms: key.rotation.enabled.then_some(key.rotation.next_ms).flatten(),
+            enabled,
+            period_days: enabled.then_some(key.rotation.period_days).flatten(),
+            next_rotation_ms: enabled.then_some(key.rotation.next_ms).flatten(),
             key,
         })
     }
 
     /// RotateKeyOnDemand: a new current version now (at most 10 per key).
-    pub async fn rotate_key_on_demand(&self, caller: &Caller, key_id: &str) -> KmsResult<Arc<KeyRecord>> {
+    pub async fn rotate_key_on_demand(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+    ) -> KmsResult<Arc<KeyRecord>> {
         self.update_key(
             caller,
             key_id,
@@ -246,13 +276,20 @@ impl Kms {
         let limit = validate::limit(limit)?;
         let after: u32 = match validate::marker(marker)? {
             Some(m) => m.parse().map_err(|_| {
-                KmsError::InvalidMarker("The marker is not one that ListKeyRotations returned".into())
+                KmsError::InvalidMarker(
+                    "The marker is not one that ListKeyRotations returned".into(),
+                )
             })?,
             None => 0,
         };
         let key = self
             .inner
-            .resolve(caller, key_id, Operation::ListKeyRotations, &AuthzInput::default())
+            .resolve(
+                caller,
+                key_id,
+                Operation::ListKeyRotations,
+                &AuthzInput::default(),
+            )
             .await?;
         key.check_rotation_eligible(&self.inner.region)?;
         let id = key.id;

@@ -1,7 +1,7 @@
 //! Tags: TagResource, UntagResource, ListResourceTags.
 
-use super::keys::merge_tags;
 use super::authz::owned;
+use super::keys::merge_tags;
 use super::{validate, AuthzInput, Caller, Kms};
 use crate::error::{KmsError, KmsResult};
 use crate::model::Operation;
@@ -19,9 +19,13 @@ impl Kms {
         }
         let input = AuthzInput::default().request_tags(&tags);
         let input = owned(input);
-        self.update_key(caller, key_id, Operation::TagResource, input, move |_, rec, _| {
-            merge_tags(&mut rec.tags, &tags)
-        })
+        self.update_key(
+            caller,
+            key_id,
+            Operation::TagResource,
+            input,
+            move |_, rec, _| merge_tags(&mut rec.tags, &tags),
+        )
         .await
     }
 
@@ -72,7 +76,12 @@ impl Kms {
         let after = validate::marker(marker)?.map(str::to_owned);
         let key = self
             .inner
-            .resolve(caller, key_id, Operation::ListResourceTags, &AuthzInput::default())
+            .resolve(
+                caller,
+                key_id,
+                Operation::ListResourceTags,
+                &AuthzInput::default(),
+            )
             .await?;
         if let Some(a) = &after {
             if !key.tags.contains_key(a) {

@@ -59,7 +59,7 @@ impl GrantConstraints {
 pub struct GrantRecord {
     /// 64 hex digits.
     pub grant_id: String,
-    /// The key the grant is on (key id string).
+    /// The key the grant is on (its key ARN, as ListGrants reports it).
     pub key_id: String,
     /// Optional name (idempotent retries).
     pub name: Option<String>,
@@ -69,7 +69,8 @@ pub struct GrantRecord {
     pub grantee_principal: String,
     /// Who may retire it.
     pub retiring_principal: Option<String>,
-    /// The account whose principal created it.
+    /// The account whose principal created it, as its root ARN (AWS's
+    /// `IssuingAccount`).
     pub issuing_account: String,
     /// What it allows.
     pub operations: Vec<GrantOperation>,
@@ -89,7 +90,10 @@ mod tests {
     use super::*;
 
     fn m(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]

@@ -249,7 +249,11 @@ impl GrantOperation {
             Sign | Verify => usage == KeyUsage::SignVerify,
             GetPublicKey => !matches!(
                 spec,
-                KeySpec::SymmetricDefault | KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512
+                KeySpec::SymmetricDefault
+                    | KeySpec::Hmac224
+                    | KeySpec::Hmac256
+                    | KeySpec::Hmac384
+                    | KeySpec::Hmac512
             ),
             GenerateMac | VerifyMac => usage == KeyUsage::GenerateVerifyMac,
             DeriveSharedSecret => usage == KeyUsage::KeyAgreement,
@@ -308,6 +312,10 @@ pub struct RotationSettings {
     pub next_ms: Option<i64>,
     /// How many on-demand rotations the key has had.
     pub on_demand_count: u32,
+    /// A rotation fell due while the key was not enabled; EnableKey
+    /// performs it.
+    #[serde(default)]
+    pub missed: bool,
 }
 
 aws_enum!(

@@ -10,5 +10,8 @@ pub mod operation;
 
 pub use grant::{GrantConstraints, GrantRecord};
 pub use ids::{AliasName, KeyId, KeyRef, Principal};
-pub use key::{DataKeySpec, EncryptionAlgorithm, GrantOperation, KeyRecord, KeySpec, KeyState, KeyUsage, Origin, RotationSettings, RotationType};
+pub use key::{
+    DataKeySpec, EncryptionAlgorithm, GrantOperation, KeyRecord, KeySpec, KeyState, KeyUsage,
+    Origin, RotationSettings, RotationType,
+};
 pub use operation::Operation;

@@ -110,7 +110,10 @@ pub fn grant_op_from(v: i32) -> KmsResult<GrantOperation> {
         P::VerifyMac => G::VerifyMac,
         P::DeriveSharedSecret => G::DeriveSharedSecret,
         P::Unspecified => {
-            return Err(validation("operations", "Member must satisfy enum value set"))
+            return Err(validation(
+                "operations",
+                "Member must satisfy enum value set",
+            ))
         }
     })
 }

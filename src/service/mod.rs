@@ -42,10 +42,6 @@ impl KmsService {
 
 type Rpc<T> = Result<Response<T>, Status>;
 
-fn none_if_empty(s: Option<String>) -> Option<String> {
-    s.filter(|s| !s.is_empty())
-}
-
 #[tonic::async_trait]
 impl KeyManagementService for KmsService {
     async fn create_key(&self, req: Request<pb::CreateKeyRequest>) -> Rpc<pb::CreateKeyResponse> {
@@ -229,12 +225,7 @@ impl KeyManagementService for KmsService {
         let r = req.into_inner();
         let (entries, next) = self
             .kms
-            .list_aliases(
-                &caller,
-                none_if_empty(r.key_id).as_deref(),
-                r.limit,
-                r.marker.as_deref(),
-            )
+            .list_aliases(&caller, r.key_id.as_deref(), r.limit, r.marker.as_deref())
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ListAliasesResponse {
@@ -335,7 +326,7 @@ impl KeyManagementService for KmsService {
                 &r.ciphertext_blob,
                 &r.encryption_context,
                 &r.grant_tokens,
-                none_if_empty(r.key_id).as_deref(),
+                r.key_id.as_deref(),
                 alg,
             )
             .await
@@ -359,7 +350,7 @@ impl KeyManagementService for KmsService {
                 &caller,
                 &r.ciphertext_blob,
                 &r.source_encryption_context,
-                none_if_empty(r.source_key_id).as_deref(),
+                r.source_key_id.as_deref(),
                 &r.destination_key_id,
                 &r.destination_encryption_context,
                 src_alg,
@@ -454,7 +445,10 @@ impl KeyManagementService for KmsService {
         }))
     }
 
-    async fn put_key_policy(&self, req: Request<pb::PutKeyPolicyRequest>) -> Rpc<pb::PutKeyPolicyResponse> {
+    async fn put_key_policy(
+        &self,
+        req: Request<pb::PutKeyPolicyRequest>,
+    ) -> Rpc<pb::PutKeyPolicyResponse> {
         let caller = self.caller(&req)?;
         let r = req.into_inner();
         self.kms
@@ -470,7 +464,10 @@ impl KeyManagementService for KmsService {
         Ok(Response::new(pb::PutKeyPolicyResponse {}))
     }
 
-    async fn get_key_policy(&self, req: Request<pb::GetKeyPolicyRequest>) -> Rpc<pb::GetKeyPolicyResponse> {
+    async fn get_key_policy(
+        &self,
+        req: Request<pb::GetKeyPolicyRequest>,
+    ) -> Rpc<pb::GetKeyPolicyResponse> {
         let caller = self.caller(&req)?;
         let r = req.into_inner();
         let policy = self
@@ -502,7 +499,10 @@ impl KeyManagementService for KmsService {
         }))
     }
 
-    async fn create_grant(&self, req: Request<pb::CreateGrantRequest>) -> Rpc<pb::CreateGrantResponse> {
+    async fn create_grant(
+        &self,
+        req: Request<pb::CreateGrantRequest>,
+    ) -> Rpc<pb::CreateGrantResponse> {
         let caller = self.caller(&req)?;
         let r = req.into_inner();
         let operations = r
@@ -514,22 +514,32 @@ impl KeyManagementService for KmsService {
         let input = CreateGrantInput {
             key_id: r.key_id,
             grantee_principal: r.grantee_principal,
-            retiring_principal: none_if_empty(r.retiring_principal),
+            retiring_principal: r.retiring_principal,
             operations,
             constraints: constraints_from(r.constraints),
             grant_tokens: r.grant_tokens,
             name: r.name,
         };
-        let (grant_id, grant_token) = self.kms.create_grant(&caller, input).await.map_err(to_status)?;
-        Ok(Response::new(pb::CreateGrantResponse { grant_token, grant_id }))
+        let (grant_id, grant_token) = self
+            .kms
+            .create_grant(&caller, input)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::CreateGrantResponse {
+            grant_token,
+            grant_id,
+        }))
     }
 
-    async fn list_grants(&self, req: Request<pb::ListGrantsRequest>) -> Rpc<pb::ListGrantsResponse> {
+    async fn list_grants(
+        &self,
+        req: Request<pb::ListGrantsRequest>,
+    ) -> Rpc<pb::ListGrantsResponse> {
         let caller = self.caller(&req)?;
         let r = req.into_inner();
         let filter = GrantFilter {
-            grant_id: none_if_empty(r.grant_id),
-            grantee_principal: none_if_empty(r.grantee_principal),
+            grant_id: r.grant_id,
+            grantee_principal: r.grantee_principal,
         };
         let (grants, next) = self
             .kms
@@ -561,22 +571,28 @@ impl KeyManagementService for KmsService {
         }))
     }
 
-    async fn retire_grant(&self, req: Request<pb::RetireGrantRequest>) -> Rpc<pb::RetireGrantResponse> {
+    async fn retire_grant(
+        &self,
+        req: Request<pb::RetireGrantRequest>,
+    ) -> Rpc<pb::RetireGrantResponse> {
         let caller = self.caller(&req)?;
         let r = req.into_inner();
         self.kms
             .retire_grant(
                 &caller,
-                none_if_empty(r.grant_token).as_deref(),
-                none_if_empty(r.key_id).as_deref(),
-                none_if_empty(r.grant_id).as_deref(),
+                r.grant_token.as_deref(),
+                r.key_id.as_deref(),
+                r.grant_id.as_deref(),
             )
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::RetireGrantResponse {}))
     }
 
-    async fn revoke_grant(&self, req: Request<pb::RevokeGrantRequest>) -> Rpc<pb::RevokeGrantResponse> {
+    async fn revoke_grant(
+        &self,
+        req: Request<pb::RevokeGrantRequest>,
+    ) -> Rpc<pb::RevokeGrantResponse> {
         let caller = self.caller(&req)?;
         let r = req.into_inner();
         self.kms
@@ -656,7 +672,9 @@ impl KeyManagementService for KmsService {
         let r = req.into_inner();
         let include_original = match pb::IncludeKeyMaterial::try_from(r.include_key_material) {
             Ok(pb::IncludeKeyMaterial::AllKeyMaterial) => true,
-            Ok(pb::IncludeKeyMaterial::RotationsOnly) | Ok(pb::IncludeKeyMaterial::Unspecified) => false,
+            Ok(pb::IncludeKeyMaterial::RotationsOnly) | Ok(pb::IncludeKeyMaterial::Unspecified) => {
+                false
+            }
             Err(_) => {
                 return Err(to_status(crate::kms::validate::validation(
                     "includeKeyMaterial",
@@ -666,7 +684,13 @@ impl KeyManagementService for KmsService {
         };
         let (entries, next) = self
             .kms
-            .list_key_rotations(&caller, &r.key_id, include_original, r.limit, r.marker.as_deref())
+            .list_key_rotations(
+                &caller,
+                &r.key_id,
+                include_original,
+                r.limit,
+                r.marker.as_deref(),
+            )
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ListKeyRotationsResponse {
@@ -723,7 +747,12 @@ impl IdentityService for IdentityServiceImpl {
         let caller = self.caller(&req)?;
         let r = req.into_inner();
         self.kms
-            .put_principal_policy(&caller, &r.principal_arn, &r.policy_name, &r.policy_document)
+            .put_principal_policy(
+                &caller,
+                &r.principal_arn,
+                &r.policy_name,
+                &r.policy_document,
+            )
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::PutPrincipalPolicyResponse {}))

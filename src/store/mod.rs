@@ -352,7 +352,10 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<(i64, KeyId)>, StoreError> {
         let mut out = Vec::new();
-        for item in self.db.iterator_cf(self.cf(which.cf()), IteratorMode::Start) {
+        for item in self
+            .db
+            .iterator_cf(self.cf(which.cf()), IteratorMode::Start)
+        {
             let (k, _) = item?;
             let (due, id) = decode_deletion_key(&k)?;
             if due > now_ms || out.len() >= limit {
@@ -365,7 +368,11 @@ impl Store {
 
     /// The earliest due time in `which`, if any.
     pub fn next_due(&self, which: Schedule) -> Result<Option<i64>, StoreError> {
-        match self.db.iterator_cf(self.cf(which.cf()), IteratorMode::Start).next() {
+        match self
+            .db
+            .iterator_cf(self.cf(which.cf()), IteratorMode::Start)
+            .next()
+        {
             Some(item) => {
                 let (k, _) = item?;
                 Ok(Some(decode_deletion_key(&k)?.0))
@@ -398,15 +405,17 @@ impl Store {
             start.push(0);
         }
         let mut out = Vec::new();
-        for item in self
-            .db
-            .iterator_cf(self.cf(CF_IDENTITY_POLICIES), IteratorMode::From(&start, Direction::Forward))
-        {
+        for item in self.db.iterator_cf(
+            self.cf(CF_IDENTITY_POLICIES),
+            IteratorMode::From(&start, Direction::Forward),
+        ) {
             let (k, v) = item?;
             if !k.starts_with(&prefix) || out.len() >= limit {
                 break;
             }
-            let corrupt = || StoreError::Corrupt { what: "identity policy" };
+            let corrupt = || StoreError::Corrupt {
+                what: "identity policy",
+            };
             let name = String::from_utf8(k[prefix.len()..].to_vec()).map_err(|_| corrupt())?;
             let text = String::from_utf8(v.to_vec()).map_err(|_| corrupt())?;
             out.push((name, text));
@@ -415,20 +424,33 @@ impl Store {
     }
 
     /// One identity policy of `principal`.
-    pub fn get_identity_policy(&self, principal: &str, name: &str) -> Result<Option<String>, StoreError> {
+    pub fn get_identity_policy(
+        &self,
+        principal: &str,
+        name: &str,
+    ) -> Result<Option<String>, StoreError> {
         let mut k = identity_prefix(principal);
         k.extend_from_slice(name.as_bytes());
         match self.db.get_cf(self.cf(CF_IDENTITY_POLICIES), k)? {
             Some(bytes) => String::from_utf8(bytes)
                 .map(Some)
-                .map_err(|_| StoreError::Corrupt { what: "identity policy" }),
+                .map_err(|_| StoreError::Corrupt {
+                    what: "identity policy",
+                }),
             None => Ok(None),
         }
     }
 
     /// Grant `grant_id` (32 raw bytes) of key `id`.
-    pub fn get_grant(&self, id: &KeyId, grant_id: &[u8; 32]) -> Result<Option<GrantRecord>, StoreError> {
-        match self.db.get_pinned_cf(self.cf(CF_GRANTS), grant_key(id, grant_id))? {
+    pub fn get_grant(
+        &self,
+        id: &KeyId,
+        grant_id: &[u8; 32],
+    ) -> Result<Option<GrantRecord>, StoreError> {
+        match self
+            .db
+            .get_pinned_cf(self.cf(CF_GRANTS), grant_key(id, grant_id))?
+        {
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
                 .map_err(|_| StoreError::Corrupt { what: "grant" }),
@@ -453,35 +475,43 @@ impl Store {
             None => prefix.to_vec(),
         };
         let mut out = Vec::new();
-        for item in self
-            .db
-            .iterator_cf(self.cf(CF_GRANTS), IteratorMode::From(&start, Direction::Forward))
-        {
+        for item in self.db.iterator_cf(
+            self.cf(CF_GRANTS),
+            IteratorMode::From(&start, Direction::Forward),
+        ) {
             let (k, v) = item?;
             if !k.starts_with(&prefix) || out.len() >= limit {
                 break;
             }
-            out.push(serde_json::from_slice(&v).map_err(|_| StoreError::Corrupt { what: "grant" })?);
+            out.push(
+                serde_json::from_slice(&v).map_err(|_| StoreError::Corrupt { what: "grant" })?,
+            );
         }
         Ok(out)
     }
 
     /// Grants of key `id` whose grantee is `grantee` (the authorization
     /// index: cost grows with this grantee's grants on the key only).
-    pub fn grants_for_grantee(&self, id: &KeyId, grantee: &str) -> Result<Vec<GrantRecord>, StoreError> {
+    pub fn grants_for_grantee(
+        &self,
+        id: &KeyId,
+        grantee: &str,
+    ) -> Result<Vec<GrantRecord>, StoreError> {
         let prefix = grantee_prefix(id, grantee);
         let mut ids = Vec::new();
-        for item in self
-            .db
-            .iterator_cf(self.cf(CF_GRANTS_BY_GRANTEE), IteratorMode::From(&prefix, Direction::Forward))
-        {
+        for item in self.db.iterator_cf(
+            self.cf(CF_GRANTS_BY_GRANTEE),
+            IteratorMode::From(&prefix, Direction::Forward),
+        ) {
             let (k, _) = item?;
             if !k.starts_with(&prefix) {
                 break;
             }
             let g: [u8; 32] = k[prefix.len()..]
                 .try_into()
-                .map_err(|_| StoreError::Corrupt { what: "grantee index" })?;
+                .map_err(|_| StoreError::Corrupt {
+                    what: "grantee index",
+                })?;
             ids.push(g);
         }
         let mut out = Vec::with_capacity(ids.len());
@@ -508,16 +538,18 @@ impl Store {
             start.push(0);
         }
         let mut out = Vec::new();
-        for item in self
-            .db
-            .iterator_cf(self.cf(CF_GRANTS_BY_RETIRING), IteratorMode::From(&start, Direction::Forward))
-        {
+        for item in self.db.iterator_cf(
+            self.cf(CF_GRANTS_BY_RETIRING),
+            IteratorMode::From(&start, Direction::Forward),
+        ) {
             let (k, _) = item?;
             if !k.starts_with(&prefix) || out.len() >= limit {
                 break;
             }
             let rest = &k[prefix.len()..];
-            let corrupt = || StoreError::Corrupt { what: "retiring index" };
+            let corrupt = || StoreError::Corrupt {
+                what: "retiring index",
+            };
             if rest.len() != 49 {
                 return Err(corrupt());
             }
@@ -553,15 +585,17 @@ impl Store {
         let prefix = id.storage_key();
         let start = material_key(id, after_version.saturating_add(1));
         let mut out = Vec::new();
-        for item in self
-            .db
-            .iterator_cf(self.cf(CF_ROTATIONS), IteratorMode::From(&start, Direction::Forward))
-        {
+        for item in self.db.iterator_cf(
+            self.cf(CF_ROTATIONS),
+            IteratorMode::From(&start, Direction::Forward),
+        ) {
             let (k, v) = item?;
             if !k.starts_with(&prefix) || out.len() >= limit {
                 break;
             }
-            out.push(serde_json::from_slice(&v).map_err(|_| StoreError::Corrupt { what: "rotation" })?);
+            out.push(
+                serde_json::from_slice(&v).map_err(|_| StoreError::Corrupt { what: "rotation" })?,
+            );
         }
         Ok(out)
     }
@@ -572,7 +606,8 @@ impl Store {
         let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.root.expose_secret());
         let tag = ring::hmac::sign(&k, label.as_bytes());
         // A SHA-256 tag is always 32 bytes.
-        KeyMaterial::from_slice(tag.as_ref()).unwrap_or_else(|| unreachable!("HMAC-SHA-256 is 32 bytes"))
+        KeyMaterial::from_slice(tag.as_ref())
+            .unwrap_or_else(|| unreachable!("HMAC-SHA-256 is 32 bytes"))
     }
 
     /// Starts an atomic, synced batch of changes.
@@ -680,8 +715,11 @@ impl Batch<'_> {
     /// Records a completed rotation.
     pub fn put_rotation(&mut self, id: &KeyId, e: &RotationEntry) -> Result<(), StoreError> {
         let json = serde_json::to_vec(e).map_err(|_| StoreError::Corrupt { what: "rotation" })?;
-        self.wb
-            .put_cf(self.store.cf(CF_ROTATIONS), material_key(id, e.version), json);
+        self.wb.put_cf(
+            self.store.cf(CF_ROTATIONS),
+            material_key(id, e.version),
+            json,
+        );
         Ok(())
     }
 
@@ -704,7 +742,8 @@ impl Batch<'_> {
         for a in aliases {
             self.delete_alias(&rec.account, a, &rec.id);
         }
-        self.wb.delete_cf(s.cf(CF_KEY_POLICIES), rec.id.storage_key());
+        self.wb
+            .delete_cf(s.cf(CF_KEY_POLICIES), rec.id.storage_key());
         self.wb.delete_range_cf(
             s.cf(CF_ROTATIONS),
             material_key(&rec.id, 0),
@@ -718,8 +757,11 @@ impl Batch<'_> {
 
     /// Sets key `id`'s policy text.
     pub fn put_key_policy(&mut self, id: &KeyId, text: &str) {
-        self.wb
-            .put_cf(self.store.cf(CF_KEY_POLICIES), id.storage_key(), text.as_bytes());
+        self.wb.put_cf(
+            self.store.cf(CF_KEY_POLICIES),
+            id.storage_key(),
+            text.as_bytes(),
+        );
     }
 
     /// Sets (or replaces) identity policy `name` of `principal`.
@@ -738,10 +780,16 @@ impl Batch<'_> {
     }
 
     /// Writes a new grant and its indexes.
-    pub fn put_grant(&mut self, id: &KeyId, grant_id: &[u8; 32], g: &GrantRecord) -> Result<(), StoreError> {
+    pub fn put_grant(
+        &mut self,
+        id: &KeyId,
+        grant_id: &[u8; 32],
+        g: &GrantRecord,
+    ) -> Result<(), StoreError> {
         let s = self.store;
         let json = serde_json::to_vec(g).map_err(|_| StoreError::Corrupt { what: "grant" })?;
-        self.wb.put_cf(s.cf(CF_GRANTS), grant_key(id, grant_id), json);
+        self.wb
+            .put_cf(s.cf(CF_GRANTS), grant_key(id, grant_id), json);
         let mut gk = grantee_prefix(id, &g.grantee_principal);
         gk.extend_from_slice(grant_id);
         self.wb.put_cf(s.cf(CF_GRANTS_BY_GRANTEE), gk, b"");
@@ -950,11 +998,17 @@ mod tests {
         batch.schedule(Schedule::Deletion, 2_000, &a);
         batch.schedule(Schedule::Deletion, 1_000, &b);
         batch.commit().expect("commit");
-        assert_eq!(store.next_due(Schedule::Deletion).expect("next"), Some(1_000));
+        assert_eq!(
+            store.next_due(Schedule::Deletion).expect("next"),
+            Some(1_000)
+        );
         assert_eq!(
             store.due(Schedule::Deletion, 1_500, 10).expect("due"),
             vec![(1_000, b)]
         );
-        assert_eq!(store.due(Schedule::Deletion, 5_000, 10).expect("due").len(), 2);
+        assert_eq!(
+            store.due(Schedule::Deletion, 5_000, 10).expect("due").len(),
+            2
+        );
     }
 }

@@ -32,7 +32,7 @@ async fn setup() -> Setup {
     let server = TestServer::start().await;
     let mut a = server.client().await;
     let b = server.client_as(ROOT_B).await;
-    let key = c_create_tagged(&mut a).await;
+    let key = create_tagged_key(&mut a).await;
     a.create_alias(pb::CreateAliasRequest {
         alias_name: "alias/app".into(),
         target_key_id: key.clone(),
@@ -50,7 +50,7 @@ async fn setup() -> Setup {
     }
 }
 
-async fn c_create_tagged(c: &mut Client) -> String {
+async fn create_tagged_key(c: &mut Client) -> String {
     c.create_key(pb::CreateKeyRequest {
         description: "account A key".into(),
         tags: tags(&[("owner", "a")]),

@@ -165,7 +165,12 @@ async fn a_key_is_deleted_when_its_window_ends_and_not_before() {
         .aliases_of_key(&doomed_id)
         .expect("aliases")
         .is_empty());
-    assert_eq!(store.next_due(kmsd::store::Schedule::Deletion).expect("schedule"), None);
+    assert_eq!(
+        store
+            .next_due(kmsd::store::Schedule::Deletion)
+            .expect("schedule"),
+        None
+    );
 }
 
 #[tokio::test]

@@ -623,3 +623,15 @@ pub fn assert_access_denied(e: &tonic::Status, principal: &str, action: &str, re
     assert!(m.contains(action), "action {action} missing: {m}");
     assert!(m.contains(resource), "resource {resource} missing: {m}");
 }
+
+// ---------------------------------------------------------------------------
+// Helpers added for the rotation tests.
+
+impl TestServer {
+    /// A server on a data dir the caller owns (as [`TestServer::start_in`])
+    /// reading `clock`: a test can `stop()` it, move the clock while it is
+    /// down, and start it again on the same dir and the same time line.
+    pub async fn start_in_with_clock(dir: &Path, clock: ManualClock) -> Self {
+        Self::start_at(dir.to_owned(), clock, None).await
+    }
+}

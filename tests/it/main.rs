@@ -7,9 +7,14 @@ mod harness;
 
 mod accounts;
 mod at_rest;
+mod authz_every_rpc;
 mod bad_input;
+mod cli;
+mod cross_account;
 mod deletion;
 mod envelope;
+mod grants;
+mod key_policies;
 mod keys_aliases_tags;
 mod restart;
-mod authz_every_rpc;
+mod rotation;
