@@ -302,13 +302,18 @@ impl Kms {
                     .map_err(KmsError::internal)
             })
             .await?;
+        // The history and the key record are read separately; a rotation
+        // committing in between is already in the history (same batch), so
+        // the newest version seen anywhere is the current one.
+        let newest_listed = entries.iter().map(|e| e.version).max().unwrap_or(0);
+        let current_version = key.current_version.max(newest_listed);
         let mut page: Vec<RotationInfo> = Vec::new();
         if include_original && after == 0 {
             page.push(RotationInfo {
                 key_id: id.to_string(),
                 version: 1,
                 key_material_id: key_material_id(&id, 1),
-                current: key.current_version == 1,
+                current: current_version == 1,
                 rotation_ms: None,
                 rotation_type: None,
             });
@@ -317,7 +322,7 @@ impl Kms {
             key_id: id.to_string(),
             version: e.version,
             key_material_id: key_material_id(&id, e.version),
-            current: e.version == key.current_version,
+            current: e.version == current_version,
             rotation_ms: Some(e.rotation_ms),
             rotation_type: Some(e.rotation_type),
         }));

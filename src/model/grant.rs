@@ -18,17 +18,18 @@ pub struct GrantConstraints {
 
 impl GrantConstraints {
     /// Whether `ctx` (the request's encryption context) satisfies the
-    /// constraints.
+    /// constraints. As in AWS, constraint keys match case-insensitively and
+    /// values case-sensitively.
     pub fn allow(&self, ctx: Option<&HashMap<String, String>>) -> bool {
         let empty = HashMap::new();
         let ctx = ctx.unwrap_or(&empty);
         if let Some(eq) = &self.encryption_context_equals {
-            if eq.len() != ctx.len() || eq.iter().any(|(k, v)| ctx.get(k) != Some(v)) {
+            if eq.len() != ctx.len() || eq.iter().any(|(k, v)| lookup(ctx, k) != Some(v)) {
                 return false;
             }
         }
         if let Some(sub) = &self.encryption_context_subset {
-            if sub.iter().any(|(k, v)| ctx.get(k) != Some(v)) {
+            if sub.iter().any(|(k, v)| lookup(ctx, k) != Some(v)) {
                 return false;
             }
         }
@@ -52,6 +53,17 @@ impl GrantConstraints {
     pub fn is_empty(&self) -> bool {
         self.encryption_context_equals.is_none() && self.encryption_context_subset.is_none()
     }
+}
+
+/// The value of `key` in `ctx`, matching the key case-insensitively (the
+/// exact key first, so the common case costs one hash lookup).
+fn lookup<'a>(ctx: &'a HashMap<String, String>, key: &str) -> Option<&'a String> {
+    ctx.get(key).or_else(|| {
+        let want = key.to_lowercase();
+        ctx.iter()
+            .find(|(k, _)| k.to_lowercase() == want)
+            .map(|(_, v)| v)
+    })
 }
 
 /// A grant as stored.
@@ -106,6 +118,18 @@ mod tests {
         assert!(sub.allow(Some(&m(&[("a", "1"), ("b", "2")]))));
         assert!(!sub.allow(Some(&m(&[("a", "2")]))));
         assert!(!sub.allow(None));
+        let team = GrantConstraints {
+            encryption_context_subset: Some([("team".to_string(), "db".to_string())].into()),
+            encryption_context_equals: None,
+        };
+        assert!(
+            team.allow(Some(&m(&[("TEAM", "db")]))),
+            "keys are case-insensitive"
+        );
+        assert!(
+            !team.allow(Some(&m(&[("team", "DB")]))),
+            "values are case-sensitive"
+        );
         let eq = GrantConstraints {
             encryption_context_subset: None,
             encryption_context_equals: Some([("a".to_string(), "1".to_string())].into()),

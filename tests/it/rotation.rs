@@ -878,7 +878,6 @@ async fn rotations_are_listed_and_used_and_can_be_stopped() {
 /// KMS key is re-enabled, if the key material is past its last scheduled
 /// rotation date, AWS KMS rotates it immediately."
 #[tokio::test]
-#[ignore = "kmsd bug: EnableKey does not rotate a key whose scheduled rotation was skipped while it was disabled (AWS rotates it immediately); the job only moves the schedule on"]
 async fn re_enabling_a_key_that_missed_its_rotation_rotates_it_at_once() {
     let server = TestServer::start().await;
     let mut c = server.client().await;
@@ -951,11 +950,28 @@ async fn a_key_pending_deletion_is_not_rotated() {
         "status not restored after cancel"
     );
     assert!(rotations_only(&mut c, &key).await.is_empty());
+
+    // Cancelling leaves the key Disabled; enabling it performs the rotation
+    // that was skipped while it was pending deletion, at once.
+    let original = current_material(&mut c, &key).await;
+    c.enable_key(pb::EnableKeyRequest {
+        key_id: key.clone(),
+    })
+    .await
+    .expect("enable key");
+    let list = wait_for_rotations(&mut c, &key, 1).await;
+    assert_entry(
+        &list[0],
+        &key,
+        pb::RotationType::Automatic,
+        server.clock.now_ms(),
+        true,
+    );
+    assert_ne!(current_material(&mut c, &key).await, original);
 }
 
 /// AWS: the rotation status of a key pending deletion reads `false`.
 #[tokio::test]
-#[ignore = "kmsd bug: GetKeyRotationStatus reports KeyRotationEnabled=true for a key pending deletion (AWS reports false until the deletion is cancelled)"]
 async fn a_key_pending_deletion_reports_rotation_disabled() {
     let server = TestServer::start().await;
     let mut c = server.client().await;
