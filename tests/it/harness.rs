@@ -154,21 +154,7 @@ impl Drop for TestServer {
 
 /// Connects with mutual TLS.
 pub async fn connect(addr: SocketAddr, ca: &Path, cert: &Path, key: &Path) -> Client {
-    let tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(std::fs::read(ca).expect("ca")))
-        .identity(Identity::from_pem(
-            std::fs::read(cert).expect("cert"),
-            std::fs::read(key).expect("key"),
-        ))
-        .domain_name("localhost");
-    let channel = Endpoint::from_shared(format!("https://{addr}"))
-        .expect("endpoint")
-        .tls_config(tls)
-        .expect("tls")
-        .connect()
-        .await
-        .expect("connect");
-    KeyManagementServiceClient::new(channel)
+    KeyManagementServiceClient::new(connect_channel(addr, ca, cert, key).await)
 }
 
 /// Creates a symmetric key; returns its key id.

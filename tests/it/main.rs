@@ -14,6 +14,7 @@ mod cross_account;
 mod deletion;
 mod envelope;
 mod grants;
+mod health;
 mod identity_policies;
 mod key_policies;
 mod keys_aliases_tags;
