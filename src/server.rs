@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::clock::Clock;
@@ -224,6 +224,10 @@ impl KmsServer {
             shutdown.await;
             let _ = fired_tx.send(true);
         };
+        // A listener passed in skips tonic's socket options, so TCP_NODELAY
+        // is set here: without it, small responses wait on delayed ACKs
+        // (~40 ms per call).
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let serve = Server::builder()
             .tls_config(tls)?
             .add_service(health_service)
@@ -235,7 +239,7 @@ impl KmsServer {
             .add_service(IdentityServiceServer::new(IdentityServiceImpl::new(
                 self.kms.clone(),
             )))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+            .serve_with_incoming_shutdown(incoming, signal);
         tokio::pin!(serve);
         let drain_deadline = async {
             while !*fired_rx.borrow_and_update() {
