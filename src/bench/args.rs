@@ -1,0 +1,366 @@
+//! kms-bench's command line (clap) and the parsers of its values.
+//!
+//! Connection flags and environment variables are kmsctl's
+//! (`--endpoint-url`, `--ca-cert`, `--client-cert`, `--client-key`,
+//! `--data-dir`, `KMS_*`); they become a [`ConnectOptions`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use super::mix::Mix;
+use crate::ctl::connect::{
+    ConnectOptions, ENV_CA_CERT, ENV_CLIENT_CERT, ENV_CLIENT_KEY, ENV_DATA_DIR, ENV_ENDPOINT,
+};
+use crate::proto::kms::v1 as pb;
+
+/// The longest `--duration` / `--warmup` accepted.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+/// The largest `--context-pairs` (keeps the context under kmsd's 8 KB).
+pub const MAX_CONTEXT_PAIRS: usize = 128;
+
+/// A load generator for kmsd.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "kms-bench",
+    version,
+    about = "A load generator for kmsd: drives a running daemon over gRPC with mutual TLS",
+    long_about = "A load generator for kmsd: drives a running daemon over gRPC with mutual \
+                  TLS and prints throughput, latency percentiles (p50/p90/p99/p99.9) and \
+                  errors by gRPC code.\n\nIt creates the keys it needs (CreateKey; scheduled \
+                  for deletion afterwards unless --keep-keys) unless given --key-id, and for \
+                  Decrypt/ReEncrypt first makes a pool of ciphertexts. With --baseline it \
+                  also measures an in-process no-op server of the same API, alternating with \
+                  the real service, and prints the ratio.\n\nConnection: --endpoint-url, \
+                  --ca-cert, --client-cert and --client-key (or KMS_ENDPOINT, KMS_CA_CERT, \
+                  KMS_CLIENT_CERT, KMS_CLIENT_KEY), else found in --data-dir / KMS_DATA_DIR \
+                  (certs/ca.pem, certs/client.pem, certs/client.key, endpoint)."
+)]
+pub struct BenchArgs {
+    /// kmsd's URL, e.g. https://127.0.0.1:7878.
+    #[arg(long, env = ENV_ENDPOINT, value_name = "URL", help_heading = "Connection")]
+    pub endpoint_url: Option<String>,
+    /// CA certificate (PEM) that signed kmsd's server certificate.
+    #[arg(long, env = ENV_CA_CERT, value_name = "PATH", help_heading = "Connection")]
+    pub ca_cert: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS.
+    #[arg(long, env = ENV_CLIENT_CERT, value_name = "PATH", help_heading = "Connection")]
+    pub client_cert: Option<PathBuf>,
+    /// Client private key (PEM) for mutual TLS.
+    #[arg(long, env = ENV_CLIENT_KEY, value_name = "PATH", help_heading = "Connection")]
+    pub client_key: Option<PathBuf>,
+    /// A kmsd data directory to take the endpoint and certificates from.
+    #[arg(long, env = ENV_DATA_DIR, value_name = "DIR", help_heading = "Connection")]
+    pub data_dir: Option<PathBuf>,
+
+    /// The operation, or a weighted mix: GenerateDataKey,
+    /// GenerateDataKeyWithoutPlaintext, Encrypt, Decrypt, ReEncrypt,
+    /// GenerateRandom, DescribeKey; e.g. GenerateDataKey=3,Decrypt=7.
+    #[arg(long, value_name = "OP[=W],...", default_value = "GenerateDataKey")]
+    pub operation: Mix,
+    /// Data key spec (GenerateDataKey*; also the size of Encrypt's plaintext
+    /// and GenerateRandom's output).
+    #[arg(long, value_enum, default_value_t = KeySpecArg::Aes256)]
+    pub key_spec: KeySpecArg,
+    /// Pairs in the encryption context of every request (0 = none).
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = parse_context_pairs)]
+    pub context_pairs: usize,
+    /// Requests in flight at once (one worker each).
+    #[arg(long, value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub concurrency: u32,
+    /// HTTP/2 connections to open; requests are spread across them.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub connections: u32,
+    /// How long to measure, e.g. 10s, 500ms, 2m (default 10s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "requests")]
+    pub duration: Option<Duration>,
+    /// Measure this many requests instead of a duration.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: Option<u64>,
+    /// Load before measuring (not counted), per target.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub warmup: Duration,
+
+    /// Use this key (key id, key ARN, alias name or alias ARN) instead of
+    /// creating keys; repeat for several. Requests go round-robin over them.
+    #[arg(long = "key-id", value_name = "KEY", help_heading = "Keys")]
+    pub key_ids: Vec<String>,
+    /// How many keys to create when no --key-id is given.
+    #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Keys",
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub keys: u32,
+    /// Ciphertexts to make beforehand for Decrypt and ReEncrypt.
+    #[arg(long, value_name = "N", default_value_t = 256, help_heading = "Keys",
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub pool_size: u32,
+    /// Do not schedule the keys kms-bench created for deletion at the end.
+    #[arg(long, help_heading = "Keys")]
+    pub keep_keys: bool,
+
+    /// Also measure an in-process no-op server of the same API (same TLS,
+    /// same response sizes), alternating with the real service.
+    #[arg(long, help_heading = "Baseline")]
+    pub baseline: bool,
+    /// Server certificate (PEM) for the baseline server [default:
+    /// DATA_DIR/certs/server.pem].
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "baseline_key",
+        help_heading = "Baseline"
+    )]
+    pub baseline_cert: Option<PathBuf>,
+    /// Server private key (PEM) for the baseline server [default:
+    /// DATA_DIR/certs/server.key].
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "baseline_cert",
+        help_heading = "Baseline"
+    )]
+    pub baseline_key: Option<PathBuf>,
+    /// CA (PEM) whose client certificates the baseline server accepts
+    /// [default: the --ca-cert in use].
+    #[arg(long, value_name = "PATH", help_heading = "Baseline")]
+    pub baseline_client_ca: Option<PathBuf>,
+    /// Leave Nagle's algorithm on for the baseline's connections (no
+    /// TCP_NODELAY). By default the baseline sets TCP_NODELAY, as tonic's
+    /// own listener does.
+    #[arg(long, help_heading = "Baseline")]
+    pub baseline_nagle: bool,
+    /// Alternating rounds with --baseline: each round measures the service
+    /// and the baseline for duration/rounds (or requests/rounds) each.
+    #[arg(long, value_name = "N", default_value_t = 4, help_heading = "Baseline",
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub rounds: u32,
+
+    /// Print one JSON object instead of the text report (and no progress bar).
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+    /// No progress bar (it is also hidden when stderr is not a terminal).
+    #[arg(long, help_heading = "Output")]
+    pub no_progress: bool,
+}
+
+impl BenchArgs {
+    /// The connection options the flags (and environment) give.
+    pub fn connect_options(&self) -> ConnectOptions {
+        ConnectOptions {
+            endpoint_url: self.endpoint_url.clone(),
+            ca_cert: self.ca_cert.clone(),
+            client_cert: self.client_cert.clone(),
+            client_key: self.client_key.clone(),
+            data_dir: self.data_dir.clone(),
+        }
+    }
+
+    /// What bounds the measurement: `--requests`, else `--duration`, else
+    /// 10 seconds.
+    pub fn limit(&self) -> Limit {
+        match (self.requests, self.duration) {
+            (Some(n), _) => Limit::Requests(n),
+            (None, Some(d)) => Limit::Duration(d),
+            (None, None) => Limit::Duration(Duration::from_secs(10)),
+        }
+    }
+}
+
+/// What ends a measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Stop issuing requests after this long.
+    Duration(Duration),
+    /// Stop after this many requests.
+    Requests(u64),
+}
+
+impl Limit {
+    /// This limit cut into `rounds` slices, as equal as possible (the
+    /// first slices get the remainder of a request count).
+    pub fn split(self, rounds: u32) -> Vec<Limit> {
+        let rounds = rounds.max(1);
+        match self {
+            Limit::Duration(d) => vec![Limit::Duration(d / rounds); rounds as usize],
+            Limit::Requests(n) => {
+                let r = u64::from(rounds);
+                (0..r)
+                    .map(|i| Limit::Requests(n / r + u64::from(i < n % r)))
+                    .filter(|l| *l != Limit::Requests(0))
+                    .collect()
+            }
+        }
+    }
+}
+
+/// `--key-spec`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeySpecArg {
+    /// 256-bit data keys.
+    #[value(name = "AES_256")]
+    Aes256,
+    /// 128-bit data keys.
+    #[value(name = "AES_128")]
+    Aes128,
+}
+
+impl KeySpecArg {
+    /// The wire enum.
+    pub fn to_proto(self) -> pb::DataKeySpec {
+        match self {
+            KeySpecArg::Aes256 => pb::DataKeySpec::Aes256,
+            KeySpecArg::Aes128 => pb::DataKeySpec::Aes128,
+        }
+    }
+
+    /// The data key length in bytes.
+    pub fn byte_len(self) -> usize {
+        match self {
+            KeySpecArg::Aes256 => 32,
+            KeySpecArg::Aes128 => 16,
+        }
+    }
+
+    /// The AWS spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeySpecArg::Aes256 => "AES_256",
+            KeySpecArg::Aes128 => "AES_128",
+        }
+    }
+}
+
+fn parse_context_pairs(s: &str) -> Result<usize, String> {
+    s.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n <= MAX_CONTEXT_PAIRS)
+        .ok_or_else(|| format!("expected a whole number from 0 to {MAX_CONTEXT_PAIRS}"))
+}
+
+/// Parses a duration: a non-negative number with a unit `ms`, `s`, `m` or
+/// `h` (`10s`, `500ms`, `1.5m`); a bare number is seconds. At most
+/// [`MAX_DURATION`].
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let text = s.trim();
+    let bad = || {
+        format!("invalid duration \"{s}\": expected a number and a unit, e.g. 10s, 500ms, 2m, 1h")
+    };
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    if number.is_empty() {
+        return Err(bad());
+    }
+    let value: f64 = number.parse().map_err(|_| bad())?;
+    let scale = match unit.trim() {
+        "ms" => 1e-3,
+        "" | "s" | "sec" | "secs" => 1.0,
+        "m" | "min" | "mins" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(bad()),
+    };
+    let secs = value * scale;
+    if !secs.is_finite() || secs > MAX_DURATION.as_secs_f64() {
+        return Err(format!(
+            "invalid duration \"{s}\": at most {}h",
+            MAX_DURATION.as_secs() / 3600
+        ));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::mix::BenchOp;
+
+    #[test]
+    fn durations_parse_with_units() {
+        let ok = |s: &str| parse_duration(s).unwrap();
+        assert_eq!(ok("10s"), Duration::from_secs(10));
+        assert_eq!(ok("500ms"), Duration::from_millis(500));
+        assert_eq!(ok("2m"), Duration::from_secs(120));
+        assert_eq!(ok("1h"), Duration::from_secs(3600));
+        assert_eq!(ok("1.5s"), Duration::from_millis(1500));
+        assert_eq!(ok(" 3 "), Duration::from_secs(3));
+        assert_eq!(ok("0s"), Duration::ZERO);
+        assert_eq!(ok("24h"), MAX_DURATION);
+        for bad in [
+            "", "s", "10x", "-1s", "1e3s", "1..2s", "ten", "25h", "10 s s", "ms",
+        ] {
+            let e = parse_duration(bad).unwrap_err();
+            assert!(e.contains("invalid duration"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn limits_split_into_rounds() {
+        assert_eq!(
+            Limit::Duration(Duration::from_secs(8)).split(4),
+            vec![Limit::Duration(Duration::from_secs(2)); 4]
+        );
+        assert_eq!(
+            Limit::Requests(10).split(4),
+            vec![
+                Limit::Requests(3),
+                Limit::Requests(3),
+                Limit::Requests(2),
+                Limit::Requests(2)
+            ]
+        );
+        assert_eq!(Limit::Requests(2).split(4).len(), 2);
+        assert_eq!(Limit::Requests(5).split(0), vec![Limit::Requests(5)]);
+    }
+
+    #[test]
+    fn command_line_parses_and_rejects() {
+        let a = BenchArgs::try_parse_from([
+            "kms-bench",
+            "--data-dir",
+            "/tmp/kb",
+            "--operation",
+            "GenerateDataKey=3,Decrypt=7",
+            "--key-spec",
+            "AES_128",
+            "--concurrency",
+            "8",
+            "--duration",
+            "3s",
+            "--warmup",
+            "1s",
+        ])
+        .unwrap();
+        assert_eq!(a.operation.entries()[1], (BenchOp::Decrypt, 7));
+        assert_eq!(a.key_spec, KeySpecArg::Aes128);
+        assert_eq!(a.limit(), Limit::Duration(Duration::from_secs(3)));
+        assert_eq!(a.warmup, Duration::from_secs(1));
+        assert_eq!(a.connect_options().data_dir, Some(PathBuf::from("/tmp/kb")));
+        let d = BenchArgs::try_parse_from(["kms-bench"]).unwrap();
+        assert_eq!(d.limit(), Limit::Duration(Duration::from_secs(10)));
+        assert_eq!(d.operation, Mix::single(BenchOp::GenerateDataKey));
+        assert_eq!(
+            BenchArgs::try_parse_from(["kms-bench", "--requests", "5"])
+                .unwrap()
+                .limit(),
+            Limit::Requests(5)
+        );
+        for bad in [
+            &["--operation", "Sign"][..],
+            &["--operation", "Decrypt=0"],
+            &["--concurrency", "0"],
+            &["--duration", "1s", "--requests", "3"],
+            &["--requests", "0"],
+            &["--duration", "soon"],
+            &["--context-pairs", "1000"],
+            &["--key-spec", "AES_512"],
+            &["--baseline-cert", "x.pem"],
+        ] {
+            let argv = std::iter::once("kms-bench").chain(bad.iter().copied());
+            assert!(BenchArgs::try_parse_from(argv).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,457 @@
+//! The `--baseline` server: an in-process, no-op implementation of the
+//! same `KeyManagementService` trait, served by tonic with the same TLS
+//! set-up as kmsd (server certificate, client certificates required and
+//! checked against a CA), on `127.0.0.1:0`.
+//!
+//! It answers the operations kms-bench drives with responses of the sizes
+//! kmsd's would have — computed from the request with kmsd's blob format
+//! (`ciphertext::MIN_BLOB_LEN` + plaintext), carrying the real key's ARN,
+//! a 64-character key material id and, for DescribeKey, the real key's
+//! metadata — and `Unimplemented` for everything else. Measuring it with
+//! the same client settings gives the cost of gRPC, HTTP/2, TLS and the
+//! client itself, which the service's figures can be compared with.
+//!
+//! Its accepted connections get `TCP_NODELAY`, as tonic's own listener
+//! (`Server::serve`) sets by default, unless `tcp_nodelay` is false. A
+//! server fed by `serve_with_incoming(TcpListenerStream)` does not get
+//! tonic's socket options and keeps Nagle's algorithm on; with many
+//! concurrent streams on one HTTP/2 connection that can add the peer's
+//! delayed-ACK timeout (~40 ms on Linux) to calls, which a baseline
+//! without Nagle makes visible in the ratio.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic::{Request, Response, Status};
+
+use crate::ciphertext::MIN_BLOB_LEN;
+use crate::proto::kms::v1 as pb;
+use crate::proto::kms::v1::key_management_service_server::{
+    KeyManagementService, KeyManagementServiceServer,
+};
+
+/// The key material id the baseline reports: as long as kmsd's (64 hex
+/// digits of a SHA-256).
+const MATERIAL_ID: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What the no-op service answers with.
+#[derive(Debug, Clone)]
+pub struct NoopKms {
+    key_arn: String,
+    metadata: pb::KeyMetadata,
+}
+
+impl NoopKms {
+    /// A service whose responses name `metadata`'s key (its ARN; the whole
+    /// metadata for DescribeKey).
+    pub fn new(metadata: pb::KeyMetadata) -> Self {
+        Self {
+            key_arn: metadata.arn.clone(),
+            metadata,
+        }
+    }
+
+    fn data_key_len(number_of_bytes: Option<i32>, key_spec: i32) -> usize {
+        match number_of_bytes {
+            Some(n) => usize::try_from(n).unwrap_or(0).min(1024),
+            None if key_spec == pb::DataKeySpec::Aes128 as i32 => 16,
+            None => 32,
+        }
+    }
+
+    fn blob(plaintext_len: usize) -> Vec<u8> {
+        vec![0u8; MIN_BLOB_LEN + plaintext_len]
+    }
+
+    fn symmetric() -> i32 {
+        pb::EncryptionAlgorithmSpec::SymmetricDefault as i32
+    }
+
+    fn generate_data_key(&self, r: pb::GenerateDataKeyRequest) -> pb::GenerateDataKeyResponse {
+        let n = Self::data_key_len(r.number_of_bytes, r.key_spec);
+        pb::GenerateDataKeyResponse {
+            ciphertext_blob: Self::blob(n),
+            plaintext: vec![0u8; n],
+            key_id: self.key_arn.clone(),
+            key_material_id: MATERIAL_ID.to_owned(),
+        }
+    }
+
+    fn generate_data_key_without_plaintext(
+        &self,
+        r: pb::GenerateDataKeyWithoutPlaintextRequest,
+    ) -> pb::GenerateDataKeyWithoutPlaintextResponse {
+        let n = Self::data_key_len(r.number_of_bytes, r.key_spec);
+        pb::GenerateDataKeyWithoutPlaintextResponse {
+            ciphertext_blob: Self::blob(n),
+            key_id: self.key_arn.clone(),
+            key_material_id: MATERIAL_ID.to_owned(),
+        }
+    }
+
+    fn encrypt(&self, r: pb::EncryptRequest) -> pb::EncryptResponse {
+        pb::EncryptResponse {
+            ciphertext_blob: Self::blob(r.plaintext.len()),
+            key_id: self.key_arn.clone(),
+            encryption_algorithm: Self::symmetric(),
+            key_material_id: MATERIAL_ID.to_owned(),
+        }
+    }
+
+    fn decrypt(&self, r: pb::DecryptRequest) -> pb::DecryptResponse {
+        pb::DecryptResponse {
+            key_id: self.key_arn.clone(),
+            plaintext: vec![0u8; r.ciphertext_blob.len().saturating_sub(MIN_BLOB_LEN)],
+            encryption_algorithm: Self::symmetric(),
+            key_material_id: MATERIAL_ID.to_owned(),
+        }
+    }
+
+    fn re_encrypt(&self, r: pb::ReEncryptRequest) -> pb::ReEncryptResponse {
+        pb::ReEncryptResponse {
+            ciphertext_blob: vec![0u8; r.ciphertext_blob.len()],
+            source_key_id: self.key_arn.clone(),
+            key_id: self.key_arn.clone(),
+            source_encryption_algorithm: Self::symmetric(),
+            destination_encryption_algorithm: Self::symmetric(),
+            source_key_material_id: MATERIAL_ID.to_owned(),
+            destination_key_material_id: MATERIAL_ID.to_owned(),
+        }
+    }
+
+    fn generate_random(&self, r: pb::GenerateRandomRequest) -> pb::GenerateRandomResponse {
+        pb::GenerateRandomResponse {
+            plaintext: vec![0u8; Self::data_key_len(r.number_of_bytes, 0)],
+        }
+    }
+
+    fn describe_key(&self, _r: pb::DescribeKeyRequest) -> pb::DescribeKeyResponse {
+        pb::DescribeKeyResponse {
+            key_metadata: Some(self.metadata.clone()),
+        }
+    }
+}
+
+/// Implements the trait in one `#[tonic::async_trait]` block (the attribute
+/// must see every method, so the macro writes the whole impl): the listed
+/// operations call `NoopKms`'s method of the same name, every other one is
+/// `Unimplemented`.
+macro_rules! noop_service {
+    (
+        answered { $($a:ident($areq:ident) -> $aresp:ident;)* }
+        unimplemented { $($u:ident($ureq:ident) -> $uresp:ident;)* }
+    ) => {
+        #[tonic::async_trait]
+        impl KeyManagementService for NoopKms {
+            $(
+                async fn $a(
+                    &self,
+                    request: Request<pb::$areq>,
+                ) -> Result<Response<pb::$aresp>, Status> {
+                    Ok(Response::new(NoopKms::$a(self, request.into_inner())))
+                }
+            )*
+            $(
+                async fn $u(
+                    &self,
+                    _request: Request<pb::$ureq>,
+                ) -> Result<Response<pb::$uresp>, Status> {
+                    Err(Status::unimplemented(concat!(
+                        "the kms-bench baseline does not implement ",
+                        stringify!($u)
+                    )))
+                }
+            )*
+        }
+    };
+}
+
+noop_service! {
+    answered {
+        generate_data_key(GenerateDataKeyRequest) -> GenerateDataKeyResponse;
+        generate_data_key_without_plaintext(GenerateDataKeyWithoutPlaintextRequest)
+            -> GenerateDataKeyWithoutPlaintextResponse;
+        encrypt(EncryptRequest) -> EncryptResponse;
+        decrypt(DecryptRequest) -> DecryptResponse;
+        re_encrypt(ReEncryptRequest) -> ReEncryptResponse;
+        generate_random(GenerateRandomRequest) -> GenerateRandomResponse;
+        describe_key(DescribeKeyRequest) -> DescribeKeyResponse;
+    }
+    unimplemented {
+        create_key(CreateKeyRequest) -> CreateKeyResponse;
+        list_keys(ListKeysRequest) -> ListKeysResponse;
+        update_key_description(UpdateKeyDescriptionRequest) -> UpdateKeyDescriptionResponse;
+        enable_key(EnableKeyRequest) -> EnableKeyResponse;
+        disable_key(DisableKeyRequest) -> DisableKeyResponse;
+        schedule_key_deletion(ScheduleKeyDeletionRequest) -> ScheduleKeyDeletionResponse;
+        cancel_key_deletion(CancelKeyDeletionRequest) -> CancelKeyDeletionResponse;
+        create_alias(CreateAliasRequest) -> CreateAliasResponse;
+        update_alias(UpdateAliasRequest) -> UpdateAliasResponse;
+        delete_alias(DeleteAliasRequest) -> DeleteAliasResponse;
+        list_aliases(ListAliasesRequest) -> ListAliasesResponse;
+        tag_resource(TagResourceRequest) -> TagResourceResponse;
+        untag_resource(UntagResourceRequest) -> UntagResourceResponse;
+        list_resource_tags(ListResourceTagsRequest) -> ListResourceTagsResponse;
+        put_key_policy(PutKeyPolicyRequest) -> PutKeyPolicyResponse;
+        get_key_policy(GetKeyPolicyRequest) -> GetKeyPolicyResponse;
+        list_key_policies(ListKeyPoliciesRequest) -> ListKeyPoliciesResponse;
+        create_grant(CreateGrantRequest) -> CreateGrantResponse;
+        list_grants(ListGrantsRequest) -> ListGrantsResponse;
+        list_retirable_grants(ListRetirableGrantsRequest) -> ListRetirableGrantsResponse;
+        retire_grant(RetireGrantRequest) -> RetireGrantResponse;
+        revoke_grant(RevokeGrantRequest) -> RevokeGrantResponse;
+        enable_key_rotation(EnableKeyRotationRequest) -> EnableKeyRotationResponse;
+        disable_key_rotation(DisableKeyRotationRequest) -> DisableKeyRotationResponse;
+        get_key_rotation_status(GetKeyRotationStatusRequest) -> GetKeyRotationStatusResponse;
+        rotate_key_on_demand(RotateKeyOnDemandRequest) -> RotateKeyOnDemandResponse;
+        list_key_rotations(ListKeyRotationsRequest) -> ListKeyRotationsResponse;
+    }
+}
+
+/// PEM text of the baseline server's TLS material.
+#[derive(Clone)]
+pub struct BaselineTls {
+    /// Server certificate chain.
+    pub cert: Vec<u8>,
+    /// Server private key.
+    pub key: Vec<u8>,
+    /// CA whose client certificates are accepted.
+    pub client_ca: Vec<u8>,
+}
+
+impl std::fmt::Debug for BaselineTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BaselineTls([REDACTED])")
+    }
+}
+
+/// A running baseline server. It runs on its own tokio runtime (its own
+/// worker threads), as kmsd runs in its own process, so the load
+/// generator's workers and the server's do not share a scheduler.
+pub struct BaselineServer {
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl BaselineServer {
+    /// Starts serving `service` on `127.0.0.1:0` with `tls`, setting
+    /// `TCP_NODELAY` on accepted connections if `tcp_nodelay`. May be
+    /// called from inside another runtime.
+    pub fn start(
+        service: NoopKms,
+        tls: &BaselineTls,
+        tcp_nodelay: bool,
+    ) -> Result<Self, BaselineError> {
+        let config = ServerTlsConfig::new()
+            .identity(Identity::from_pem(&tls.cert, &tls.key))
+            .client_ca_root(Certificate::from_pem(&tls.client_ca));
+        let router = Server::builder()
+            .tls_config(config)
+            .map_err(|e| BaselineError::Tls(crate::ctl::connect::error_chain(&e)))?
+            .add_service(KeyManagementServiceServer::new(service));
+        let listener =
+            std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(BaselineError::Bind)?;
+        listener
+            .set_nonblocking(true)
+            .map_err(BaselineError::Bind)?;
+        let addr = listener.local_addr().map_err(BaselineError::Bind)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("kms-bench-baseline")
+            .build()
+            .map_err(BaselineError::Runtime)?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = runtime.spawn(async move {
+            // Must run inside the runtime that will drive the socket.
+            let listener = match TcpListener::from_std(listener) {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!(error = %e, "baseline server: cannot register the listener");
+                    return Ok(());
+                }
+            };
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(tcp_nodelay));
+            router
+                .serve_with_incoming_shutdown(incoming, async {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        Ok(Self {
+            addr,
+            shutdown: Some(tx),
+            handle: Some(handle),
+            runtime: Some(runtime),
+        })
+    }
+
+    /// `https://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// Stops accepting, waits (up to 5 s) for the server to finish, and
+    /// shuts its runtime down.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(mut h) = self.handle.take() {
+            if tokio::time::timeout(std::time::Duration::from_secs(5), &mut h)
+                .await
+                .is_err()
+            {
+                h.abort();
+            }
+        }
+        // Drop shuts the runtime down without blocking.
+    }
+}
+
+impl Drop for BaselineServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        // Dropping a runtime blocks, which panics inside another runtime;
+        // this does not.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Why the baseline server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BaselineError {
+    /// Binding 127.0.0.1:0 failed.
+    #[error("baseline server: cannot listen on 127.0.0.1: {0}")]
+    Bind(std::io::Error),
+    /// The TLS material is unusable.
+    #[error("baseline server: invalid TLS configuration: {0}")]
+    Tls(String),
+    /// Its runtime could not start.
+    #[error("baseline server: cannot start its runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message as _;
+
+    fn metadata() -> pb::KeyMetadata {
+        pb::KeyMetadata {
+            key_id: "1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+            arn: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+                .into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn responses_have_kmsd_sizes() {
+        let s = NoopKms::new(metadata());
+        let r = s.generate_data_key(pb::GenerateDataKeyRequest {
+            key_spec: pb::DataKeySpec::Aes256 as i32,
+            ..Default::default()
+        });
+        // 22-byte header + 12-byte nonce + 32-byte key + 16-byte tag.
+        assert_eq!(r.ciphertext_blob.len(), 82);
+        assert_eq!(r.plaintext.len(), 32);
+        assert_eq!(r.key_material_id.len(), 64);
+        assert_eq!(r.key_id, metadata().arn);
+        let r = s.generate_data_key_without_plaintext(pb::GenerateDataKeyWithoutPlaintextRequest {
+            key_spec: pb::DataKeySpec::Aes128 as i32,
+            ..Default::default()
+        });
+        assert_eq!(r.ciphertext_blob.len(), 66);
+        let r = s.decrypt(pb::DecryptRequest {
+            ciphertext_blob: vec![1; 82],
+            ..Default::default()
+        });
+        assert_eq!(r.plaintext.len(), 32);
+        let r = s.encrypt(pb::EncryptRequest {
+            plaintext: vec![1; 100],
+            ..Default::default()
+        });
+        assert_eq!(r.ciphertext_blob.len(), 150);
+        let r = s.re_encrypt(pb::ReEncryptRequest {
+            ciphertext_blob: vec![1; 82],
+            ..Default::default()
+        });
+        assert_eq!(r.ciphertext_blob.len(), 82);
+        assert_eq!(
+            s.generate_random(pb::GenerateRandomRequest {
+                number_of_bytes: Some(16),
+                ..Default::default()
+            })
+            .plaintext
+            .len(),
+            16
+        );
+        let d = s.describe_key(pb::DescribeKeyRequest::default());
+        assert_eq!(
+            d.key_metadata.map(|m| m.encoded_len()),
+            Some(metadata().encoded_len())
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn serves_over_mutual_tls_and_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = crate::pki::ensure_dev_pki(dir.path()).unwrap();
+        let read = |p: &std::path::Path| std::fs::read(p).unwrap();
+        let tls = BaselineTls {
+            cert: read(&pki.server_cert),
+            key: read(&pki.server_key),
+            client_ca: read(&pki.ca_cert),
+        };
+        let server = BaselineServer::start(NoopKms::new(metadata()), &tls, true).unwrap();
+        assert!(server.endpoint().starts_with("https://127.0.0.1:"));
+        let opts = crate::ctl::connect::ConnectOptions {
+            endpoint_url: Some(server.endpoint()),
+            ..crate::ctl::connect::ConnectOptions::from_data_dir(dir.path())
+        };
+        let mut c = crate::ctl::connect::connect(&opts).await.unwrap();
+        let r = c
+            .generate_data_key(pb::GenerateDataKeyRequest {
+                key_id: "alias/x".into(),
+                key_spec: pb::DataKeySpec::Aes256 as i32,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!((r.ciphertext_blob.len(), r.plaintext.len()), (82, 32));
+        let e = c
+            .list_keys(pb::ListKeysRequest::default())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::Unimplemented);
+        server.stop().await;
+        // A dropped (not stopped) server must not panic inside a runtime.
+        drop(BaselineServer::start(NoopKms::new(metadata()), &tls, false).unwrap());
+    }
+
+    #[tokio::test]
+    async fn other_operations_are_unimplemented() {
+        let s = NoopKms::new(metadata());
+        let e = KeyManagementService::create_key(&s, Request::new(Default::default()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::Unimplemented);
+        assert!(e.message().contains("create_key"), "{}", e.message());
+        let ok = KeyManagementService::generate_data_key(&s, Request::new(Default::default()))
+            .await
+            .unwrap();
+        assert_eq!(ok.into_inner().plaintext.len(), 32);
+    }
+}

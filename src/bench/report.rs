@@ -1,0 +1,480 @@
+//! The result of a kms-bench run, printed as text or as one JSON object.
+//!
+//! JSON fields (all numbers; times in milliseconds, rates per second):
+//! `operation` (the mix, canonical), `endpoint`, `concurrency`,
+//! `connections`, `key_spec`, `context_pairs`, `keys`, `build` (`debug` or
+//! `release`: debug figures are not performance figures), `duration_s`
+//! (measured), `warmup_s`, `requests`, `ok`, `errors`, `errors_by_code`
+//! (`{"PermissionDenied": 3}`), `throughput_rps` (successful calls per
+//! second), `p50_ms`, `p90_ms`, `p99_ms`, `p999_ms`, `max_ms`, `mean_ms`,
+//! `operations` (per operation: `requests`, `errors`, `throughput_rps`,
+//! `p50_ms`, `p99_ms`); with `--baseline` also `rounds`,
+//! `baseline_requests`, `baseline_errors`, `baseline_throughput_rps`,
+//! `baseline_p50_ms`, `baseline_p90_ms`, `baseline_p99_ms`,
+//! `baseline_p999_ms`, `baseline_tcp_nodelay`, `ratio` (service /
+//! baseline throughput) and `p99_ratio` (service / baseline p99).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::stats::Summary;
+
+/// Rounds to `digits` decimals (keeps the JSON readable; the histograms
+/// are only 3 significant digits anyway).
+fn round(x: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (x * f).round() / f
+}
+
+fn ms(x: f64) -> f64 {
+    round(x, 4)
+}
+
+fn rps(x: f64) -> f64 {
+    round(x, 1)
+}
+
+/// Per-operation figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OpReport {
+    /// Calls made.
+    pub requests: u64,
+    /// Calls that failed.
+    pub errors: u64,
+    /// Successful calls per second.
+    pub throughput_rps: f64,
+    /// Median latency.
+    pub p50_ms: f64,
+    /// 99th percentile latency.
+    pub p99_ms: f64,
+}
+
+/// What was run, besides the figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunInfo {
+    /// The mix, canonical (`GenerateDataKey=3,Decrypt=7`).
+    pub operation: String,
+    /// The service's endpoint.
+    pub endpoint: String,
+    /// Workers.
+    pub concurrency: u32,
+    /// HTTP/2 connections.
+    pub connections: u32,
+    /// Data key spec.
+    pub key_spec: &'static str,
+    /// Encryption-context pairs.
+    pub context_pairs: usize,
+    /// Keys used.
+    pub keys: usize,
+    /// Warm-up per target, seconds.
+    pub warmup_s: f64,
+    /// Alternating rounds (with a baseline).
+    pub rounds: u32,
+    /// Whether the baseline set TCP_NODELAY.
+    pub baseline_tcp_nodelay: bool,
+}
+
+/// The whole result, shaped as the JSON output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The mix.
+    pub operation: String,
+    /// The service's endpoint.
+    pub endpoint: String,
+    /// Workers.
+    pub concurrency: u32,
+    /// HTTP/2 connections.
+    pub connections: u32,
+    /// Data key spec.
+    pub key_spec: &'static str,
+    /// Encryption-context pairs.
+    pub context_pairs: usize,
+    /// Keys used.
+    pub keys: usize,
+    /// `debug` or `release` (of kms-bench itself).
+    pub build: &'static str,
+    /// Measured time against the service, seconds.
+    pub duration_s: f64,
+    /// Warm-up per target, seconds.
+    pub warmup_s: f64,
+    /// Calls made.
+    pub requests: u64,
+    /// Successful calls.
+    pub ok: u64,
+    /// Failed calls.
+    pub errors: u64,
+    /// Failed calls by gRPC code name.
+    pub errors_by_code: BTreeMap<String, u64>,
+    /// Successful calls per second.
+    pub throughput_rps: f64,
+    /// Median latency.
+    pub p50_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// 99.9th percentile.
+    pub p999_ms: f64,
+    /// Slowest call.
+    pub max_ms: f64,
+    /// Mean.
+    pub mean_ms: f64,
+    /// Per operation.
+    pub operations: BTreeMap<String, OpReport>,
+    /// Alternating rounds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<u32>,
+    /// Baseline: calls made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_requests: Option<u64>,
+    /// Baseline: failed calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_errors: Option<u64>,
+    /// Baseline: successful calls per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_throughput_rps: Option<f64>,
+    /// Baseline: median latency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_p50_ms: Option<f64>,
+    /// Baseline: 90th percentile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_p90_ms: Option<f64>,
+    /// Baseline: 99th percentile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_p99_ms: Option<f64>,
+    /// Baseline: 99.9th percentile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_p999_ms: Option<f64>,
+    /// Baseline: whether its connections had TCP_NODELAY.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_tcp_nodelay: Option<bool>,
+    /// Service throughput / baseline throughput.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<f64>,
+    /// Service p99 / baseline p99.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p99_ratio: Option<f64>,
+    /// The first message per error code (text output only).
+    #[serde(skip)]
+    pub first_errors: BTreeMap<String, String>,
+}
+
+fn ratio(a: f64, b: f64) -> Option<f64> {
+    (b > 0.0).then(|| round(a / b, 4))
+}
+
+impl Report {
+    /// Builds the report of a run against the service and, optionally, the
+    /// baseline.
+    pub fn new(info: RunInfo, service: &Summary, baseline: Option<&Summary>) -> Self {
+        let l = service.latency;
+        let operations = service
+            .per_op
+            .iter()
+            .map(|(op, s)| {
+                (
+                    op.name().to_owned(),
+                    OpReport {
+                        requests: s.ok + s.errors,
+                        errors: s.errors,
+                        throughput_rps: rps(s.throughput_rps),
+                        p50_ms: ms(s.latency.p50_ms),
+                        p99_ms: ms(s.latency.p99_ms),
+                    },
+                )
+            })
+            .collect();
+        Self {
+            operation: info.operation,
+            endpoint: info.endpoint,
+            concurrency: info.concurrency,
+            connections: info.connections,
+            key_spec: info.key_spec,
+            context_pairs: info.context_pairs,
+            keys: info.keys,
+            build: if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            },
+            duration_s: round(service.elapsed.as_secs_f64(), 3),
+            warmup_s: round(info.warmup_s, 3),
+            requests: service.requests(),
+            ok: service.ok,
+            errors: service.errors,
+            errors_by_code: service
+                .errors_by_code
+                .iter()
+                .map(|e| (e.code.clone(), e.count))
+                .collect(),
+            throughput_rps: rps(service.throughput_rps),
+            p50_ms: ms(l.p50_ms),
+            p90_ms: ms(l.p90_ms),
+            p99_ms: ms(l.p99_ms),
+            p999_ms: ms(l.p999_ms),
+            max_ms: ms(l.max_ms),
+            mean_ms: ms(l.mean_ms),
+            operations,
+            rounds: baseline.map(|_| info.rounds),
+            baseline_requests: baseline.map(Summary::requests),
+            baseline_errors: baseline.map(|b| b.errors),
+            baseline_throughput_rps: baseline.map(|b| rps(b.throughput_rps)),
+            baseline_p50_ms: baseline.map(|b| ms(b.latency.p50_ms)),
+            baseline_p90_ms: baseline.map(|b| ms(b.latency.p90_ms)),
+            baseline_p99_ms: baseline.map(|b| ms(b.latency.p99_ms)),
+            baseline_p999_ms: baseline.map(|b| ms(b.latency.p999_ms)),
+            baseline_tcp_nodelay: baseline.map(|_| info.baseline_tcp_nodelay),
+            ratio: baseline.and_then(|b| ratio(service.throughput_rps, b.throughput_rps)),
+            p99_ratio: baseline.and_then(|b| ratio(l.p99_ms, b.latency.p99_ms)),
+            first_errors: service
+                .errors_by_code
+                .iter()
+                .map(|e| (e.code.clone(), e.first_message.clone()))
+                .collect(),
+        }
+    }
+
+    /// The one-line JSON object.
+    pub fn to_json(&self) -> String {
+        // A struct of strings, numbers and maps of them always serializes.
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// The human-readable report.
+    pub fn to_text(&self) -> String {
+        let mut o = String::new();
+        // Writing to a String cannot fail.
+        let _ = self.write_text(&mut o);
+        o
+    }
+
+    fn write_text(&self, o: &mut String) -> std::fmt::Result {
+        writeln!(o, "kms-bench: {} against {}", self.operation, self.endpoint)?;
+        writeln!(
+            o,
+            "  concurrency {}, connections {}, key spec {}, {} context pair(s), {} key(s)",
+            self.concurrency, self.connections, self.key_spec, self.context_pairs, self.keys
+        )?;
+        match self.rounds {
+            Some(r) => writeln!(
+                o,
+                "  measured {:.2} s against the service in {r} round(s) alternating with the baseline, after {:.2} s warm-up each",
+                self.duration_s, self.warmup_s
+            )?,
+            None => writeln!(
+                o,
+                "  measured {:.2} s after {:.2} s warm-up",
+                self.duration_s, self.warmup_s
+            )?,
+        }
+        if self.build == "debug" {
+            writeln!(
+                o,
+                "  NOTE: kms-bench is a debug build; its figures are not performance figures"
+            )?;
+        }
+        writeln!(o)?;
+        let base = self.baseline_throughput_rps.is_some();
+        let row = |o: &mut String, name: &str, svc: String, b: Option<String>| match (base, b) {
+            (true, Some(b)) => writeln!(o, "  {name:<22}{svc:>14}{b:>14}"),
+            _ => writeln!(o, "  {name:<22}{svc:>14}"),
+        };
+        if base {
+            writeln!(o, "  {:<22}{:>14}{:>14}", "", "service", "baseline")?;
+        }
+        let f_ms = |x: f64| format!("{x:.3}");
+        row(
+            o,
+            "requests",
+            self.requests.to_string(),
+            self.baseline_requests.map(|x| x.to_string()),
+        )?;
+        row(
+            o,
+            "errors",
+            self.errors.to_string(),
+            self.baseline_errors.map(|x| x.to_string()),
+        )?;
+        row(
+            o,
+            "throughput (req/s)",
+            format!("{:.1}", self.throughput_rps),
+            self.baseline_throughput_rps.map(|x| format!("{x:.1}")),
+        )?;
+        row(
+            o,
+            "latency p50 (ms)",
+            f_ms(self.p50_ms),
+            self.baseline_p50_ms.map(f_ms),
+        )?;
+        row(
+            o,
+            "latency p90 (ms)",
+            f_ms(self.p90_ms),
+            self.baseline_p90_ms.map(f_ms),
+        )?;
+        row(
+            o,
+            "latency p99 (ms)",
+            f_ms(self.p99_ms),
+            self.baseline_p99_ms.map(f_ms),
+        )?;
+        row(
+            o,
+            "latency p99.9 (ms)",
+            f_ms(self.p999_ms),
+            self.baseline_p999_ms.map(f_ms),
+        )?;
+        row(o, "latency max (ms)", f_ms(self.max_ms), None)?;
+        if let Some(r) = self.ratio {
+            writeln!(o)?;
+            writeln!(o, "  throughput ratio service/baseline: {r:.3}")?;
+        }
+        if self.baseline_tcp_nodelay == Some(false) {
+            writeln!(o, "  (baseline without TCP_NODELAY: --baseline-nagle)")?;
+        }
+        if let Some(r) = self.p99_ratio {
+            writeln!(o, "  p99 ratio service/baseline:        {r:.3}")?;
+        }
+        if self.operations.len() > 1 {
+            writeln!(o)?;
+            writeln!(
+                o,
+                "  {:<34}{:>10}{:>8}{:>12}{:>10}{:>10}",
+                "operation", "requests", "errors", "req/s", "p50 ms", "p99 ms"
+            )?;
+            for (name, r) in &self.operations {
+                writeln!(
+                    o,
+                    "  {name:<34}{:>10}{:>8}{:>12.1}{:>10.3}{:>10.3}",
+                    r.requests, r.errors, r.throughput_rps, r.p50_ms, r.p99_ms
+                )?;
+            }
+        }
+        if !self.errors_by_code.is_empty() {
+            writeln!(o)?;
+            writeln!(o, "  errors by gRPC code:")?;
+            for (code, n) in &self.errors_by_code {
+                let first = self.first_errors.get(code).map_or("", String::as_str);
+                writeln!(o, "    {code}: {n} (first: {first})")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::mix::BenchOp;
+    use crate::bench::stats::Recorder;
+    use std::time::Duration;
+
+    fn info() -> RunInfo {
+        RunInfo {
+            operation: "GenerateDataKey=3,Decrypt=7".into(),
+            endpoint: "https://127.0.0.1:17900".into(),
+            concurrency: 16,
+            connections: 2,
+            key_spec: "AES_256",
+            context_pairs: 0,
+            keys: 1,
+            warmup_s: 1.0,
+            rounds: 4,
+            baseline_tcp_nodelay: true,
+        }
+    }
+
+    fn summary(ms: u64, errors: u64) -> Summary {
+        let mut r = Recorder::new();
+        for _ in 0..100 {
+            r.record_ok(BenchOp::GenerateDataKey, Duration::from_millis(ms));
+            r.record_ok(BenchOp::Decrypt, Duration::from_millis(ms));
+        }
+        for _ in 0..errors {
+            r.record_error(BenchOp::Decrypt, tonic::Code::PermissionDenied, "denied");
+        }
+        r.summary(Duration::from_secs(2))
+    }
+
+    #[test]
+    fn json_has_the_documented_fields() {
+        let report = Report::new(info(), &summary(2, 3), None);
+        let v: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        let obj = v.as_object().unwrap();
+        for k in [
+            "operation",
+            "concurrency",
+            "requests",
+            "errors",
+            "throughput_rps",
+            "p50_ms",
+            "p90_ms",
+            "p99_ms",
+            "p999_ms",
+            "errors_by_code",
+            "operations",
+            "build",
+        ] {
+            assert!(obj.contains_key(k), "missing {k}: {v}");
+        }
+        for k in [
+            "baseline_throughput_rps",
+            "baseline_p99_ms",
+            "ratio",
+            "rounds",
+        ] {
+            assert!(!obj.contains_key(k), "unexpected {k}: {v}");
+        }
+        assert!(!obj.contains_key("first_errors"));
+        assert_eq!(v["operation"], "GenerateDataKey=3,Decrypt=7");
+        assert_eq!(v["concurrency"], 16);
+        assert_eq!(v["requests"], 203);
+        assert_eq!(v["errors"], 3);
+        assert_eq!(v["errors_by_code"]["PermissionDenied"], 3);
+        assert_eq!(v["throughput_rps"], 100.0);
+        assert!((v["p50_ms"].as_f64().unwrap() - 2.0).abs() < 0.01);
+        assert_eq!(v["operations"]["Decrypt"]["requests"], 103);
+        assert_eq!(v["operations"]["Decrypt"]["errors"], 3);
+        // One line, one object.
+        assert!(!report.to_json().contains('\n'));
+    }
+
+    #[test]
+    fn json_with_a_baseline_has_the_ratio() {
+        let report = Report::new(info(), &summary(4, 0), Some(&summary(1, 0)));
+        let v: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(v["baseline_throughput_rps"], 100.0);
+        assert!((v["baseline_p99_ms"].as_f64().unwrap() - 1.0).abs() < 0.01);
+        assert_eq!(v["ratio"], 1.0);
+        assert!((v["p99_ratio"].as_f64().unwrap() - 4.0).abs() < 0.01);
+        assert_eq!(v["rounds"], 4);
+        assert_eq!(v["baseline_tcp_nodelay"], true);
+        assert_eq!(v["baseline_requests"], 200);
+        // A baseline that served nothing: no ratio rather than infinity.
+        let empty = Recorder::new().summary(Duration::from_secs(1));
+        let r = Report::new(info(), &summary(4, 0), Some(&empty));
+        assert_eq!(r.ratio, None);
+        assert!(serde_json::from_str::<serde_json::Value>(&r.to_json()).is_ok());
+    }
+
+    #[test]
+    fn text_shows_both_columns_operations_and_errors() {
+        let t = Report::new(info(), &summary(4, 2), Some(&summary(1, 0))).to_text();
+        assert!(t.contains("service") && t.contains("baseline"), "{t}");
+        assert!(t.contains("throughput ratio service/baseline"), "{t}");
+        assert!(t.contains("latency p99.9 (ms)"), "{t}");
+        assert!(
+            t.contains("GenerateDataKey") && t.contains("Decrypt"),
+            "{t}"
+        );
+        assert!(
+            t.contains("PermissionDenied: 2 (first: Decrypt: denied)"),
+            "{t}"
+        );
+        let plain = Report::new(info(), &summary(4, 0), None).to_text();
+        assert!(!plain.contains("baseline"), "{plain}");
+    }
+}
