@@ -206,14 +206,25 @@ impl Store {
             .expect("column family created at open")
     }
 
-    /// The record of key `id`, if it exists.
-    pub fn get_key(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
-        match self.db.get_pinned_cf(self.cf(CF_KEYS), id.storage_key())? {
+    /// A JSON record from column family `cf`, decoded; `what` names it in
+    /// the corruption error.
+    fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        cf: &str,
+        key: impl AsRef<[u8]>,
+        what: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        match self.db.get_pinned_cf(self.cf(cf), key)? {
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
-                .map_err(|_| StoreError::Corrupt { what: "key" }),
+                .map_err(|_| StoreError::Corrupt { what }),
             None => Ok(None),
         }
+    }
+
+    /// The record of key `id`, if it exists.
+    pub fn get_key(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        self.get_json(CF_KEYS, id.storage_key(), "key")
     }
 
     /// Version `version` of key `id`'s material, unsealed.
@@ -277,15 +288,7 @@ impl Store {
         account: &str,
         alias: &AliasName,
     ) -> Result<Option<AliasRecord>, StoreError> {
-        match self
-            .db
-            .get_pinned_cf(self.cf(CF_ALIASES), alias_key(account, alias))?
-        {
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|_| StoreError::Corrupt { what: "alias" }),
-            None => Ok(None),
-        }
+        self.get_json(CF_ALIASES, alias_key(account, alias), "alias")
     }
 
     /// Aliases of `account` in name order, after `after`, at most `limit`.
@@ -447,15 +450,7 @@ impl Store {
         id: &KeyId,
         grant_id: &[u8; 32],
     ) -> Result<Option<GrantRecord>, StoreError> {
-        match self
-            .db
-            .get_pinned_cf(self.cf(CF_GRANTS), grant_key(id, grant_id))?
-        {
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|_| StoreError::Corrupt { what: "grant" }),
-            None => Ok(None),
-        }
+        self.get_json(CF_GRANTS, grant_key(id, grant_id), "grant")
     }
 
     /// Grants of key `id` in grant-id order, after `after`, at most `limit`.
