@@ -12,6 +12,11 @@
 #   make deny        cargo deny --offline check advisories licenses bans sources
 #   make test        deps, lint, deny, then cargo test --locked (unit + doc tests
 #                    + the tests/it integration binary); fails on any failure
+#   make bench       deps + build, then the standard benchmark suite
+#                    (scripts/bench_suite.py): kmsd vs the no-op baseline,
+#                    1,000,000 keys / 50,000 grants / 32 KB policy, restart
+#                    time, memory, criterion micro-benchmarks; writes
+#                    target/bench/latest.md (BENCH_* variables: see the script)
 #   make clean-data  rm -rf $(DATA)
 #
 # Overridable: SHARED (default ../shared beside the repo), DATA, LISTEN,
@@ -44,7 +49,7 @@ ROCKSDB_SYS_VERSION := $(shell sed -n '/^name = "librocksdb-sys"$$/{n;s/^version
 ROCKSDB_PREBUILT    := $(CURDIR)/target/rocksdb-prebuilt/$(ROCKSDB_SYS_VERSION)
 CARGO_RDB           := ROCKSDB_LIB_DIR=$(ROCKSDB_PREBUILT) ROCKSDB_STATIC=1 $(CARGO)
 
-.PHONY: deps apt-deps cargo-deny advisory-db rocksdb-prebuilt build run lint deny test clean-data
+.PHONY: deps apt-deps cargo-deny advisory-db rocksdb-prebuilt build run lint deny test bench clean-data
 
 deps: apt-deps cargo-deny advisory-db
 
@@ -104,6 +109,9 @@ deny: cargo-deny advisory-db
 test: deps lint deny
 	$(CARGO_RDB) test --locked --doc
 	$(CARGO_RDB) test --locked --lib --bins --tests
+
+bench: deps build
+	python3 scripts/bench_suite.py
 
 clean-data:
 	rm -rf $(DATA)

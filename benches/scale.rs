@@ -19,21 +19,12 @@
 //!   calls miss and read the key record, its material and its policy from
 //!   RocksDB).
 //!
-//!   Creating the keys through the API (`Kms::create_key`) is one synced
-//!   write per key, serialized by the write lock: ~0.5 ms each on the dev
-//!   VM (as for grants), i.e. ~10 minutes for 1,000,000, and about an hour
-//!   at a 3–4 ms fsync — too slow for a benchmark's set-up. So the set-up
-//!   bulk-loads them, before the core opens the data directory, through the
-//!   store's existing public write batches (`Store::batch`: `put_key`,
-//!   `put_material`, `put_key_policy` — exactly what CreateKey writes),
-//!   10,000 keys per synced batch. This bypasses the core (its write lock
-//!   and its caches, which are empty at open anyway). A supported path
-//!   would need a bulk API: e.g. `Kms::create_keys(caller, inputs)`
-//!   committing many keys in one synced batch, or an offline
-//!   `Store::import_keys(records)`. The load took 16 s for 200,000 keys in
-//!   a debug build (so ~80 s for 1,000,000 there, less in release) and
-//!   needs roughly 1 GB of temporary disk for 1,000,000 keys (~0.7 KB of
-//!   record, sealed material and policy per key; RocksDB is built without
+//!   The set-up creates the keys with `Kms::create_keys_bulk` (what
+//!   `kmsd create-keys` runs): CreateKey's checks and authorization once,
+//!   then 10,000 keys per synced batch, instead of one synced write per key
+//!   (~0.5 ms each on the dev VM, ~10 minutes for 1,000,000). It needs
+//!   roughly 1 GB of temporary disk for 1,000,000 keys (~0.7 KB of record,
+//!   sealed material and policy per key; RocksDB is built without
 //!   compression). The load time is printed.
 //!
 //! Run: `cargo bench --bench scale` (release profile). Smaller set-ups:
@@ -41,19 +32,15 @@
 //! `cargo test --bench scale` runs each benchmark once (debug: use small
 //! counts).
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use kmsd::bench::fixtures::{self, SplitMix64};
-use kmsd::clock::{Clock, SystemClock};
-use kmsd::kms::{default_key_policy, CreateGrantInput, Kms, KmsConfig};
-use kmsd::model::{
-    DataKeySpec, GrantOperation, KeyId, KeyRecord, KeySpec, KeyState, KeyUsage, Origin,
-};
+use kmsd::kms::{CreateGrantInput, CreateKeyInput, Kms, KmsConfig};
+use kmsd::model::{DataKeySpec, GrantOperation, KeyId};
 use kmsd::pki::DEV_PRINCIPAL;
-use kmsd::secret::KeyMaterial;
 use kmsd::store::{load_or_create_dev_root_key, Store};
 
 /// The dev principal's account.
@@ -62,8 +49,6 @@ const ACCOUNT: &str = "111122223333";
 const GRANTEE: &str = "arn:aws:iam::111122223333:user/bench-grantee";
 /// AWS's (and kmsd's) limit of grants per key.
 const MAX_GRANTS_PER_KEY: usize = 50_000;
-/// Keys per synced batch when bulk-loading.
-const LOAD_BATCH: usize = 10_000;
 
 /// A count from the environment (`1_000_000` and `1000000` both work).
 fn env_count(name: &str, default: usize) -> usize {
@@ -190,63 +175,51 @@ fn grants(c: &mut Criterion) {
     g.finish();
 }
 
-/// Writes `n` keys of the dev account straight into the store at
-/// `dir/db`, as CreateKey would; returns their ids.
-fn bulk_load(store: &Store, n: usize) -> Vec<KeyId> {
-    let policy = default_key_policy(ACCOUNT);
-    let now = SystemClock.now_ms();
-    let mut ids = Vec::with_capacity(n);
+/// Creates `n` keys of the dev account through the core's bulk path
+/// (`Kms::create_keys_bulk`, what `kmsd create-keys` runs) in the data dir
+/// `dir`, then closes it; returns their ids.
+fn bulk_load(dir: &std::path::Path, n: usize) -> Vec<KeyId> {
+    let rt = runtime();
+    let server = fixtures::open_dev_server(dir, KmsConfig::default()).expect("open core");
+    let root = fixtures::local_caller(DEV_PRINCIPAL).expect("dev principal");
+    let ids = Arc::new(Mutex::new(Vec::with_capacity(n)));
     let started = Instant::now();
-    while ids.len() < n {
-        let mut batch = store.batch();
-        for _ in 0..LOAD_BATCH.min(n - ids.len()) {
-            let rec = KeyRecord {
-                id: KeyId::new_random(),
-                account: ACCOUNT.to_owned(),
-                created_ms: now,
-                description: "kms-bench scale key".to_owned(),
-                spec: KeySpec::SymmetricDefault,
-                usage: KeyUsage::EncryptDecrypt,
-                origin: Origin::AwsKms,
-                state: KeyState::Enabled,
-                deletion_date_ms: None,
-                pending_window_days: None,
-                tags: BTreeMap::new(),
-                current_version: 1,
-                multi_region: false,
-                grant_count: 0,
-                rotation: Default::default(),
-            };
-            let material = KeyMaterial::generate().expect("random material");
-            batch.put_key(&rec).expect("put key");
-            batch
-                .put_material(&rec.id, 1, &material)
-                .expect("put material");
-            batch.put_key_policy(&rec.id, &policy);
-            ids.push(rec.id);
-        }
-        batch.commit().expect("commit batch");
-        if ids.len() % 100_000 == 0 {
-            eprintln!(
-                "keys: {} of {n} loaded ({:.0?})",
-                ids.len(),
-                started.elapsed()
-            );
-        }
-    }
-    store.flush().expect("flush");
+    let input = CreateKeyInput {
+        description: "kms-bench scale key".to_owned(),
+        ..Default::default()
+    };
+    rt.block_on(async {
+        let sink = Arc::clone(&ids);
+        server
+            .kms()
+            .create_keys_bulk(&root, input, n, move |batch| {
+                let mut ids = sink.lock().expect("ids");
+                ids.extend_from_slice(batch);
+                if ids.len() % 100_000 == 0 {
+                    eprintln!(
+                        "keys: {} of {n} created ({:.0?})",
+                        ids.len(),
+                        started.elapsed()
+                    );
+                }
+            })
+            .await
+            .expect("bulk create");
+        server.kms().flush().await.expect("flush");
+    });
     eprintln!("keys: bulk load of {n} keys took {:.1?}", started.elapsed());
+    drop(server);
+    let ids = std::mem::take(&mut *ids.lock().expect("ids"));
     ids
 }
 
 fn keys(c: &mut Criterion) {
     let n = env_count("KMSD_BENCH_KEYS", 1_000_000);
     let dir = tempfile::tempdir().expect("temp dir");
-    // The dev root key the server will use (ServerConfig::dev reads the
-    // same file), so the loaded material unseals.
+    let ids = bulk_load(dir.path(), n);
+    // Raw store reads, with the dev root key the server created.
     let root_key = load_or_create_dev_root_key(&dir.path().join("root.key")).expect("root key");
     let store = Store::open(&dir.path().join("db"), root_key).expect("open store");
-    let ids = bulk_load(&store, n);
 
     let mut g = c.benchmark_group("keys");
     let mut rng = SplitMix64::new(1);

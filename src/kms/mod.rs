@@ -47,7 +47,7 @@ pub use authz::default_key_policy;
 pub(crate) use authz::AuthzInput;
 pub use crypto_ops::{DataKeyOutput, DecryptOutput, EncryptOutput, ReEncryptOutput};
 pub use grants::{CreateGrantInput, GrantFilter};
-pub use keys::{CreateKeyInput, ScheduledDeletion};
+pub use keys::{CreateKeyInput, ScheduledDeletion, BULK_BATCH};
 pub use rotation::{RotationInfo, RotationStatus};
 
 /// The authenticated caller of one request.

@@ -31,8 +31,8 @@ mod root_key;
 use std::path::Path;
 
 use rocksdb::{
-    ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch,
-    WriteOptions, DB,
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode,
+    Options, WriteBatch, WriteOptions, DB,
 };
 use serde::{Deserialize, Serialize};
 
@@ -151,6 +151,11 @@ impl AliasRecord {
     }
 }
 
+/// RocksDB's block cache, shared by every column family. The data path is
+/// served from the core's own caches; this one serves cache misses and the
+/// control plane.
+const BLOCK_CACHE_BYTES: usize = 64 << 20;
+
 /// The RocksDB store.
 pub struct Store {
     db: DB,
@@ -164,9 +169,19 @@ impl Store {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
+        // One block cache for all families, so memory stays bounded
+        // (RocksDB's default is a separate 32 MB cache per family), and
+        // Bloom filters, so a point read of one key among millions reads at
+        // most one data block.
+        let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES);
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        table.set_bloom_filter(10.0, false);
+        let mut cf_opts = Options::default();
+        cf_opts.set_block_based_table_factory(&table);
         let cfs = ALL_CFS
             .iter()
-            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+            .map(|name| ColumnFamilyDescriptor::new(*name, cf_opts.clone()));
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
         let store = Self { db, root };
         store.check_root_key()?;

@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+"""kmsd's standard benchmark suite (`make bench`).
+
+Runs the release binaries against a real kmsd on 127.0.0.1 and writes a
+table of every issue-6 target, met or not:
+
+  1. minimal case: a fresh store, one key, the default key policy, the
+     account root calling. GenerateDataKey and Decrypt (AES_256, 3
+     encryption-context pairs) at concurrency 64, each alternating with
+     kms-bench's no-op baseline server (`--baseline`).
+  2. bulk load: kmsd stopped, `kmsd create-keys` adds BENCH_KEYS keys.
+  3. restart: kmsd started on that store; kms-bench `--wait-ready` times
+     the first GenerateDataKey it serves (from kms-bench's own start, which
+     is right after kmsd's spawn; the gap between the two is added).
+  4. heavy case: on that store, one key with a BENCH_POLICY_BYTES key
+     policy and ~BENCH_GRANTS grants, called by a grantee (a role that the
+     policy names in every statement, so every statement's conditions are
+     evaluated, and that only its grant allows). GenerateDataKey and
+     Decrypt as in 1, with the baseline again.
+  5. kmsd's peak resident memory (VmHWM) over its life since the restart.
+
+Then, unless BENCH_MICRO=0, the criterion micro-benchmarks (short runs).
+
+Settings (environment): BENCH_DURATION (10s), BENCH_WARMUP (2s),
+BENCH_CONCURRENCY (64), BENCH_CONNECTIONS (2), BENCH_ROUNDS (4),
+BENCH_KEYS (1000000), BENCH_GRANTS (50000), BENCH_POLICY_BYTES (32768),
+BENCH_MICRO (1), BENCH_OUT (target/bench). Only the Python standard
+library is used.
+"""
+
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RELEASE = ROOT / "target" / "release"
+KMSD = RELEASE / "kmsd"
+KMSCTL = RELEASE / "kmsctl"
+KMS_BENCH = RELEASE / "kms-bench"
+ACCOUNT = "111122223333"
+GRANTEE = f"arn:aws:iam::{ACCOUNT}:role/kms-bench-grantee"
+MAX_GRANTS_PER_KEY = 50_000
+
+# The issue's targets.
+MIN_BASELINE_RATIO = 0.85
+MAX_P99_RATIO = 1.5
+MIN_HEAVY_RATIO = 0.90
+MAX_READY_MS = 2000.0
+MAX_RSS_MB = 512.0
+
+
+def env(name, default):
+    return os.environ.get(name, default)
+
+
+def env_int(name, default):
+    return int(env(name, str(default)).replace("_", ""))
+
+
+SETTINGS = {
+    "duration": env("BENCH_DURATION", "10s"),
+    "warmup": env("BENCH_WARMUP", "2s"),
+    "concurrency": env_int("BENCH_CONCURRENCY", 64),
+    "connections": env_int("BENCH_CONNECTIONS", 2),
+    "rounds": env_int("BENCH_ROUNDS", 4),
+    "keys": env_int("BENCH_KEYS", 1_000_000),
+    "grants": min(env_int("BENCH_GRANTS", MAX_GRANTS_PER_KEY), MAX_GRANTS_PER_KEY),
+    "policy_bytes": env_int("BENCH_POLICY_BYTES", 32768),
+    "micro": env("BENCH_MICRO", "1") != "0",
+}
+
+
+def log(msg):
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+class Kmsd:
+    """A `kmsd serve --dev` process on an ephemeral loopback port."""
+
+    def __init__(self, data_dir, log_path, port=0):
+        self.data_dir = data_dir
+        endpoint = data_dir / "endpoint"
+        if endpoint.exists():
+            endpoint.unlink()
+        self.log = open(log_path, "ab")
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            [str(KMSD), "serve", "--dev", "--data-dir", str(data_dir),
+             "--listen", f"127.0.0.1:{port}"],
+            stdout=self.log, stderr=self.log,
+            env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+        )
+
+    def wait_endpoint(self, timeout=60.0):
+        path = self.data_dir / "endpoint"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if path.exists() and path.read_text().strip():
+                return path.read_text().strip()
+            if self.proc.poll() is not None:
+                raise SystemExit(f"kmsd exited with {self.proc.returncode}; see {self.log.name}")
+            time.sleep(0.01)
+        raise SystemExit("kmsd did not write its endpoint in time")
+
+    def peak_rss_mb(self):
+        """Peak resident set size (VmHWM) so far, MiB."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+        return float("nan")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise SystemExit("kmsd did not stop within 30 s of SIGTERM")
+        self.log.close()
+        if code != 0:
+            raise SystemExit(f"kmsd exited with {code}; see {self.log.name}")
+
+
+def free_port():
+    """A loopback port free right now (for a kmsd whose endpoint must be
+    known before it starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(cmd, **kw):
+    log("$ " + " ".join(str(c) for c in cmd))
+    return subprocess.run([str(c) for c in cmd], check=True, **kw)
+
+
+def kms_bench(data_dir, *extra):
+    cmd = [KMS_BENCH, "--data-dir", data_dir, "--json", "--no-progress",
+           "--concurrency", SETTINGS["concurrency"],
+           "--connections", SETTINGS["connections"],
+           "--warmup", SETTINGS["warmup"], *extra]
+    out = run(cmd, stdout=subprocess.PIPE)
+    report = json.loads(out.stdout)
+    if report.get("errors"):
+        log(f"warning: {report['errors']} errors: {report.get('errors_by_code')}")
+    return report
+
+
+def measured(data_dir, operation, *extra):
+    return kms_bench(data_dir, "--operation", operation, "--context-pairs", 3,
+                     "--duration", SETTINGS["duration"], "--baseline",
+                     "--rounds", SETTINGS["rounds"], *extra)
+
+
+def verdict(ok):
+    return "met" if ok else "**not met**"
+
+
+def table(results):
+    s = SETTINGS
+    rows = ["| target | measured | goal | result |", "|---|---|---|---|"]
+    for op in ("GenerateDataKey", "Decrypt"):
+        m = results["minimal"][op]
+        rows.append(f"| {op}: throughput vs baseline (minimal case) | "
+                    f"{m['throughput_rps']:.0f} vs {m['baseline_throughput_rps']:.0f} rps "
+                    f"= {m['ratio']:.2f} | ≥ {MIN_BASELINE_RATIO} | "
+                    f"{verdict(m['ratio'] >= MIN_BASELINE_RATIO)} |")
+        rows.append(f"| {op}: p99 vs baseline p99 (minimal case) | "
+                    f"{m['p99_ms']:.2f} vs {m['baseline_p99_ms']:.2f} ms "
+                    f"= {m['p99_ratio']:.2f}× | ≤ {MAX_P99_RATIO}× | "
+                    f"{verdict(m['p99_ratio'] <= MAX_P99_RATIO)} |")
+    for op in ("GenerateDataKey", "Decrypt"):
+        h = results["heavy"][op]
+        m = results["minimal"][op]
+        r = h["throughput_rps"] / m["throughput_rps"]
+        rows.append(f"| {op}: heavy case ({s['keys']:,} keys, {h['total_grants']:,} grants, "
+                    f"{h['key_policy_bytes']:,} B policy, grantee) vs minimal | "
+                    f"{h['throughput_rps']:.0f} vs {m['throughput_rps']:.0f} rps = {r:.2f} "
+                    f"(baseline ratio {h['ratio']:.2f}, p99 {h['p99_ms']:.2f} ms) | "
+                    f"≥ {MIN_HEAVY_RATIO} | {verdict(r >= MIN_HEAVY_RATIO)} |")
+    ready = results["restart"]["ready_ms"]
+    rows.append(f"| first GenerateDataKey after restart on {s['keys']:,} keys | "
+                f"{ready:.0f} ms | ≤ {MAX_READY_MS:.0f} ms | {verdict(ready <= MAX_READY_MS)} |")
+    rss = results["peak_rss_mb"]
+    rows.append(f"| kmsd peak RSS (restart, heavy runs) | {rss:.0f} MiB | < {MAX_RSS_MB:.0f} MiB | "
+                f"{verdict(rss < MAX_RSS_MB)} |")
+    return "\n".join(rows)
+
+
+def detail_table(results):
+    rows = ["| run | op | rps | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | "
+            "baseline rps | baseline p99 ms |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for case in ("minimal", "heavy"):
+        for op, r in results[case].items():
+            rows.append(f"| {case} | {op} | {r['throughput_rps']:.0f} | {r['p50_ms']:.2f} | "
+                        f"{r['p90_ms']:.2f} | {r['p99_ms']:.2f} | {r['p999_ms']:.2f} | "
+                        f"{r['errors']} | {r['baseline_throughput_rps']:.0f} | "
+                        f"{r['baseline_p99_ms']:.2f} |")
+    return "\n".join(rows)
+
+
+def micro_table():
+    """Criterion's point estimates (mean) from target/criterion."""
+    rows = ["| benchmark | mean |", "|---|---|"]
+    base = ROOT / "target" / "criterion"
+    for est in sorted(base.glob("**/new/estimates.json")):
+        name = str(est.parent.parent.relative_to(base))
+        mean_ns = json.loads(est.read_text())["mean"]["point_estimate"]
+        if mean_ns >= 1e6:
+            v = f"{mean_ns / 1e6:.2f} ms"
+        elif mean_ns >= 1e3:
+            v = f"{mean_ns / 1e3:.2f} µs"
+        else:
+            v = f"{mean_ns:.0f} ns"
+        rows.append(f"| {name} | {v} |")
+    return "\n".join(rows)
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB, {platform.platform()}"
+
+
+def main():
+    for b in (KMSD, KMSCTL, KMS_BENCH):
+        if not b.exists():
+            raise SystemExit(f"{b} is missing: run `make build` (make bench does)")
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out_dir = Path(env("BENCH_OUT", str(ROOT / "target" / "bench"))) / stamp
+    out_dir.mkdir(parents=True)
+    data = Path(tempfile.mkdtemp(prefix="kmsd-bench-", dir=ROOT / "target"))
+    kmsd_log = out_dir / "kmsd.log"
+    results = {"settings": SETTINGS, "machine": machine(), "started": stamp,
+               "minimal": {}, "heavy": {}}
+    log(f"settings {SETTINGS}; data dir {data}; results in {out_dir}")
+    try:
+        # 1. Minimal case.
+        kmsd = Kmsd(data, kmsd_log)
+        kmsd.wait_endpoint()
+        key = json.loads(run([KMSCTL, "--data-dir", data, "create-key", "--description",
+                              "bench suite heavy-case key"],
+                             stdout=subprocess.PIPE).stdout)["KeyMetadata"]["KeyId"]
+        for op in ("GenerateDataKey", "Decrypt"):
+            results["minimal"][op] = measured(data, op)
+        kmsd.stop()
+
+        # 2. Bulk load.
+        t0 = time.monotonic()
+        run([KMSD, "create-keys", "--dev", "--data-dir", data, "--count", SETTINGS["keys"],
+             "--description", "bench suite bulk"])
+        results["bulk_load_s"] = time.monotonic() - t0
+
+        # 3. Restart. kms-bench starts right after kmsd's spawn, before kmsd
+        # has written its endpoint file, so the port is fixed beforehand.
+        port = free_port()
+        kmsd = Kmsd(data, kmsd_log, port)
+        gap_ms = (time.monotonic() - kmsd.started) * 1000.0
+        results["restart"] = kms_bench(data, "--endpoint-url", f"https://127.0.0.1:{port}",
+                                       "--wait-ready", "60s", "--key-id", key,
+                                       "--requests", 1, "--concurrency", 1,
+                                       "--connections", 1, "--warmup", "0s",
+                                       "--context-pairs", 3)
+        # From kmsd's spawn, not kms-bench's start.
+        results["restart"]["ready_ms"] += gap_ms
+        kmsd.wait_endpoint()
+
+        # 4. Heavy case. kmsd's limit is 50,000 grants per key; each run
+        # adds one grant for the grantee, so the first run's fillers leave
+        # room for both.
+        grantee_dir = data / "grantee"
+        run([KMSD, "certs", "issue-client", "--data-dir", data, "--principal", GRANTEE,
+             "--out", grantee_dir], stdout=subprocess.DEVNULL)
+        fillers = max(SETTINGS["grants"] - 2, 0)
+        total = 0
+        for i, op in enumerate(("GenerateDataKey", "Decrypt")):
+            extra = ["--key-id", key, "--keep-keys",
+                     "--grantee-cert", grantee_dir / "client.pem",
+                     "--grantee-key", grantee_dir / "client.key",
+                     "--key-policy-bytes", SETTINGS["policy_bytes"],
+                     "--grants", fillers if i == 0 else 0]
+            t0 = time.monotonic()
+            r = measured(data, op, *extra)
+            total += (fillers if i == 0 else 0) + 1
+            r["total_grants"] = total
+            r["wall_s"] = time.monotonic() - t0
+            results["heavy"][op] = r
+
+        # 5. Memory.
+        results["peak_rss_mb"] = kmsd.peak_rss_mb()
+        kmsd.stop()
+    finally:
+        if env("BENCH_KEEP_DATA", "0") == "0":
+            shutil.rmtree(data, ignore_errors=True)
+
+    if SETTINGS["micro"]:
+        run(["cargo", "bench", "--locked", "--bench", "micro", "--",
+             "--warm-up-time", "1", "--measurement-time", "2"])
+        results["micro"] = micro_table()
+
+    md = [f"# kmsd benchmark suite, {stamp}", "",
+          f"Machine: {machine()}. Client and server on the same host.",
+          f"Settings: {json.dumps(SETTINGS)}.",
+          f"Bulk load of {SETTINGS['keys']:,} keys: {results['bulk_load_s']:.1f} s.", "",
+          "## Targets", "", table(results), "",
+          "## Runs", "", detail_table(results), ""]
+    if "micro" in results:
+        md += ["## Criterion micro-benchmarks (short runs)", "", results["micro"], ""]
+    text = "\n".join(md)
+    (out_dir / "results.md").write_text(text)
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2))
+    latest = out_dir.parent / "latest.md"
+    latest.write_text(text)
+    print(text)
+    log(f"written {out_dir / 'results.md'} and {latest}")
+
+
+if __name__ == "__main__":
+    main()
