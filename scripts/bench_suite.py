@@ -144,11 +144,11 @@ def run(cmd, **kw):
     return subprocess.run([str(c) for c in cmd], check=True, **kw)
 
 
-def kms_bench(data_dir, *extra):
+def kms_bench(data_dir, *extra, concurrency=None, connections=None, warmup=None):
     cmd = [KMS_BENCH, "--data-dir", data_dir, "--json", "--no-progress",
-           "--concurrency", SETTINGS["concurrency"],
-           "--connections", SETTINGS["connections"],
-           "--warmup", SETTINGS["warmup"], *extra]
+           "--concurrency", concurrency or SETTINGS["concurrency"],
+           "--connections", connections or SETTINGS["connections"],
+           "--warmup", warmup or SETTINGS["warmup"], *extra]
     out = run(cmd, stdout=subprocess.PIPE)
     report = json.loads(out.stdout)
     if report.get("errors"):
@@ -251,6 +251,7 @@ def main():
     results = {"settings": SETTINGS, "machine": machine(), "started": stamp,
                "minimal": {}, "heavy": {}}
     log(f"settings {SETTINGS}; data dir {data}; results in {out_dir}")
+    kmsd = None
     try:
         # 1. Minimal case.
         kmsd = Kmsd(data, kmsd_log)
@@ -275,9 +276,8 @@ def main():
         gap_ms = (time.monotonic() - kmsd.started) * 1000.0
         results["restart"] = kms_bench(data, "--endpoint-url", f"https://127.0.0.1:{port}",
                                        "--wait-ready", "60s", "--key-id", key,
-                                       "--requests", 1, "--concurrency", 1,
-                                       "--connections", 1, "--warmup", "0s",
-                                       "--context-pairs", 3)
+                                       "--requests", 1, "--context-pairs", 3,
+                                       concurrency=1, connections=1, warmup="0s")
         # From kmsd's spawn, not kms-bench's start.
         results["restart"]["ready_ms"] += gap_ms
         kmsd.wait_endpoint()
@@ -307,6 +307,9 @@ def main():
         results["peak_rss_mb"] = kmsd.peak_rss_mb()
         kmsd.stop()
     finally:
+        if kmsd is not None and kmsd.proc.poll() is None:
+            kmsd.proc.kill()
+            kmsd.proc.wait()
         if env("BENCH_KEEP_DATA", "0") == "0":
             shutil.rmtree(data, ignore_errors=True)
 

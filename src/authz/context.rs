@@ -94,12 +94,21 @@ impl<'a> Caller<'a> {
 /// `kms:EncryptionContext:context-key`.
 pub(crate) fn normalize_key<'a>(key: impl Into<Cow<'a, str>>) -> Cow<'a, str> {
     let key = key.into();
-    if key.chars().any(char::is_uppercase) {
+    // Condition keys are nearly always ASCII: a byte scan is enough there.
+    let upper = if key.is_ascii() {
+        key.bytes().any(|b| b.is_ascii_uppercase())
+    } else {
+        key.chars().any(char::is_uppercase)
+    };
+    if upper {
         Cow::Owned(key.to_lowercase())
     } else {
         key
     }
 }
+
+/// Initial room in a request context's map.
+const CONTEXT_CAPACITY: usize = 28;
 
 /// The request as a policy sees it.
 ///
@@ -134,7 +143,9 @@ impl<'a> RequestContext<'a> {
             caller: Caller::parse(principal_arn),
             action,
             resource,
-            keys: HashMap::new(),
+            // Room for what kmsd's core sets on a data-plane call (about 20
+            // keys), so filling the map never rehashes.
+            keys: HashMap::with_capacity(CONTEXT_CAPACITY),
         }
     }
 

@@ -201,43 +201,4 @@ mod tests {
         let p = Policy::parse(&text).unwrap();
         assert!(p.statements_len() > 40, "{}", p.statements_len());
     }
-
-    /// Not a timed assertion (machines vary): prints the cost of evaluating
-    /// a 32 KB policy. Run with `cargo test --release -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn timing_32kb_policy() {
-        let text = big_policy(false);
-        let p = Policy::parse(&text).unwrap();
-        let star = Policy::parse(&big_policy(true)).unwrap();
-        let key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-        // Worst case for this policy: every principal, action and resource
-        // check passes, so each statement's conditions run.
-        let principal = "arn:aws:iam::111122223333:role/Role1";
-        let mut ctx = RequestContext::new(principal, "kms:GenerateDataKey", key);
-        ctx.set("kms:CallerAccount", "111122223333")
-            .set("aws:SourceIp", "10.20.30.40")
-            .set_encryption_context([("App1", "a"), ("Stage", "prod")]);
-        let rounds = 20_000;
-        for (label, policy) in [("named principal", &p), ("\"*\" principal", &star)] {
-            let start = std::time::Instant::now();
-            let mut denies = 0;
-            for _ in 0..rounds {
-                denies += usize::from(
-                    std::hint::black_box(policy.evaluate(std::hint::black_box(&ctx))).explicit_deny,
-                );
-            }
-            let per = start.elapsed() / rounds;
-            println!(
-                "{label}: {} statements, {} bytes: {per:?} per evaluation ({denies} denies)",
-                policy.statements_len(),
-                policy.text().len()
-            );
-        }
-        let start = std::time::Instant::now();
-        for _ in 0..200 {
-            std::hint::black_box(Policy::parse(std::hint::black_box(&text)).unwrap());
-        }
-        println!("parse + compile: {:?}", start.elapsed() / 200);
-    }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use super::mix::Mix;
+use crate::authz::MAX_POLICY_BYTES;
 use crate::ctl::connect::{
     ConnectOptions, ENV_CA_CERT, ENV_CLIENT_CERT, ENV_CLIENT_KEY, ENV_DATA_DIR, ENV_ENDPOINT,
 };
@@ -19,6 +20,9 @@ use crate::proto::kms::v1 as pb;
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 /// The largest `--context-pairs` (keeps the context under kmsd's 8 KB).
 pub const MAX_CONTEXT_PAIRS: usize = 128;
+/// kmsd's limit of grants per key (AWS's; `kms/grants.rs`): `--grants`
+/// plus the grantee's own grant must fit.
+pub const MAX_GRANTS_PER_KEY: u32 = 50_000;
 
 /// A load generator for kmsd.
 #[derive(Debug, Clone, Parser)]
@@ -32,7 +36,11 @@ pub const MAX_CONTEXT_PAIRS: usize = 128;
                   for deletion afterwards unless --keep-keys) unless given --key-id, and for \
                   Decrypt/ReEncrypt first makes a pool of ciphertexts. With --baseline it \
                   also measures an in-process no-op server of the same API, alternating with \
-                  the real service, and prints the ratio.\n\nConnection: --endpoint-url, \
+                  the real service, and prints the ratio.\n\nWith --grantee-cert the measured \
+                  requests are made by a second identity that only grants allow (--grants \
+                  adds filler grants, --key-policy-bytes a large key policy); with \
+                  --wait-ready it first waits for kmsd to serve and reports how soon it \
+                  did.\n\nConnection: --endpoint-url, \
                   --ca-cert, --client-cert and --client-key (or KMS_ENDPOINT, KMS_CA_CERT, \
                   KMS_CLIENT_CERT, KMS_CLIENT_KEY), else found in --data-dir / KMS_DATA_DIR \
                   (certs/ca.pem, certs/client.pem, certs/client.key, endpoint)."
@@ -96,9 +104,55 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", default_value_t = 256, help_heading = "Keys",
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub pool_size: u32,
-    /// Do not schedule the keys kms-bench created for deletion at the end.
+    /// Do not clean up at the end: the keys kms-bench created are not
+    /// scheduled for deletion, and on --key-id keys the grants it created
+    /// are not revoked and the key policy it replaced is not put back.
     #[arg(long, help_heading = "Keys")]
     pub keep_keys: bool,
+    /// Wait up to DURATION for kmsd to serve, before anything else: try to
+    /// connect and make one GenerateDataKey on the first --key-id every
+    /// ~10 ms until one succeeds, and report the time from kms-bench's
+    /// start to that success as ready_ms. Needs --key-id.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration,
+          requires = "key_ids", help_heading = "Keys")]
+    pub wait_ready: Option<Duration>,
+
+    /// Client certificate (PEM) of a second identity, the grantee: set-up
+    /// runs as the main identity (--client-cert), grants the grantee (the
+    /// principal in this certificate's URI SAN) the mix's operations on
+    /// each key, and the measured requests are made as the grantee, so
+    /// they are allowed by that grant (GenerateRandom, on no key, needs an
+    /// identity policy instead). Needs --grantee-key.
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "grantee_key",
+        help_heading = "Authorization"
+    )]
+    pub grantee_cert: Option<PathBuf>,
+    /// Client private key (PEM) of the grantee. Needs --grantee-cert.
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "grantee_cert",
+        help_heading = "Authorization"
+    )]
+    pub grantee_key: Option<PathBuf>,
+    /// Filler grants to create on each key before measuring (CreateGrant
+    /// for Decrypt to roles kms-bench-filler-0, -1, ... of the main
+    /// identity's account, which never call). With the grantee's own grant
+    /// at most 50000 per key, kmsd's limit.
+    #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Authorization",
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_GRANTS_PER_KEY)))]
+    pub grants: u32,
+    /// Replace each key's policy with one of about N bytes (at most 32768):
+    /// the account root's default statement and as many conditional
+    /// statements as fit, each naming the grantee too, so every one is
+    /// evaluated for the grantee's calls and none applies (0 = leave the
+    /// policy alone).
+    #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Authorization",
+          value_parser = parse_policy_bytes)]
+    pub key_policy_bytes: usize,
 
     /// Also measure an in-process no-op server of the same API (same TLS,
     /// same response sizes), alternating with the real service.
@@ -155,6 +209,23 @@ impl BenchArgs {
             client_key: self.client_key.clone(),
             data_dir: self.data_dir.clone(),
         }
+    }
+
+    /// Checks what clap cannot: the grants per key fit kmsd's limit.
+    pub fn check(&self) -> Result<(), String> {
+        let own = u32::from(self.grantee_cert.is_some());
+        if self.grants.saturating_add(own) > MAX_GRANTS_PER_KEY {
+            return Err(format!(
+                "--grants {} plus the grantee's own grant is more than kmsd's limit of \
+                 {MAX_GRANTS_PER_KEY} grants per key; use --grants {} or fewer",
+                self.grants,
+                MAX_GRANTS_PER_KEY - own
+            ));
+        }
+        if self.wait_ready.is_some() && self.key_ids.is_empty() {
+            return Err("--wait-ready needs --key-id (the key to call GenerateDataKey on)".into());
+        }
+        Ok(())
     }
 
     /// What bounds the measurement: `--requests`, else `--duration`, else
@@ -238,6 +309,14 @@ fn parse_context_pairs(s: &str) -> Result<usize, String> {
         .ok()
         .filter(|n| *n <= MAX_CONTEXT_PAIRS)
         .ok_or_else(|| format!("expected a whole number from 0 to {MAX_CONTEXT_PAIRS}"))
+}
+
+fn parse_policy_bytes(s: &str) -> Result<usize, String> {
+    s.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n <= MAX_POLICY_BYTES)
+        .ok_or_else(|| format!("expected a whole number from 0 to {MAX_POLICY_BYTES}"))
 }
 
 /// Parses a duration: a non-negative number with a unit `ms`, `s`, `m` or
@@ -358,9 +437,70 @@ mod tests {
             &["--context-pairs", "1000"],
             &["--key-spec", "AES_512"],
             &["--baseline-cert", "x.pem"],
+            &["--grantee-cert", "g.pem"],
+            &["--grantee-key", "g.key"],
+            &["--grants", "50001"],
+            &["--grants", "-1"],
+            &["--key-policy-bytes", "32769"],
+            &["--key-policy-bytes", "big"],
+            &["--wait-ready", "30s"],
+            &["--wait-ready", "soon", "--key-id", "k"],
         ] {
             let argv = std::iter::once("kms-bench").chain(bad.iter().copied());
             assert!(BenchArgs::try_parse_from(argv).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn authorization_and_readiness_flags() {
+        let parse = |argv: &[&str]| {
+            BenchArgs::try_parse_from(std::iter::once("kms-bench").chain(argv.iter().copied()))
+        };
+        let d = parse(&[]).unwrap();
+        assert_eq!((d.grants, d.key_policy_bytes, d.wait_ready), (0, 0, None));
+        assert!(d.grantee_cert.is_none() && d.check().is_ok());
+        let a = parse(&[
+            "--grantee-cert",
+            "g.pem",
+            "--grantee-key",
+            "g.key",
+            "--grants",
+            "49999",
+            "--key-policy-bytes",
+            "32768",
+            "--key-id",
+            "alias/app",
+            "--wait-ready",
+            "30s",
+        ])
+        .unwrap();
+        assert_eq!(a.grantee_cert, Some(PathBuf::from("g.pem")));
+        assert_eq!(a.grantee_key, Some(PathBuf::from("g.key")));
+        assert_eq!((a.grants, a.key_policy_bytes), (49_999, MAX_POLICY_BYTES));
+        assert_eq!(a.wait_ready, Some(Duration::from_secs(30)));
+        assert!(a.check().is_ok());
+        // 50,000 fillers fit alone, not with the grantee's grant.
+        assert!(parse(&["--grants", "50000"]).unwrap().check().is_ok());
+        let over = parse(&[
+            "--grants",
+            "50000",
+            "--grantee-cert",
+            "g.pem",
+            "--grantee-key",
+            "g.key",
+        ])
+        .unwrap();
+        let e = over.check().unwrap_err();
+        assert!(e.contains("50000") && e.contains("--grants 49999"), "{e}");
+        // clap enforces --key-id; check() says so too for a hand-built value.
+        let e = parse(&["--wait-ready", "1s"]).unwrap_err().to_string();
+        assert!(e.contains("--key-id"), "{e}");
+        let mut w = parse(&["--key-id", "k", "--wait-ready", "1s"]).unwrap();
+        w.key_ids.clear();
+        assert!(w.check().unwrap_err().contains("--key-id"));
+        let e = parse(&["--key-policy-bytes", "40000"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("32768"), "{e}");
     }
 }

@@ -59,18 +59,37 @@ pub fn encryption_context(pairs: usize) -> HashMap<String, String> {
 /// seventh is a `Deny` that stays inert, and the result is the default
 /// statement's Allow.
 pub fn key_policy_of_size(account: &str, max_bytes: usize) -> String {
+    key_policy_of_size_for(account, max_bytes, &[])
+}
+
+/// As [`key_policy_of_size`], with `extra_principals` (principal ARNs,
+/// e.g. a grantee's) also named in every filler statement's `Principal`.
+/// For a call by one of them every filler statement's conditions are then
+/// evaluated too, and none applies, so the policy allows it no more than
+/// the default statement alone does: a grantee is still allowed only by
+/// its grant. The result is never smaller than the default statement.
+pub fn key_policy_of_size_for(
+    account: &str,
+    max_bytes: usize,
+    extra_principals: &[&str],
+) -> String {
     let limit = max_bytes.min(MAX_POLICY_BYTES);
     let head = format!(
         r#"{{"Version":"2012-10-17","Id":"kms-bench-policy","Statement":[{{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account}:root"}},"Action":"kms:*","Resource":"*"}}"#
     );
     let tail = "]}";
+    // JSON string literals (an ARN has nothing to escape, but be exact).
+    let extra: String = extra_principals
+        .iter()
+        .map(|p| format!(",{}", serde_json::Value::from(*p)))
+        .collect();
     let mut body = String::new();
     for i in 0.. {
         let mut s = String::new();
         // Writing to a String cannot fail.
         let _ = write!(
             s,
-            r#",{{"Sid":"App{i}","Effect":"{effect}","Principal":{{"AWS":["arn:aws:iam::{account}:root","arn:aws:iam::{account}:role/App{i}Role"]}},"Action":["kms:Encrypt","kms:Decrypt","kms:ReEncrypt*","kms:GenerateDataKey*","kms:DescribeKey"],"Resource":"arn:aws:kms:*:{account}:key/*","Condition":{{"StringEquals":{{"kms:CallerAccount":"{account}","kms:EncryptionContext:App{i}":["{value}","{value}-staging"]}},"Bool":{{"aws:SecureTransport":"true"}},"ForAllValues:StringLike":{{"kms:EncryptionContextKeys":["App{i}","bench-context-key-*"]}},"IpAddress":{{"aws:SourceIp":["10.{a}.0.0/16","2001:db8:{i:x}::/48"]}}}}}}"#,
+            r#",{{"Sid":"App{i}","Effect":"{effect}","Principal":{{"AWS":["arn:aws:iam::{account}:root","arn:aws:iam::{account}:role/App{i}Role"{extra}]}},"Action":["kms:Encrypt","kms:Decrypt","kms:ReEncrypt*","kms:GenerateDataKey*","kms:DescribeKey"],"Resource":"arn:aws:kms:*:{account}:key/*","Condition":{{"StringEquals":{{"kms:CallerAccount":"{account}","kms:EncryptionContext:App{i}":["{value}","{value}-staging"]}},"Bool":{{"aws:SecureTransport":"true"}},"ForAllValues:StringLike":{{"kms:EncryptionContextKeys":["App{i}","bench-context-key-*"]}},"IpAddress":{{"aws:SourceIp":["10.{a}.0.0/16","2001:db8:{i:x}::/48"]}}}}}}"#,
             effect = if i % 7 == 6 { "Deny" } else { "Allow" },
             value = if i % 7 == 6 { "blocked" } else { "app" },
             a = i % 256,
@@ -193,6 +212,43 @@ mod tests {
         assert!(Policy::parse(&text).is_ok());
         // Too small for any filler: just the default statement.
         assert!(Policy::parse(&key_policy_of_size(ACCOUNT, 10)).is_ok());
+    }
+
+    #[test]
+    fn an_extra_principal_is_named_everywhere_but_allowed_by_nothing_new() {
+        const GRANTEE: &str = "arn:aws:iam::111122223333:user/kms-bench-grantee";
+        const OTHER: &str = "arn:aws:iam::444455556666:role/elsewhere";
+        for size in [8000, MAX_POLICY_BYTES, 100_000] {
+            let text = key_policy_of_size_for(ACCOUNT, size, &[GRANTEE, OTHER]);
+            assert!(text.len() <= size.min(MAX_POLICY_BYTES), "{}", text.len());
+            let p = Policy::parse_as(&text, PolicyKind::Resource).unwrap();
+            assert!(p.statements_len() > 5, "{}", p.statements_len());
+            // Every filler statement names both.
+            assert_eq!(
+                text.matches(GRANTEE).count(),
+                p.statements_len() - 1,
+                "{text}"
+            );
+            let small = Policy::parse(&default_key_policy(ACCOUNT)).unwrap();
+            for principal in [GRANTEE, OTHER] {
+                for action in ["kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey"] {
+                    for pairs in [0, 4] {
+                        let ec = encryption_context(pairs);
+                        let account = &principal[13..25];
+                        let ctx = data_plane_request_context(principal, account, action, KEY, &ec);
+                        let big = p.evaluate(&ctx);
+                        assert!(!big.explicit_deny && !big.allow_principal, "{big:?}");
+                        assert_eq!(big, small.evaluate(&ctx), "{principal} {action}");
+                    }
+                }
+            }
+        }
+        // Without extras it is the policy key_policy_of_size always made.
+        assert_eq!(
+            key_policy_of_size_for(ACCOUNT, 4096, &[]),
+            key_policy_of_size(ACCOUNT, 4096)
+        );
+        assert!(!key_policy_of_size(ACCOUNT, 4096).contains("kms-bench-grantee"));
     }
 
     #[tokio::test]

@@ -4,22 +4,30 @@
 //! kms-bench drives a running kmsd over gRPC with mutual TLS, connecting
 //! exactly as kmsctl does ([`crate::ctl::connect`]). A run:
 //!
-//! 1. connects `--connections` HTTP/2 channels;
-//! 2. sets up against the real service ([`workload::setup`]): creates
+//! 1. with `--wait-ready`, first retries one GenerateDataKey on the first
+//!    `--key-id` every ~10 ms until kmsd serves it, and reports the time
+//!    from kms-bench's start to then (`ready_ms`);
+//! 2. connects `--connections` HTTP/2 channels as the main identity (and
+//!    as many as the grantee with `--grantee-cert`);
+//! 3. sets up against the real service ([`workload::setup`]): creates
 //!    `--keys` keys (or describes the `--key-id`s given) and, for Decrypt
-//!    and ReEncrypt, makes a pool of ciphertexts;
-//! 3. with `--baseline`, starts the no-op server ([`baseline`]) on its own
-//!    runtime and connects to it the same way;
-//! 4. warms up each target for `--warmup`, then measures: the service alone
-//!    for `--duration` / `--requests`, or — with `--baseline` — `--rounds`
-//!    alternating slices of service and baseline (service first in even
-//!    rounds, baseline first in odd ones), so drift in the machine's load
-//!    hits both alike;
-//! 5. schedules the keys it created for deletion (unless `--keep-keys`) and
+//!    and ReEncrypt, makes a pool of ciphertexts; then ([`authz`]) puts a
+//!    `--key-policy-bytes` key policy, grants the grantee the mix's
+//!    operations and creates `--grants` filler grants on every key;
+//! 4. with `--baseline`, starts the no-op server ([`baseline`]) on its own
+//!    runtime and connects to it the same way (as the main identity);
+//! 5. warms up each target for `--warmup`, then measures (as the grantee
+//!    if there is one): the service alone for `--duration` / `--requests`,
+//!    or — with `--baseline` — `--rounds` alternating slices of service
+//!    and baseline (service first in even rounds, baseline first in odd
+//!    ones), so drift in the machine's load hits both alike;
+//! 6. unless `--keep-keys`, schedules the keys it created for deletion and
+//!    on `--key-id` keys revokes its grants and puts the old policy back;
 //!    prints the [`report::Report`] as text or JSON.
 //!
 //! Layout: `args.rs` (command line, duration parsing), `mix.rs` (the
 //! operation mix), `workload.rs` (set-up, requests, the load loop),
+//! `authz.rs` (grantee, grants and key policy set-up and undoing),
 //! `stats.rs` (histograms, error counts), `report.rs` (text and JSON),
 //! `baseline.rs` (the no-op server), `fixtures.rs` (contexts, policies and
 //! a PRNG, also used by `benches/`).
@@ -28,6 +36,7 @@
 //! figures; the report says which build kms-bench is.
 
 pub mod args;
+pub mod authz;
 pub mod baseline;
 pub mod fixtures;
 pub mod mix;
@@ -48,11 +57,18 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::ctl::connect::{
     connect_channel, ConnectError, ConnectOptions, KmsClient, ResolvedConnection,
 };
+use crate::model::Principal;
+use crate::proto::kms::v1 as pb;
 use args::{BenchArgs, Limit};
+use authz::{AuthzState, Workers};
 use baseline::{BaselineError, BaselineServer, BaselineTls, NoopKms};
+use mix::BenchOp;
 use report::{Report, RunInfo};
 use stats::Recorder;
 use workload::{Progress, SetupError, SetupOptions, Workload};
+
+/// How often `--wait-ready` retries.
+const READY_RETRY: Duration = Duration::from_millis(10);
 
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +99,33 @@ pub enum BenchError {
         /// Why.
         source: std::io::Error,
     },
-    /// A limit that measures nothing.
+    /// A client certificate that names no principal kms-bench can use.
+    #[error("cannot use {what} {path}: {reason}")]
+    Certificate {
+        /// Which certificate.
+        what: &'static str,
+        /// Its path.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// `--wait-ready`: kmsd did not serve in time.
+    #[error(
+        "kmsd did not serve GenerateDataKey on {key_id} within {waited:?} \
+         ({attempts} attempt(s)); last error: {last}"
+    )]
+    NotReady {
+        /// The key called.
+        key_id: String,
+        /// The `--wait-ready` duration.
+        waited: Duration,
+        /// Attempts made.
+        attempts: u64,
+        /// The last attempt's failure.
+        last: String,
+    },
+    /// A usage error: a limit that measures nothing, or flags that do not
+    /// go together.
     #[error("{0}")]
     Usage(String),
     /// The async runtime could not start.
@@ -93,6 +135,8 @@ pub enum BenchError {
 
 /// Runs kms-bench with the process's arguments; the binary's `main`.
 pub fn main() -> ExitCode {
+    // `ready_ms` counts from here.
+    let started = Instant::now();
     let args = BenchArgs::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -105,7 +149,7 @@ pub fn main() -> ExitCode {
         }
     };
     let ui = Ui::new(&args);
-    match runtime.block_on(run(&args, &ui)) {
+    match runtime.block_on(run_from(&args, &ui, started)) {
         Ok(report) => {
             if args.json {
                 println!("{}", report.to_json());
@@ -188,19 +232,62 @@ enum Target {
     Baseline,
 }
 
-/// Runs one benchmark as `args` describe and returns its report.
+/// Runs one benchmark as `args` describe and returns its report;
+/// `ready_ms` counts from this call.
 pub async fn run(args: &BenchArgs, ui: &Ui) -> Result<Report, BenchError> {
+    run_from(args, ui, Instant::now()).await
+}
+
+/// The grantee identity (`--grantee-cert`).
+#[derive(Debug, Clone)]
+struct Grantee {
+    principal: Principal,
+    opts: ConnectOptions,
+}
+
+/// As [`run`], with `ready_ms` counted from `started` (the process's start).
+pub async fn run_from(args: &BenchArgs, ui: &Ui, started: Instant) -> Result<Report, BenchError> {
     let limit = args.limit();
     check_limit(limit, if args.baseline { args.rounds } else { 1 })?;
+    args.check().map_err(BenchError::Usage)?;
     let opts = args.connect_options();
+    let ready_ms = match args.wait_ready {
+        Some(wait) => Some(wait_ready(args, &opts, ui, started, wait).await?),
+        None => None,
+    };
     let resolved = opts.resolve()?;
-    // Fail on unusable baseline TLS files before creating anything.
+    // Fail on unusable baseline or grantee files before creating anything.
     let baseline_tls = if args.baseline {
         Some(read_baseline_tls(args, &resolved)?)
     } else {
         None
     };
+    let grantee = match (&args.grantee_cert, &args.grantee_key) {
+        (Some(cert), Some(key)) => Some(Grantee {
+            principal: read_principal("grantee certificate", cert)?,
+            opts: ConnectOptions {
+                endpoint_url: Some(resolved.endpoint.clone()),
+                ca_cert: Some(resolved.ca_cert.clone()),
+                client_cert: Some(cert.clone()),
+                client_key: Some(key.clone()),
+                data_dir: None,
+            },
+        }),
+        _ => None,
+    };
+    // The filler grants' principals and the policy name the main
+    // identity's account.
+    let account = if args.grants > 0 || args.key_policy_bytes > 0 {
+        let main = read_principal("client certificate", &resolved.client_cert)?;
+        main.account().to_owned()
+    } else {
+        String::new()
+    };
     let clients = connect_all(&opts, args.connections).await?;
+    let grantee_clients = match &grantee {
+        Some(g) => Some(connect_all(&g.opts, args.connections).await?),
+        None => None,
+    };
     let setup = SetupOptions {
         mix: args.operation.clone(),
         key_spec: args.key_spec,
@@ -221,11 +308,61 @@ pub async fn run(args: &BenchArgs, ui: &Ui) -> Result<Report, BenchError> {
             args.pool_size
         ));
     }
-    let workload = Arc::new(workload::setup(&clients[0], setup).await?);
-    let result = measure(args, ui, &resolved, &clients, &workload, baseline_tls).await;
-    if !args.keep_keys && workload.keys.iter().any(|k| k.created) {
-        for failure in workload::cleanup(&clients[0], &workload.keys).await {
-            ui.status(&format!("cleanup: {failure}"));
+    let mut workload = workload::setup(&clients[0], setup).await?;
+    if let Some(g) = &grantee {
+        // Another account's keys are named by ARN, as AWS requires.
+        for k in &mut workload.keys {
+            if !k.metadata.arn.is_empty() && k.metadata.aws_account_id != g.principal.account() {
+                k.key_id = k.metadata.arn.clone();
+            }
+        }
+    }
+    let workload = Arc::new(workload);
+    let mut state = AuthzState::default();
+    let result = match prepare_authz(
+        args,
+        ui,
+        &clients,
+        &workload,
+        &account,
+        grantee.as_ref(),
+        &mut state,
+    )
+    .await
+    {
+        Ok(()) => {
+            let measured = grantee_clients.as_deref().unwrap_or(&clients);
+            measure(args, ui, &resolved, measured, &workload, baseline_tls).await
+        }
+        Err(e) => Err(e),
+    };
+    if !args.keep_keys {
+        if !state.is_empty() {
+            ui.status(&format!(
+                "revoking {} grant(s) and restoring {} key policy(ies) on --key-id keys",
+                state.grants.len(),
+                state.replaced_policies.len()
+            ));
+            let progress = Arc::new(Progress::default());
+            let limit = Limit::Requests(state.grants.len() as u64);
+            let bar = ui.bar("revoking grants", limit);
+            let ticker = spawn_ticker(bar.clone(), Arc::clone(&progress), limit);
+            let w = Workers {
+                clients: &clients,
+                count: args.concurrency,
+                progress: &progress,
+            };
+            let failures = authz::undo(w, &state).await;
+            ticker.abort();
+            bar.finish_and_clear();
+            for failure in failures {
+                ui.status(&format!("cleanup: {failure}"));
+            }
+        }
+        if workload.keys.iter().any(|k| k.created) {
+            for failure in workload::cleanup(&clients[0], &workload.keys).await {
+                ui.status(&format!("cleanup: {failure}"));
+            }
         }
     }
     let (service, baseline) = result?;
@@ -237,6 +374,10 @@ pub async fn run(args: &BenchArgs, ui: &Ui) -> Result<Report, BenchError> {
         key_spec: args.key_spec.as_str(),
         context_pairs: args.context_pairs,
         keys: workload.keys.len(),
+        caller: if grantee.is_some() { "grantee" } else { "main" },
+        grants: args.grants,
+        key_policy_bytes: state.policy_bytes,
+        ready_ms,
         warmup_s: args.warmup.as_secs_f64(),
         rounds: args.rounds,
         baseline_tcp_nodelay: !args.baseline_nagle,
@@ -254,6 +395,168 @@ fn check_limit(limit: Limit, rounds: u32) -> Result<(), BenchError> {
         ))),
         _ => Ok(()),
     }
+}
+
+/// Puts the key policy, grants the grantee and creates the filler grants,
+/// as `args` ask, recording in `state` what is to be undone.
+async fn prepare_authz(
+    args: &BenchArgs,
+    ui: &Ui,
+    clients: &[KmsClient],
+    workload: &Workload,
+    account: &str,
+    grantee: Option<&Grantee>,
+    state: &mut AuthzState,
+) -> Result<(), BenchError> {
+    let keys = &workload.keys;
+    let progress = Arc::new(Progress::default());
+    let w = Workers {
+        clients,
+        count: args.concurrency,
+        progress: &progress,
+    };
+    if args.key_policy_bytes > 0 {
+        let extra: Vec<&str> = grantee.map(|g| g.principal.arn()).into_iter().collect();
+        let policy = fixtures::key_policy_of_size_for(account, args.key_policy_bytes, &extra);
+        ui.status(&format!(
+            "putting a key policy of {} bytes on {} key(s)",
+            policy.len(),
+            keys.len()
+        ));
+        state.policy_bytes = policy.len();
+        authz::put_policies(w, keys, policy, state).await?;
+    }
+    if let Some(g) = grantee {
+        if args.operation.contains(BenchOp::GenerateRandom) {
+            ui.status(
+                "note: no grant can allow GenerateRandom; the grantee needs an identity policy \
+                 that allows kms:GenerateRandom",
+            );
+        }
+        let ops = authz::grant_operations(&args.operation);
+        if ops.is_empty() {
+            ui.status("the mix needs no grant: the grantee gets none");
+        } else {
+            let names: Vec<String> = ops.iter().map(|o| format!("{o:?}")).collect();
+            ui.status(&format!(
+                "granting {} {} on {} key(s)",
+                g.principal.arn(),
+                names.join(", "),
+                keys.len()
+            ));
+            let arn = g.principal.arn().to_owned();
+            authz::create_grants(w, keys, 1, move |_| arn.clone(), &ops, state).await?;
+        }
+    }
+    if args.grants > 0 {
+        let total = u64::from(args.grants) * keys.len() as u64;
+        ui.status(&format!(
+            "creating {} filler grant(s) on each of {} key(s): {total} CreateGrant calls",
+            args.grants,
+            keys.len()
+        ));
+        let progress = Arc::new(Progress::default());
+        let bar = ui.bar("filler grants", Limit::Requests(total));
+        let ticker = spawn_ticker(bar.clone(), Arc::clone(&progress), Limit::Requests(total));
+        let start = Instant::now();
+        let account = account.to_owned();
+        let result = authz::create_grants(
+            Workers {
+                progress: &progress,
+                ..w
+            },
+            keys,
+            u64::from(args.grants),
+            move |n| authz::filler_principal(&account, n),
+            &[pb::GrantOperation::Decrypt],
+            state,
+        )
+        .await;
+        ticker.abort();
+        bar.finish_and_clear();
+        result?;
+        let secs = start.elapsed().as_secs_f64();
+        ui.status(&format!(
+            "created {total} filler grant(s) in {secs:.2} s ({:.0} per second)",
+            total as f64 / secs.max(1e-9)
+        ));
+    }
+    Ok(())
+}
+
+/// `--wait-ready`: connects and calls GenerateDataKey on the first
+/// `--key-id` every [`READY_RETRY`] until one succeeds (returns the
+/// milliseconds since `started`) or `wait` has passed.
+async fn wait_ready(
+    args: &BenchArgs,
+    opts: &ConnectOptions,
+    ui: &Ui,
+    started: Instant,
+    wait: Duration,
+) -> Result<f64, BenchError> {
+    let key_id = args
+        .key_ids
+        .first()
+        .ok_or_else(|| BenchError::Usage("--wait-ready needs --key-id".into()))?;
+    let request = pb::GenerateDataKeyRequest {
+        key_id: key_id.clone(),
+        encryption_context: fixtures::encryption_context(args.context_pairs),
+        number_of_bytes: None,
+        key_spec: pb::DataKeySpec::Aes256 as i32,
+        grant_tokens: Vec::new(),
+    };
+    ui.status(&format!(
+        "waiting up to {wait:?} for kmsd to serve GenerateDataKey on {key_id}"
+    ));
+    let deadline = Instant::now() + wait;
+    let mut attempts = 0u64;
+    let mut last = None;
+    loop {
+        attempts += 1;
+        let attempt = async {
+            // Resolved on every attempt: a (re)starting kmsd may write its
+            // data dir's endpoint file and certificates late.
+            let channel = connect_channel(opts).await.map_err(|e| match e {
+                ConnectError::MissingTlsFile { .. } | ConnectError::InvalidEndpoint { .. } => {
+                    Err(BenchError::Connect(e))
+                }
+                e => Ok(e.to_string()),
+            })?;
+            KmsClient::new(channel)
+                .generate_data_key(request.clone())
+                .await
+                .map(drop)
+                .map_err(|s| Ok(format!("{:?}: {}", s.code(), s.message())))
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(remaining, attempt).await {
+            Ok(Ok(())) => return Ok(started.elapsed().as_secs_f64() * 1e3),
+            Ok(Err(Err(fatal))) => return Err(fatal),
+            Ok(Err(Ok(why))) => last = Some(why),
+            // Cut off by the deadline: the previous failure says more.
+            Err(_) => {}
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(BenchError::NotReady {
+                key_id: key_id.clone(),
+                waited: wait,
+                attempts,
+                last: last.unwrap_or_else(|| "no attempt finished in time".to_owned()),
+            });
+        }
+        tokio::time::sleep(READY_RETRY.min(deadline - now)).await;
+    }
+}
+
+/// The principal in a PEM client certificate's URI SAN.
+fn read_principal(what: &'static str, path: &Path) -> Result<Principal, BenchError> {
+    let pem = read_file(what, path)?;
+    authz::principal_from_pem(&pem).map_err(|reason| BenchError::Certificate {
+        what,
+        path: path.to_owned(),
+        reason,
+    })
 }
 
 fn read_file(what: &'static str, path: &Path) -> Result<Vec<u8>, BenchError> {
@@ -407,33 +710,38 @@ async fn phase(
 ) -> (Recorder, Duration) {
     let progress = Arc::new(Progress::default());
     let bar = ui.bar(label, limit);
-    let ticker = {
-        let bar = bar.clone();
-        let progress = Arc::clone(&progress);
-        tokio::spawn(async move {
-            let start = Instant::now();
-            let mut tick = tokio::time::interval(Duration::from_millis(100));
-            loop {
-                tick.tick().await;
-                let done = progress.done.load(Ordering::Relaxed);
-                let failed = progress.failed.load(Ordering::Relaxed);
-                let secs = start.elapsed().as_secs_f64();
-                match limit {
-                    Limit::Duration(_) => {
-                        let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-                        bar.set_position(ms.min(bar.length().unwrap_or(ms)));
-                    }
-                    Limit::Requests(_) => bar.set_position(done),
-                }
-                let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
-                bar.set_message(format!("{done} req  {rate:.0} req/s  {failed} errors"));
-            }
-        })
-    };
+    let ticker = spawn_ticker(bar.clone(), Arc::clone(&progress), limit);
     let out = workload::drive(clients, workload, args.concurrency, limit, &progress).await;
     ticker.abort();
     bar.finish_and_clear();
     out
+}
+
+/// Moves `bar` along with `progress` every 100 ms until aborted.
+fn spawn_ticker(
+    bar: ProgressBar,
+    progress: Arc<Progress>,
+    limit: Limit,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let start = Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tick.tick().await;
+            let done = progress.done.load(Ordering::Relaxed);
+            let failed = progress.failed.load(Ordering::Relaxed);
+            let secs = start.elapsed().as_secs_f64();
+            match limit {
+                Limit::Duration(_) => {
+                    let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    bar.set_position(ms.min(bar.length().unwrap_or(ms)));
+                }
+                Limit::Requests(_) => bar.set_position(done),
+            }
+            let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
+            bar.set_message(format!("{done} req  {rate:.0} req/s  {failed} errors"));
+        }
+    })
 }
 
 #[cfg(test)]
@@ -495,5 +803,432 @@ mod tests {
         ]);
         let e = read_baseline_tls(&missing, &resolved).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/s.pem"), "{e}");
+    }
+
+    #[test]
+    fn authorization_flags_are_usage_errors_before_anything_runs() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // Nothing listens and no TLS files exist: a usage error must come
+        // first.
+        let args = parse(&[
+            "--endpoint-url",
+            "https://127.0.0.1:1",
+            "--grants",
+            "50000",
+            "--grantee-cert",
+            "/nonexistent/g.pem",
+            "--grantee-key",
+            "/nonexistent/g.key",
+        ]);
+        let e = rt.block_on(run(&args, &Ui::quiet())).unwrap_err();
+        assert!(matches!(e, BenchError::Usage(_)), "{e}");
+        // An unreadable grantee certificate is refused before connecting.
+        let dir = tempfile::tempdir().unwrap();
+        crate::pki::ensure_dev_pki(dir.path()).unwrap();
+        let d = dir.path().to_str().unwrap();
+        let args = parse(&[
+            "--data-dir",
+            d,
+            "--endpoint-url",
+            "https://127.0.0.1:1",
+            "--grantee-cert",
+            "/nonexistent/g.pem",
+            "--grantee-key",
+            "/nonexistent/g.key",
+        ]);
+        let e = rt.block_on(run(&args, &Ui::quiet())).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/g.pem"), "{e}");
+        // A key is no certificate.
+        let key = dir.path().join("certs/client.key");
+        let key = key.to_str().unwrap();
+        let args = parse(&[
+            "--data-dir",
+            d,
+            "--endpoint-url",
+            "https://127.0.0.1:1",
+            "--grantee-cert",
+            key,
+            "--grantee-key",
+            key,
+        ]);
+        let e = rt.block_on(run(&args, &Ui::quiet())).unwrap_err();
+        assert!(matches!(e, BenchError::Certificate { .. }), "{e}");
+    }
+
+    /// End to end against a real kmsd (in-process, real mutual TLS).
+    mod live {
+        use super::*;
+        use crate::kms::KmsConfig;
+        use crate::pki::DEV_PRINCIPAL;
+        use std::net::SocketAddr;
+        use tokio::sync::oneshot;
+
+        const GRANTEE: &str = "arn:aws:iam::111122223333:user/kms-bench-grantee";
+
+        struct Live {
+            dir: tempfile::TempDir,
+            addr: SocketAddr,
+            /// A key the dev root made before serving.
+            key: String,
+            stop: Option<oneshot::Sender<()>>,
+            task: tokio::task::JoinHandle<()>,
+        }
+
+        impl Live {
+            /// Opens a dev kmsd, creates a key, and serves it on a
+            /// loopback port after `delay`.
+            async fn start(delay: Duration) -> Self {
+                let dir = tempfile::tempdir().unwrap();
+                let server = fixtures::open_dev_server(dir.path(), KmsConfig::default()).unwrap();
+                let root = fixtures::local_caller(DEV_PRINCIPAL).unwrap();
+                let key = server
+                    .kms()
+                    .create_key(&root, Default::default())
+                    .await
+                    .unwrap()
+                    .id
+                    .to_string();
+                // Bound now (so the port is ours) but listened on only
+                // after `delay`: until then connections are refused.
+                let socket = tokio::net::TcpSocket::new_v4().unwrap();
+                socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+                let addr = socket.local_addr().unwrap();
+                let (tx, rx) = oneshot::channel::<()>();
+                let pending = if delay.is_zero() {
+                    Ok(socket.listen(1024).unwrap())
+                } else {
+                    Err(socket)
+                };
+                let task = tokio::spawn(async move {
+                    let listener = match pending {
+                        Ok(listener) => listener,
+                        Err(socket) => {
+                            tokio::time::sleep(delay).await;
+                            socket.listen(1024).unwrap()
+                        }
+                    };
+                    server
+                        .serve(listener, async {
+                            let _ = rx.await;
+                        })
+                        .await
+                        .unwrap();
+                });
+                Self {
+                    dir,
+                    addr,
+                    key,
+                    stop: Some(tx),
+                    task,
+                }
+            }
+
+            fn data_dir(&self) -> String {
+                self.dir.path().to_str().unwrap().to_owned()
+            }
+
+            fn endpoint(&self) -> String {
+                format!("https://{}", self.addr)
+            }
+
+            /// `--data-dir DIR --endpoint-url URL` and `extra`.
+            fn args(&self, extra: &[&str]) -> BenchArgs {
+                let (d, e) = (self.data_dir(), self.endpoint());
+                let mut argv = vec!["--data-dir", &d, "--endpoint-url", &e];
+                argv.extend_from_slice(extra);
+                parse(&argv)
+            }
+
+            /// (cert, key) paths of a client certificate for `principal`.
+            fn cert_of(&self, principal: &str) -> (String, String) {
+                let out = self.dir.path().join("grantee");
+                if !out.join("client.pem").exists() {
+                    crate::pki::issue_client(self.dir.path(), principal, &out).unwrap();
+                }
+                let p = |f: &str| out.join(f).to_str().unwrap().to_owned();
+                (p("client.pem"), p("client.key"))
+            }
+
+            async fn client(&self) -> KmsClient {
+                let opts = ConnectOptions {
+                    endpoint_url: Some(self.endpoint()),
+                    ..ConnectOptions::from_data_dir(self.dir.path())
+                };
+                crate::ctl::connect::connect(&opts).await.unwrap()
+            }
+
+            async fn grantee_client(&self) -> KmsClient {
+                let (cert, key) = self.cert_of(GRANTEE);
+                let opts = ConnectOptions {
+                    endpoint_url: Some(self.endpoint()),
+                    ca_cert: Some(self.dir.path().join("certs/ca.pem")),
+                    client_cert: Some(cert.into()),
+                    client_key: Some(key.into()),
+                    data_dir: None,
+                };
+                crate::ctl::connect::connect(&opts).await.unwrap()
+            }
+
+            async fn stop(mut self) {
+                if let Some(tx) = self.stop.take() {
+                    let _ = tx.send(());
+                }
+                self.task.await.unwrap();
+            }
+        }
+
+        async fn grants_of(c: &mut KmsClient, key_id: &str) -> Vec<pb::GrantListEntry> {
+            c.list_grants(pb::ListGrantsRequest {
+                key_id: key_id.into(),
+                limit: Some(1000),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .grants
+        }
+
+        async fn policy_of(c: &mut KmsClient, key_id: &str) -> String {
+            c.get_key_policy(pb::GetKeyPolicyRequest {
+                key_id: key_id.into(),
+                policy_name: None,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .policy
+        }
+
+        async fn gdk(c: &mut KmsClient, key_id: &str) -> Result<(), tonic::Status> {
+            c.generate_data_key(pb::GenerateDataKeyRequest {
+                key_id: key_id.into(),
+                key_spec: pb::DataKeySpec::Aes256 as i32,
+                ..Default::default()
+            })
+            .await
+            .map(drop)
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn a_grantee_behind_a_big_policy_and_many_grants_is_the_caller() {
+            let live = Live::start(Duration::ZERO).await;
+            let (cert, key) = live.cert_of(GRANTEE);
+            let args = live.args(&[
+                "--grantee-cert",
+                &cert,
+                "--grantee-key",
+                &key,
+                "--grants",
+                "20",
+                "--key-policy-bytes",
+                "8000",
+                "--keys",
+                "2",
+                "--pool-size",
+                "8",
+                "--requests",
+                "70",
+                "--warmup",
+                "0s",
+                "--concurrency",
+                "4",
+                "--connections",
+                "2",
+                "--keep-keys",
+                "--operation",
+                "GenerateDataKey,GenerateDataKeyWithoutPlaintext,Encrypt,Decrypt,ReEncrypt,\
+                 DescribeKey",
+            ]);
+            let report = run(&args, &Ui::quiet()).await.unwrap();
+            assert_eq!((report.ok, report.errors), (70, 0), "{}", report.to_text());
+            assert_eq!(report.caller, "grantee");
+            assert_eq!(report.grants, 20);
+            assert_eq!(report.ready_ms, None);
+            assert!(
+                (7000..=8000).contains(&report.key_policy_bytes),
+                "{}",
+                report.key_policy_bytes
+            );
+            let v: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+            assert_eq!(v["caller"], "grantee");
+            assert_eq!(v["grants"], 20);
+            assert!(v.get("ready_ms").is_none());
+
+            let mut root = live.client().await;
+            let keys: Vec<_> = root
+                .list_keys(pb::ListKeysRequest::default())
+                .await
+                .unwrap()
+                .into_inner()
+                .keys
+                .into_iter()
+                .filter(|k| k.key_id != live.key)
+                .collect();
+            assert_eq!(keys.len(), 2);
+            for k in &keys {
+                let grants = grants_of(&mut root, &k.key_id).await;
+                assert_eq!(grants.len(), 21);
+                let own: Vec<_> = grants
+                    .iter()
+                    .filter(|g| g.grantee_principal == GRANTEE)
+                    .collect();
+                assert_eq!(own.len(), 1);
+                assert_eq!(own[0].operations.len(), 7, "{:?}", own[0].operations);
+                let fillers = grants
+                    .iter()
+                    .filter(|g| g.grantee_principal.contains(":role/kms-bench-filler-"))
+                    .count();
+                assert_eq!(fillers, 20);
+                let policy = policy_of(&mut root, &k.key_id).await;
+                assert_eq!(policy.len(), report.key_policy_bytes);
+                assert!(policy.contains(GRANTEE));
+            }
+            // The measured calls really are the grantee's: GenerateRandom,
+            // which no grant can allow, is denied to it (not to the root).
+            let args = live.args(&[
+                "--grantee-cert",
+                &cert,
+                "--grantee-key",
+                &key,
+                "--key-id",
+                &live.key,
+                "--requests",
+                "5",
+                "--warmup",
+                "0s",
+                "--operation",
+                "GenerateRandom",
+            ]);
+            let report = run(&args, &Ui::quiet()).await.unwrap();
+            assert_eq!(report.errors_by_code.get("PermissionDenied"), Some(&5));
+            let args = live.args(&[
+                "--key-id",
+                &live.key,
+                "--requests",
+                "5",
+                "--warmup",
+                "0s",
+                "--operation",
+                "GenerateRandom",
+            ]);
+            let report = run(&args, &Ui::quiet()).await.unwrap();
+            assert_eq!((report.ok, report.caller), (5, "main"));
+            // The grantee is allowed by its grant alone: without it, the
+            // same call is denied.
+            let mut grantee = live.grantee_client().await;
+            let key_id = &keys[0].key_id;
+            gdk(&mut grantee, key_id).await.unwrap();
+            let own = grants_of(&mut root, key_id)
+                .await
+                .into_iter()
+                .find(|g| g.grantee_principal == GRANTEE)
+                .unwrap();
+            root.revoke_grant(pb::RevokeGrantRequest {
+                key_id: key_id.clone(),
+                grant_id: own.grant_id,
+            })
+            .await
+            .unwrap();
+            let denied = gdk(&mut grantee, key_id).await.unwrap_err();
+            assert_eq!(denied.code(), tonic::Code::PermissionDenied, "{denied:?}");
+            live.stop().await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn given_keys_get_their_grants_revoked_and_policy_back() {
+            let live = Live::start(Duration::ZERO).await;
+            let mut root = live.client().await;
+            let key_id = live.key.clone();
+            let before = policy_of(&mut root, &key_id).await;
+            let (cert, key) = live.cert_of(GRANTEE);
+            let args = live.args(&[
+                "--key-id",
+                &key_id,
+                "--grantee-cert",
+                &cert,
+                "--grantee-key",
+                &key,
+                "--grants",
+                "5",
+                "--key-policy-bytes",
+                "4000",
+                "--requests",
+                "20",
+                "--warmup",
+                "0s",
+                "--operation",
+                "Decrypt,DescribeKey",
+            ]);
+            let report = run(&args, &Ui::quiet()).await.unwrap();
+            assert_eq!((report.ok, report.errors), (20, 0), "{}", report.to_text());
+            assert!(report.key_policy_bytes > 3000 && report.key_policy_bytes <= 4000);
+            assert!(grants_of(&mut root, &key_id).await.is_empty());
+            assert_eq!(policy_of(&mut root, &key_id).await, before);
+            // Not scheduled for deletion.
+            let meta = root
+                .describe_key(pb::DescribeKeyRequest {
+                    key_id: key_id.clone(),
+                    grant_tokens: Vec::new(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .key_metadata
+                .unwrap();
+            assert!(meta.enabled);
+            live.stop().await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn wait_ready_measures_a_late_start_and_gives_up_in_time() {
+            // kmsd starts serving 400 ms from now; its key already exists.
+            let live = Live::start(Duration::from_millis(400)).await;
+            let started = Instant::now();
+            let args = live.args(&[
+                "--key-id",
+                &live.key,
+                "--wait-ready",
+                "10s",
+                "--requests",
+                "1",
+                "--warmup",
+                "0s",
+                "--json",
+            ]);
+            let report = run_from(&args, &Ui::quiet(), started).await.unwrap();
+            let ready = report.ready_ms.unwrap();
+            assert!((300.0..10_000.0).contains(&ready), "{ready}");
+            assert_eq!((report.ok, report.errors, report.caller), (1, 0, "main"));
+            let v: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+            assert!(v["ready_ms"].as_f64().unwrap() >= 300.0, "{v}");
+
+            // A key it cannot use: gives up after the duration, saying why.
+            let started = Instant::now();
+            let args = live.args(&[
+                "--key-id",
+                "alias/kms-bench-missing",
+                "--wait-ready",
+                "300ms",
+                "--requests",
+                "1",
+            ]);
+            let e = run_from(&args, &Ui::quiet(), started).await.unwrap_err();
+            let waited = started.elapsed();
+            let BenchError::NotReady { attempts, last, .. } = &e else {
+                panic!("{e}")
+            };
+            assert!(*attempts > 1, "{e}");
+            assert!(last.contains("NotFound"), "{e}");
+            assert!(e.to_string().contains("within 300ms"), "{e}");
+            assert!(
+                waited >= Duration::from_millis(300) && waited < Duration::from_secs(5),
+                "{waited:?}"
+            );
+            live.stop().await;
+        }
     }
 }

@@ -2,7 +2,10 @@
 //!
 //! JSON fields (all numbers; times in milliseconds, rates per second):
 //! `operation` (the mix, canonical), `endpoint`, `concurrency`,
-//! `connections`, `key_spec`, `context_pairs`, `keys`, `build` (`debug` or
+//! `connections`, `key_spec`, `context_pairs`, `keys`, `caller` (`main`,
+//! or `grantee` with `--grantee-cert`), `grants` (filler grants per key,
+//! `--grants`), `key_policy_bytes` (size of the key policy kms-bench put,
+//! 0 if none), `build` (`debug` or
 //! `release`: debug figures are not performance figures), `duration_s`
 //! (measured), `warmup_s`, `requests`, `ok`, `errors`, `errors_by_code`
 //! (`{"PermissionDenied": 3}`), `throughput_rps` (successful calls per
@@ -12,7 +15,9 @@
 //! `baseline_requests`, `baseline_errors`, `baseline_throughput_rps`,
 //! `baseline_p50_ms`, `baseline_p90_ms`, `baseline_p99_ms`,
 //! `baseline_p999_ms`, `baseline_tcp_nodelay`, `ratio` (service /
-//! baseline throughput) and `p99_ratio` (service / baseline p99).
+//! baseline throughput) and `p99_ratio` (service / baseline p99); with
+//! `--wait-ready` also `ready_ms` (from kms-bench's start to the first
+//! GenerateDataKey kmsd served).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -68,6 +73,15 @@ pub struct RunInfo {
     pub context_pairs: usize,
     /// Keys used.
     pub keys: usize,
+    /// Who made the measured calls: `main` or `grantee`.
+    pub caller: &'static str,
+    /// Filler grants per key.
+    pub grants: u32,
+    /// Size of the key policy put on every key (0 = none put).
+    pub key_policy_bytes: usize,
+    /// Milliseconds from kms-bench's start to the first call kmsd served
+    /// (`--wait-ready`).
+    pub ready_ms: Option<f64>,
     /// Warm-up per target, seconds.
     pub warmup_s: f64,
     /// Alternating rounds (with a baseline).
@@ -93,6 +107,17 @@ pub struct Report {
     pub context_pairs: usize,
     /// Keys used.
     pub keys: usize,
+    /// Who made the measured calls: `main` (the --client-cert identity)
+    /// or `grantee` (--grantee-cert, allowed by a grant).
+    pub caller: &'static str,
+    /// Filler grants per key (`--grants`).
+    pub grants: u32,
+    /// Size of the key policy put on every key (0 = none put).
+    pub key_policy_bytes: usize,
+    /// `--wait-ready`: milliseconds from kms-bench's start to the first
+    /// GenerateDataKey kmsd served.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ready_ms: Option<f64>,
     /// `debug` or `release` (of kms-bench itself).
     pub build: &'static str,
     /// Measured time against the service, seconds.
@@ -194,6 +219,10 @@ impl Report {
             key_spec: info.key_spec,
             context_pairs: info.context_pairs,
             keys: info.keys,
+            caller: info.caller,
+            grants: info.grants,
+            key_policy_bytes: info.key_policy_bytes,
+            ready_ms: info.ready_ms.map(|x| round(x, 3)),
             build: if cfg!(debug_assertions) {
                 "debug"
             } else {
@@ -257,6 +286,21 @@ impl Report {
             "  concurrency {}, connections {}, key spec {}, {} context pair(s), {} key(s)",
             self.concurrency, self.connections, self.key_spec, self.context_pairs, self.keys
         )?;
+        let grants = match self.grants {
+            0 => "no filler grants".to_owned(),
+            n => format!("{n} filler grant(s) per key"),
+        };
+        let policy = match self.key_policy_bytes {
+            0 => "key policy unchanged".to_owned(),
+            n => format!("key policy of {n} bytes"),
+        };
+        writeln!(o, "  caller {}, {grants}, {policy}", self.caller)?;
+        if let Some(r) = self.ready_ms {
+            writeln!(
+                o,
+                "  ready: kmsd served its first GenerateDataKey {r:.1} ms after kms-bench started"
+            )?;
+        }
         match self.rounds {
             Some(r) => writeln!(
                 o,
@@ -381,6 +425,10 @@ mod tests {
             key_spec: "AES_256",
             context_pairs: 0,
             keys: 1,
+            caller: "main",
+            grants: 0,
+            key_policy_bytes: 0,
+            ready_ms: None,
             warmup_s: 1.0,
             rounds: 4,
             baseline_tcp_nodelay: true,
@@ -417,6 +465,9 @@ mod tests {
             "errors_by_code",
             "operations",
             "build",
+            "caller",
+            "grants",
+            "key_policy_bytes",
         ] {
             assert!(obj.contains_key(k), "missing {k}: {v}");
         }
@@ -425,11 +476,15 @@ mod tests {
             "baseline_p99_ms",
             "ratio",
             "rounds",
+            "ready_ms",
         ] {
             assert!(!obj.contains_key(k), "unexpected {k}: {v}");
         }
         assert!(!obj.contains_key("first_errors"));
         assert_eq!(v["operation"], "GenerateDataKey=3,Decrypt=7");
+        assert_eq!(v["caller"], "main");
+        assert_eq!(v["grants"], 0);
+        assert_eq!(v["key_policy_bytes"], 0);
         assert_eq!(v["concurrency"], 16);
         assert_eq!(v["requests"], 203);
         assert_eq!(v["errors"], 3);
@@ -476,5 +531,37 @@ mod tests {
         );
         let plain = Report::new(info(), &summary(4, 0), None).to_text();
         assert!(!plain.contains("baseline"), "{plain}");
+    }
+
+    #[test]
+    fn authorization_and_readiness_are_reported() {
+        let heavy = RunInfo {
+            caller: "grantee",
+            grants: 49_999,
+            key_policy_bytes: 32_700,
+            ready_ms: Some(123.456_789),
+            ..info()
+        };
+        let report = Report::new(heavy, &summary(2, 0), None);
+        let v: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(v["caller"], "grantee");
+        assert_eq!(v["grants"], 49_999);
+        assert_eq!(v["key_policy_bytes"], 32_700);
+        assert_eq!(v["ready_ms"], 123.457);
+        // The existing fields are still there.
+        assert_eq!(v["requests"], 200);
+        assert_eq!(v["errors"], 0);
+        let t = report.to_text();
+        assert!(
+            t.contains("caller grantee, 49999 filler grant(s) per key, key policy of 32700 bytes"),
+            "{t}"
+        );
+        assert!(t.contains("first GenerateDataKey 123.5 ms after"), "{t}");
+        let plain = Report::new(info(), &summary(2, 0), None).to_text();
+        assert!(
+            plain.contains("caller main, no filler grants, key policy unchanged"),
+            "{plain}"
+        );
+        assert!(!plain.contains("ready"), "{plain}");
     }
 }

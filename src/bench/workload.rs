@@ -82,7 +82,8 @@ pub struct SetupError {
 }
 
 impl SetupError {
-    fn new(what: impl Into<String>, status: &Status) -> Self {
+    /// The failure of call `what` with `status`.
+    pub fn new(what: impl Into<String>, status: &Status) -> Self {
         Self {
             what: what.into(),
             code: status.code(),

@@ -25,6 +25,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::{Caller, Inner};
@@ -167,9 +168,9 @@ impl Inner {
             .set("kms:calleraccount", p.account())
             .set_bool("aws:securetransport", true)
             .set("aws:requestedregion", self.region.as_str())
-            .set("aws:currenttime", scratch.now.as_str());
+            .set("aws:currenttime", &*scratch.now);
         if let Some(ip) = &scratch.source_ip {
-            ctx.set("aws:sourceip", ip.as_str());
+            ctx.set("aws:sourceip", &**ip);
         }
         if let Some(k) = key {
             ctx.set("kms:keyspec", k.spec.as_aws_str())
@@ -208,11 +209,7 @@ impl Inner {
         input: &AuthzInput<'_>,
         resource_aliases: Option<Vec<String>>,
     ) -> Outcome {
-        let scratch = Scratch {
-            now: crate::authz::format_iso8601(self.now_ms().div_euclid(1000)),
-            source_ip: caller.source_ip.map(|ip| ip.to_string()),
-            resource_aliases,
-        };
+        let scratch = Scratch::new(self.now_ms(), caller, resource_aliases);
         let arn;
         let resource = match key {
             Some(k) => {
@@ -357,11 +354,7 @@ impl Inner {
         policy: &Policy,
     ) -> KmsResult<()> {
         let input = AuthzInput::default();
-        let scratch = Scratch {
-            now: crate::authz::format_iso8601(self.now_ms().div_euclid(1000)),
-            source_ip: caller.source_ip.map(|ip| ip.to_string()),
-            resource_aliases: None,
-        };
+        let scratch = Scratch::new(self.now_ms(), caller, None);
         let arn = key.arn(&self.region);
         let ctx = self.context(
             caller,
@@ -521,9 +514,54 @@ impl Inner {
 
 /// Per-request strings the context borrows.
 struct Scratch {
-    now: String,
-    source_ip: Option<String>,
+    now: Arc<str>,
+    source_ip: Option<Arc<str>>,
     resource_aliases: Option<Vec<String>>,
+}
+
+impl Scratch {
+    fn new(now_ms: i64, caller: &Caller, resource_aliases: Option<Vec<String>>) -> Self {
+        Self {
+            now: current_time_text(now_ms.div_euclid(1000)),
+            source_ip: caller.source_ip.map(ip_text),
+            resource_aliases,
+        }
+    }
+}
+
+// The data path formats `aws:CurrentTime` and `aws:SourceIp` for every
+// call, and both rarely change between calls on one worker thread: each
+// thread keeps the last rendering (profiles showed the formatting at ~2% of
+// kmsd's CPU per GenerateDataKey).
+thread_local! {
+    static LAST_TIME: std::cell::RefCell<Option<(i64, Arc<str>)>> =
+        const { std::cell::RefCell::new(None) };
+    static LAST_IP: std::cell::RefCell<Option<(IpAddr, Arc<str>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `aws:CurrentTime` for `epoch_seconds`, ISO 8601.
+fn current_time_text(epoch_seconds: i64) -> Arc<str> {
+    LAST_TIME.with_borrow_mut(|last| match last {
+        Some((s, text)) if *s == epoch_seconds => Arc::clone(text),
+        _ => {
+            let text: Arc<str> = crate::authz::format_iso8601(epoch_seconds).into();
+            *last = Some((epoch_seconds, Arc::clone(&text)));
+            text
+        }
+    })
+}
+
+/// `aws:SourceIp` for `ip`.
+fn ip_text(ip: IpAddr) -> Arc<str> {
+    LAST_IP.with_borrow_mut(|last| match last {
+        Some((a, text)) if *a == ip => Arc::clone(text),
+        _ => {
+            let text: Arc<str> = ip.to_string().into();
+            *last = Some((ip, Arc::clone(&text)));
+            text
+        }
+    })
 }
 
 /// AWS's default key policy: the account root gets `kms:*`, which delegates

@@ -343,11 +343,20 @@ pub fn alias_arn(region: &str, account: &str, alias: &AliasName) -> String {
 /// derived (not stored) from the id and version, so it reveals nothing
 /// about the material.
 pub fn key_material_id(id: &KeyId, version: u32) -> String {
-    hex::encode(crate::crypto::sha256(&[
+    let digest = crate::crypto::sha256(&[
         b"kmsd/key-material-id/v1",
         &id.storage_key(),
         &version.to_be_bytes(),
-    ]))
+    ]);
+    // Every crypto response carries one: a table lookup per nibble rather
+    // than `hex::encode`'s char iterator.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(digest.len() * 2);
+    for b in digest {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// Caller-supplied text as it may appear inside an error message: control
@@ -363,6 +372,20 @@ pub fn printable(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_material_id_is_the_lowercase_hex_of_its_digest() {
+        let id = KeyId::new_random();
+        for version in [1, 2, u32::MAX] {
+            let expected = hex::encode(crate::crypto::sha256(&[
+                b"kmsd/key-material-id/v1",
+                &id.storage_key(),
+                &version.to_be_bytes(),
+            ]));
+            assert_eq!(key_material_id(&id, version), expected);
+        }
+        assert_ne!(key_material_id(&id, 1), key_material_id(&id, 2));
+    }
 
     #[test]
     fn key_id_round_trips() {

@@ -1,0 +1,338 @@
+//! The authorization set-up of a run and its undoing: the grantee identity
+//! (`--grantee-cert`), the grants kms-bench creates (the grantee's own, one
+//! per key, and `--grants` fillers), the key policy it puts
+//! (`--key-policy-bytes`), and, at the end, revoking those grants and
+//! putting the replaced policies back on keys it did not create (keys it
+//! created are scheduled for deletion, grants and all).
+//!
+//! Every set-up call is made as the main identity. Grants are synced
+//! writes on the server, so they are made by many concurrent workers
+//! ([`concurrently`]) over all the connections.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::task::JoinSet;
+
+use super::mix::{BenchOp, Mix};
+use super::workload::{BenchKey, Progress, SetupError};
+use crate::ctl::connect::KmsClient;
+use crate::model::Principal;
+use crate::proto::kms::v1 as pb;
+
+/// The principal a client certificate (PEM) names in its URI SAN, as kmsd
+/// reads it ([`crate::service::identity::principal_from_cert`]).
+pub fn principal_from_pem(pem: &[u8]) -> Result<Principal, String> {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(pem)
+        .map_err(|e| format!("not a PEM certificate ({e})"))?;
+    if pem.label != "CERTIFICATE" {
+        return Err(format!(
+            "expected a PEM CERTIFICATE, found a PEM {}",
+            pem.label
+        ));
+    }
+    crate::service::identity::principal_from_cert(&pem.contents).map_err(|e| e.to_string())
+}
+
+/// The grant operations a grantee needs for `mix` (none for
+/// GenerateRandom, which uses no key), sorted and without repeats.
+pub fn grant_operations(mix: &Mix) -> Vec<pb::GrantOperation> {
+    use pb::GrantOperation as G;
+    let mut ops: Vec<G> = mix
+        .entries()
+        .iter()
+        .flat_map(|(op, _)| match op {
+            BenchOp::GenerateDataKey => &[G::GenerateDataKey][..],
+            BenchOp::GenerateDataKeyWithoutPlaintext => &[G::GenerateDataKeyWithoutPlaintext],
+            BenchOp::Encrypt => &[G::Encrypt],
+            BenchOp::Decrypt => &[G::Decrypt],
+            BenchOp::ReEncrypt => &[G::ReEncryptFrom, G::ReEncryptTo],
+            BenchOp::DescribeKey => &[G::DescribeKey],
+            BenchOp::GenerateRandom => &[],
+        })
+        .copied()
+        .collect();
+    ops.sort_by_key(|o| *o as i32);
+    ops.dedup();
+    ops
+}
+
+/// The principal of filler grant `n`: a role of `account` that never calls.
+pub fn filler_principal(account: &str, n: u64) -> String {
+    format!("arn:aws:iam::{account}:role/kms-bench-filler-{n}")
+}
+
+/// What the set-up changed on keys kms-bench did not create (`--key-id`),
+/// to undo at the end, and what it made.
+#[derive(Debug, Default)]
+pub struct AuthzState {
+    /// (key id, its policy before kms-bench replaced it).
+    pub replaced_policies: Vec<(String, String)>,
+    /// (key id, grant id) of every grant created on such keys.
+    pub grants: Vec<(String, String)>,
+    /// Size in bytes of the policy put on every key (0 = none).
+    pub policy_bytes: usize,
+}
+
+impl AuthzState {
+    /// Whether there is anything to undo.
+    pub fn is_empty(&self) -> bool {
+        self.replaced_policies.is_empty() && self.grants.is_empty()
+    }
+}
+
+fn join_error(what: &str, e: &tokio::task::JoinError) -> SetupError {
+    SetupError {
+        what: what.to_owned(),
+        code: tonic::Code::Internal,
+        message: e.to_string(),
+    }
+}
+
+/// Who makes set-up calls: `count` concurrent workers over `clients`
+/// (each call on the next client in turn), counting calls in `progress`.
+#[derive(Debug, Clone, Copy)]
+pub struct Workers<'a> {
+    /// The connections, all as the main identity.
+    pub clients: &'a [KmsClient],
+    /// Calls in flight at once.
+    pub count: u32,
+    /// Calls done and failed, for a progress display.
+    pub progress: &'a Arc<Progress>,
+}
+
+/// Runs `call(client, i)` for `i` in `0..total` on `w`'s workers. The
+/// values calls return are pushed to `out` — also those of calls that
+/// finished before one failed. Stops at the first failure and returns it.
+pub async fn concurrently<T, F, Fut>(
+    w: Workers<'_>,
+    total: u64,
+    out: &mut Vec<T>,
+    call: F,
+) -> Result<(), SetupError>
+where
+    T: Send + 'static,
+    F: Fn(KmsClient, u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Option<T>, SetupError>> + Send,
+{
+    if total == 0 || w.clients.is_empty() {
+        return Ok(());
+    }
+    let call = Arc::new(call);
+    let clients: Arc<[KmsClient]> = w.clients.iter().cloned().collect();
+    let next = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let results = Arc::new(Mutex::new(Vec::new()));
+    let workers = u64::from(w.count.max(1)).min(total);
+    let mut set = JoinSet::new();
+    for _ in 0..workers {
+        let (call, clients, next, stop, results, progress) = (
+            Arc::clone(&call),
+            Arc::clone(&clients),
+            Arc::clone(&next),
+            Arc::clone(&stop),
+            Arc::clone(&results),
+            Arc::clone(w.progress),
+        );
+        set.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total || stop.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
+                let client = clients[(i % clients.len() as u64) as usize].clone();
+                let r = call(client, i).await;
+                progress.done.fetch_add(1, Ordering::Relaxed);
+                match r {
+                    Ok(Some(v)) => results.lock().unwrap_or_else(|p| p.into_inner()).push(v),
+                    Ok(None) => {}
+                    Err(e) => {
+                        progress.failed.fetch_add(1, Ordering::Relaxed);
+                        stop.store(true, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                }
+            }
+        });
+    }
+    let mut first_error = None;
+    while let Some(r) = set.join_next().await {
+        let r = r.unwrap_or_else(|e| Err(join_error("a set-up worker", &e)));
+        if let (Err(e), None) = (r, &first_error) {
+            first_error = Some(e);
+        }
+    }
+    out.append(&mut results.lock().unwrap_or_else(|p| p.into_inner()));
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Puts `policy` on every key; for keys kms-bench did not create, first
+/// saves their policy in `state` so it can be put back.
+pub async fn put_policies(
+    w: Workers<'_>,
+    keys: &[BenchKey],
+    policy: String,
+    state: &mut AuthzState,
+) -> Result<(), SetupError> {
+    let keys: Arc<[BenchKey]> = keys.into();
+    let policy: Arc<str> = policy.into();
+    let total = keys.len() as u64;
+    concurrently(w, total, &mut state.replaced_policies, move |mut c, i| {
+        let key = keys[i as usize].clone();
+        let policy = Arc::clone(&policy);
+        async move {
+            let original = if key.created {
+                None
+            } else {
+                let p = c
+                    .get_key_policy(pb::GetKeyPolicyRequest {
+                        key_id: key.key_id.clone(),
+                        policy_name: None,
+                    })
+                    .await
+                    .map_err(|s| SetupError::new(format!("GetKeyPolicy {}", key.key_id), &s))?
+                    .into_inner()
+                    .policy;
+                Some((key.key_id.clone(), p))
+            };
+            c.put_key_policy(pb::PutKeyPolicyRequest {
+                key_id: key.key_id.clone(),
+                policy_name: None,
+                policy: policy.to_string(),
+                bypass_policy_lockout_safety_check: false,
+            })
+            .await
+            .map_err(|s| SetupError::new(format!("PutKeyPolicy {}", key.key_id), &s))?;
+            Ok(original)
+        }
+    })
+    .await
+}
+
+/// Creates `per_key` grants on every key: grant `n` (0-based) on each key
+/// goes to `grantee(n)` for `operations`. Grants on keys kms-bench did not
+/// create are recorded in `state`.
+pub async fn create_grants(
+    w: Workers<'_>,
+    keys: &[BenchKey],
+    per_key: u64,
+    grantee: impl Fn(u64) -> String + Send + Sync + 'static,
+    operations: &[pb::GrantOperation],
+    state: &mut AuthzState,
+) -> Result<(), SetupError> {
+    let keys: Arc<[BenchKey]> = keys.into();
+    let operations: Arc<[i32]> = operations.iter().map(|o| *o as i32).collect();
+    let total = per_key.saturating_mul(keys.len() as u64);
+    concurrently(w, total, &mut state.grants, move |mut c, i| {
+        // Key-major order: all keys get their n-th grant before any
+        // gets its (n+1)-th, so the keys fill evenly.
+        let key = keys[(i % keys.len() as u64) as usize].clone();
+        let req = pb::CreateGrantRequest {
+            key_id: key.key_id.clone(),
+            grantee_principal: grantee(i / keys.len() as u64),
+            operations: operations.to_vec(),
+            ..Default::default()
+        };
+        async move {
+            let grant_id = c
+                .create_grant(req)
+                .await
+                .map_err(|s| SetupError::new(format!("CreateGrant on {}", key.key_id), &s))?
+                .into_inner()
+                .grant_id;
+            Ok((!key.created).then_some((key.key_id, grant_id)))
+        }
+    })
+    .await
+}
+
+/// Undoes `state`: revokes the grants and puts the replaced policies back.
+/// Returns the calls that failed.
+pub async fn undo(w: Workers<'_>, state: &AuthzState) -> Vec<SetupError> {
+    let mut failures = Vec::new();
+    let grants: Arc<[(String, String)]> = state.grants.as_slice().into();
+    // Keep going past failures: collect them as values.
+    let _ = concurrently(w, grants.len() as u64, &mut failures, move |mut c, i| {
+        let (key_id, grant_id) = grants[i as usize].clone();
+        async move {
+            Ok(c.revoke_grant(pb::RevokeGrantRequest {
+                key_id: key_id.clone(),
+                grant_id: grant_id.clone(),
+            })
+            .await
+            .err()
+            .map(|s| SetupError::new(format!("RevokeGrant {grant_id} on {key_id}"), &s)))
+        }
+    })
+    .await;
+    for (key_id, policy) in &state.replaced_policies {
+        let Some(client) = w.clients.first() else {
+            break;
+        };
+        if let Err(s) = client
+            .clone()
+            .put_key_policy(pb::PutKeyPolicyRequest {
+                key_id: key_id.clone(),
+                policy_name: None,
+                policy: policy.clone(),
+                bypass_policy_lockout_safety_check: false,
+            })
+            .await
+        {
+            failures.push(SetupError::new(
+                format!("PutKeyPolicy {key_id} (restoring its policy)"),
+                &s,
+            ));
+        }
+    }
+    failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grant_operations_follow_the_mix() {
+        use pb::GrantOperation as G;
+        let ops = |m: &str| grant_operations(&Mix::parse(m).unwrap());
+        assert_eq!(ops("GenerateDataKey"), vec![G::GenerateDataKey]);
+        assert_eq!(ops("GenerateRandom"), vec![]);
+        assert_eq!(
+            ops("ReEncrypt=2,GenerateDataKey=3,Decrypt=7,GenerateRandom"),
+            vec![
+                G::Decrypt,
+                G::GenerateDataKey,
+                G::ReEncryptFrom,
+                G::ReEncryptTo
+            ]
+        );
+        assert_eq!(
+            ops("DescribeKey,Encrypt,GenerateDataKeyWithoutPlaintext,Decrypt,ReEncrypt").len(),
+            6
+        );
+    }
+
+    #[test]
+    fn principals_come_from_the_certificate_san() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = crate::pki::ensure_dev_pki(dir.path()).unwrap();
+        let pem = std::fs::read(&pki.client_cert).unwrap();
+        let p = principal_from_pem(&pem).unwrap();
+        assert_eq!(p.arn(), crate::pki::DEV_PRINCIPAL);
+        let out = dir.path().join("grantee");
+        let grantee = "arn:aws:iam::111122223333:user/kms-bench-grantee";
+        crate::pki::issue_client(dir.path(), grantee, &out).unwrap();
+        let p = principal_from_pem(&std::fs::read(out.join("client.pem")).unwrap()).unwrap();
+        assert_eq!((p.arn(), p.account()), (grantee, "111122223333"));
+        assert!(principal_from_pem(b"not pem").is_err());
+        let key = std::fs::read(out.join("client.key")).unwrap();
+        assert!(principal_from_pem(&key).is_err());
+        assert_eq!(
+            filler_principal("111122223333", 7),
+            "arn:aws:iam::111122223333:role/kms-bench-filler-7"
+        );
+        assert!(Principal::parse(&filler_principal("111122223333", 49_999)).is_some());
+    }
+}
