@@ -27,6 +27,9 @@
 //! - a statement without `Principal` (identity policy) applies to the caller
 //!   directly.
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
 use super::context::{Caller, RequestContext};
 use super::policy::{
     ActionSpec, Effect, Policy, PrincipalArn, PrincipalEntry, PrincipalSpec, ResourceSpec,
@@ -67,14 +70,31 @@ impl Policy {
     pub fn evaluate(&self, ctx: &RequestContext<'_>) -> Evaluation {
         let mut ev = Evaluation::default();
         let caller = ctx.caller();
-        for st in self.statements.iter() {
+        // Only the statements whose action and resource elements match:
+        // remembered per (action, resource), so a hot key's calls do no
+        // pattern matching on those elements.
+        let applicable = self
+            .applicable
+            .get_or_compute(ctx.action(), ctx.resource(), || {
+                self.statements
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, st)| {
+                        st.action.matches(ctx.action()) && st.resource.matches(ctx.resource())
+                    })
+                    .map(|(i, _)| i as u32)
+                    .collect()
+            });
+        for &i in applicable.iter() {
+            let Some(st) = self.statements.get(i as usize) else {
+                continue;
+            };
             // Skip statements that cannot change the result any more.
             let settled = match st.effect {
                 Effect::Allow => ev.allow_principal && ev.allow_account_root,
                 Effect::Deny => ev.explicit_deny,
             };
-            // Cheapest and most selective checks first.
-            if settled || !st.action.matches(ctx.action()) {
+            if settled {
                 continue;
             }
             let applies = match &st.principal {
@@ -83,10 +103,7 @@ impl Policy {
                 PrincipalSpec::NotPrincipal(entries) if exempt(entries, caller) => Applies::No,
                 PrincipalSpec::NotPrincipal(_) => Applies::Directly,
             };
-            if applies == Applies::No
-                || !st.resource.matches(ctx.resource())
-                || !st.conditions.iter().all(|c| c.evaluate(ctx))
-            {
+            if applies == Applies::No || !st.conditions.iter().all(|c| c.evaluate(ctx)) {
                 continue;
             }
             match (st.effect, applies) {
@@ -97,6 +114,62 @@ impl Policy {
             }
         }
         ev
+    }
+}
+
+/// For one policy: the statements whose action and resource elements match
+/// an (action, resource) pair, computed on first use. Exact because a
+/// compiled policy never changes (a new policy text is a new `Policy`).
+/// Bounded: forgotten wholesale past [`MAX_MEMO_RESOURCES`] resources (an
+/// identity policy sees one resource per key its principal uses).
+#[derive(Default)]
+pub(crate) struct ApplicableMemo {
+    by_resource: RwLock<MemoMap<MemoMap<Arc<[u32]>>>>,
+}
+
+type MemoMap<V> = HashMap<Box<str>, V, foldhash::fast::RandomState>;
+
+/// Resources remembered per policy before the memo starts over.
+const MAX_MEMO_RESOURCES: usize = 1024;
+
+impl ApplicableMemo {
+    fn get_or_compute(
+        &self,
+        action: &str,
+        resource: &str,
+        compute: impl FnOnce() -> Arc<[u32]>,
+    ) -> Arc<[u32]> {
+        {
+            let map = self.by_resource.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(hit) = map
+                .get(resource)
+                .and_then(|by_action| by_action.get(action))
+            {
+                return Arc::clone(hit);
+            }
+        }
+        let value = compute();
+        let mut map = self.by_resource.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_MEMO_RESOURCES && !map.contains_key(resource) {
+            map.clear();
+        }
+        map.entry(resource.into())
+            .or_default()
+            .insert(action.into(), Arc::clone(&value));
+        value
+    }
+}
+
+impl Clone for ApplicableMemo {
+    /// A clone starts with an empty memo (it is only a cache).
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl std::fmt::Debug for ApplicableMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApplicableMemo")
     }
 }
 
@@ -200,5 +273,40 @@ mod tests {
         assert!(text.len() <= crate::authz::MAX_POLICY_BYTES);
         let p = Policy::parse(&text).unwrap();
         assert!(p.statements_len() > 40, "{}", p.statements_len());
+    }
+
+    #[test]
+    fn remembered_statements_give_the_same_answers_as_a_fresh_policy() {
+        // Statements selected by action and by resource, so the memo's
+        // entries differ per (action, resource); more resources than the
+        // memo keeps, so it also starts over on the way.
+        let text = r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"arn:aws:kms:*:111122223333:key/a*"},
+            {"Effect":"Allow","Principal":"*","Action":"kms:Gen*","Resource":"*"},
+            {"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"arn:aws:kms:*:111122223333:key/*7"}
+        ]}"#;
+        let p = Policy::parse(text).unwrap();
+        let caller = "arn:aws:iam::111122223333:user/alice";
+        let mut seen = [0usize; 4];
+        for round in 0..2 {
+            for i in 0..(MAX_MEMO_RESOURCES + 50) {
+                let prefix = if i % 2 == 0 { "a" } else { "b" };
+                let resource = format!("arn:aws:kms:us-east-1:111122223333:key/{prefix}{i}");
+                for action in ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"] {
+                    let ctx = RequestContext::new(caller, action, &resource);
+                    let remembered = p.evaluate(&ctx);
+                    let fresh = p.clone().evaluate(&ctx);
+                    assert_eq!(remembered, fresh, "round {round}, {action} on {resource}");
+                    let class = usize::from(remembered.explicit_deny) * 2
+                        + usize::from(remembered.allow_principal);
+                    seen[class] += 1;
+                }
+            }
+        }
+        // Every outcome occurred: allowed, not allowed, denied.
+        assert!(
+            seen[0] > 0 && seen[1] > 0 && seen[2] + seen[3] > 0,
+            "{seen:?}"
+        );
     }
 }

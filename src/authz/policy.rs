@@ -78,6 +78,11 @@ pub struct Policy {
     version: Option<PolicyVersion>,
     id: Option<String>,
     pub(crate) statements: Box<[Statement]>,
+    /// Every condition key the statements read, lowercase, sorted.
+    condition_keys: Box<[Box<str>]>,
+    /// Which statements' action and resource elements match a given
+    /// (action, resource) — see [`super::eval`].
+    pub(crate) applicable: super::eval::ApplicableMemo,
 }
 
 /// One compiled statement.
@@ -220,11 +225,20 @@ impl Policy {
             .enumerate()
             .map(|(i, s)| compile_statement(i + 1, s, variables, kind))
             .collect::<Result<Box<[_]>, _>>()?;
+        let mut condition_keys: Vec<Box<str>> = statements
+            .iter()
+            .flat_map(|s| s.conditions.iter())
+            .map(|c| Box::from(c.key()))
+            .collect();
+        condition_keys.sort_unstable();
+        condition_keys.dedup();
         Ok(Self {
             text: json.to_owned(),
             version,
             id,
             statements,
+            condition_keys: condition_keys.into_boxed_slice(),
+            applicable: Default::default(),
         })
     }
 
@@ -246,10 +260,9 @@ impl Policy {
     /// Whether any condition reads `lowercase_key` (so kmsd fills costly
     /// keys such as `kms:ResourceAliases` only when a policy needs them).
     pub fn uses_condition_key(&self, lowercase_key: &str) -> bool {
-        self.statements
-            .iter()
-            .flat_map(|s| s.conditions.iter())
-            .any(|c| c.key() == lowercase_key)
+        self.condition_keys
+            .binary_search_by(|k| (**k).cmp(lowercase_key))
+            .is_ok()
     }
 
     /// The number of statements.
