@@ -4,7 +4,8 @@
 #                    apt libclang-dev + protobuf-compiler, cargo-deny, and the
 #                    offline RustSec advisory DB (copied from $(SHARED)/advisory-db
 #                    into $(ADVISORY_DB_ROOT), see scripts/advisory-db.sh)
-#   make build       cargo build --release --bins
+#   make build       cargo build --release --bins (RocksDB's C++ compiled once,
+#                    optimized, and kept: rocksdb-prebuilt-release)
 #   make run         deps + build, then a dev daemon in the foreground
 #                    (DATA=./data LISTEN=127.0.0.1:7878; prints how to call it)
 #   make lint        rustfmt check + clippy -D warnings (cargo aliases fmt-check
@@ -48,8 +49,13 @@ export KMSD_ADVISORY_DB_ROOT := $(ADVISORY_DB_ROOT)
 ROCKSDB_SYS_VERSION := $(shell sed -n '/^name = "librocksdb-sys"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' Cargo.lock)
 ROCKSDB_PREBUILT    := $(CURDIR)/target/rocksdb-prebuilt/$(ROCKSDB_SYS_VERSION)
 CARGO_RDB           := ROCKSDB_LIB_DIR=$(ROCKSDB_PREBUILT) ROCKSDB_STATIC=1 $(CARGO)
+# The same for optimized builds: the release binaries and `cargo bench`
+# (whose profile fingerprints librocksdb-sys differently again) link one
+# optimized library.
+ROCKSDB_PREBUILT_RELEASE := $(ROCKSDB_PREBUILT)-release
+RDB_RELEASE_ENV          := ROCKSDB_LIB_DIR=$(ROCKSDB_PREBUILT_RELEASE) ROCKSDB_STATIC=1
 
-.PHONY: deps apt-deps cargo-deny advisory-db rocksdb-prebuilt build run lint deny test bench clean-data
+.PHONY: deps apt-deps cargo-deny advisory-db rocksdb-prebuilt rocksdb-prebuilt-release build run lint deny test bench clean-data
 
 deps: apt-deps cargo-deny advisory-db
 
@@ -67,8 +73,8 @@ cargo-deny:
 advisory-db:
 	./scripts/advisory-db.sh "$(SHARED)" "$(ADVISORY_DB_ROOT)"
 
-build:
-	$(CARGO) build --release --bins
+build: rocksdb-prebuilt-release
+	$(RDB_RELEASE_ENV) $(CARGO) build --locked --release --bins
 
 run: deps build
 	@echo "kmsd dev daemon: data in $(DATA), listening on $(LISTEN) (Ctrl-C to stop)"
@@ -93,6 +99,18 @@ rocksdb-prebuilt:
 		mv "$(ROCKSDB_PREBUILT)/librocksdb.a.tmp" "$(ROCKSDB_PREBUILT)/librocksdb.a"; \
 	fi
 
+rocksdb-prebuilt-release:
+	@if [ -f "$(ROCKSDB_PREBUILT_RELEASE)/librocksdb.a" ]; then \
+		echo "rocksdb: using $(ROCKSDB_PREBUILT_RELEASE)/librocksdb.a"; \
+	else \
+		echo "rocksdb: compiling librocksdb-sys $(ROCKSDB_SYS_VERSION) once (optimized)"; \
+		env -u ROCKSDB_LIB_DIR -u ROCKSDB_STATIC $(CARGO) build --locked --release -p librocksdb-sys; \
+		lib=$$(ls -t target/release/build/librocksdb-sys-*/out/librocksdb.a | head -1); \
+		mkdir -p "$(ROCKSDB_PREBUILT_RELEASE)"; \
+		cp "$$lib" "$(ROCKSDB_PREBUILT_RELEASE)/librocksdb.a.tmp"; \
+		mv "$(ROCKSDB_PREBUILT_RELEASE)/librocksdb.a.tmp" "$(ROCKSDB_PREBUILT_RELEASE)/librocksdb.a"; \
+	fi
+
 lint: rocksdb-prebuilt
 	$(CARGO) fmt-check
 	$(CARGO_RDB) lint
@@ -111,7 +129,7 @@ test: deps lint deny
 	$(CARGO_RDB) test --locked --lib --bins --tests
 
 bench: deps build
-	python3 scripts/bench_suite.py
+	$(RDB_RELEASE_ENV) python3 scripts/bench_suite.py
 
 clean-data:
 	rm -rf $(DATA)

@@ -28,7 +28,7 @@ pub fn open_dev_server(dir: &Path, config: KmsConfig) -> Result<KmsServer, Serve
 /// 127.0.0.1. `None` if `principal` is not an IAM principal ARN.
 pub fn local_caller(principal: &str) -> Option<Caller> {
     Some(Caller {
-        principal: Principal::parse(principal)?,
+        principal: Arc::new(Principal::parse(principal)?),
         source_ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
     })
 }

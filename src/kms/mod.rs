@@ -54,7 +54,7 @@ pub use rotation::{RotationInfo, RotationStatus};
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// The principal from the client certificate.
-    pub principal: Principal,
+    pub principal: Arc<Principal>,
     /// The client's address (`aws:SourceIp`).
     pub source_ip: Option<IpAddr>,
 }
@@ -63,7 +63,7 @@ impl Caller {
     /// A caller with no known address (tests, tools).
     pub fn new(principal: Principal) -> Self {
         Self {
-            principal,
+            principal: Arc::new(principal),
             source_ip: None,
         }
     }

@@ -2,8 +2,9 @@
 //! certificate that the TLS layer already verified against the CA.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
+use tonic::transport::CertificateDer;
 use tonic::Request;
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -12,42 +13,60 @@ use crate::error::{KmsError, KmsResult};
 use crate::kms::Caller;
 use crate::model::Principal;
 
-/// Parsed identities by certificate, so the hot path does not parse X.509
-/// on every call. Bounded: cleared when full.
+/// Parsed identities by connection, so the hot path neither parses X.509
+/// nor hashes a certificate on every call.
+///
+/// tonic hands every request of one TLS connection the same
+/// `Arc<Vec<CertificateDer>>`, so the cache is keyed by that allocation's
+/// address. Each entry holds a clone of the `Arc`: while the entry exists
+/// the allocation cannot be freed, so its address cannot be reused by
+/// another connection's chain. Bounded: cleared when full (which drops
+/// those clones).
 #[derive(Default)]
 pub struct IdentityCache {
-    map: Mutex<HashMap<Vec<u8>, Arc<Principal>>>,
+    map: RwLock<HashMap<usize, (Chain, Arc<Principal>), foldhash::fast::RandomState>>,
 }
+
+type Chain = Arc<Vec<CertificateDer<'static>>>;
 
 const MAX_CACHED: usize = 4096;
 
 impl IdentityCache {
     /// The caller of `req`, from its TLS session.
     pub fn caller<T>(&self, req: &Request<T>) -> KmsResult<Caller> {
-        let certs = req.peer_certs().ok_or_else(|| {
-            KmsError::Unauthenticated("A client certificate is required (mutual TLS)".into())
-        })?;
-        let leaf = certs.first().ok_or_else(|| {
-            KmsError::Unauthenticated("A client certificate is required (mutual TLS)".into())
-        })?;
-        let principal = self.principal_of(leaf.as_ref())?;
+        let missing =
+            || KmsError::Unauthenticated("A client certificate is required (mutual TLS)".into());
+        let chain = req.peer_certs().ok_or_else(missing)?;
+        let principal = self.principal_of(&chain).ok_or_else(missing)??;
         Ok(Caller {
-            principal: (*principal).clone(),
+            principal,
             source_ip: req.remote_addr().map(|a| a.ip()),
         })
     }
 
-    fn principal_of(&self, der: &[u8]) -> KmsResult<Arc<Principal>> {
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(p) = map.get(der) {
-            return Ok(Arc::clone(p));
+    /// `None` if the chain is empty.
+    fn principal_of(&self, chain: &Chain) -> Option<KmsResult<Arc<Principal>>> {
+        let addr = Arc::as_ptr(chain) as usize;
+        {
+            let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+            if let Some((held, p)) = map.get(&addr) {
+                // Always true while the entry holds `held`; checked anyway.
+                if Arc::ptr_eq(held, chain) {
+                    return Some(Ok(Arc::clone(p)));
+                }
+            }
         }
-        let p = Arc::new(principal_from_cert(der)?);
+        let leaf = chain.first()?;
+        let p = match principal_from_cert(leaf.as_ref()) {
+            Ok(p) => Arc::new(p),
+            Err(e) => return Some(Err(e)),
+        };
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
         if map.len() >= MAX_CACHED {
             map.clear();
         }
-        map.insert(der.to_vec(), Arc::clone(&p));
-        Ok(p)
+        map.insert(addr, (Arc::clone(chain), Arc::clone(&p)));
+        Some(Ok(p))
     }
 }
 
