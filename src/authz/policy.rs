@@ -257,6 +257,12 @@ impl Policy {
         self.id.as_deref()
     }
 
+    /// Whether any statement has a `Condition` (conditions are the only
+    /// part of a policy that reads the request's condition keys).
+    pub fn has_conditions(&self) -> bool {
+        !self.condition_keys.is_empty()
+    }
+
     /// Whether any condition reads `lowercase_key` (so kmsd fills costly
     /// keys such as `kms:ResourceAliases` only when a policy needs them).
     pub fn uses_condition_key(&self, lowercase_key: &str) -> bool {
@@ -770,6 +776,27 @@ impl<'de> Visitor<'de> for JsonVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn condition_keys_are_known_at_compile_time() {
+        let plain = Policy::parse(
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}"#,
+        )
+        .unwrap();
+        assert!(!plain.has_conditions());
+        assert!(!plain.uses_condition_key("kms:calleraccount"));
+        let cond = Policy::parse(
+            r#"{"Statement":[
+                {"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"},
+                {"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*",
+                 "Condition":{"StringEquals":{"kms:CallerAccount":"1","kms:EncryptionContext:App":"x"}}}]}"#,
+        )
+        .unwrap();
+        assert!(cond.has_conditions());
+        assert!(cond.uses_condition_key("kms:calleraccount"));
+        assert!(cond.uses_condition_key("kms:encryptioncontext:app"));
+        assert!(!cond.uses_condition_key("aws:sourceip"));
+    }
     use crate::authz::RequestContext;
 
     /// A tiny deterministic PRNG (xorshift64*), so the fuzz test needs no

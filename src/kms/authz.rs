@@ -119,6 +119,14 @@ pub(crate) struct Policies {
     pub identity: Arc<IdentityPolicies>,
 }
 
+impl Policies {
+    /// Whether any of them has a condition (and so reads condition keys).
+    fn read_condition_keys(&self) -> bool {
+        self.key_policy.as_ref().is_some_and(|p| p.has_conditions())
+            || self.identity.iter().any(|(_, p)| p.has_conditions())
+    }
+}
+
 enum Outcome {
     Allow,
     Deny,
@@ -218,7 +226,14 @@ impl Inner {
             }
             None => "*",
         };
-        let ctx = self.context(caller, op, key, resource, input, &scratch);
+        // Only conditions read condition keys (kmsd's policy language has
+        // no variables): when no policy in play has one, which is the case
+        // of default key policies, the keys are not filled at all.
+        let ctx = if policies.read_condition_keys() {
+            self.context(caller, op, key, resource, input, &scratch)
+        } else {
+            RequestContext::new(caller.principal.arn(), op.action(), resource)
+        };
 
         let root = is_root(caller);
         let mut identity_allows = root;
