@@ -217,7 +217,6 @@ impl Inner {
         input: &AuthzInput<'_>,
         resource_aliases: Option<Vec<String>>,
     ) -> Outcome {
-        let scratch = Scratch::new(self.now_ms(), caller, resource_aliases);
         let arn;
         let resource = match key {
             Some(k) => {
@@ -229,7 +228,9 @@ impl Inner {
         // Only conditions read condition keys (kmsd's policy language has
         // no variables): when no policy in play has one, which is the case
         // of default key policies, the keys are not filled at all.
+        let scratch;
         let ctx = if policies.read_condition_keys() {
+            scratch = Scratch::new(self.now_ms(), caller, resource_aliases);
             self.context(caller, op, key, resource, input, &scratch)
         } else {
             RequestContext::new(caller.principal.arn(), op.action(), resource)

@@ -71,13 +71,34 @@ impl KeyId {
     }
 }
 
+impl KeyId {
+    /// Calls `f` with the id's text (`1234abcd-…` or `mrk-…`), rendered on
+    /// the stack (no `format!`: every data-plane call renders key ARNs).
+    fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        if self.multi_region {
+            let mut buf = [0u8; 4 + 32];
+            buf[..4].copy_from_slice(b"mrk-");
+            // 16 bytes always fit 32 hex digits; on the impossible error
+            // the text is left as zeros rather than panicking.
+            let _ = hex::encode_to_slice(self.raw, &mut buf[4..]);
+            f(std::str::from_utf8(&buf).unwrap_or("mrk-"))
+        } else {
+            let mut buf = uuid::Uuid::encode_buffer();
+            f(uuid::Uuid::from_bytes(self.raw)
+                .hyphenated()
+                .encode_lower(&mut buf))
+        }
+    }
+
+    /// Appends the id's text to `out`.
+    fn write_to(&self, out: &mut String) {
+        self.with_text(|t| out.push_str(t));
+    }
+}
+
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.multi_region {
-            write!(f, "mrk-{}", hex::encode(self.raw))
-        } else {
-            write!(f, "{}", uuid::Uuid::from_bytes(self.raw).hyphenated())
-        }
+        self.with_text(|t| f.write_str(t))
     }
 }
 
@@ -331,7 +352,17 @@ impl Principal {
 
 /// The ARN of a key.
 pub fn key_arn(region: &str, account: &str, id: &KeyId) -> String {
-    format!("arn:aws:kms:{region}:{account}:key/{id}")
+    // Built by hand: every data-plane call renders one or two of these, and
+    // `format!` showed in profiles (~1.5% of kmsd's CPU).
+    const PREFIX: &str = "arn:aws:kms:";
+    let mut arn = String::with_capacity(PREFIX.len() + region.len() + account.len() + 6 + 40);
+    arn.push_str(PREFIX);
+    arn.push_str(region);
+    arn.push(':');
+    arn.push_str(account);
+    arn.push_str(":key/");
+    id.write_to(&mut arn);
+    arn
 }
 
 /// The ARN of an alias.
@@ -372,6 +403,22 @@ pub fn printable(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_arns_are_built_as_aws_spells_them() {
+        let single = KeyId::new_random();
+        let multi: KeyId = "mrk-1234abcd12ab34cd56ef1234567890ab".parse().unwrap();
+        for id in [single, multi] {
+            assert_eq!(
+                key_arn("eu-west-1", "111122223333", &id),
+                format!("arn:aws:kms:eu-west-1:111122223333:key/{id}")
+            );
+        }
+        assert_eq!(multi.to_string(), "mrk-1234abcd12ab34cd56ef1234567890ab");
+        let text = single.to_string();
+        assert_eq!(text.len(), 36);
+        assert_eq!(text.parse::<KeyId>().unwrap(), single);
+    }
 
     #[test]
     fn key_material_id_is_the_lowercase_hex_of_its_digest() {
