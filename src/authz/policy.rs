@@ -449,7 +449,16 @@ fn compile_statement(
 
     let conditions = match slots.condition {
         None => Box::default(),
-        Some(block) => condition::compile_block(block, &stmt, variables)?.into_boxed_slice(),
+        Some(block) => {
+            let mut conditions = condition::compile_block(block, &stmt, variables)?;
+            // A statement applies only if all its conditions hold, and each
+            // is a pure test of the request, so their order is free: test
+            // per-pair encryption-context keys first. They are the most
+            // selective (a context rarely has the pair), so a statement that
+            // does not apply usually fails on its first condition.
+            conditions.sort_by_key(|c| !c.key().starts_with("kms:encryptioncontext:"));
+            conditions.into_boxed_slice()
+        }
     };
 
     Ok(Statement {
@@ -776,6 +785,19 @@ impl<'de> Visitor<'de> for JsonVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encryption_context_conditions_are_tested_first() {
+        let p = Policy::parse(
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*",
+                "Condition":{"StringEquals":{"kms:CallerAccount":"1","kms:EncryptionContext:App":"x"},
+                             "Bool":{"aws:SecureTransport":"true"}}}]}"#,
+        )
+        .unwrap();
+        let keys: Vec<&str> = p.statements[0].conditions.iter().map(|c| c.key()).collect();
+        assert_eq!(keys[0], "kms:encryptioncontext:app", "{keys:?}");
+        assert_eq!(keys.len(), 3);
+    }
 
     #[test]
     fn condition_keys_are_known_at_compile_time() {
