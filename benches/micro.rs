@@ -21,6 +21,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use kmsd::api::{
+    DecryptRequest, GenerateDataKeyRequest, GenerateDataKeyWithoutPlaintextRequest,
+    PutKeyPolicyRequest,
+};
 use kmsd::authz::{Policy, PolicyKind};
 use kmsd::bench::fixtures;
 use kmsd::ciphertext::{self, BlobHeader, CanonicalContext, HEADER_LEN};
@@ -151,10 +155,11 @@ fn core(c: &mut Criterion) {
         let b = b.id.to_string();
         kms.put_key_policy(
             &caller,
-            &b,
-            None,
-            &fixtures::large_key_policy(ACCOUNT),
-            false,
+            PutKeyPolicyRequest {
+                key_id: b.clone(),
+                policy: fixtures::large_key_policy(ACCOUNT),
+                ..Default::default()
+            },
         )
         .await
         .expect("put 32 KB key policy");
@@ -173,12 +178,12 @@ fn core(c: &mut Criterion) {
                         let out = kms
                             .generate_data_key(
                                 &caller,
-                                black_box(key),
-                                &ec,
-                                None,
-                                Some(DataKeySpec::Aes256),
-                                &[],
-                                true,
+                                black_box(GenerateDataKeyRequest {
+                                    key_id: key.clone(),
+                                    encryption_context: ec.clone(),
+                                    key_spec: Some(DataKeySpec::Aes256),
+                                    ..Default::default()
+                                }),
                             )
                             .await
                             .expect("GenerateDataKey");
@@ -189,14 +194,14 @@ fn core(c: &mut Criterion) {
             })
         });
         let blob = rt
-            .block_on(kms.generate_data_key(
+            .block_on(kms.generate_data_key_without_plaintext(
                 &caller,
-                key,
-                &ec,
-                None,
-                Some(DataKeySpec::Aes256),
-                &[],
-                false,
+                GenerateDataKeyWithoutPlaintextRequest {
+                    key_id: key.clone(),
+                    encryption_context: ec.clone(),
+                    key_spec: Some(DataKeySpec::Aes256),
+                    ..Default::default()
+                },
             ))
             .expect("GenerateDataKeyWithoutPlaintext")
             .ciphertext_blob;
@@ -206,7 +211,14 @@ fn core(c: &mut Criterion) {
                     let start = Instant::now();
                     for _ in 0..iters {
                         let out = kms
-                            .decrypt(&caller, black_box(&blob), &ec, &[], None, None)
+                            .decrypt(
+                                &caller,
+                                black_box(DecryptRequest {
+                                    ciphertext_blob: blob.clone(),
+                                    encryption_context: ec.clone(),
+                                    ..Default::default()
+                                }),
+                            )
                             .await
                             .expect("Decrypt");
                         black_box(out);

@@ -37,8 +37,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use kmsd::api::{CreateGrantRequest, CreateKeyRequest, GenerateDataKeyRequest};
 use kmsd::bench::fixtures::{self, SplitMix64};
-use kmsd::kms::{CreateGrantInput, CreateKeyInput, Kms, KmsConfig};
+use kmsd::kms::{Kms, KmsConfig};
 use kmsd::model::{DataKeySpec, GrantOperation, KeyId};
 use kmsd::pki::DEV_PRINCIPAL;
 use kmsd::store::{load_or_create_dev_root_key, Store};
@@ -83,18 +84,15 @@ fn time_generate_data_key(
     rt.block_on(async {
         let mut total = Duration::ZERO;
         for _ in 0..iters {
-            let key = key_of();
+            let req = GenerateDataKeyRequest {
+                key_id: key_of(),
+                encryption_context: ec.clone(),
+                key_spec: Some(DataKeySpec::Aes256),
+                ..Default::default()
+            };
             let start = Instant::now();
             let out = kms
-                .generate_data_key(
-                    caller,
-                    black_box(&key),
-                    &ec,
-                    None,
-                    Some(DataKeySpec::Aes256),
-                    &[],
-                    true,
-                )
+                .generate_data_key(caller, black_box(req))
                 .await
                 .expect("GenerateDataKey");
             total += start.elapsed();
@@ -116,7 +114,7 @@ fn grants(c: &mut Criterion) {
     let kms = server.kms().clone();
     let root = fixtures::local_caller(DEV_PRINCIPAL).expect("dev principal");
     let grantee = fixtures::local_caller(GRANTEE).expect("grantee principal");
-    let grant = |key: &str, principal: String| CreateGrantInput {
+    let grant = |key: &str, principal: String| CreateGrantRequest {
         key_id: key.to_owned(),
         grantee_principal: principal,
         operations: vec![GrantOperation::GenerateDataKey, GrantOperation::Decrypt],
@@ -184,7 +182,7 @@ fn bulk_load(dir: &std::path::Path, n: usize) -> Vec<KeyId> {
     let root = fixtures::local_caller(DEV_PRINCIPAL).expect("dev principal");
     let ids = Arc::new(Mutex::new(Vec::with_capacity(n)));
     let started = Instant::now();
-    let input = CreateKeyInput {
+    let input = CreateKeyRequest {
         description: "kms-bench scale key".to_owned(),
         ..Default::default()
     };

@@ -89,6 +89,34 @@ impl KmsError {
         KmsError::Internal("An internal error occurred; see the kmsd log.".into())
     }
 
+    /// The human-readable message, without the exception name (the AWS
+    /// JSON protocol carries the two apart, as `__type` and `message`).
+    pub fn message(&self) -> &str {
+        match self {
+            KmsError::NotFound(m)
+            | KmsError::AccessDenied(m)
+            | KmsError::Disabled(m)
+            | KmsError::InvalidState(m)
+            | KmsError::InvalidCiphertext(m)
+            | KmsError::IncorrectKey(m)
+            | KmsError::InvalidKeyUsage(m)
+            | KmsError::Validation(m)
+            | KmsError::InvalidArn(m)
+            | KmsError::InvalidAliasName(m)
+            | KmsError::InvalidMarker(m)
+            | KmsError::MalformedPolicyDocument(m)
+            | KmsError::InvalidGrantToken(m)
+            | KmsError::InvalidGrantId(m)
+            | KmsError::Tag(m)
+            | KmsError::AlreadyExists(m)
+            | KmsError::LimitExceeded(m)
+            | KmsError::UnsupportedOperation(m)
+            | KmsError::Unauthenticated(m)
+            | KmsError::DependencyTimeout(m)
+            | KmsError::Internal(m) => m,
+        }
+    }
+
     /// The AWS exception name, e.g. `NotFoundException`.
     pub fn exception_name(&self) -> &'static str {
         match self {
@@ -130,9 +158,11 @@ mod tests {
             KmsError::Tag("x".into()),
         ];
         for e in cases {
-            assert!(e
-                .to_string()
-                .starts_with(&format!("{}: ", e.exception_name())));
+            assert_eq!(
+                e.to_string(),
+                format!("{}: {}", e.exception_name(), e.message())
+            );
+            assert_eq!(e.message(), "x");
         }
     }
 }

@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod authz;
 pub mod bench;
 pub mod ciphertext;

@@ -23,7 +23,7 @@ use crate::proto::kms::v1::identity_service_server::IdentityServiceServer;
 use crate::proto::kms::v1::key_management_service_server::KeyManagementServiceServer;
 use crate::proto::kms::v1::FILE_DESCRIPTOR_SET;
 use crate::secret::RootKey;
-use crate::service::{IdentityServiceImpl, KmsService};
+use crate::service::GrpcDoor;
 use crate::store::{Store, StoreError};
 
 /// How long a graceful shutdown waits for open connections to close.
@@ -195,10 +195,10 @@ impl KmsServer {
 
         let (health, health_service) = tonic_health::server::health_reporter();
         health
-            .set_serving::<KeyManagementServiceServer<KmsService>>()
+            .set_serving::<KeyManagementServiceServer<GrpcDoor>>()
             .await;
         health
-            .set_serving::<IdentityServiceServer<IdentityServiceImpl>>()
+            .set_serving::<IdentityServiceServer<GrpcDoor>>()
             .await;
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -228,17 +228,14 @@ impl KmsServer {
         // is set here: without it, small responses wait on delayed ACKs
         // (~40 ms per call).
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let door = GrpcDoor::new(self.kms.clone());
         let serve = Server::builder()
             .tls_config(tls)?
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(KeyManagementServiceServer::new(KmsService::new(
-                self.kms.clone(),
-            )))
-            .add_service(IdentityServiceServer::new(IdentityServiceImpl::new(
-                self.kms.clone(),
-            )))
+            .add_service(KeyManagementServiceServer::new(door.clone()))
+            .add_service(IdentityServiceServer::new(door))
             .serve_with_incoming_shutdown(incoming, signal);
         tokio::pin!(serve);
         let drain_deadline = async {

@@ -265,12 +265,12 @@ mod tests {
             .kms()
             .generate_data_key(
                 &caller,
-                &key.id.to_string(),
-                &encryption_context(2),
-                None,
-                Some(crate::model::DataKeySpec::Aes256),
-                &[],
-                true,
+                crate::api::GenerateDataKeyRequest {
+                    key_id: key.id.to_string(),
+                    encryption_context: encryption_context(2),
+                    key_spec: Some(crate::model::DataKeySpec::Aes256),
+                    ..Default::default()
+                },
             )
             .await
             .unwrap();

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
+use kmsd::api::CreateKeyRequest;
 use kmsd::clock::SystemClock;
-use kmsd::kms::{Caller, CreateKeyInput, KmsConfig};
+use kmsd::kms::{Caller, KmsConfig};
 use kmsd::model::Principal;
 use kmsd::pki;
 use kmsd::server::{KmsServer, ServerConfig, TlsPem};
@@ -230,7 +231,7 @@ fn create_keys(args: CreateKeysArgs) -> Result<(), String> {
         .map_err(|e| format!("tokio runtime: {e}"))?;
     runtime.block_on(async move {
         let server = KmsServer::open(config, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
-        let input = CreateKeyInput {
+        let input = CreateKeyRequest {
             description: args.description,
             ..Default::default()
         };

@@ -6,10 +6,13 @@
 
 use std::sync::Arc;
 
-use super::{alias_not_found, validate, AuthzInput, Caller, Kms};
+use super::request::{
+    CreateAliasRequest, DeleteAliasRequest, ListAliasesRequest, UpdateAliasRequest,
+};
+use super::{alias_not_found, validate, AuthzInput, Caller, Inner, Kms, Resource};
 use crate::error::{KmsError, KmsResult};
 use crate::model::ids::alias_arn;
-use crate::model::{AliasName, KeyId, Operation};
+use crate::model::{AliasName, KeyId, KeyRecord, Operation};
 use crate::store::AliasRecord;
 
 /// One alias, as ListAliases returns it.
@@ -27,49 +30,79 @@ pub struct AliasEntry {
     pub updated_ms: i64,
 }
 
+/// How often an alias change starts over when another writer moved the
+/// alias between its authorization and the write lock.
+const ALIAS_RETRIES: usize = 8;
+
+impl Inner {
+    /// Alias `alias` of `account` as stored now, with its target (blocking
+    /// pool only).
+    fn load_alias(&self, account: &str, alias: &AliasName) -> KmsResult<Option<AliasRecord>> {
+        self.store
+            .get_alias(account, alias)
+            .map_err(KmsError::internal)
+    }
+
+    /// Refuses a new alias on `key` when the key already has the most
+    /// aliases AWS allows (blocking pool only).
+    fn check_alias_quota(&self, key: &KeyId) -> KmsResult<()> {
+        let count = self
+            .store
+            .aliases_of_key(key)
+            .map_err(KmsError::internal)?
+            .len();
+        if count >= validate::MAX_ALIASES_PER_KEY {
+            return Err(KmsError::LimitExceeded(format!(
+                "A key can have at most {} aliases",
+                validate::MAX_ALIASES_PER_KEY
+            )));
+        }
+        Ok(())
+    }
+
+    /// The alias as stored and the record of the key it points at, for an
+    /// alias change; NotFound if the alias does not exist.
+    async fn existing_alias(
+        self: &Arc<Self>,
+        account: &str,
+        alias: &AliasName,
+    ) -> KmsResult<(AliasRecord, KeyId, Option<Arc<KeyRecord>>)> {
+        let (acct, a) = (account.to_owned(), alias.clone());
+        let existing = self
+            .blocking(move |inner| inner.load_alias(&acct, &a))
+            .await?
+            .ok_or_else(|| alias_not_found(&alias_arn(&self.region, account, alias)))?;
+        let target = existing.target_id().map_err(KmsError::internal)?;
+        let key = self.key(target).await?;
+        Ok((existing, target, key))
+    }
+}
+
 impl Kms {
     /// CreateAlias.
-    pub async fn create_alias(
-        &self,
-        caller: &Caller,
-        alias_name: &str,
-        target_key_id: &str,
-    ) -> KmsResult<()> {
-        let alias = AliasName::parse_for_create(alias_name)?;
-        let caller = caller.clone();
-        let target_key_id = target_key_id.to_owned();
+    pub async fn create_alias(&self, caller: &Caller, req: CreateAliasRequest) -> KmsResult<()> {
+        let alias = AliasName::parse_for_create(&req.alias_name)?;
+        let key = self
+            .inner
+            .resolve(
+                caller,
+                &req.target_key_id,
+                Operation::CreateAlias,
+                &AuthzInput::default(),
+            )
+            .await?;
+        let account = caller.principal.account().to_owned();
         self.inner
             .blocking(move |inner| {
                 let _w = inner.write_guard();
-                let key = inner.resolve_blocking(
-                    &caller,
-                    &target_key_id,
-                    Operation::CreateAlias,
-                    &AuthzInput::default(),
-                )?;
-                let account = caller.principal.account();
-                if inner
-                    .store
-                    .get_alias(account, &alias)
-                    .map_err(KmsError::internal)?
-                    .is_some()
-                {
+                let key = inner.recheck(&key, Operation::CreateAlias)?;
+                if inner.load_alias(&account, &alias)?.is_some() {
                     return Err(KmsError::AlreadyExists(format!(
                         "An alias with the name {} already exists",
-                        alias_arn(&inner.region, account, &alias)
+                        alias_arn(&inner.region, &account, &alias)
                     )));
                 }
-                let count = inner
-                    .store
-                    .aliases_of_key(&key.id)
-                    .map_err(KmsError::internal)?
-                    .len();
-                if count >= validate::MAX_ALIASES_PER_KEY {
-                    return Err(KmsError::LimitExceeded(format!(
-                        "A key can have at most {} aliases",
-                        validate::MAX_ALIASES_PER_KEY
-                    )));
-                }
+                inner.check_alias_quota(&key.id)?;
                 let now = inner.now_ms();
                 let rec = AliasRecord {
                     target: key.id.to_string(),
@@ -77,110 +110,120 @@ impl Kms {
                     updated_ms: now,
                 };
                 let mut b = inner.store.batch();
-                b.put_alias(account, &alias, &rec, None)
+                b.put_alias(&account, &alias, &rec, None)
                     .map_err(KmsError::internal)?;
                 b.commit().map_err(KmsError::internal)?;
-                inner
-                    .aliases
-                    .put((account.to_owned(), alias), Arc::new(key.id));
+                inner.aliases.put((account, alias), Arc::new(key.id));
                 Ok(())
             })
             .await
     }
 
     /// UpdateAlias: points an existing alias at another key of the account.
-    pub async fn update_alias(
-        &self,
-        caller: &Caller,
-        alias_name: &str,
-        target_key_id: &str,
-    ) -> KmsResult<()> {
-        let alias = AliasName::parse_for_create(alias_name)?;
-        let caller = caller.clone();
-        let target_key_id = target_key_id.to_owned();
-        self.inner
-            .blocking(move |inner| {
-                let _w = inner.write_guard();
-                let account = caller.principal.account();
-                let existing = inner
-                    .store
-                    .get_alias(account, &alias)
-                    .map_err(KmsError::internal)?
-                    .ok_or_else(|| alias_not_found(&alias_arn(&inner.region, account, &alias)))?;
-                let old_target = existing.target_id().map_err(KmsError::internal)?;
-                // The caller needs UpdateAlias on the key the alias leaves...
-                let old_key = inner.key_blocking(&old_target)?;
-                inner.authorize_blocking(
-                    &caller,
+    /// The caller needs kms:UpdateAlias on both the key the alias leaves
+    /// and the key it moves to.
+    pub async fn update_alias(&self, caller: &Caller, req: UpdateAliasRequest) -> KmsResult<()> {
+        let alias = AliasName::parse_for_create(&req.alias_name)?;
+        let account = caller.principal.account().to_owned();
+        for _ in 0..ALIAS_RETRIES {
+            let (existing, old_target, old_key) =
+                self.inner.existing_alias(&account, &alias).await?;
+            let old_key = old_key.as_deref().map_or(Resource::None, Resource::Key);
+            self.inner
+                .authorize(
+                    caller,
                     Operation::UpdateAlias,
-                    old_key.as_deref(),
+                    old_key,
                     &AuthzInput::default(),
-                )?;
-                // ...and on the key it moves to.
-                let key = inner.resolve_blocking(
-                    &caller,
-                    &target_key_id,
+                )
+                .await?;
+            let key = self
+                .inner
+                .resolve(
+                    caller,
+                    &req.target_key_id,
                     Operation::UpdateAlias,
                     &AuthzInput::default(),
-                )?;
-                if key.id != old_target {
-                    let count = inner
-                        .store
-                        .aliases_of_key(&key.id)
-                        .map_err(KmsError::internal)?
-                        .len();
-                    if count >= validate::MAX_ALIASES_PER_KEY {
-                        return Err(KmsError::LimitExceeded(format!(
-                            "A key can have at most {} aliases",
-                            validate::MAX_ALIASES_PER_KEY
-                        )));
+                )
+                .await?;
+            let (account, alias) = (account.clone(), alias.clone());
+            let done = self
+                .inner
+                .blocking(move |inner| {
+                    let _w = inner.write_guard();
+                    let Some(now) = inner.load_alias(&account, &alias)? else {
+                        return Err(alias_not_found(&alias_arn(&inner.region, &account, &alias)));
+                    };
+                    if now.target != existing.target {
+                        // Moved by another writer since it was authorized.
+                        return Ok(false);
                     }
-                }
-                let rec = AliasRecord {
-                    target: key.id.to_string(),
-                    created_ms: existing.created_ms,
-                    updated_ms: inner.now_ms(),
-                };
-                let mut b = inner.store.batch();
-                b.put_alias(account, &alias, &rec, Some(&old_target))
-                    .map_err(KmsError::internal)?;
-                b.commit().map_err(KmsError::internal)?;
-                inner
-                    .aliases
-                    .put((account.to_owned(), alias), Arc::new(key.id));
-                Ok(())
-            })
-            .await
+                    let key = inner.recheck(&key, Operation::UpdateAlias)?;
+                    if key.id != old_target {
+                        inner.check_alias_quota(&key.id)?;
+                    }
+                    let rec = AliasRecord {
+                        target: key.id.to_string(),
+                        created_ms: existing.created_ms,
+                        updated_ms: inner.now_ms(),
+                    };
+                    let mut b = inner.store.batch();
+                    b.put_alias(&account, &alias, &rec, Some(&old_target))
+                        .map_err(KmsError::internal)?;
+                    b.commit().map_err(KmsError::internal)?;
+                    inner.aliases.put((account, alias), Arc::new(key.id));
+                    Ok(true)
+                })
+                .await?;
+            if done {
+                return Ok(());
+            }
+        }
+        Err(KmsError::internal(format!(
+            "UpdateAlias gave up after {ALIAS_RETRIES} concurrent changes of the alias"
+        )))
     }
 
-    /// DeleteAlias.
-    pub async fn delete_alias(&self, caller: &Caller, alias_name: &str) -> KmsResult<()> {
-        let alias = AliasName::parse(alias_name)?;
-        let caller = caller.clone();
-        self.inner
-            .blocking(move |inner| {
-                let _w = inner.write_guard();
-                let account = caller.principal.account();
-                let existing = inner
-                    .store
-                    .get_alias(account, &alias)
-                    .map_err(KmsError::internal)?
-                    .ok_or_else(|| alias_not_found(&alias_arn(&inner.region, account, &alias)))?;
-                let target = existing.target_id().map_err(KmsError::internal)?;
-                let key = inner.key_blocking(&target)?;
-                inner.authorize_blocking(
-                    &caller,
+    /// DeleteAlias: needs kms:DeleteAlias on the key the alias points at.
+    pub async fn delete_alias(&self, caller: &Caller, req: DeleteAliasRequest) -> KmsResult<()> {
+        let alias = AliasName::parse(&req.alias_name)?;
+        let account = caller.principal.account().to_owned();
+        for _ in 0..ALIAS_RETRIES {
+            let (existing, target, key) = self.inner.existing_alias(&account, &alias).await?;
+            let resource = key.as_deref().map_or(Resource::None, Resource::Key);
+            self.inner
+                .authorize(
+                    caller,
                     Operation::DeleteAlias,
-                    key.as_deref(),
+                    resource,
                     &AuthzInput::default(),
-                )?;
-                let mut b = inner.store.batch();
-                b.delete_alias(account, &alias, &target);
-                b.commit().map_err(KmsError::internal)?;
-                inner.aliases.remove(&(account.to_owned(), alias));
-                Ok(())
-            })
-            .await
+                )
+                .await?;
+            let (account, alias) = (account.clone(), alias.clone());
+            let done = self
+                .inner
+                .blocking(move |inner| {
+                    let _w = inner.write_guard();
+                    let Some(now) = inner.load_alias(&account, &alias)? else {
+                        return Err(alias_not_found(&alias_arn(&inner.region, &account, &alias)));
+                    };
+                    if now.target != existing.target {
+                        return Ok(false);
+                    }
+                    let mut b = inner.store.batch();
+                    b.delete_alias(&account, &alias, &target);
+                    b.commit().map_err(KmsError::internal)?;
+                    inner.aliases.remove(&(account, alias));
+                    Ok(true)
+                })
+                .await?;
+            if done {
+                return Ok(());
+            }
+        }
+        Err(KmsError::internal(format!(
+            "DeleteAlias gave up after {ALIAS_RETRIES} concurrent changes of the alias"
+        )))
     }
 
     /// ListAliases: the caller's account's aliases in name order, or only
@@ -188,59 +231,56 @@ impl Kms {
     pub async fn list_aliases(
         &self,
         caller: &Caller,
-        key_id: Option<&str>,
-        limit: Option<i32>,
-        marker: Option<&str>,
+        req: ListAliasesRequest,
     ) -> KmsResult<(Vec<AliasEntry>, Option<String>)> {
-        let limit = validate::limit(limit)?;
-        let after = validate::marker(marker)?.map(str::to_owned);
+        let limit = validate::limit(req.page.limit)?;
+        let after = validate::marker(req.page.marker.as_deref())?.map(str::to_owned);
         if let Some(m) = &after {
             AliasName::parse(m).map_err(|_| {
                 KmsError::InvalidMarker("The marker is not one that ListAliases returned".into())
             })?;
         }
-        let caller = caller.clone();
-        let key_id = key_id.map(str::to_owned);
+        let of_key = match &req.key_id {
+            Some(k) => Some(
+                self.inner
+                    .resolve(caller, k, Operation::ListAliases, &AuthzInput::default())
+                    .await?
+                    .id,
+            ),
+            None => {
+                self.inner
+                    .authorize(
+                        caller,
+                        Operation::ListAliases,
+                        Resource::None,
+                        &AuthzInput::default(),
+                    )
+                    .await?;
+                None
+            }
+        };
+        let account = caller.principal.account().to_owned();
         self.inner
             .blocking(move |inner| {
-                let account = caller.principal.account().to_owned();
-                let mut page: Vec<(AliasName, AliasRecord)> = match &key_id {
-                    Some(k) => {
-                        let key = inner.resolve_blocking(
-                            &caller,
-                            k,
-                            Operation::ListAliases,
-                            &AuthzInput::default(),
-                        )?;
+                let mut page: Vec<(AliasName, AliasRecord)> = match of_key {
+                    Some(id) => {
                         let mut names = inner
                             .store
-                            .aliases_of_key(&key.id)
+                            .aliases_of_key(&id)
                             .map_err(KmsError::internal)?;
                         names.retain(|n| after.as_deref().is_none_or(|a| n.as_str() > a));
                         let mut out = Vec::new();
                         for n in names.into_iter().take(limit + 1) {
-                            if let Some(rec) = inner
-                                .store
-                                .get_alias(&account, &n)
-                                .map_err(KmsError::internal)?
-                            {
+                            if let Some(rec) = inner.load_alias(&account, &n)? {
                                 out.push((n, rec));
                             }
                         }
                         out
                     }
-                    None => {
-                        inner.authorize_blocking(
-                            &caller,
-                            Operation::ListAliases,
-                            None,
-                            &AuthzInput::default(),
-                        )?;
-                        inner
-                            .store
-                            .list_aliases(&account, after.as_deref(), limit + 1)
-                            .map_err(KmsError::internal)?
-                    }
+                    None => inner
+                        .store
+                        .list_aliases(&account, after.as_deref(), limit + 1)
+                        .map_err(KmsError::internal)?,
                 };
                 let next = if page.len() > limit {
                     page.truncate(limit);

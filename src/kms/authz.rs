@@ -31,10 +31,22 @@ use std::sync::Arc;
 use super::{Caller, Inner};
 use crate::authz::{Policy, RequestContext};
 use crate::error::{KmsError, KmsResult};
-use crate::model::{GrantRecord, KeyId, KeyRecord, Operation};
+use crate::model::{GrantRecord, KeyId, KeyRecord, Operation, Principal};
 
 /// A principal's identity policies, compiled.
 pub(crate) type IdentityPolicies = Vec<(String, Policy)>;
+
+/// What an operation acts on, as authorization sees it.
+#[derive(Clone, Copy)]
+pub(crate) enum Resource<'a> {
+    /// No resource: CreateKey, ListKeys, ListAliases, GenerateRandom,
+    /// ListRetirableGrants. Identity policies decide.
+    None,
+    /// A KMS key.
+    Key(&'a KeyRecord),
+    /// A principal whose identity policies are managed (IAM-lite).
+    Principal(&'a Principal),
+}
 
 /// What a request adds to the policy context beyond the caller and key.
 #[derive(Default, Clone)]
@@ -85,31 +97,6 @@ impl<'r> AuthzInput<'r> {
                 .collect(),
         ));
         self
-    }
-}
-
-/// An input with every borrowed string copied, for work that moves to the
-/// blocking pool (the encryption context is not carried: control-plane
-/// operations have none).
-pub(crate) fn owned(input: AuthzInput<'_>) -> AuthzInput<'static> {
-    AuthzInput {
-        encryption_context: None,
-        request_alias: None,
-        values: input
-            .values
-            .into_iter()
-            .map(|(k, v)| (Cow::Owned(k.into_owned()), Cow::Owned(v.into_owned())))
-            .collect(),
-        multi: input
-            .multi
-            .into_iter()
-            .map(|(k, vs)| {
-                (
-                    Cow::Owned(k.into_owned()),
-                    vs.into_iter().map(|v| Cow::Owned(v.into_owned())).collect(),
-                )
-            })
-            .collect(),
     }
 }
 
@@ -287,49 +274,23 @@ impl Inner {
                 .any(|(_, p)| p.uses_condition_key(K))
     }
 
-    /// Authorizes on the blocking pool (control plane, under or outside the
-    /// write lock).
-    pub(super) fn authorize_blocking(
-        &self,
-        caller: &Caller,
-        op: Operation,
-        key: Option<&KeyRecord>,
-        input: &AuthzInput<'_>,
-    ) -> KmsResult<()> {
-        let policies = Policies {
-            key_policy: match key {
-                Some(k) => Some(self.key_policy_blocking(k)?),
-                None => None,
-            },
-            identity: self.identity_blocking(caller.principal.arn())?,
-        };
-        let aliases = match key {
-            Some(k) if Self::needs_resource_aliases(&policies) => {
-                Some(self.alias_strings_blocking(&k.id)?)
-            }
-            _ => None,
-        };
-        match self.decide(caller, op, key, &policies, input, aliases) {
-            Outcome::Allow => Ok(()),
-            Outcome::Deny => Err(self.denied(caller, op, key)),
-            Outcome::TryGrants => {
-                let Some(k) = key else {
-                    return Err(self.denied(caller, op, key));
-                };
-                let grants = self.grants_blocking(&k.id, caller.principal.arn())?;
-                self.check_grants(caller, op, k, &grants, input)
-            }
-        }
-    }
-
-    /// Authorizes on the async path: cache hits never block.
+    /// Authorizes `op` by `caller` on `resource`: the single choke point.
+    /// Cache hits never leave the async thread; a miss loads on the
+    /// blocking pool.
     pub(super) async fn authorize(
         self: &Arc<Self>,
         caller: &Caller,
         op: Operation,
-        key: Option<&KeyRecord>,
+        resource: Resource<'_>,
         input: &AuthzInput<'_>,
     ) -> KmsResult<()> {
+        let key = match resource {
+            Resource::Principal(target) => {
+                return self.authorize_identity_admin(caller, op, target)
+            }
+            Resource::Key(k) => Some(k),
+            Resource::None => None,
+        };
         let policies = Policies {
             key_policy: match key {
                 Some(k) => Some(self.key_policy(k).await?),
@@ -340,10 +301,7 @@ impl Inner {
         let aliases = match key {
             Some(k) if Self::needs_resource_aliases(&policies) => {
                 let id = k.id;
-                Some(
-                    self.blocking(move |i| i.alias_strings_blocking(&id))
-                        .await?,
-                )
+                Some(self.blocking(move |i| i.load_alias_strings(&id)).await?)
             }
             _ => None,
         };
@@ -358,6 +316,28 @@ impl Inner {
                 self.check_grants(caller, op, k, &grants, input)
             }
         }
+    }
+
+    /// The IAM-lite operations on a principal's identity policies: only
+    /// the root of the principal's account may perform them (kmsd has no
+    /// IAM administrators besides the account root).
+    fn authorize_identity_admin(
+        &self,
+        caller: &Caller,
+        op: Operation,
+        target: &Principal,
+    ) -> KmsResult<()> {
+        if op.is_identity_admin() && caller.principal.arn() == Principal::root_arn(target.account())
+        {
+            return Ok(());
+        }
+        Err(KmsError::AccessDenied(format!(
+            "User: {} is not authorized to perform: {} on resource: {}: only arn:aws:iam::{}:root may manage this principal's policies",
+            caller.principal.arn(),
+            op.action(),
+            target.arn(),
+            target.account()
+        )))
     }
 
     /// The policy lockout safety check: would `policy` still let the caller
@@ -425,8 +405,9 @@ impl Inner {
 
     // ------------------------------------------------------------ lookups
 
-    /// The compiled key policy of `key` (blocking on a miss).
-    pub(super) fn key_policy_blocking(&self, key: &KeyRecord) -> KmsResult<Arc<Policy>> {
+    /// Loads the compiled key policy of `key` on a cache miss (blocking
+    /// pool only; [`Inner::key_policy`] is the way in).
+    fn load_key_policy(&self, key: &KeyRecord) -> KmsResult<Arc<Policy>> {
         match self.policies.get(&key.id) {
             Ok(p) => Ok(p),
             Err(epoch) => {
@@ -443,16 +424,18 @@ impl Inner {
         }
     }
 
-    async fn key_policy(self: &Arc<Self>, key: &KeyRecord) -> KmsResult<Arc<Policy>> {
+    /// The compiled key policy of `key`.
+    pub(super) async fn key_policy(self: &Arc<Self>, key: &KeyRecord) -> KmsResult<Arc<Policy>> {
         if let Ok(p) = self.policies.get(&key.id) {
             return Ok(p);
         }
         let k = key.clone();
-        self.blocking(move |i| i.key_policy_blocking(&k)).await
+        self.blocking(move |i| i.load_key_policy(&k)).await
     }
 
-    /// The compiled identity policies of `principal` (blocking on a miss).
-    pub(super) fn identity_blocking(&self, principal: &str) -> KmsResult<Arc<IdentityPolicies>> {
+    /// Loads the compiled identity policies of `principal` on a cache miss
+    /// (blocking pool only; [`Inner::identity`] is the way in).
+    fn load_identity(&self, principal: &str) -> KmsResult<Arc<IdentityPolicies>> {
         let who = identity_principal(principal).into_owned();
         match self.identity.get(&who) {
             Ok(p) => Ok(p),
@@ -473,6 +456,7 @@ impl Inner {
         }
     }
 
+    /// The compiled identity policies of `principal`.
     async fn identity(self: &Arc<Self>, principal: &str) -> KmsResult<Arc<IdentityPolicies>> {
         if let Ok(p) = self
             .identity
@@ -481,15 +465,12 @@ impl Inner {
             return Ok(p);
         }
         let who = principal.to_owned();
-        self.blocking(move |i| i.identity_blocking(&who)).await
+        self.blocking(move |i| i.load_identity(&who)).await
     }
 
-    /// The grants of key `id` whose grantee is `principal`.
-    pub(super) fn grants_blocking(
-        &self,
-        id: &KeyId,
-        principal: &str,
-    ) -> KmsResult<Arc<Vec<GrantRecord>>> {
+    /// Loads the grants of key `id` whose grantee is `principal` on a
+    /// cache miss (blocking pool only; [`Inner::grants`] is the way in).
+    fn load_grants(&self, id: &KeyId, principal: &str) -> KmsResult<Arc<Vec<GrantRecord>>> {
         let k = (*id, principal.to_owned());
         match self.grants.get(&k) {
             Ok(g) => Ok(g),
@@ -505,6 +486,7 @@ impl Inner {
         }
     }
 
+    /// The grants of key `id` whose grantee is `principal`.
     async fn grants(
         self: &Arc<Self>,
         id: KeyId,
@@ -514,10 +496,10 @@ impl Inner {
             return Ok(g);
         }
         let who = principal.to_owned();
-        self.blocking(move |i| i.grants_blocking(&id, &who)).await
+        self.blocking(move |i| i.load_grants(&id, &who)).await
     }
 
-    fn alias_strings_blocking(&self, id: &KeyId) -> KmsResult<Vec<String>> {
+    fn load_alias_strings(&self, id: &KeyId) -> KmsResult<Vec<String>> {
         Ok(self
             .store
             .aliases_of_key(id)

@@ -9,11 +9,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{not_found_key, validate, AuthzInput, Caller, Inner, Kms};
+use super::request::{
+    DecryptRequest, EncryptRequest, GenerateDataKeyRequest, GenerateDataKeyWithoutPlaintextRequest,
+    GenerateRandomRequest, ReEncryptRequest,
+};
+use super::{not_found_key, validate, AuthzInput, Caller, Inner, Kms, Resource};
 use crate::ciphertext::{self, BlobHeader, CanonicalContext, MAX_BLOB_LEN};
 use crate::error::{KmsError, KmsResult};
 use crate::model::ids::key_material_id;
-use crate::model::{DataKeySpec, EncryptionAlgorithm, KeyRecord, KeyUsage, Operation};
+use crate::model::{EncryptionAlgorithm, KeyRecord, KeyUsage, Operation};
 use crate::secret::Plaintext;
 
 /// Encrypt's result.
@@ -25,6 +29,8 @@ pub struct EncryptOutput {
     pub key: Arc<KeyRecord>,
     /// KeyMaterialId of the version used.
     pub key_material_id: String,
+    /// The algorithm the blob was sealed with.
+    pub encryption_algorithm: EncryptionAlgorithm,
 }
 
 /// Decrypt's result.
@@ -36,6 +42,8 @@ pub struct DecryptOutput {
     pub key: Arc<KeyRecord>,
     /// KeyMaterialId of the version that had sealed it.
     pub key_material_id: String,
+    /// The algorithm the blob had been sealed with.
+    pub encryption_algorithm: EncryptionAlgorithm,
 }
 
 /// ReEncrypt's result.
@@ -51,6 +59,10 @@ pub struct ReEncryptOutput {
     pub source_key_material_id: String,
     /// KeyMaterialId that sealed the new blob.
     pub destination_key_material_id: String,
+    /// The algorithm the source blob had been sealed with.
+    pub source_encryption_algorithm: EncryptionAlgorithm,
+    /// The algorithm the new blob was sealed with.
+    pub destination_encryption_algorithm: EncryptionAlgorithm,
 }
 
 /// GenerateDataKey(WithoutPlaintext)'s result.
@@ -76,12 +88,13 @@ fn crypto_input<'a>(
     AuthzInput::with_context(context).value("kms:encryptionalgorithm", alg.as_aws_str())
 }
 
-/// Checks that an (optional) encryption algorithm suits a symmetric key.
+/// Checks that an (optional) encryption algorithm suits the key; returns
+/// the algorithm that applies (AWS's default is SYMMETRIC_DEFAULT).
 fn check_algorithm(
     key: &KeyRecord,
     alg: Option<EncryptionAlgorithm>,
     region: &str,
-) -> KmsResult<()> {
+) -> KmsResult<EncryptionAlgorithm> {
     let alg = alg.unwrap_or(EncryptionAlgorithm::SymmetricDefault);
     if !key.spec.encryption_algorithms().contains(&alg) {
         return Err(KmsError::InvalidKeyUsage(format!(
@@ -90,7 +103,25 @@ fn check_algorithm(
             key.arn(region)
         )));
     }
-    Ok(())
+    Ok(alg)
+}
+
+/// What Decrypt and the source side of ReEncrypt ask of a blob.
+struct OpenBlob<'a> {
+    op: Operation,
+    blob: &'a [u8],
+    context: &'a HashMap<String, String>,
+    ctx: &'a CanonicalContext,
+    key_id: Option<&'a str>,
+    alg: Option<EncryptionAlgorithm>,
+}
+
+/// An opened blob.
+struct Opened {
+    plaintext: Plaintext,
+    key: Arc<KeyRecord>,
+    key_material_id: String,
+    alg: EncryptionAlgorithm,
 }
 
 fn check_usage(key: &KeyRecord, op: Operation, region: &str) -> KmsResult<()> {
@@ -124,18 +155,16 @@ impl Inner {
     }
 
     /// Opens a blob: finds its key from the header, checks an optional
-    /// KeyId against it, authorizes `op`, and decrypts.
-    #[allow(clippy::too_many_arguments)]
-    async fn open_blob(
-        self: &Arc<Self>,
-        caller: &Caller,
-        op: Operation,
-        blob: &[u8],
-        context: &HashMap<String, String>,
-        ctx: &CanonicalContext,
-        key_id: Option<&str>,
-        alg: Option<EncryptionAlgorithm>,
-    ) -> KmsResult<(Plaintext, Arc<KeyRecord>, String)> {
+    /// KeyId against it, authorizes the operation, and decrypts.
+    async fn open_blob(self: &Arc<Self>, caller: &Caller, req: OpenBlob<'_>) -> KmsResult<Opened> {
+        let OpenBlob {
+            op,
+            blob,
+            context,
+            ctx,
+            key_id,
+            alg,
+        } = req;
         validate::length("ciphertextBlob", blob.len(), 1, MAX_BLOB_LEN)?;
         let header = BlobHeader::parse(blob)?;
         let input = crypto_input(context, alg);
@@ -153,10 +182,11 @@ impl Inner {
             // account is unknown, so the message names the id only.
             None => return Err(not_found_key(&header.key_id.to_string())),
         };
-        self.authorize(caller, op, Some(&key), &input).await?;
+        self.authorize(caller, op, Resource::Key(&key), &input)
+            .await?;
         key.check_state(op, &self.region)?;
         check_usage(&key, op, &self.region)?;
-        check_algorithm(&key, alg, &self.region)?;
+        let alg = check_algorithm(&key, alg, &self.region)?;
         if header.version == 0 || header.version > key.current_version {
             return Err(KmsError::InvalidCiphertext(
                 "The ciphertext is invalid, or the encryption context does not match.".into(),
@@ -164,138 +194,155 @@ impl Inner {
         }
         let material = self.material(key.id, header.version).await?;
         let plaintext = ciphertext::open(&material, ctx, blob)?;
-        Ok((
+        Ok(Opened {
             plaintext,
             key,
-            key_material_id(&header.key_id, header.version),
-        ))
+            key_material_id: key_material_id(&header.key_id, header.version),
+            alg,
+        })
     }
 }
 
 impl Kms {
     /// Encrypt: at most 4096 bytes under a symmetric key.
-    pub async fn encrypt(
-        &self,
-        caller: &Caller,
-        key_id: &str,
-        plaintext: &[u8],
-        context: &HashMap<String, String>,
-        grant_tokens: &[String],
-        alg: Option<EncryptionAlgorithm>,
-    ) -> KmsResult<EncryptOutput> {
+    pub async fn encrypt(&self, caller: &Caller, req: EncryptRequest) -> KmsResult<EncryptOutput> {
+        let plaintext = req.plaintext.expose_secret();
         validate::length("plaintext", plaintext.len(), 1, validate::MAX_PLAINTEXT)?;
-        self.inner.check_grant_tokens(grant_tokens)?;
+        self.inner.check_grant_tokens(&req.grant_tokens)?;
+        let context = &req.encryption_context;
+        let alg = req.encryption_algorithm;
         let ctx = CanonicalContext::new(context)?;
         let inner = &self.inner;
         let key = inner
             .resolve(
                 caller,
-                key_id,
+                &req.key_id,
                 Operation::Encrypt,
                 &crypto_input(context, alg),
             )
             .await?;
         check_usage(&key, Operation::Encrypt, &inner.region)?;
-        check_algorithm(&key, alg, &inner.region)?;
+        let encryption_algorithm = check_algorithm(&key, alg, &inner.region)?;
         let (ciphertext_blob, key_material_id) = inner.seal_current(&key, &ctx, plaintext).await?;
         Ok(EncryptOutput {
             ciphertext_blob,
             key,
             key_material_id,
+            encryption_algorithm,
         })
     }
 
     /// Decrypt: the blob names its key, so `key_id` is optional; if given
     /// and different, IncorrectKeyException.
-    pub async fn decrypt(
-        &self,
-        caller: &Caller,
-        blob: &[u8],
-        context: &HashMap<String, String>,
-        grant_tokens: &[String],
-        key_id: Option<&str>,
-        alg: Option<EncryptionAlgorithm>,
-    ) -> KmsResult<DecryptOutput> {
-        self.inner.check_grant_tokens(grant_tokens)?;
-        let ctx = CanonicalContext::new(context)?;
-        let (plaintext, key, key_material_id) = self
+    pub async fn decrypt(&self, caller: &Caller, req: DecryptRequest) -> KmsResult<DecryptOutput> {
+        self.inner.check_grant_tokens(&req.grant_tokens)?;
+        let ctx = CanonicalContext::new(&req.encryption_context)?;
+        let opened = self
             .inner
-            .open_blob(caller, Operation::Decrypt, blob, context, &ctx, key_id, alg)
+            .open_blob(
+                caller,
+                OpenBlob {
+                    op: Operation::Decrypt,
+                    blob: &req.ciphertext_blob,
+                    context: &req.encryption_context,
+                    ctx: &ctx,
+                    key_id: req.key_id.as_deref(),
+                    alg: req.encryption_algorithm,
+                },
+            )
             .await?;
         Ok(DecryptOutput {
-            plaintext,
-            key,
-            key_material_id,
+            plaintext: opened.plaintext,
+            key: opened.key,
+            key_material_id: opened.key_material_id,
+            encryption_algorithm: opened.alg,
         })
     }
 
     /// ReEncrypt: decrypt under the source key and encrypt under the
     /// destination key, without the plaintext leaving kmsd.
-    #[allow(clippy::too_many_arguments)]
     pub async fn re_encrypt(
         &self,
         caller: &Caller,
-        blob: &[u8],
-        source_context: &HashMap<String, String>,
-        source_key_id: Option<&str>,
-        destination_key_id: &str,
-        destination_context: &HashMap<String, String>,
-        source_alg: Option<EncryptionAlgorithm>,
-        destination_alg: Option<EncryptionAlgorithm>,
-        grant_tokens: &[String],
+        req: ReEncryptRequest,
     ) -> KmsResult<ReEncryptOutput> {
-        self.inner.check_grant_tokens(grant_tokens)?;
-        let src_ctx = CanonicalContext::new(source_context)?;
-        let dst_ctx = CanonicalContext::new(destination_context)?;
+        self.inner.check_grant_tokens(&req.grant_tokens)?;
+        let src_ctx = CanonicalContext::new(&req.source_encryption_context)?;
+        let dst_ctx = CanonicalContext::new(&req.destination_encryption_context)?;
         // Validate the destination's name before doing any crypto.
-        crate::model::KeyRef::parse(destination_key_id)?;
+        crate::model::KeyRef::parse(&req.destination_key_id)?;
         let inner = &self.inner;
-        let (plaintext, source_key, source_key_material_id) = inner
+        let source = inner
             .open_blob(
                 caller,
-                Operation::ReEncryptFrom,
-                blob,
-                source_context,
-                &src_ctx,
-                source_key_id,
-                source_alg,
+                OpenBlob {
+                    op: Operation::ReEncryptFrom,
+                    blob: &req.ciphertext_blob,
+                    context: &req.source_encryption_context,
+                    ctx: &src_ctx,
+                    key_id: req.source_key_id.as_deref(),
+                    alg: req.source_encryption_algorithm,
+                },
             )
             .await?;
+        let dst_alg = req.destination_encryption_algorithm;
         let key = inner
             .resolve(
                 caller,
-                destination_key_id,
+                &req.destination_key_id,
                 Operation::ReEncryptTo,
-                &crypto_input(destination_context, destination_alg),
+                &crypto_input(&req.destination_encryption_context, dst_alg),
             )
             .await?;
         check_usage(&key, Operation::ReEncryptTo, &inner.region)?;
-        check_algorithm(&key, destination_alg, &inner.region)?;
+        let destination_encryption_algorithm = check_algorithm(&key, dst_alg, &inner.region)?;
         let (ciphertext_blob, destination_key_material_id) = inner
-            .seal_current(&key, &dst_ctx, plaintext.expose_secret())
+            .seal_current(&key, &dst_ctx, source.plaintext.expose_secret())
             .await?;
         Ok(ReEncryptOutput {
             ciphertext_blob,
-            source_key,
+            source_key: source.key,
             key,
-            source_key_material_id,
+            source_key_material_id: source.key_material_id,
             destination_key_material_id,
+            source_encryption_algorithm: source.alg,
+            destination_encryption_algorithm,
         })
     }
 
-    /// GenerateDataKey (with_plaintext) or GenerateDataKeyWithoutPlaintext.
-    #[allow(clippy::too_many_arguments)]
+    /// GenerateDataKey: a fresh data key, returned in plaintext and sealed
+    /// under the KMS key.
     pub async fn generate_data_key(
         &self,
         caller: &Caller,
-        key_id: &str,
-        context: &HashMap<String, String>,
-        number_of_bytes: Option<i32>,
-        key_spec: Option<DataKeySpec>,
-        grant_tokens: &[String],
+        req: GenerateDataKeyRequest,
+    ) -> KmsResult<DataKeyOutput> {
+        self.data_key(caller, req, true).await
+    }
+
+    /// GenerateDataKeyWithoutPlaintext: the same, returned only sealed.
+    pub async fn generate_data_key_without_plaintext(
+        &self,
+        caller: &Caller,
+        req: GenerateDataKeyWithoutPlaintextRequest,
+    ) -> KmsResult<DataKeyOutput> {
+        let req = GenerateDataKeyRequest {
+            key_id: req.key_id,
+            encryption_context: req.encryption_context,
+            number_of_bytes: req.number_of_bytes,
+            key_spec: req.key_spec,
+            grant_tokens: req.grant_tokens,
+        };
+        self.data_key(caller, req, false).await
+    }
+
+    async fn data_key(
+        &self,
+        caller: &Caller,
+        req: GenerateDataKeyRequest,
         with_plaintext: bool,
     ) -> KmsResult<DataKeyOutput> {
-        let len = match (number_of_bytes, key_spec) {
+        let len = match (req.number_of_bytes, req.key_spec) {
             (Some(_), Some(_)) => {
                 return Err(KmsError::Validation(
                     "Specify either KeySpec or NumberOfBytes, not both".into(),
@@ -312,7 +359,8 @@ impl Kms {
             }
             (None, Some(spec)) => spec.byte_len(),
         };
-        self.inner.check_grant_tokens(grant_tokens)?;
+        self.inner.check_grant_tokens(&req.grant_tokens)?;
+        let context = &req.encryption_context;
         let ctx = CanonicalContext::new(context)?;
         let op = if with_plaintext {
             Operation::GenerateDataKey
@@ -321,7 +369,7 @@ impl Kms {
         };
         let inner = &self.inner;
         let key = inner
-            .resolve(caller, key_id, op, &AuthzInput::with_context(context))
+            .resolve(caller, &req.key_id, op, &AuthzInput::with_context(context))
             .await?;
         check_usage(&key, op, &inner.region)?;
         let data_key = Plaintext::random(len).map_err(KmsError::internal)?;
@@ -340,13 +388,13 @@ impl Kms {
     pub async fn generate_random(
         &self,
         caller: &Caller,
-        number_of_bytes: Option<i32>,
-        custom_key_store_id: Option<&str>,
+        req: GenerateRandomRequest,
     ) -> KmsResult<Plaintext> {
-        let n = number_of_bytes
+        let n = req
+            .number_of_bytes
             .ok_or_else(|| validate::validation("numberOfBytes", "Member must not be null"))?;
         validate::range("numberOfBytes", n, 1, 1024)?;
-        if custom_key_store_id.is_some() {
+        if req.custom_key_store_id.is_some() {
             return Err(KmsError::UnsupportedOperation(
                 "Custom key stores are not supported by this kmsd version".into(),
             ));
@@ -355,7 +403,7 @@ impl Kms {
             .authorize(
                 caller,
                 Operation::GenerateRandom,
-                None,
+                Resource::None,
                 &AuthzInput::default(),
             )
             .await?;

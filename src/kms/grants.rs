@@ -12,45 +12,19 @@ use std::borrow::Cow;
 
 use base64::Engine;
 
-use super::{validate, AuthzInput, Caller, Inner, Kms};
+use super::request::{
+    CreateGrantRequest, ListGrantsRequest, ListRetirableGrantsRequest, RetireGrantRequest,
+    RevokeGrantRequest,
+};
+use super::{validate, AuthzInput, Caller, Inner, Kms, Resource};
 use crate::error::{KmsError, KmsResult};
 use crate::model::ids::printable;
-use crate::model::{
-    GrantConstraints, GrantOperation, GrantRecord, KeyId, KeyRecord, Operation, Principal,
-};
+use crate::model::{GrantOperation, GrantRecord, KeyId, KeyRecord, KeyRef, Operation, Principal};
 
 /// AWS's limit of grants per key.
 pub const MAX_GRANTS_PER_KEY: u32 = 50_000;
 const TOKEN_VERSION: u8 = 1;
 const TOKEN_LEN: usize = 1 + 17 + 32 + 32;
-
-/// CreateGrant's parameters.
-#[derive(Debug, Clone, Default)]
-pub struct CreateGrantInput {
-    /// KeyId (any form).
-    pub key_id: String,
-    /// GranteePrincipal.
-    pub grantee_principal: String,
-    /// RetiringPrincipal.
-    pub retiring_principal: Option<String>,
-    /// Operations.
-    pub operations: Vec<GrantOperation>,
-    /// Constraints.
-    pub constraints: GrantConstraints,
-    /// GrantTokens.
-    pub grant_tokens: Vec<String>,
-    /// Name.
-    pub name: Option<String>,
-}
-
-/// ListGrants' filters.
-#[derive(Debug, Clone, Default)]
-pub struct GrantFilter {
-    /// Only this grant.
-    pub grant_id: Option<String>,
-    /// Only grants to this grantee.
-    pub grantee_principal: Option<String>,
-}
 
 fn parse_grant_id(s: &str) -> KmsResult<[u8; 32]> {
     let mut g = [0u8; 32];
@@ -120,12 +94,24 @@ impl Inner {
         Ok(())
     }
 
-    /// Removes a grant (retire or revoke) under the write lock.
-    fn remove_grant(&self, key: &KeyRecord, grant_id: &[u8; 32], g: &GrantRecord) -> KmsResult<()> {
-        let mut rec = key.clone();
+    /// Removes grant `grant_id` of the (already authorized) key `key`:
+    /// retire or revoke. Call with the write lock held; the grant and the
+    /// key record are re-read under it.
+    fn remove_grant_locked(&self, key: &KeyRecord, grant_id: &[u8; 32]) -> KmsResult<()> {
+        let g = self
+            .store
+            .get_grant(&key.id, grant_id)
+            .map_err(KmsError::internal)?
+            .ok_or_else(|| {
+                KmsError::NotFound(format!("Grant {} does not exist", hex::encode(grant_id)))
+            })?;
+        let key = self
+            .load_key(&key.id)?
+            .ok_or_else(|| super::not_found_key(&key.arn(&self.region)))?;
+        let mut rec = (*key).clone();
         rec.grant_count = rec.grant_count.saturating_sub(1);
         let mut b = self.store.batch();
-        b.delete_grant(&key.id, grant_id, g);
+        b.delete_grant(&key.id, grant_id, &g);
         b.put_key(&rec).map_err(KmsError::internal)?;
         b.commit().map_err(KmsError::internal)?;
         self.grants.remove(&(key.id, g.grantee_principal.clone()));
@@ -158,7 +144,7 @@ impl Kms {
     pub async fn create_grant(
         &self,
         caller: &Caller,
-        input: CreateGrantInput,
+        input: CreateGrantRequest,
     ) -> KmsResult<(String, String)> {
         check_principal("granteePrincipal", &input.grantee_principal)?;
         if let Some(r) = &input.retiring_principal {
@@ -195,39 +181,56 @@ impl Kms {
         }
         self.inner.check_grant_tokens(&input.grant_tokens)?;
 
-        let caller = caller.clone();
+        let mut ops: Vec<GrantOperation> = input.operations.clone();
+        ops.sort_by_key(|o| o.as_aws_str());
+        ops.dedup();
+        let authz = AuthzInput::default()
+            .multi(
+                "kms:grantoperations",
+                ops.iter().map(|o| Cow::Borrowed(o.as_aws_str())).collect(),
+            )
+            .value("kms:granteeprincipal", input.grantee_principal.as_str())
+            .value("kms:grantisforawsresource", "false")
+            .multi(
+                "kms:grantconstrainttype",
+                input
+                    .constraints
+                    .types()
+                    .into_iter()
+                    .map(Cow::Borrowed)
+                    .collect(),
+            );
+        let authz = match &input.retiring_principal {
+            Some(r) => authz.value("kms:retiringprincipal", r.as_str()),
+            None => authz,
+        };
+        let key = self
+            .inner
+            .resolve(caller, &input.key_id, Operation::CreateGrant, &authz)
+            .await?;
+        if let Some(op) = ops.iter().find(|o| !o.valid_for(key.spec, key.usage)) {
+            return Err(KmsError::Validation(format!(
+                "The grant operation {op} is not valid for a key with KeySpec {} and KeyUsage {}",
+                key.spec, key.usage
+            )));
+        }
+        let issuing_account = Principal::root_arn(caller.principal.account());
         self.inner
             .blocking(move |inner| {
                 let _w = inner.write_guard();
-                let mut ops: Vec<GrantOperation> = input.operations.clone();
-                ops.sort_by_key(|o| o.as_aws_str());
-                ops.dedup();
-                let authz = AuthzInput::default()
-                    .multi(
-                        "kms:grantoperations",
-                        ops.iter().map(|o| Cow::Borrowed(o.as_aws_str())).collect(),
-                    )
-                    .value("kms:granteeprincipal", input.grantee_principal.as_str())
-                    .value("kms:grantisforawsresource", "false")
-                    .multi(
-                        "kms:grantconstrainttype",
-                        input.constraints.types().into_iter().map(Cow::Borrowed).collect(),
-                    );
-                let authz = match &input.retiring_principal {
-                    Some(r) => authz.value("kms:retiringprincipal", r.as_str()),
-                    None => authz,
-                };
-                let key = inner.resolve_blocking(&caller, &input.key_id, Operation::CreateGrant, &authz)?;
-                if let Some(op) = ops.iter().find(|o| !o.valid_for(key.spec, key.usage)) {
-                    return Err(KmsError::Validation(format!(
-                        "The grant operation {op} is not valid for a key with KeySpec {} and KeyUsage {}",
-                        key.spec, key.usage
-                    )));
-                }
+                let key = inner.recheck(&key, Operation::CreateGrant)?;
                 // Idempotent retry: same name and same parameters.
                 if let Some(name) = &input.name {
-                    if let Some(gid) = inner.store.grant_by_name(&key.id, name).map_err(KmsError::internal)? {
-                        if let Some(g) = inner.store.get_grant(&key.id, &gid).map_err(KmsError::internal)? {
+                    if let Some(gid) = inner
+                        .store
+                        .grant_by_name(&key.id, name)
+                        .map_err(KmsError::internal)?
+                    {
+                        if let Some(g) = inner
+                            .store
+                            .get_grant(&key.id, &gid)
+                            .map_err(KmsError::internal)?
+                        {
                             if g.grantee_principal == input.grantee_principal
                                 && g.retiring_principal == input.retiring_principal
                                 && g.operations == ops
@@ -252,17 +255,20 @@ impl Kms {
                     created_ms: inner.now_ms(),
                     grantee_principal: input.grantee_principal.clone(),
                     retiring_principal: input.retiring_principal.clone(),
-                    issuing_account: Principal::root_arn(caller.principal.account()),
+                    issuing_account,
                     operations: ops,
                     constraints: input.constraints.clone(),
                 };
                 let mut rec = (*key).clone();
                 rec.grant_count += 1;
                 let mut b = inner.store.batch();
-                b.put_grant(&key.id, &gid, &grant).map_err(KmsError::internal)?;
+                b.put_grant(&key.id, &gid, &grant)
+                    .map_err(KmsError::internal)?;
                 b.put_key(&rec).map_err(KmsError::internal)?;
                 b.commit().map_err(KmsError::internal)?;
-                inner.grants.remove(&(key.id, grant.grantee_principal.clone()));
+                inner
+                    .grants
+                    .remove(&(key.id, grant.grantee_principal.clone()));
                 inner.cache_put_key(rec);
                 Ok((grant.grant_id, inner.mint_token(&key.id, &gid)))
             })
@@ -273,44 +279,38 @@ impl Kms {
     pub async fn list_grants(
         &self,
         caller: &Caller,
-        key_id: &str,
-        filter: GrantFilter,
-        limit: Option<i32>,
-        marker: Option<&str>,
+        req: ListGrantsRequest,
     ) -> KmsResult<(Vec<GrantRecord>, Option<String>)> {
-        let limit = validate::limit(limit)?;
-        let after = match validate::marker(marker)? {
+        let limit = validate::limit(req.page.limit)?;
+        let after = match validate::marker(req.page.marker.as_deref())? {
             Some(m) => Some(parse_grant_id(m).map_err(|_| {
                 KmsError::InvalidMarker("The marker is not one that ListGrants returned".into())
             })?),
             None => None,
         };
-        let wanted = filter.grant_id.as_deref().map(parse_grant_id).transpose()?;
-        if let Some(g) = &filter.grantee_principal {
+        let wanted = req.grant_id.as_deref().map(parse_grant_id).transpose()?;
+        if let Some(g) = &req.grantee_principal {
             validate::length("granteePrincipal", g.len(), 1, 256)?;
         }
-        let caller = caller.clone();
-        let key_id = key_id.to_owned();
+        let key = self
+            .inner
+            .resolve(
+                caller,
+                &req.key_id,
+                Operation::ListGrants,
+                &AuthzInput::default(),
+            )
+            .await?;
+        let grantee = req.grantee_principal;
         self.inner
             .blocking(move |inner| {
-                let key = inner.resolve_blocking(
-                    &caller,
-                    &key_id,
-                    Operation::ListGrants,
-                    &AuthzInput::default(),
-                )?;
-                let mut page: Vec<GrantRecord> = match (&wanted, &filter.grantee_principal) {
+                let mut page: Vec<GrantRecord> = match (&wanted, &grantee) {
                     (Some(gid), _) => inner
                         .store
                         .get_grant(&key.id, gid)
                         .map_err(KmsError::internal)?
                         .into_iter()
-                        .filter(|g| {
-                            filter
-                                .grantee_principal
-                                .as_ref()
-                                .is_none_or(|p| &g.grantee_principal == p)
-                        })
+                        .filter(|g| grantee.as_ref().is_none_or(|p| &g.grantee_principal == p))
                         .collect(),
                     (None, Some(p)) => {
                         let mut v = inner
@@ -343,13 +343,12 @@ impl Kms {
     pub async fn list_retirable_grants(
         &self,
         caller: &Caller,
-        retiring_principal: &str,
-        limit: Option<i32>,
-        marker: Option<&str>,
+        req: ListRetirableGrantsRequest,
     ) -> KmsResult<(Vec<GrantRecord>, Option<String>)> {
+        let retiring_principal = req.retiring_principal.as_str();
         check_principal("retiringPrincipal", retiring_principal)?;
-        let limit = validate::limit(limit)?;
-        let after = match validate::marker(marker)? {
+        let limit = validate::limit(req.page.limit)?;
+        let after = match validate::marker(req.page.marker.as_deref())? {
             Some(m) => {
                 let bad = || {
                     KmsError::InvalidMarker(
@@ -371,7 +370,12 @@ impl Kms {
         })?;
         let input = AuthzInput::default();
         self.inner
-            .authorize(caller, Operation::ListRetirableGrants, None, &input)
+            .authorize(
+                caller,
+                Operation::ListRetirableGrants,
+                Resource::None,
+                &input,
+            )
             .await?;
         if target.account() != caller.principal.account() {
             return Err(KmsError::AccessDenied(format!(
@@ -418,142 +422,118 @@ impl Kms {
     /// retiring principal, the grantee when the grant includes RetireGrant,
     /// the root of the key's account, or a principal whose policies allow
     /// kms:RetireGrant on the key.
-    pub async fn retire_grant(
-        &self,
-        caller: &Caller,
-        grant_token: Option<&str>,
-        key_id: Option<&str>,
-        grant_id: Option<&str>,
-    ) -> KmsResult<()> {
-        let from_token = match grant_token {
+    pub async fn retire_grant(&self, caller: &Caller, req: RetireGrantRequest) -> KmsResult<()> {
+        let from_token = match req.grant_token.as_deref() {
             Some(t) => {
                 validate::length("grantToken", t.len(), 1, 8192)?;
                 Some(self.inner.verify_token(t)?)
             }
             None => None,
         };
-        let gid_param = grant_id.map(parse_grant_id).transpose()?;
-        if from_token.is_none() && (key_id.is_none() || gid_param.is_none()) {
+        let gid_param = req.grant_id.as_deref().map(parse_grant_id).transpose()?;
+        if from_token.is_none() && (req.key_id.is_none() || gid_param.is_none()) {
             return Err(KmsError::Validation(
                 "Specify GrantToken, or both KeyId and GrantId".into(),
             ));
         }
-        let caller = caller.clone();
-        let key_id = key_id.map(str::to_owned);
-        self.inner
-            .blocking(move |inner| {
-                let _w = inner.write_guard();
-                let (key, gid) = match (from_token, key_id) {
-                    (Some((kid, gid)), named) => {
-                        let key = inner.key_blocking(&kid)?.ok_or_else(|| {
-                            KmsError::NotFound("The grant's key does not exist".into())
-                        })?;
-                        if let Some(n) = named {
-                            let r = crate::model::KeyRef::parse(&n)?;
-                            let matches = match r {
-                                crate::model::KeyRef::Id(id)
-                                | crate::model::KeyRef::KeyArn { id, .. } => id == kid,
-                                _ => false,
-                            };
-                            if !matches {
-                                return Err(KmsError::InvalidGrantToken(
-                                    "The grant token does not belong to the key given".into(),
-                                ));
-                            }
-                        }
-                        if gid_param.is_some_and(|g| g != gid) {
-                            return Err(KmsError::InvalidGrantToken(
-                                "The grant token does not name the grant id given".into(),
-                            ));
-                        }
-                        (key, gid)
+        let inner = &self.inner;
+        let (key, gid) = match (from_token, req.key_id.as_deref()) {
+            (Some((kid, gid)), named) => {
+                let key = inner
+                    .key(kid)
+                    .await?
+                    .ok_or_else(|| KmsError::NotFound("The grant's key does not exist".into()))?;
+                if let Some(n) = named {
+                    let matches = match KeyRef::parse(n)? {
+                        KeyRef::Id(id) | KeyRef::KeyArn { id, .. } => id == kid,
+                        _ => false,
+                    };
+                    if !matches {
+                        return Err(KmsError::InvalidGrantToken(
+                            "The grant token does not belong to the key given".into(),
+                        ));
                     }
-                    (None, Some(n)) => {
-                        let r = crate::model::KeyRef::parse(&n)?;
-                        let (account, id) = match r {
-                            crate::model::KeyRef::Id(id) => {
-                                (caller.principal.account().to_owned(), id)
-                            }
-                            crate::model::KeyRef::KeyArn { account, id, .. } => (account, id),
-                            _ => {
-                                return Err(KmsError::NotFound(format!(
-                                    "Invalid keyId {}: RetireGrant takes a key id or key ARN",
-                                    printable(&n)
-                                )))
-                            }
-                        };
-                        let key = inner.owned_by(&account, &id, inner.key_blocking(&id)?)?;
-                        let gid = gid_param
-                            .ok_or_else(|| KmsError::Validation("GrantId is required".into()))?;
-                        (key, gid)
-                    }
-                    (None, None) => {
-                        return Err(KmsError::Validation(
-                            "Specify GrantToken, or both KeyId and GrantId".into(),
-                        ))
+                }
+                if gid_param.is_some_and(|g| g != gid) {
+                    return Err(KmsError::InvalidGrantToken(
+                        "The grant token does not name the grant id given".into(),
+                    ));
+                }
+                (key, gid)
+            }
+            (None, Some(n)) => {
+                let (account, id) = match KeyRef::parse(n)? {
+                    KeyRef::Id(id) => (caller.principal.account().to_owned(), id),
+                    KeyRef::KeyArn { account, id, .. } => (account, id),
+                    _ => {
+                        return Err(KmsError::NotFound(format!(
+                            "Invalid keyId {}: RetireGrant takes a key id or key ARN",
+                            printable(n)
+                        )))
                     }
                 };
-                let grant = inner
-                    .store
-                    .get_grant(&key.id, &gid)
-                    .map_err(KmsError::internal)?
-                    .ok_or_else(|| {
-                        KmsError::NotFound(format!("Grant {} does not exist", hex::encode(gid)))
-                    })?;
-                let who = caller.principal.arn();
-                let permitted = grant.retiring_principal.as_deref() == Some(who)
-                    || (grant.grantee_principal == who
-                        && grant.operations.contains(&GrantOperation::RetireGrant))
-                    || who == Principal::root_arn(&key.account)
-                    || inner
-                        .authorize_blocking(
-                            &caller,
-                            Operation::RetireGrant,
-                            Some(&key),
-                            &AuthzInput::default(),
-                        )
-                        .is_ok();
-                if !permitted {
-                    return Err(KmsError::AccessDenied(format!(
-                        "User: {who} is not authorized to perform: kms:RetireGrant on resource: {}",
-                        key.arn(&inner.region)
-                    )));
-                }
-                inner.remove_grant(&key, &gid, &grant)
+                let key = inner.owned_by(&account, &id, inner.key(id).await?)?;
+                let gid =
+                    gid_param.ok_or_else(|| KmsError::Validation("GrantId is required".into()))?;
+                (key, gid)
+            }
+            (None, None) => {
+                return Err(KmsError::Validation(
+                    "Specify GrantToken, or both KeyId and GrantId".into(),
+                ))
+            }
+        };
+        let id = key.id;
+        let grant = inner
+            .blocking(move |i| i.store.get_grant(&id, &gid).map_err(KmsError::internal))
+            .await?
+            .ok_or_else(|| {
+                KmsError::NotFound(format!("Grant {} does not exist", hex::encode(gid)))
+            })?;
+        let who = caller.principal.arn();
+        let permitted = grant.retiring_principal.as_deref() == Some(who)
+            || (grant.grantee_principal == who
+                && grant.operations.contains(&GrantOperation::RetireGrant))
+            || who == Principal::root_arn(&key.account)
+            || inner
+                .authorize(
+                    caller,
+                    Operation::RetireGrant,
+                    Resource::Key(&key),
+                    &AuthzInput::default(),
+                )
+                .await
+                .is_ok();
+        if !permitted {
+            return Err(KmsError::AccessDenied(format!(
+                "User: {who} is not authorized to perform: kms:RetireGrant on resource: {}",
+                key.arn(&inner.region)
+            )));
+        }
+        inner
+            .blocking(move |inner| {
+                let _w = inner.write_guard();
+                inner.remove_grant_locked(&key, &gid)
             })
             .await
     }
 
     /// RevokeGrant: needs kms:RevokeGrant on the key.
-    pub async fn revoke_grant(
-        &self,
-        caller: &Caller,
-        key_id: &str,
-        grant_id: &str,
-    ) -> KmsResult<()> {
-        let gid = parse_grant_id(grant_id)?;
-        let caller = caller.clone();
-        let key_id = key_id.to_owned();
+    pub async fn revoke_grant(&self, caller: &Caller, req: RevokeGrantRequest) -> KmsResult<()> {
+        let gid = parse_grant_id(&req.grant_id)?;
+        let key = self
+            .inner
+            .resolve(
+                caller,
+                &req.key_id,
+                Operation::RevokeGrant,
+                &AuthzInput::default(),
+            )
+            .await?;
         self.inner
             .blocking(move |inner| {
                 let _w = inner.write_guard();
-                let key = inner.resolve_blocking(
-                    &caller,
-                    &key_id,
-                    Operation::RevokeGrant,
-                    &AuthzInput::default(),
-                )?;
-                let grant = inner
-                    .store
-                    .get_grant(&key.id, &gid)
-                    .map_err(KmsError::internal)?
-                    .ok_or_else(|| {
-                        KmsError::NotFound(format!(
-                            "Grant {grant_id_hex} does not exist",
-                            grant_id_hex = hex::encode(gid)
-                        ))
-                    })?;
-                inner.remove_grant(&key, &gid, &grant)
+                inner.remove_grant_locked(&key, &gid)
             })
             .await
     }

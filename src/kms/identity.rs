@@ -1,30 +1,42 @@
 //! IAM-lite: named inline identity policies per principal
 //! (PutPrincipalPolicy, GetPrincipalPolicy, ListPrincipalPolicies,
-//! DeletePrincipalPolicy). Only the root principal of the target
-//! principal's account may call these.
+//! DeletePrincipalPolicy). Each is authorized at the core's one choke
+//! point (`Inner::authorize` on the target principal), which lets only the
+//! root principal of the target principal's account through.
 
 use super::authz::identity_principal;
-use super::{validate, Caller, Kms};
+use super::request::{
+    DeletePrincipalPolicyRequest, GetPrincipalPolicyRequest, ListPrincipalPoliciesRequest,
+    PutPrincipalPolicyRequest,
+};
+use super::{validate, AuthzInput, Caller, Kms, Resource};
 use crate::authz::{Policy, PolicyError, PolicyKind};
 use crate::error::{KmsError, KmsResult};
 use crate::model::ids::printable;
-use crate::model::Principal;
+use crate::model::{Operation, Principal};
 
-fn check_admin(caller: &Caller, principal_arn: &str, action: &str) -> KmsResult<String> {
+/// Parses the target principal and authorizes `op` on it; returns the
+/// principal whose policies are meant (an STS session's are its role's).
+async fn admin(
+    caller: &Caller,
+    kms: &Kms,
+    principal_arn: &str,
+    op: Operation,
+) -> KmsResult<String> {
     let target = Principal::parse(principal_arn).ok_or_else(|| {
         KmsError::Validation(format!(
             "{} is not an IAM principal ARN",
             printable(principal_arn)
         ))
     })?;
-    if caller.principal.arn() != Principal::root_arn(target.account()) {
-        return Err(KmsError::AccessDenied(format!(
-            "User: {} is not authorized to perform: {action} on resource: {principal_arn}: only arn:aws:iam::{}:root may manage this principal's policies",
-            caller.principal.arn(),
-            target.account()
-        )));
-    }
-    // Policies of an STS session belong to its role.
+    kms.inner
+        .authorize(
+            caller,
+            op,
+            Resource::Principal(&target),
+            &AuthzInput::default(),
+        )
+        .await?;
     Ok(identity_principal(target.arn()).into_owned())
 }
 
@@ -47,21 +59,24 @@ impl Kms {
     pub async fn put_principal_policy(
         &self,
         caller: &Caller,
-        principal_arn: &str,
-        policy_name: &str,
-        document: &str,
+        req: PutPrincipalPolicyRequest,
     ) -> KmsResult<()> {
-        let who = check_admin(caller, principal_arn, "iam:PutPrincipalPolicy")?;
-        check_name(policy_name)?;
-        validate::length("policyDocument", document.len(), 1, 131_072)?;
-        Policy::parse_as(document, PolicyKind::Identity).map_err(|e| match e {
+        let who = admin(
+            caller,
+            self,
+            &req.principal_arn,
+            Operation::PutPrincipalPolicy,
+        )
+        .await?;
+        check_name(&req.policy_name)?;
+        validate::length("policyDocument", req.policy_document.len(), 1, 131_072)?;
+        Policy::parse_as(&req.policy_document, PolicyKind::Identity).map_err(|e| match e {
             PolicyError::TooLarge { .. } => {
                 KmsError::LimitExceeded(format!("The policy is too large: {e}"))
             }
             other => KmsError::MalformedPolicyDocument(other.to_string()),
         })?;
-        let name = policy_name.to_owned();
-        let doc = document.to_owned();
+        let (name, doc) = (req.policy_name, req.policy_document);
         self.inner
             .blocking(move |inner| {
                 let _w = inner.write_guard();
@@ -78,12 +93,17 @@ impl Kms {
     pub async fn get_principal_policy(
         &self,
         caller: &Caller,
-        principal_arn: &str,
-        policy_name: &str,
+        req: GetPrincipalPolicyRequest,
     ) -> KmsResult<String> {
-        let who = check_admin(caller, principal_arn, "iam:GetPrincipalPolicy")?;
-        check_name(policy_name)?;
-        let name = policy_name.to_owned();
+        let who = admin(
+            caller,
+            self,
+            &req.principal_arn,
+            Operation::GetPrincipalPolicy,
+        )
+        .await?;
+        check_name(&req.policy_name)?;
+        let name = req.policy_name;
         self.inner
             .blocking(move |inner| {
                 inner
@@ -101,13 +121,17 @@ impl Kms {
     pub async fn list_principal_policies(
         &self,
         caller: &Caller,
-        principal_arn: &str,
-        limit: Option<i32>,
-        marker: Option<&str>,
+        req: ListPrincipalPoliciesRequest,
     ) -> KmsResult<(Vec<String>, Option<String>)> {
-        let who = check_admin(caller, principal_arn, "iam:ListPrincipalPolicies")?;
-        let limit = validate::limit(limit)?;
-        let after = validate::marker(marker)?.map(str::to_owned);
+        let who = admin(
+            caller,
+            self,
+            &req.principal_arn,
+            Operation::ListPrincipalPolicies,
+        )
+        .await?;
+        let limit = validate::limit(req.page.limit)?;
+        let after = validate::marker(req.page.marker.as_deref())?.map(str::to_owned);
         self.inner
             .blocking(move |inner| {
                 let mut names: Vec<String> = inner
@@ -132,12 +156,17 @@ impl Kms {
     pub async fn delete_principal_policy(
         &self,
         caller: &Caller,
-        principal_arn: &str,
-        policy_name: &str,
+        req: DeletePrincipalPolicyRequest,
     ) -> KmsResult<()> {
-        let who = check_admin(caller, principal_arn, "iam:DeletePrincipalPolicy")?;
-        check_name(policy_name)?;
-        let name = policy_name.to_owned();
+        let who = admin(
+            caller,
+            self,
+            &req.principal_arn,
+            Operation::DeletePrincipalPolicy,
+        )
+        .await?;
+        check_name(&req.policy_name)?;
+        let name = req.policy_name;
         self.inner
             .blocking(move |inner| {
                 let _w = inner.write_guard();

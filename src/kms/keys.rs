@@ -5,7 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::policies::compile_key_policy;
-use super::{default_key_policy, validate, AuthzInput, Caller, Inner, Kms};
+use super::request::{
+    CancelKeyDeletionRequest, CreateKeyRequest, DescribeKeyRequest, DisableKeyRequest,
+    EnableKeyRequest, ListKeysRequest, ScheduleKeyDeletionRequest, UpdateKeyDescriptionRequest,
+};
+use super::{default_key_policy, validate, AuthzInput, Caller, Inner, Kms, Resource};
 use crate::clock::DAY_MS;
 use crate::error::{KmsError, KmsResult};
 use crate::model::{
@@ -13,32 +17,6 @@ use crate::model::{
 };
 use crate::secret::KeyMaterial;
 use crate::store::Schedule;
-
-/// CreateKey's parameters, already decoded from the wire. `None` means
-/// "not given" (the AWS default applies).
-#[derive(Debug, Clone, Default)]
-pub struct CreateKeyInput {
-    /// Key policy document.
-    pub policy: Option<String>,
-    /// Description.
-    pub description: String,
-    /// KeySpec (or the deprecated CustomerMasterKeySpec).
-    pub key_spec: Option<KeySpec>,
-    /// KeyUsage.
-    pub key_usage: Option<KeyUsage>,
-    /// Origin.
-    pub origin: Option<Origin>,
-    /// CustomKeyStoreId.
-    pub custom_key_store_id: Option<String>,
-    /// Tags, in request order.
-    pub tags: Vec<(String, String)>,
-    /// MultiRegion.
-    pub multi_region: bool,
-    /// XksKeyId.
-    pub xks_key_id: Option<String>,
-    /// BypassPolicyLockoutSafetyCheck.
-    pub bypass_policy_lockout_safety_check: bool,
-}
 
 /// Keys per synced batch in [`Kms::create_keys_bulk`]: large enough that
 /// the fsync is amortized, small enough that a batch (~7 MB) stays cheap.
@@ -91,7 +69,7 @@ impl Kms {
     pub async fn create_key(
         &self,
         caller: &Caller,
-        input: CreateKeyInput,
+        input: CreateKeyRequest,
     ) -> KmsResult<Arc<KeyRecord>> {
         let (rec, policy) = self.plan_key(caller, input).await?;
         let material = KeyMaterial::generate().map_err(KmsError::internal)?;
@@ -124,7 +102,7 @@ impl Kms {
     pub async fn create_keys_bulk(
         &self,
         caller: &Caller,
-        input: CreateKeyInput,
+        input: CreateKeyRequest,
         count: usize,
         mut on_batch: impl FnMut(&[KeyId]) + Send + 'static,
     ) -> KmsResult<usize> {
@@ -170,7 +148,7 @@ impl Kms {
     async fn plan_key(
         &self,
         caller: &Caller,
-        input: CreateKeyInput,
+        input: CreateKeyRequest,
     ) -> KmsResult<(KeyRecord, crate::authz::Policy)> {
         validate::description(&input.description)?;
         if input.custom_key_store_id.is_some() || input.xks_key_id.is_some() {
@@ -217,7 +195,7 @@ impl Kms {
             .value("kms:keyorigin", origin.as_aws_str())
             .value("kms:multiregion", "false");
         self.inner
-            .authorize(caller, Operation::CreateKey, None, &authz)
+            .authorize(caller, Operation::CreateKey, Resource::None, &authz)
             .await?;
         let account = caller.principal.account().to_owned();
         let policy_text = match &input.policy {
@@ -253,14 +231,13 @@ impl Kms {
     pub async fn describe_key(
         &self,
         caller: &Caller,
-        key_id: &str,
-        grant_tokens: &[String],
+        req: DescribeKeyRequest,
     ) -> KmsResult<Arc<KeyRecord>> {
-        self.inner.check_grant_tokens(grant_tokens)?;
+        self.inner.check_grant_tokens(&req.grant_tokens)?;
         self.inner
             .resolve(
                 caller,
-                key_id,
+                &req.key_id,
                 Operation::DescribeKey,
                 &AuthzInput::default(),
             )
@@ -272,18 +249,22 @@ impl Kms {
     pub async fn list_keys(
         &self,
         caller: &Caller,
-        limit: Option<i32>,
-        marker: Option<&str>,
+        req: ListKeysRequest,
     ) -> KmsResult<(Vec<KeyId>, Option<String>)> {
-        let limit = validate::limit(limit)?;
-        let after = match validate::marker(marker)? {
+        let limit = validate::limit(req.page.limit)?;
+        let after = match validate::marker(req.page.marker.as_deref())? {
             Some(m) => Some(m.parse::<KeyId>().map_err(|()| {
                 KmsError::InvalidMarker("The marker is not one that ListKeys returned".into())
             })?),
             None => None,
         };
         self.inner
-            .authorize(caller, Operation::ListKeys, None, &AuthzInput::default())
+            .authorize(
+                caller,
+                Operation::ListKeys,
+                Resource::None,
+                &AuthzInput::default(),
+            )
             .await?;
         let account = caller.principal.account().to_owned();
         self.inner
@@ -303,14 +284,15 @@ impl Kms {
             .await
     }
 
-    /// Applies `change` to the key named by `key_id` under the write lock:
-    /// resolve, authorize, check state, change, commit (synced), cache.
+    /// Applies `change` to the key named by `key_id`: resolve, authorize
+    /// and check state (outside any lock), then under the write lock
+    /// re-read and re-check the record, change it, commit (synced), cache.
     pub(super) async fn update_key<T, F>(
         &self,
         caller: &Caller,
         key_id: &str,
         op: Operation,
-        input: AuthzInput<'static>,
+        input: &AuthzInput<'_>,
         change: F,
     ) -> KmsResult<T>
     where
@@ -319,12 +301,11 @@ impl Kms {
             + 'static,
         T: Send + 'static,
     {
-        let caller = caller.clone();
-        let key_id = key_id.to_owned();
+        let authorized = self.inner.resolve(caller, key_id, op, input).await?;
         self.inner
             .blocking(move |inner| {
                 let _w = inner.write_guard();
-                let current = inner.resolve_blocking(&caller, &key_id, op, &input)?;
+                let current = inner.recheck(&authorized, op)?;
                 let mut rec = (*current).clone();
                 let mut b = inner.store.batch();
                 let out = change(inner, &mut rec, &mut b)?;
@@ -340,15 +321,15 @@ impl Kms {
     pub async fn update_key_description(
         &self,
         caller: &Caller,
-        key_id: &str,
-        description: String,
+        req: UpdateKeyDescriptionRequest,
     ) -> KmsResult<()> {
-        validate::description(&description)?;
+        validate::description(&req.description)?;
+        let description = req.description;
         self.update_key(
             caller,
-            key_id,
+            &req.key_id,
             Operation::UpdateKeyDescription,
-            AuthzInput::default(),
+            &AuthzInput::default(),
             move |_, rec, _| {
                 rec.description = description;
                 Ok(())
@@ -358,12 +339,12 @@ impl Kms {
     }
 
     /// EnableKey (idempotent).
-    pub async fn enable_key(&self, caller: &Caller, key_id: &str) -> KmsResult<()> {
+    pub async fn enable_key(&self, caller: &Caller, req: EnableKeyRequest) -> KmsResult<()> {
         self.update_key(
             caller,
-            key_id,
+            &req.key_id,
             Operation::EnableKey,
-            AuthzInput::default(),
+            &AuthzInput::default(),
             |inner, rec, b| {
                 rec.state = KeyState::Enabled;
                 if rec.rotation.missed && rec.rotation.enabled {
@@ -378,12 +359,12 @@ impl Kms {
     }
 
     /// DisableKey (idempotent).
-    pub async fn disable_key(&self, caller: &Caller, key_id: &str) -> KmsResult<()> {
+    pub async fn disable_key(&self, caller: &Caller, req: DisableKeyRequest) -> KmsResult<()> {
         self.update_key(
             caller,
-            key_id,
+            &req.key_id,
             Operation::DisableKey,
-            AuthzInput::default(),
+            &AuthzInput::default(),
             |_, rec, _| {
                 rec.state = KeyState::Disabled;
                 Ok(())
@@ -397,18 +378,17 @@ impl Kms {
     pub async fn schedule_key_deletion(
         &self,
         caller: &Caller,
-        key_id: &str,
-        pending_window_in_days: Option<i32>,
+        req: ScheduleKeyDeletionRequest,
     ) -> KmsResult<ScheduledDeletion> {
-        let days = pending_window_in_days.unwrap_or(30);
+        let days = req.pending_window_in_days.unwrap_or(30);
         validate::range("pendingWindowInDays", days, 7, 30)?;
         let days = u32::try_from(days).unwrap_or(30);
         let out = self
             .update_key(
                 caller,
-                key_id,
+                &req.key_id,
                 Operation::ScheduleKeyDeletion,
-                AuthzInput::default().value(
+                &AuthzInput::default().value(
                     "kms:schedulekeydeletionpendingwindowindays",
                     days.to_string(),
                 ),
@@ -434,14 +414,14 @@ impl Kms {
     pub async fn cancel_key_deletion(
         &self,
         caller: &Caller,
-        key_id: &str,
+        req: CancelKeyDeletionRequest,
     ) -> KmsResult<Arc<KeyRecord>> {
         let rec = self
             .update_key(
                 caller,
-                key_id,
+                &req.key_id,
                 Operation::CancelKeyDeletion,
-                AuthzInput::default(),
+                &AuthzInput::default(),
                 |_, rec, b| {
                     if let Some(due) = rec.deletion_date_ms.take() {
                         b.unschedule(Schedule::Deletion, due, &rec.id);

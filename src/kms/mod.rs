@@ -1,18 +1,22 @@
 //! The KMS core: every operation, as methods on [`Kms`] taking the
-//! authenticated [`Caller`] and plain Rust arguments.
+//! authenticated [`Caller`] and the operation's request struct
+//! ([`request`]).
 //!
 //! The core knows nothing of gRPC or TLS. It owns the store, the caches and
-//! the background deletion job. Every operation passes through
-//! `Inner::authorize` / `Inner::authorize_blocking` (see `authz.rs`) before
-//! it reads key material or returns metadata: that is the single
-//! authorization choke point.
+//! the background jobs. Every operation passes through `Inner::authorize`
+//! (see `authz.rs`), usually by way of `Inner::resolve`, before it reads
+//! key material, returns metadata or changes anything: that is the single
+//! authorization choke point, and there is one of it (async; a cache miss
+//! loads on the blocking pool).
 //!
 //! Threading: the data path (GenerateDataKey, Decrypt, ...) is served from
 //! in-memory caches on the async worker threads; a cache miss and every
 //! control-plane write run on tokio's blocking pool (`spawn_blocking`)
-//! because RocksDB calls block. Control-plane writes are serialized by one
-//! std mutex (`write_lock`), which also keeps the caches coherent: a writer
-//! commits to RocksDB, then updates the cache, all under the lock.
+//! because RocksDB calls block. A control-plane write resolves and
+//! authorizes first, outside any lock, then takes the std mutex
+//! `write_lock` on the blocking pool, re-reads what it changes (the record
+//! may have changed since it was authorized), commits to RocksDB, then
+//! updates the cache, all under the lock, which keeps the caches coherent.
 
 mod aliases;
 mod authz;
@@ -24,6 +28,7 @@ mod identity;
 mod jobs;
 mod keys;
 mod policies;
+pub mod request;
 mod rotation;
 mod tags;
 pub mod validate;
@@ -44,10 +49,10 @@ use cache::Cache;
 
 pub use aliases::AliasEntry;
 pub use authz::default_key_policy;
-pub(crate) use authz::AuthzInput;
+pub(crate) use authz::{AuthzInput, Resource};
 pub use crypto_ops::{DataKeyOutput, DecryptOutput, EncryptOutput, ReEncryptOutput};
-pub use grants::{CreateGrantInput, GrantFilter};
-pub use keys::{CreateKeyInput, ScheduledDeletion, BULK_BATCH};
+pub use keys::{ScheduledDeletion, BULK_BATCH};
+pub use policies::POLICY_NAME as KEY_POLICY_NAME;
 pub use rotation::{RotationInfo, RotationStatus};
 
 /// The authenticated caller of one request.
@@ -184,8 +189,9 @@ impl Inner {
 
     // ------------------------------------------------------------ lookups
 
-    /// Key record by id: cache, else the store (blocking).
-    fn key_blocking(&self, id: &KeyId) -> KmsResult<Option<Arc<KeyRecord>>> {
+    /// Loads a key record on a cache miss (blocking pool only; inside a
+    /// writer's closure this is the fresh read under the write lock).
+    fn load_key(&self, id: &KeyId) -> KmsResult<Option<Arc<KeyRecord>>> {
         match self.keys.get(id) {
             Ok(rec) => Ok(Some(rec)),
             Err(epoch) => match self.store.get_key(id).map_err(KmsError::internal)? {
@@ -204,11 +210,11 @@ impl Inner {
         if let Ok(rec) = self.keys.get(&id) {
             return Ok(Some(rec));
         }
-        self.blocking(move |inner| inner.key_blocking(&id)).await
+        self.blocking(move |inner| inner.load_key(&id)).await
     }
 
-    /// Alias target by (account, alias): cache, else the store (blocking).
-    fn alias_target_blocking(&self, account: &str, alias: &AliasName) -> KmsResult<Option<KeyId>> {
+    /// Loads an alias target on a cache miss (blocking pool only).
+    fn load_alias_target(&self, account: &str, alias: &AliasName) -> KmsResult<Option<KeyId>> {
         let k = (account.to_owned(), alias.clone());
         match self.aliases.get(&k) {
             Ok(id) => Ok(Some(*id)),
@@ -314,33 +320,9 @@ impl Inner {
         }
     }
 
-    /// Resolves, authorizes and state-checks a key named by a request
-    /// (blocking pool; control plane).
-    fn resolve_blocking(
-        &self,
-        caller: &Caller,
-        key_id: &str,
-        op: Operation,
-        input: &AuthzInput<'_>,
-    ) -> KmsResult<Arc<KeyRecord>> {
-        let r = self.parse_key_ref(key_id, op)?;
-        let alias = request_alias(&r);
-        let (account, target) = self.target_of(caller, r)?;
-        let id = match target {
-            Target::Id(id) => id,
-            Target::Alias(a) => self
-                .alias_target_blocking(&account, &a)?
-                .ok_or_else(|| alias_not_found(&alias_arn(&self.region, &account, &a)))?,
-        };
-        let rec = self.owned_by(&account, &id, self.key_blocking(&id)?)?;
-        let mut input = input.clone();
-        input.request_alias = alias.as_deref();
-        self.authorize_blocking(caller, op, Some(&rec), &input)?;
-        rec.check_state(op, &self.region)?;
-        Ok(rec)
-    }
-
-    /// The same for the data path: no blocking unless the caches miss.
+    /// Resolves the key a request names (any of the four KeyId forms),
+    /// authorizes `op` on it and checks its state: the one way every
+    /// operation on a named key starts. No blocking unless a cache misses.
     async fn resolve(
         self: &Arc<Self>,
         caller: &Caller,
@@ -360,7 +342,7 @@ impl Inner {
                     Err(_) => {
                         let acct = account.clone();
                         let alias = a.clone();
-                        self.blocking(move |inner| inner.alias_target_blocking(&acct, &alias))
+                        self.blocking(move |inner| inner.load_alias_target(&acct, &alias))
                             .await?
                             .ok_or_else(|| {
                                 alias_not_found(&alias_arn(&self.region, &account, &a))
@@ -373,10 +355,24 @@ impl Inner {
         if alias.is_some() {
             let mut input = input.clone();
             input.request_alias = alias.as_deref();
-            self.authorize(caller, op, Some(&rec), &input).await?;
+            self.authorize(caller, op, Resource::Key(&rec), &input)
+                .await?;
         } else {
-            self.authorize(caller, op, Some(&rec), input).await?;
+            self.authorize(caller, op, Resource::Key(&rec), input)
+                .await?;
         }
+        rec.check_state(op, &self.region)?;
+        Ok(rec)
+    }
+
+    /// Writer, under the write lock: the current record of a key that a
+    /// request resolved and authorized before taking the lock, re-read
+    /// (another writer may have changed it meanwhile) and state-checked
+    /// again for `op`.
+    fn recheck(&self, authorized: &KeyRecord, op: Operation) -> KmsResult<Arc<KeyRecord>> {
+        let rec = self
+            .load_key(&authorized.id)?
+            .ok_or_else(|| not_found_key(&authorized.arn(&self.region)))?;
         rec.check_state(op, &self.region)?;
         Ok(rec)
     }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::request::{GetKeyPolicyRequest, ListKeyPoliciesRequest, PutKeyPolicyRequest};
 use super::{validate, AuthzInput, Caller, Kms};
 use crate::authz::{Policy, PolicyError, PolicyKind};
 use crate::error::{KmsError, KmsResult};
@@ -36,34 +37,25 @@ fn check_policy_name(name: Option<&str>) -> KmsResult<()> {
 impl Kms {
     /// PutKeyPolicy: replaces the key policy, refusing one that would lock
     /// the caller out of PutKeyPolicy unless the check is bypassed.
-    pub async fn put_key_policy(
-        &self,
-        caller: &Caller,
-        key_id: &str,
-        policy_name: Option<&str>,
-        policy: &str,
-        bypass_policy_lockout_safety_check: bool,
-    ) -> KmsResult<()> {
-        check_policy_name(policy_name)?;
-        let compiled = compile_key_policy(policy)?;
-        let caller = caller.clone();
-        let key_id = key_id.to_owned();
+    pub async fn put_key_policy(&self, caller: &Caller, req: PutKeyPolicyRequest) -> KmsResult<()> {
+        check_policy_name(req.policy_name.as_deref())?;
+        let compiled = compile_key_policy(&req.policy)?;
+        let bypass = req.bypass_policy_lockout_safety_check;
+        let input = AuthzInput::default().value(
+            "kms:bypasspolicylockoutsafetycheck",
+            if bypass { "true" } else { "false" },
+        );
+        let key = self
+            .inner
+            .resolve(caller, &req.key_id, Operation::PutKeyPolicy, &input)
+            .await?;
+        if !bypass {
+            self.inner.lockout_check(caller, &key, &compiled)?;
+        }
         self.inner
             .blocking(move |inner| {
                 let _w = inner.write_guard();
-                let input = AuthzInput::default().value(
-                    "kms:bypasspolicylockoutsafetycheck",
-                    if bypass_policy_lockout_safety_check {
-                        "true"
-                    } else {
-                        "false"
-                    },
-                );
-                let key =
-                    inner.resolve_blocking(&caller, &key_id, Operation::PutKeyPolicy, &input)?;
-                if !bypass_policy_lockout_safety_check {
-                    inner.lockout_check(&caller, &key, &compiled)?;
-                }
+                let key = inner.recheck(&key, Operation::PutKeyPolicy)?;
                 let mut b = inner.store.batch();
                 b.put_key_policy(&key.id, compiled.text());
                 b.commit().map_err(KmsError::internal)?;
@@ -77,21 +69,19 @@ impl Kms {
     pub async fn get_key_policy(
         &self,
         caller: &Caller,
-        key_id: &str,
-        policy_name: Option<&str>,
+        req: GetKeyPolicyRequest,
     ) -> KmsResult<String> {
-        check_policy_name(policy_name)?;
+        check_policy_name(req.policy_name.as_deref())?;
         let inner = &self.inner;
         let key = inner
             .resolve(
                 caller,
-                key_id,
+                &req.key_id,
                 Operation::GetKeyPolicy,
                 &AuthzInput::default(),
             )
             .await?;
-        let k = (*key).clone();
-        let policy = inner.blocking(move |i| i.key_policy_blocking(&k)).await?;
+        let policy = inner.key_policy(&key).await?;
         Ok(policy.text().to_owned())
     }
 
@@ -99,12 +89,10 @@ impl Kms {
     pub async fn list_key_policies(
         &self,
         caller: &Caller,
-        key_id: &str,
-        limit: Option<i32>,
-        marker: Option<&str>,
+        req: ListKeyPoliciesRequest,
     ) -> KmsResult<Vec<String>> {
-        validate::limit(limit)?;
-        if validate::marker(marker)?.is_some() {
+        validate::limit(req.page.limit)?;
+        if validate::marker(req.page.marker.as_deref())?.is_some() {
             return Err(KmsError::InvalidMarker(
                 "The marker is not one that ListKeyPolicies returned".into(),
             ));
@@ -112,7 +100,7 @@ impl Kms {
         self.inner
             .resolve(
                 caller,
-                key_id,
+                &req.key_id,
                 Operation::ListKeyPolicies,
                 &AuthzInput::default(),
             )

@@ -12,6 +12,10 @@
 use std::sync::Arc;
 
 use super::deletion::BATCH;
+use super::request::{
+    DisableKeyRotationRequest, EnableKeyRotationRequest, GetKeyRotationStatusRequest,
+    ListKeyRotationsRequest, RotateKeyOnDemandRequest,
+};
 use super::{validate, AuthzInput, Caller, Inner, Kms};
 use crate::clock::DAY_MS;
 use crate::error::{KmsError, KmsResult};
@@ -157,18 +161,19 @@ impl Kms {
     pub async fn enable_key_rotation(
         &self,
         caller: &Caller,
-        key_id: &str,
-        rotation_period_in_days: Option<i32>,
+        req: EnableKeyRotationRequest,
     ) -> KmsResult<()> {
-        let days = rotation_period_in_days.unwrap_or(DEFAULT_PERIOD_DAYS as i32);
+        let days = req
+            .rotation_period_in_days
+            .unwrap_or(DEFAULT_PERIOD_DAYS as i32);
         validate::range("rotationPeriodInDays", days, 90, 2560)?;
         let days = u32::try_from(days).unwrap_or(DEFAULT_PERIOD_DAYS);
         let input = AuthzInput::default().value("kms:rotationperiodindays", days.to_string());
         self.update_key(
             caller,
-            key_id,
+            &req.key_id,
             Operation::EnableKeyRotation,
-            input,
+            &input,
             move |inner, rec, b| {
                 rec.check_rotation_eligible(&inner.region)?;
                 if let Some(old) = rec.rotation.next_ms.take() {
@@ -188,12 +193,16 @@ impl Kms {
     }
 
     /// DisableKeyRotation.
-    pub async fn disable_key_rotation(&self, caller: &Caller, key_id: &str) -> KmsResult<()> {
+    pub async fn disable_key_rotation(
+        &self,
+        caller: &Caller,
+        req: DisableKeyRotationRequest,
+    ) -> KmsResult<()> {
         self.update_key(
             caller,
-            key_id,
+            &req.key_id,
             Operation::DisableKeyRotation,
-            AuthzInput::default(),
+            &AuthzInput::default(),
             move |inner, rec, b| {
                 rec.check_rotation_eligible(&inner.region)?;
                 if let Some(old) = rec.rotation.next_ms.take() {
@@ -212,13 +221,13 @@ impl Kms {
     pub async fn get_key_rotation_status(
         &self,
         caller: &Caller,
-        key_id: &str,
+        req: GetKeyRotationStatusRequest,
     ) -> KmsResult<RotationStatus> {
         let key = self
             .inner
             .resolve(
                 caller,
-                key_id,
+                &req.key_id,
                 Operation::GetKeyRotationStatus,
                 &AuthzInput::default(),
             )
@@ -239,13 +248,13 @@ impl Kms {
     pub async fn rotate_key_on_demand(
         &self,
         caller: &Caller,
-        key_id: &str,
+        req: RotateKeyOnDemandRequest,
     ) -> KmsResult<Arc<KeyRecord>> {
         self.update_key(
             caller,
-            key_id,
+            &req.key_id,
             Operation::RotateKeyOnDemand,
-            AuthzInput::default(),
+            &AuthzInput::default(),
             move |inner, rec, b| {
                 rec.check_rotation_eligible(&inner.region)?;
                 if rec.rotation.on_demand_count >= MAX_ON_DEMAND_ROTATIONS {
@@ -268,13 +277,11 @@ impl Kms {
     pub async fn list_key_rotations(
         &self,
         caller: &Caller,
-        key_id: &str,
-        include_original: bool,
-        limit: Option<i32>,
-        marker: Option<&str>,
+        req: ListKeyRotationsRequest,
     ) -> KmsResult<(Vec<RotationInfo>, Option<String>)> {
-        let limit = validate::limit(limit)?;
-        let after: u32 = match validate::marker(marker)? {
+        let include_original = req.include_original;
+        let limit = validate::limit(req.page.limit)?;
+        let after: u32 = match validate::marker(req.page.marker.as_deref())? {
             Some(m) => m.parse().map_err(|_| {
                 KmsError::InvalidMarker(
                     "The marker is not one that ListKeyRotations returned".into(),
@@ -286,7 +293,7 @@ impl Kms {
             .inner
             .resolve(
                 caller,
-                key_id,
+                &req.key_id,
                 Operation::ListKeyRotations,
                 &AuthzInput::default(),
             )

@@ -1,29 +1,24 @@
 //! Tags: TagResource, UntagResource, ListResourceTags.
 
-use super::authz::owned;
 use super::keys::merge_tags;
+use super::request::{ListResourceTagsRequest, TagResourceRequest, UntagResourceRequest};
 use super::{validate, AuthzInput, Caller, Kms};
 use crate::error::{KmsError, KmsResult};
 use crate::model::Operation;
 
 impl Kms {
     /// TagResource: adds or overwrites tags.
-    pub async fn tag_resource(
-        &self,
-        caller: &Caller,
-        key_id: &str,
-        tags: Vec<(String, String)>,
-    ) -> KmsResult<()> {
-        if tags.is_empty() {
+    pub async fn tag_resource(&self, caller: &Caller, req: TagResourceRequest) -> KmsResult<()> {
+        if req.tags.is_empty() {
             return Err(validate::validation("tags", "Member must not be empty"));
         }
-        let input = AuthzInput::default().request_tags(&tags);
-        let input = owned(input);
+        let input = AuthzInput::default().request_tags(&req.tags);
+        let tags = req.tags.clone();
         self.update_key(
             caller,
-            key_id,
+            &req.key_id,
             Operation::TagResource,
-            input,
+            &input,
             move |_, rec, _| merge_tags(&mut rec.tags, &tags),
         )
         .await
@@ -33,27 +28,27 @@ impl Kms {
     pub async fn untag_resource(
         &self,
         caller: &Caller,
-        key_id: &str,
-        tag_keys: Vec<String>,
+        req: UntagResourceRequest,
     ) -> KmsResult<()> {
-        if tag_keys.is_empty() {
+        if req.tag_keys.is_empty() {
             return Err(validate::validation("tagKeys", "Member must not be empty"));
         }
-        for k in &tag_keys {
+        for k in &req.tag_keys {
             validate::tag_key(k)?;
         }
         let input = AuthzInput::default().multi(
             "aws:tagkeys",
-            tag_keys
+            req.tag_keys
                 .iter()
-                .map(|k| std::borrow::Cow::Owned(k.clone()))
+                .map(|k| std::borrow::Cow::Borrowed(k.as_str()))
                 .collect(),
         );
+        let tag_keys = req.tag_keys.clone();
         self.update_key(
             caller,
-            key_id,
+            &req.key_id,
             Operation::UntagResource,
-            input,
+            &input,
             move |_, rec, _| {
                 for k in &tag_keys {
                     rec.tags.remove(k);
@@ -68,17 +63,15 @@ impl Kms {
     pub async fn list_resource_tags(
         &self,
         caller: &Caller,
-        key_id: &str,
-        limit: Option<i32>,
-        marker: Option<&str>,
+        req: ListResourceTagsRequest,
     ) -> KmsResult<(Vec<(String, String)>, Option<String>)> {
-        let limit = validate::limit(limit)?;
-        let after = validate::marker(marker)?.map(str::to_owned);
+        let limit = validate::limit(req.page.limit)?;
+        let after = validate::marker(req.page.marker.as_deref())?.map(str::to_owned);
         let key = self
             .inner
             .resolve(
                 caller,
-                key_id,
+                &req.key_id,
                 Operation::ListResourceTags,
                 &AuthzInput::default(),
             )

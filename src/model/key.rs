@@ -40,6 +40,8 @@ macro_rules! aws_enum {
     };
 }
 
+pub(crate) use aws_enum;
+
 aws_enum!(
     /// AWS `KeyState`.
     KeyState {

@@ -6,6 +6,7 @@
 pub mod grant;
 pub mod ids;
 pub mod key;
+pub mod metadata;
 pub mod operation;
 
 pub use grant::{GrantConstraints, GrantRecord};
@@ -14,4 +15,5 @@ pub use key::{
     DataKeySpec, EncryptionAlgorithm, GrantOperation, KeyRecord, KeySpec, KeyState, KeyUsage,
     Origin, RotationSettings, RotationType,
 };
+pub use metadata::{KeyManager, KeyMaterialState, KeyMetadata};
 pub use operation::Operation;

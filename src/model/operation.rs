@@ -66,13 +66,24 @@ operations! {
     GetKeyRotationStatus => "kms:GetKeyRotationStatus", Any;
     RotateKeyOnDemand => "kms:RotateKeyOnDemand", Cryptographic;
     ListKeyRotations => "kms:ListKeyRotations", Any;
+    // kmsd's IAM-lite IdentityService: inline identity policies.
+    PutPrincipalPolicy => "iam:PutPrincipalPolicy", Any;
+    GetPrincipalPolicy => "iam:GetPrincipalPolicy", Any;
+    ListPrincipalPolicies => "iam:ListPrincipalPolicies", Any;
+    DeletePrincipalPolicy => "iam:DeletePrincipalPolicy", Any;
 }
 
 impl Operation {
-    /// The operation name without the `kms:` prefix.
+    /// The operation name without the service prefix (`kms:`, `iam:`).
     pub fn name(self) -> &'static str {
         let a = self.action();
-        a.strip_prefix("kms:").unwrap_or(a)
+        a.split_once(':').map_or(a, |(_, name)| name)
+    }
+
+    /// Whether this is an IAM-lite operation on a principal's identity
+    /// policies rather than an operation on (or about) a key.
+    pub fn is_identity_admin(self) -> bool {
+        self.action().starts_with("iam:")
     }
 }
 

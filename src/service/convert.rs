@@ -1,12 +1,11 @@
 //! Conversions between the wire (prost) types and the core's types.
 
-use crate::clock::to_timestamp;
+use super::time::to_timestamp;
 use crate::error::KmsResult;
 use crate::kms::validate::validation;
-use crate::model::ids::key_material_id;
 use crate::model::{
-    DataKeySpec, EncryptionAlgorithm, GrantConstraints, GrantOperation, GrantRecord, KeyRecord,
-    KeySpec, KeyState, KeyUsage, Origin, RotationType,
+    DataKeySpec, EncryptionAlgorithm, GrantConstraints, GrantOperation, GrantRecord, KeySpec,
+    KeyState, KeyUsage, Origin, RotationType,
 };
 use crate::proto::kms::v1 as pb;
 
@@ -219,44 +218,6 @@ pub fn create_key_spec(key_spec: i32, cmk_spec: i32) -> KmsResult<Option<KeySpec
             "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.".into(),
         )),
         (a, b) => Ok(a.or(b)),
-    }
-}
-
-/// A key record as the wire's KeyMetadata.
-pub fn key_metadata(rec: &KeyRecord, region: &str) -> pb::KeyMetadata {
-    pb::KeyMetadata {
-        aws_account_id: rec.account.clone(),
-        key_id: rec.id.to_string(),
-        arn: rec.arn(region),
-        creation_date: Some(to_timestamp(rec.created_ms)),
-        enabled: rec.enabled(),
-        description: rec.description.clone(),
-        key_usage: key_usage_to(rec.usage),
-        key_state: key_state_to(rec.state),
-        deletion_date: rec.deletion_date_ms.map(to_timestamp),
-        valid_to: None,
-        origin: origin_to(rec.origin),
-        custom_key_store_id: String::new(),
-        cloud_hsm_cluster_id: String::new(),
-        expiration_model: 0,
-        key_manager: pb::KeyManagerType::Customer as i32,
-        customer_master_key_spec: cmk_spec_to(rec.spec),
-        key_spec: key_spec_to(rec.spec),
-        encryption_algorithms: rec
-            .spec
-            .encryption_algorithms()
-            .iter()
-            .map(|a| alg_to(*a))
-            .collect(),
-        signing_algorithms: Vec::new(),
-        key_agreement_algorithms: Vec::new(),
-        multi_region: rec.multi_region,
-        multi_region_configuration: None,
-        pending_deletion_window_in_days: rec
-            .pending_window_days
-            .and_then(|d| i32::try_from(d).ok()),
-        mac_algorithms: Vec::new(),
-        current_key_material_id: key_material_id(&rec.id, rec.current_version),
     }
 }
 

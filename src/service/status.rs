@@ -31,14 +31,17 @@ pub fn code_of(e: &KmsError) -> Code {
         KmsError::Unauthenticated(_) => Code::Unauthenticated,
         KmsError::DependencyTimeout(_) => Code::Unavailable,
         KmsError::Internal(_) => Code::Internal,
-        #[allow(unreachable_patterns)]
-        _ => Code::Internal,
+        // No catch-all: a new exception must be given its code here.
     }
 }
 
-/// Converts a core error to a gRPC status.
+/// Converts a core error to a gRPC status whose message is
+/// `"<ExceptionName>: <message>"`.
 pub fn to_status(e: KmsError) -> Status {
-    Status::new(code_of(&e), e.to_string())
+    Status::new(
+        code_of(&e),
+        format!("{}: {}", e.exception_name(), e.message()),
+    )
 }
 
 #[cfg(test)]

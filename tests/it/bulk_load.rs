@@ -5,7 +5,8 @@
 
 use std::process::Command;
 
-use kmsd::kms::{Caller, CreateKeyInput, BULK_BATCH};
+use kmsd::api::CreateKeyRequest;
+use kmsd::kms::{Caller, BULK_BATCH};
 use kmsd::model::Principal;
 
 use kmsd::proto::kms::v1 as pb;
@@ -70,7 +71,7 @@ async fn a_caller_who_may_not_create_keys_creates_none() {
     let alice = Caller::new(Principal::parse(ALICE_A).unwrap());
     let err = server
         .kms
-        .create_keys_bulk(&alice, CreateKeyInput::default(), 100, |_: &[_]| {})
+        .create_keys_bulk(&alice, CreateKeyRequest::default(), 100, |_: &[_]| {})
         .await
         .unwrap_err();
     assert!(
@@ -79,7 +80,7 @@ async fn a_caller_who_may_not_create_keys_creates_none() {
     );
     // Invalid input is refused before anything is written, too.
     let root = Caller::new(Principal::parse(ROOT_A).unwrap());
-    let bad = CreateKeyInput {
+    let bad = CreateKeyRequest {
         description: "x".repeat(8193),
         ..Default::default()
     };

@@ -1,0 +1,270 @@
+//! The responses of the API, AWS-shaped and door-neutral. Field names are
+//! AWS's in snake_case; `*_ms` fields are Unix milliseconds; a list's
+//! `next_marker` is `Some` exactly when AWS would say `Truncated: true`.
+//! Operations whose AWS response is empty answer `()`.
+
+use crate::model::{
+    EncryptionAlgorithm, GrantRecord, KeyMaterialState, KeyMetadata, KeyState, RotationType,
+};
+use crate::secret::Plaintext;
+
+/// CreateKey.
+#[derive(Debug, Clone)]
+pub struct CreateKeyResponse {
+    /// The new key.
+    pub key_metadata: KeyMetadata,
+}
+
+/// DescribeKey.
+#[derive(Debug, Clone)]
+pub struct DescribeKeyResponse {
+    /// The key.
+    pub key_metadata: KeyMetadata,
+}
+
+/// One entry of ListKeys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyListEntry {
+    /// KeyId.
+    pub key_id: String,
+    /// KeyArn.
+    pub key_arn: String,
+}
+
+/// ListKeys.
+#[derive(Debug, Clone)]
+pub struct ListKeysResponse {
+    /// Keys.
+    pub keys: Vec<KeyListEntry>,
+    /// NextMarker.
+    pub next_marker: Option<String>,
+}
+
+/// ScheduleKeyDeletion.
+#[derive(Debug, Clone)]
+pub struct ScheduleKeyDeletionResponse {
+    /// KeyId (the key ARN).
+    pub key_id: String,
+    /// DeletionDate.
+    pub deletion_date_ms: i64,
+    /// KeyState (PendingDeletion).
+    pub key_state: KeyState,
+    /// PendingWindowInDays.
+    pub pending_window_in_days: u32,
+}
+
+/// CancelKeyDeletion.
+#[derive(Debug, Clone)]
+pub struct CancelKeyDeletionResponse {
+    /// KeyId (the key ARN).
+    pub key_id: String,
+}
+
+/// One entry of ListAliases.
+#[derive(Debug, Clone)]
+pub struct AliasListEntry {
+    /// AliasName.
+    pub alias_name: String,
+    /// AliasArn.
+    pub alias_arn: String,
+    /// TargetKeyId.
+    pub target_key_id: String,
+    /// CreationDate.
+    pub creation_date_ms: i64,
+    /// LastUpdatedDate.
+    pub last_updated_date_ms: i64,
+}
+
+/// ListAliases.
+#[derive(Debug, Clone)]
+pub struct ListAliasesResponse {
+    /// Aliases.
+    pub aliases: Vec<AliasListEntry>,
+    /// NextMarker.
+    pub next_marker: Option<String>,
+}
+
+/// ListResourceTags.
+#[derive(Debug, Clone)]
+pub struct ListResourceTagsResponse {
+    /// Tags as (TagKey, TagValue), in key order.
+    pub tags: Vec<(String, String)>,
+    /// NextMarker.
+    pub next_marker: Option<String>,
+}
+
+/// Encrypt.
+#[derive(Debug, Clone)]
+pub struct EncryptResponse {
+    /// CiphertextBlob.
+    pub ciphertext_blob: Vec<u8>,
+    /// KeyId (the key ARN).
+    pub key_id: String,
+    /// EncryptionAlgorithm.
+    pub encryption_algorithm: EncryptionAlgorithm,
+    /// KeyMaterialId.
+    pub key_material_id: String,
+}
+
+/// Decrypt.
+#[derive(Debug)]
+pub struct DecryptResponse {
+    /// KeyId (the key ARN).
+    pub key_id: String,
+    /// Plaintext.
+    pub plaintext: Plaintext,
+    /// EncryptionAlgorithm.
+    pub encryption_algorithm: EncryptionAlgorithm,
+    /// KeyMaterialId.
+    pub key_material_id: String,
+}
+
+/// ReEncrypt.
+#[derive(Debug, Clone)]
+pub struct ReEncryptResponse {
+    /// CiphertextBlob.
+    pub ciphertext_blob: Vec<u8>,
+    /// SourceKeyId (ARN).
+    pub source_key_id: String,
+    /// KeyId (the destination key ARN).
+    pub key_id: String,
+    /// SourceEncryptionAlgorithm.
+    pub source_encryption_algorithm: EncryptionAlgorithm,
+    /// DestinationEncryptionAlgorithm.
+    pub destination_encryption_algorithm: EncryptionAlgorithm,
+    /// SourceKeyMaterialId.
+    pub source_key_material_id: String,
+    /// DestinationKeyMaterialId.
+    pub destination_key_material_id: String,
+}
+
+/// GenerateDataKey.
+#[derive(Debug)]
+pub struct GenerateDataKeyResponse {
+    /// CiphertextBlob.
+    pub ciphertext_blob: Vec<u8>,
+    /// Plaintext.
+    pub plaintext: Plaintext,
+    /// KeyId (the key ARN).
+    pub key_id: String,
+    /// KeyMaterialId.
+    pub key_material_id: String,
+}
+
+/// GenerateDataKeyWithoutPlaintext.
+#[derive(Debug, Clone)]
+pub struct GenerateDataKeyWithoutPlaintextResponse {
+    /// CiphertextBlob.
+    pub ciphertext_blob: Vec<u8>,
+    /// KeyId (the key ARN).
+    pub key_id: String,
+    /// KeyMaterialId.
+    pub key_material_id: String,
+}
+
+/// GenerateRandom.
+#[derive(Debug)]
+pub struct GenerateRandomResponse {
+    /// Plaintext.
+    pub plaintext: Plaintext,
+}
+
+/// GetKeyPolicy.
+#[derive(Debug, Clone)]
+pub struct GetKeyPolicyResponse {
+    /// Policy.
+    pub policy: String,
+    /// PolicyName.
+    pub policy_name: String,
+}
+
+/// ListKeyPolicies.
+#[derive(Debug, Clone)]
+pub struct ListKeyPoliciesResponse {
+    /// PolicyNames.
+    pub policy_names: Vec<String>,
+    /// NextMarker.
+    pub next_marker: Option<String>,
+}
+
+/// CreateGrant.
+#[derive(Debug, Clone)]
+pub struct CreateGrantResponse {
+    /// GrantToken.
+    pub grant_token: String,
+    /// GrantId.
+    pub grant_id: String,
+}
+
+/// ListGrants and ListRetirableGrants.
+#[derive(Debug, Clone)]
+pub struct ListGrantsResponse {
+    /// Grants (AWS's GrantListEntry fields).
+    pub grants: Vec<GrantRecord>,
+    /// NextMarker.
+    pub next_marker: Option<String>,
+}
+
+/// GetKeyRotationStatus.
+#[derive(Debug, Clone)]
+pub struct GetKeyRotationStatusResponse {
+    /// KeyRotationEnabled.
+    pub key_rotation_enabled: bool,
+    /// KeyId (the key ARN).
+    pub key_id: String,
+    /// RotationPeriodInDays.
+    pub rotation_period_in_days: Option<u32>,
+    /// NextRotationDate.
+    pub next_rotation_date_ms: Option<i64>,
+}
+
+/// RotateKeyOnDemand.
+#[derive(Debug, Clone)]
+pub struct RotateKeyOnDemandResponse {
+    /// KeyId.
+    pub key_id: String,
+}
+
+/// One entry of ListKeyRotations.
+#[derive(Debug, Clone)]
+pub struct RotationsListEntry {
+    /// KeyId.
+    pub key_id: String,
+    /// KeyMaterialId.
+    pub key_material_id: String,
+    /// KeyMaterialState.
+    pub key_material_state: KeyMaterialState,
+    /// RotationDate (absent for the original material).
+    pub rotation_date_ms: Option<i64>,
+    /// RotationType (absent for the original material).
+    pub rotation_type: Option<RotationType>,
+}
+
+/// ListKeyRotations.
+#[derive(Debug, Clone)]
+pub struct ListKeyRotationsResponse {
+    /// Rotations.
+    pub rotations: Vec<RotationsListEntry>,
+    /// NextMarker.
+    pub next_marker: Option<String>,
+}
+
+/// GetPrincipalPolicy (IAM-lite).
+#[derive(Debug, Clone)]
+pub struct GetPrincipalPolicyResponse {
+    /// The principal.
+    pub principal_arn: String,
+    /// PolicyName.
+    pub policy_name: String,
+    /// PolicyDocument.
+    pub policy_document: String,
+}
+
+/// ListPrincipalPolicies (IAM-lite).
+#[derive(Debug, Clone)]
+pub struct ListPrincipalPoliciesResponse {
+    /// PolicyNames.
+    pub policy_names: Vec<String>,
+    /// NextMarker.
+    pub next_marker: Option<String>,
+}

@@ -1,0 +1,419 @@
+//! The requests of the AWS KMS API (and kmsd's IAM-lite IdentityService),
+//! as the core takes them: one struct per operation, fields named and
+//! typed as AWS defines them, already decoded from whatever wire a door
+//! speaks.
+//!
+//! A door fills one of these from its wire format (`None` = the field was
+//! not given, so the AWS default applies) and hands it to the door-neutral
+//! API layer (`crate::api`), which calls the core. Validation of field
+//! values (lengths, ranges, combinations) is the core's job, never the
+//! door's, so every door refuses the same inputs with the same errors.
+
+use std::collections::HashMap;
+
+use crate::model::{DataKeySpec, EncryptionAlgorithm, GrantConstraints, GrantOperation, KeySpec};
+use crate::model::{KeyUsage, Origin};
+use crate::secret::Plaintext;
+
+/// An encryption context as it arrives: key → value.
+pub type EncryptionContext = HashMap<String, String>;
+
+/// A tag as it arrives: (TagKey, TagValue), in request order.
+pub type Tag = (String, String);
+
+/// CreateKey.
+#[derive(Debug, Clone, Default)]
+pub struct CreateKeyRequest {
+    /// Key policy document.
+    pub policy: Option<String>,
+    /// Description.
+    pub description: String,
+    /// KeySpec (or the deprecated CustomerMasterKeySpec, reconciled by the door).
+    pub key_spec: Option<KeySpec>,
+    /// KeyUsage.
+    pub key_usage: Option<KeyUsage>,
+    /// Origin.
+    pub origin: Option<Origin>,
+    /// CustomKeyStoreId.
+    pub custom_key_store_id: Option<String>,
+    /// Tags, in request order.
+    pub tags: Vec<Tag>,
+    /// MultiRegion.
+    pub multi_region: bool,
+    /// XksKeyId.
+    pub xks_key_id: Option<String>,
+    /// BypassPolicyLockoutSafetyCheck.
+    pub bypass_policy_lockout_safety_check: bool,
+}
+
+/// DescribeKey.
+#[derive(Debug, Clone, Default)]
+pub struct DescribeKeyRequest {
+    /// KeyId (any of the four forms).
+    pub key_id: String,
+    /// GrantTokens.
+    pub grant_tokens: Vec<String>,
+}
+
+/// A list operation's paging fields.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// Limit (1–1000, default 100).
+    pub limit: Option<i32>,
+    /// Marker from the previous page's NextMarker.
+    pub marker: Option<String>,
+}
+
+/// ListKeys.
+#[derive(Debug, Clone, Default)]
+pub struct ListKeysRequest {
+    /// Paging.
+    pub page: Page,
+}
+
+/// UpdateKeyDescription.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateKeyDescriptionRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// Description.
+    pub description: String,
+}
+
+macro_rules! key_id_requests {
+    ($($(#[$m:meta])* $name:ident;)+) => {
+        $(
+            $(#[$m])*
+            #[derive(Debug, Clone, Default)]
+            pub struct $name {
+                /// KeyId.
+                pub key_id: String,
+            }
+        )+
+    };
+}
+
+key_id_requests! {
+    /// EnableKey.
+    EnableKeyRequest;
+    /// DisableKey.
+    DisableKeyRequest;
+    /// CancelKeyDeletion.
+    CancelKeyDeletionRequest;
+    /// DisableKeyRotation.
+    DisableKeyRotationRequest;
+    /// GetKeyRotationStatus.
+    GetKeyRotationStatusRequest;
+    /// RotateKeyOnDemand.
+    RotateKeyOnDemandRequest;
+}
+
+/// ScheduleKeyDeletion.
+#[derive(Debug, Clone, Default)]
+pub struct ScheduleKeyDeletionRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// PendingWindowInDays (7–30, default 30).
+    pub pending_window_in_days: Option<i32>,
+}
+
+/// CreateAlias.
+#[derive(Debug, Clone, Default)]
+pub struct CreateAliasRequest {
+    /// AliasName (`alias/...`).
+    pub alias_name: String,
+    /// TargetKeyId.
+    pub target_key_id: String,
+}
+
+/// UpdateAlias.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateAliasRequest {
+    /// AliasName (`alias/...`).
+    pub alias_name: String,
+    /// TargetKeyId.
+    pub target_key_id: String,
+}
+
+/// DeleteAlias.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteAliasRequest {
+    /// AliasName.
+    pub alias_name: String,
+}
+
+/// ListAliases.
+#[derive(Debug, Clone, Default)]
+pub struct ListAliasesRequest {
+    /// Only the aliases of this key.
+    pub key_id: Option<String>,
+    /// Paging.
+    pub page: Page,
+}
+
+/// TagResource.
+#[derive(Debug, Clone, Default)]
+pub struct TagResourceRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// Tags.
+    pub tags: Vec<Tag>,
+}
+
+/// UntagResource.
+#[derive(Debug, Clone, Default)]
+pub struct UntagResourceRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// TagKeys.
+    pub tag_keys: Vec<String>,
+}
+
+/// ListResourceTags.
+#[derive(Debug, Clone, Default)]
+pub struct ListResourceTagsRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// Paging.
+    pub page: Page,
+}
+
+/// Encrypt.
+#[derive(Debug)]
+pub struct EncryptRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// Plaintext (1–4096 bytes); wiped when the request is dropped.
+    pub plaintext: Plaintext,
+    /// EncryptionContext.
+    pub encryption_context: EncryptionContext,
+    /// GrantTokens.
+    pub grant_tokens: Vec<String>,
+    /// EncryptionAlgorithm.
+    pub encryption_algorithm: Option<EncryptionAlgorithm>,
+}
+
+/// Decrypt.
+#[derive(Debug, Clone, Default)]
+pub struct DecryptRequest {
+    /// CiphertextBlob.
+    pub ciphertext_blob: Vec<u8>,
+    /// EncryptionContext.
+    pub encryption_context: EncryptionContext,
+    /// GrantTokens.
+    pub grant_tokens: Vec<String>,
+    /// KeyId (optional for symmetric ciphertexts).
+    pub key_id: Option<String>,
+    /// EncryptionAlgorithm.
+    pub encryption_algorithm: Option<EncryptionAlgorithm>,
+}
+
+/// ReEncrypt.
+#[derive(Debug, Clone, Default)]
+pub struct ReEncryptRequest {
+    /// CiphertextBlob.
+    pub ciphertext_blob: Vec<u8>,
+    /// SourceEncryptionContext.
+    pub source_encryption_context: EncryptionContext,
+    /// SourceKeyId.
+    pub source_key_id: Option<String>,
+    /// DestinationKeyId.
+    pub destination_key_id: String,
+    /// DestinationEncryptionContext.
+    pub destination_encryption_context: EncryptionContext,
+    /// SourceEncryptionAlgorithm.
+    pub source_encryption_algorithm: Option<EncryptionAlgorithm>,
+    /// DestinationEncryptionAlgorithm.
+    pub destination_encryption_algorithm: Option<EncryptionAlgorithm>,
+    /// GrantTokens.
+    pub grant_tokens: Vec<String>,
+}
+
+/// GenerateDataKey.
+#[derive(Debug, Clone, Default)]
+pub struct GenerateDataKeyRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// EncryptionContext.
+    pub encryption_context: EncryptionContext,
+    /// NumberOfBytes (1–1024), exclusive with KeySpec.
+    pub number_of_bytes: Option<i32>,
+    /// KeySpec, exclusive with NumberOfBytes.
+    pub key_spec: Option<DataKeySpec>,
+    /// GrantTokens.
+    pub grant_tokens: Vec<String>,
+}
+
+/// GenerateDataKeyWithoutPlaintext (the fields of GenerateDataKey).
+#[derive(Debug, Clone, Default)]
+pub struct GenerateDataKeyWithoutPlaintextRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// EncryptionContext.
+    pub encryption_context: EncryptionContext,
+    /// NumberOfBytes (1–1024), exclusive with KeySpec.
+    pub number_of_bytes: Option<i32>,
+    /// KeySpec, exclusive with NumberOfBytes.
+    pub key_spec: Option<DataKeySpec>,
+    /// GrantTokens.
+    pub grant_tokens: Vec<String>,
+}
+
+/// GenerateRandom.
+#[derive(Debug, Clone, Default)]
+pub struct GenerateRandomRequest {
+    /// NumberOfBytes (1–1024).
+    pub number_of_bytes: Option<i32>,
+    /// CustomKeyStoreId.
+    pub custom_key_store_id: Option<String>,
+}
+
+/// PutKeyPolicy.
+#[derive(Debug, Clone, Default)]
+pub struct PutKeyPolicyRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// PolicyName (only `default`).
+    pub policy_name: Option<String>,
+    /// Policy document.
+    pub policy: String,
+    /// BypassPolicyLockoutSafetyCheck.
+    pub bypass_policy_lockout_safety_check: bool,
+}
+
+/// GetKeyPolicy.
+#[derive(Debug, Clone, Default)]
+pub struct GetKeyPolicyRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// PolicyName (only `default`).
+    pub policy_name: Option<String>,
+}
+
+/// ListKeyPolicies.
+#[derive(Debug, Clone, Default)]
+pub struct ListKeyPoliciesRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// Paging.
+    pub page: Page,
+}
+
+/// CreateGrant.
+#[derive(Debug, Clone, Default)]
+pub struct CreateGrantRequest {
+    /// KeyId (any form).
+    pub key_id: String,
+    /// GranteePrincipal.
+    pub grantee_principal: String,
+    /// RetiringPrincipal.
+    pub retiring_principal: Option<String>,
+    /// Operations.
+    pub operations: Vec<GrantOperation>,
+    /// Constraints.
+    pub constraints: GrantConstraints,
+    /// GrantTokens.
+    pub grant_tokens: Vec<String>,
+    /// Name.
+    pub name: Option<String>,
+}
+
+/// ListGrants.
+#[derive(Debug, Clone, Default)]
+pub struct ListGrantsRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// Only this grant.
+    pub grant_id: Option<String>,
+    /// Only grants to this grantee.
+    pub grantee_principal: Option<String>,
+    /// Paging.
+    pub page: Page,
+}
+
+/// ListRetirableGrants.
+#[derive(Debug, Clone, Default)]
+pub struct ListRetirableGrantsRequest {
+    /// RetiringPrincipal.
+    pub retiring_principal: String,
+    /// Paging.
+    pub page: Page,
+}
+
+/// RetireGrant: a GrantToken, or KeyId and GrantId.
+#[derive(Debug, Clone, Default)]
+pub struct RetireGrantRequest {
+    /// GrantToken.
+    pub grant_token: Option<String>,
+    /// KeyId.
+    pub key_id: Option<String>,
+    /// GrantId.
+    pub grant_id: Option<String>,
+}
+
+/// RevokeGrant.
+#[derive(Debug, Clone, Default)]
+pub struct RevokeGrantRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// GrantId.
+    pub grant_id: String,
+}
+
+/// EnableKeyRotation.
+#[derive(Debug, Clone, Default)]
+pub struct EnableKeyRotationRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// RotationPeriodInDays (90–2560, default 365).
+    pub rotation_period_in_days: Option<i32>,
+}
+
+/// ListKeyRotations.
+#[derive(Debug, Clone, Default)]
+pub struct ListKeyRotationsRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// IncludeKeyMaterial ALL_KEY_MATERIAL: list the original material too.
+    pub include_original: bool,
+    /// Paging.
+    pub page: Page,
+}
+
+/// PutPrincipalPolicy (IAM-lite).
+#[derive(Debug, Clone, Default)]
+pub struct PutPrincipalPolicyRequest {
+    /// The principal whose policy this is.
+    pub principal_arn: String,
+    /// PolicyName.
+    pub policy_name: String,
+    /// PolicyDocument.
+    pub policy_document: String,
+}
+
+/// GetPrincipalPolicy (IAM-lite).
+#[derive(Debug, Clone, Default)]
+pub struct GetPrincipalPolicyRequest {
+    /// The principal whose policy this is.
+    pub principal_arn: String,
+    /// PolicyName.
+    pub policy_name: String,
+}
+
+/// DeletePrincipalPolicy (IAM-lite).
+#[derive(Debug, Clone, Default)]
+pub struct DeletePrincipalPolicyRequest {
+    /// The principal whose policy this is.
+    pub principal_arn: String,
+    /// PolicyName.
+    pub policy_name: String,
+}
+
+/// ListPrincipalPolicies (IAM-lite).
+#[derive(Debug, Clone, Default)]
+pub struct ListPrincipalPoliciesRequest {
+    /// The principal whose policies to list.
+    pub principal_arn: String,
+    /// Paging.
+    pub page: Page,
+}
