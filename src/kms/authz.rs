@@ -31,7 +31,9 @@ use std::sync::Arc;
 use super::{Caller, Inner};
 use crate::authz::{Policy, RequestContext};
 use crate::error::{KmsError, KmsResult};
-use crate::model::{GrantRecord, KeyId, KeyRecord, Operation, Principal};
+use crate::model::{
+    GrantConstraints, GrantOperation, GrantRecord, KeyId, KeyRecord, Operation, Principal,
+};
 
 /// A principal's identity policies, compiled.
 pub(crate) type IdentityPolicies = Vec<(String, Policy)>;
@@ -59,6 +61,12 @@ pub(crate) struct AuthzInput<'r> {
     pub values: Vec<(Cow<'r, str>, Cow<'r, str>)>,
     /// Further multi-valued condition keys (names lowercase).
     pub multi: Vec<(Cow<'r, str>, Vec<Cow<'r, str>>)>,
+    /// CreateGrant: the operations and constraints of the grant being
+    /// created. A grant that authorizes CreateGrant must cover them.
+    pub new_grant: Option<(&'r [GrantOperation], &'r GrantConstraints)>,
+    /// Decide by key and identity policies only, never by grants
+    /// (RetireGrant of another principal's grant).
+    pub policies_only: bool,
 }
 
 impl<'r> AuthzInput<'r> {
@@ -254,7 +262,7 @@ impl Inner {
         };
         if allowed {
             Outcome::Allow
-        } else if op.grant_operation().is_some() {
+        } else if op.grant_operation().is_some() && !input.policies_only {
             Outcome::TryGrants
         } else {
             Outcome::Deny
@@ -380,25 +388,62 @@ impl Inner {
         let Some(gop) = op.grant_operation() else {
             return Err(self.denied(caller, op, Some(key)));
         };
-        if grants
-            .iter()
-            .any(|g| g.allows(gop, input.encryption_context))
-        {
+        let allowed = |g: &GrantRecord| match (gop, input.new_grant) {
+            (GrantOperation::CreateGrant, Some((ops, constraints))) => {
+                g.allows_creating(ops, constraints)
+            }
+            _ => g.allows(gop, input.encryption_context),
+        };
+        if grants.iter().any(allowed) {
             Ok(())
         } else {
             Err(self.denied(caller, op, Some(key)))
         }
     }
 
-    fn denied(&self, caller: &Caller, op: Operation, key: Option<&KeyRecord>) -> KmsError {
-        let resource = key
-            .map(|k| k.arn(&self.region))
-            .unwrap_or_else(|| "*".into());
+    /// The denial of `op` on `key`. A key of another account than the
+    /// caller's is never named: the message would tell the caller which
+    /// account owns a key it may not use (see [`Inner::denied_opaque`]).
+    pub(super) fn denied(
+        &self,
+        caller: &Caller,
+        op: Operation,
+        key: Option<&KeyRecord>,
+    ) -> KmsError {
+        let resource = match key {
+            Some(k) if k.account != caller.principal.account() => {
+                return self.denied_opaque(caller, op)
+            }
+            Some(k) => k.arn(&self.region),
+            None => "*".into(),
+        };
         KmsError::AccessDenied(format!(
             "User: {} is not authorized to perform: {} on resource: {} because no policy or grant allows the {} action",
             caller.principal.arn(),
             op.action(),
             resource,
+            op.action()
+        ))
+    }
+
+    /// The denial of `op` on a key of another account, or on a key that
+    /// may not exist: the same words whether the key exists or not, and
+    /// without the key's identifiers, so a denial is no existence oracle.
+    pub(super) fn denied_opaque(&self, caller: &Caller, op: Operation) -> KmsError {
+        KmsError::AccessDenied(format!(
+            "User: {} is not authorized to perform: {} on this resource because the resource does not exist in this Region, no resource-based policies allow access, or a resource-based policy explicitly denies access",
+            caller.principal.arn(),
+            op.action()
+        ))
+    }
+
+    /// The denial of Decrypt (or ReEncrypt's source side) of a ciphertext
+    /// whose key the caller may not use, does not exist, or is of another
+    /// account: AWS's words, which name no key.
+    pub(super) fn denied_ciphertext(&self, caller: &Caller, op: Operation) -> KmsError {
+        KmsError::AccessDenied(format!(
+            "User: {} is not authorized to perform: {} on the resource associated with this ciphertext because the resource does not exist in this Region, no resource-based policies allow access, or a resource-based policy explicitly denies access",
+            caller.principal.arn(),
             op.action()
         ))
     }

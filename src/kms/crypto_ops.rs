@@ -13,7 +13,7 @@ use super::request::{
     DecryptRequest, EncryptRequest, GenerateDataKeyRequest, GenerateDataKeyWithoutPlaintextRequest,
     GenerateRandomRequest, ReEncryptRequest,
 };
-use super::{not_found_key, validate, AuthzInput, Caller, Inner, Kms, Resource};
+use super::{validate, AuthzInput, Caller, Inner, Kms, Resource};
 use crate::ciphertext::{self, BlobHeader, CanonicalContext, MAX_BLOB_LEN};
 use crate::error::{KmsError, KmsResult};
 use crate::model::ids::key_material_id;
@@ -176,14 +176,18 @@ impl Inner {
                 ));
             }
         }
-        let key = match self.key(header.key_id).await? {
-            Some(k) => k,
-            // The blob names a key that does not (or no longer) exist. Its
-            // account is unknown, so the message names the id only.
-            None => return Err(not_found_key(&header.key_id.to_string())),
+        // A blob whose key does not exist (or no longer does), or that the
+        // caller may not use, is denied in AWS's words, which name no key:
+        // the blob's key id would otherwise tell its owner's account.
+        let Some(key) = self.key(header.key_id).await? else {
+            return Err(self.denied_ciphertext(caller, op));
         };
         self.authorize(caller, op, Resource::Key(&key), &input)
-            .await?;
+            .await
+            .map_err(|e| match e {
+                KmsError::AccessDenied(_) => self.denied_ciphertext(caller, op),
+                other => other,
+            })?;
         key.check_state(op, &self.region)?;
         check_usage(&key, op, &self.region)?;
         let alg = check_algorithm(&key, alg, &self.region)?;

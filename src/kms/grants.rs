@@ -157,11 +157,19 @@ impl Kms {
             ));
         }
         if !input.constraints.is_empty() {
-            if let Some(op) = input
-                .operations
-                .iter()
-                .find(|o| !o.takes_encryption_context())
-            {
+            // AWS: constraints need operations that take an encryption
+            // context; DescribeKey and RetireGrant may come along (the
+            // constraint does not apply to them), and CreateGrant (every
+            // grant created through it must be as strict).
+            if let Some(op) = input.operations.iter().find(|o| {
+                !o.takes_encryption_context()
+                    && !matches!(
+                        o,
+                        GrantOperation::DescribeKey
+                            | GrantOperation::RetireGrant
+                            | GrantOperation::CreateGrant
+                    )
+            }) {
                 return Err(KmsError::Validation(format!(
                     "Grant constraints are not supported for the {op} operation: it takes no encryption context"
                 )));
@@ -200,10 +208,11 @@ impl Kms {
                     .map(Cow::Borrowed)
                     .collect(),
             );
-        let authz = match &input.retiring_principal {
+        let mut authz = match &input.retiring_principal {
             Some(r) => authz.value("kms:retiringprincipal", r.as_str()),
             None => authz,
         };
+        authz.new_grant = Some((&ops, &input.constraints));
         let key = self
             .inner
             .resolve(caller, &input.key_id, Operation::CreateGrant, &authz)
@@ -495,12 +504,18 @@ impl Kms {
             || (grant.grantee_principal == who
                 && grant.operations.contains(&GrantOperation::RetireGrant))
             || who == Principal::root_arn(&key.account)
+            // Anyone else needs kms:RetireGrant from the key policy or
+            // their identity policies: a grant of their own with
+            // RetireGrant retires that grant only (above), never another's.
             || inner
                 .authorize(
                     caller,
                     Operation::RetireGrant,
                     Resource::Key(&key),
-                    &AuthzInput::default(),
+                    &AuthzInput {
+                        policies_only: true,
+                        ..AuthzInput::default()
+                    },
                 )
                 .await
                 .is_ok();

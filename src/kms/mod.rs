@@ -333,6 +333,10 @@ impl Inner {
         let r = self.parse_key_ref(key_id, op)?;
         let alias = request_alias(&r);
         let (account, target) = self.target_of(caller, r)?;
+        // A key or alias of another account that does not exist is denied
+        // in the words of a denial of one that exists, so naming another
+        // account's ARNs reveals nothing about what that account has.
+        let foreign = account != caller.principal.account();
         let id = match target {
             Target::Id(id) => id,
             Target::Alias(a) => {
@@ -342,16 +346,24 @@ impl Inner {
                     Err(_) => {
                         let acct = account.clone();
                         let alias = a.clone();
-                        self.blocking(move |inner| inner.load_alias_target(&acct, &alias))
+                        match self
+                            .blocking(move |inner| inner.load_alias_target(&acct, &alias))
                             .await?
-                            .ok_or_else(|| {
-                                alias_not_found(&alias_arn(&self.region, &account, &a))
-                            })?
+                        {
+                            Some(id) => id,
+                            None if foreign => return Err(self.denied_opaque(caller, op)),
+                            None => {
+                                return Err(alias_not_found(&alias_arn(&self.region, &account, &a)))
+                            }
+                        }
                     }
                 }
             }
         };
-        let rec = self.owned_by(&account, &id, self.key(id).await?)?;
+        let rec = match self.owned_by(&account, &id, self.key(id).await?) {
+            Err(KmsError::NotFound(_)) if foreign => return Err(self.denied_opaque(caller, op)),
+            other => other?,
+        };
         if alias.is_some() {
             let mut input = input.clone();
             input.request_alias = alias.as_deref();
