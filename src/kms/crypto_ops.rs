@@ -225,6 +225,9 @@ impl Kms {
                 &crypto_input(context, alg),
             )
             .await?;
+        inner
+            .verify_grant_tokens(&req.grant_tokens, &[key.id])
+            .await?;
         check_usage(&key, Operation::Encrypt, &inner.region)?;
         let encryption_algorithm = check_algorithm(&key, alg, &inner.region)?;
         let (ciphertext_blob, key_material_id) = inner.seal_current(&key, &ctx, plaintext).await?;
@@ -254,6 +257,9 @@ impl Kms {
                     alg: req.encryption_algorithm,
                 },
             )
+            .await?;
+        self.inner
+            .verify_grant_tokens(&req.grant_tokens, &[opened.key.id])
             .await?;
         Ok(DecryptOutput {
             plaintext: opened.plaintext,
@@ -297,6 +303,9 @@ impl Kms {
                 Operation::ReEncryptTo,
                 &crypto_input(&req.destination_encryption_context, dst_alg),
             )
+            .await?;
+        inner
+            .verify_grant_tokens(&req.grant_tokens, &[source.key.id, key.id])
             .await?;
         check_usage(&key, Operation::ReEncryptTo, &inner.region)?;
         let destination_encryption_algorithm = check_algorithm(&key, dst_alg, &inner.region)?;
@@ -374,6 +383,9 @@ impl Kms {
         let inner = &self.inner;
         let key = inner
             .resolve(caller, &req.key_id, op, &AuthzInput::with_context(context))
+            .await?;
+        inner
+            .verify_grant_tokens(&req.grant_tokens, &[key.id])
             .await?;
         check_usage(&key, op, &inner.region)?;
         let data_key = Plaintext::random(len).map_err(KmsError::internal)?;

@@ -9,6 +9,7 @@
 //! InvalidGrantTokenException (compared in constant time by `ring`).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use base64::Engine;
 
@@ -83,13 +84,55 @@ impl Inner {
         Ok((key, g))
     }
 
-    /// Checks the GrantTokens of a request: each must be one kmsd issued.
-    /// (Grants are effective at once in kmsd, so a valid token adds
-    /// nothing beyond being checked.)
+    /// The cheap check of a request's GrantTokens, before any lookup:
+    /// their count and lengths. Their MACs are checked only once the
+    /// request is authorized ([`Inner::verify_grant_tokens`]).
     pub(super) fn check_grant_tokens(&self, tokens: &[String]) -> KmsResult<()> {
-        validate::grant_tokens(tokens)?;
+        validate::grant_tokens(tokens)
+    }
+
+    /// Checks the GrantTokens of an authorized request: each must be one
+    /// kmsd issued, for one of the request's `keys`, naming a grant that
+    /// still exists. (Grants are effective at once in kmsd, so a valid
+    /// token adds no permission; an invalid one fails the request, as in
+    /// AWS.)
+    pub(super) async fn verify_grant_tokens(
+        self: &Arc<Self>,
+        tokens: &[String],
+        keys: &[KeyId],
+    ) -> KmsResult<()> {
+        if tokens.is_empty() {
+            return Ok(());
+        }
+        let mut named = Vec::with_capacity(tokens.len());
         for t in tokens {
-            self.verify_token(t)?;
+            let (kid, gid) = self.verify_token(t)?;
+            if !keys.contains(&kid) {
+                return Err(KmsError::InvalidGrantToken(
+                    "The grant token is not for the key of this request".into(),
+                ));
+            }
+            named.push((kid, gid));
+        }
+        let all_exist = self
+            .blocking(move |inner| {
+                for (kid, gid) in &named {
+                    if inner
+                        .store
+                        .get_grant(kid, gid)
+                        .map_err(KmsError::internal)?
+                        .is_none()
+                    {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            })
+            .await?;
+        if !all_exist {
+            return Err(KmsError::InvalidGrantToken(
+                "The grant token names a grant that no longer exists".into(),
+            ));
         }
         Ok(())
     }
@@ -216,6 +259,9 @@ impl Kms {
         let key = self
             .inner
             .resolve(caller, &input.key_id, Operation::CreateGrant, &authz)
+            .await?;
+        self.inner
+            .verify_grant_tokens(&input.grant_tokens, &[key.id])
             .await?;
         if let Some(op) = ops.iter().find(|o| !o.valid_for(key.spec, key.usage)) {
             return Err(KmsError::Validation(format!(

@@ -33,11 +33,16 @@ pub struct ScheduledDeletion {
     pub pending_window_days: u32,
 }
 
-/// Merges request tags into `tags`, enforcing AWS's tag rules.
-pub(super) fn merge_tags(
-    tags: &mut BTreeMap<String, String>,
-    new: &[(String, String)],
-) -> KmsResult<()> {
+/// Checks a request's tags on their own (count, each key and value, no
+/// key twice) before anything is built from them: a request with 10,000
+/// tags is refused before any condition key is formatted for them.
+pub(super) fn check_request_tags(new: &[(String, String)]) -> KmsResult<()> {
+    if new.len() > validate::MAX_TAGS {
+        return Err(KmsError::LimitExceeded(format!(
+            "A key can have at most {} tags",
+            validate::MAX_TAGS
+        )));
+    }
     let mut seen = std::collections::HashSet::new();
     for (k, v) in new {
         validate::tag_key(k)?;
@@ -49,6 +54,15 @@ pub(super) fn merge_tags(
             )));
         }
     }
+    Ok(())
+}
+
+/// Merges request tags (already checked by [`check_request_tags`]) into
+/// `tags`, enforcing the per-key limit.
+pub(super) fn merge_tags(
+    tags: &mut BTreeMap<String, String>,
+    new: &[(String, String)],
+) -> KmsResult<()> {
     let mut merged = tags.clone();
     for (k, v) in new {
         merged.insert(k.clone(), v.clone());
@@ -135,6 +149,9 @@ impl Kms {
                             "bulk key creation stopped after {done} of {count} keys: {e}"
                         ))
                     })?;
+                    for id in &ids {
+                        inner.missing_keys.remove(id);
+                    }
                     done += n;
                     on_batch(&ids);
                 }
@@ -180,6 +197,7 @@ impl Kms {
                 "Origin {origin} is not supported by this kmsd version (only AWS_KMS)"
             )));
         }
+        check_request_tags(&input.tags)?;
         let mut tags = BTreeMap::new();
         merge_tags(&mut tags, &input.tags)?;
         let bypass = if input.bypass_policy_lockout_safety_check {
@@ -234,14 +252,19 @@ impl Kms {
         req: DescribeKeyRequest,
     ) -> KmsResult<Arc<KeyRecord>> {
         self.inner.check_grant_tokens(&req.grant_tokens)?;
-        self.inner
+        let key = self
+            .inner
             .resolve(
                 caller,
                 &req.key_id,
                 Operation::DescribeKey,
                 &AuthzInput::default(),
             )
-            .await
+            .await?;
+        self.inner
+            .verify_grant_tokens(&req.grant_tokens, &[key.id])
+            .await?;
+        Ok(key)
     }
 
     /// ListKeys: the caller's account's keys, by id. Returns the page and

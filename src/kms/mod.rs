@@ -104,6 +104,11 @@ pub(crate) struct Inner {
     region: String,
     clock: Arc<dyn Clock>,
     keys: Cache<KeyId, KeyRecord>,
+    /// Key ids recently looked up and not found, with when that answer
+    /// expires (clock ms): a flood of requests naming missing keys then
+    /// costs no blocking-pool store read each. A writer that creates a key
+    /// removes its id (`cache_put_key`), so the answer is never stale.
+    missing_keys: Cache<KeyId, i64>,
     materials: Cache<(KeyId, u32), KeyMaterial>,
     aliases: Cache<(String, AliasName), KeyId>,
     /// Compiled key policies.
@@ -130,6 +135,7 @@ impl Kms {
                 region: config.region,
                 clock,
                 keys: Cache::new(cap),
+                missing_keys: Cache::new(cap),
                 materials: Cache::new(cap),
                 aliases: Cache::new(cap),
                 policies: Cache::new(cap),
@@ -192,23 +198,42 @@ impl Inner {
     /// Loads a key record on a cache miss (blocking pool only; inside a
     /// writer's closure this is the fresh read under the write lock).
     fn load_key(&self, id: &KeyId) -> KmsResult<Option<Arc<KeyRecord>>> {
-        match self.keys.get(id) {
-            Ok(rec) => Ok(Some(rec)),
-            Err(epoch) => match self.store.get_key(id).map_err(KmsError::internal)? {
-                Some(rec) => {
-                    let rec = Arc::new(rec);
-                    self.keys.insert_if_unchanged(*id, epoch, Arc::clone(&rec));
-                    Ok(Some(rec))
+        let epoch = match self.keys.get(id) {
+            Ok(rec) => return Ok(Some(rec)),
+            Err(epoch) => epoch,
+        };
+        // Taken before the read, so a key created meanwhile (whose writer
+        // removes the id) is never remembered as missing.
+        let missing_epoch = self.missing_keys.get(id).err();
+        match self.store.get_key(id).map_err(KmsError::internal)? {
+            Some(rec) => {
+                let rec = Arc::new(rec);
+                self.keys.insert_if_unchanged(*id, epoch, Arc::clone(&rec));
+                Ok(Some(rec))
+            }
+            None => {
+                if let Some(e) = missing_epoch {
+                    let until = self.now_ms().saturating_add(MISSING_KEY_TTL_MS);
+                    self.missing_keys
+                        .insert_if_unchanged(*id, e, Arc::new(until));
                 }
-                None => Ok(None),
-            },
+                Ok(None)
+            }
         }
     }
 
-    /// Key record by id; a cache hit never leaves the async thread.
+    /// Key record by id; a cache hit (or a recent "not found") never
+    /// leaves the async thread.
     async fn key(self: &Arc<Self>, id: KeyId) -> KmsResult<Option<Arc<KeyRecord>>> {
         if let Ok(rec) = self.keys.get(&id) {
             return Ok(Some(rec));
+        }
+        if let Ok(until) = self.missing_keys.get(&id) {
+            if *until > self.now_ms() {
+                return Ok(None);
+            }
+            // Expired: forget it (which also lets a new answer be cached).
+            self.missing_keys.remove(&id);
         }
         self.blocking(move |inner| inner.load_key(&id)).await
     }
@@ -392,11 +417,15 @@ impl Inner {
     /// Writer: records `rec` as committed (call with the write lock held,
     /// after the batch committed).
     fn cache_put_key(&self, rec: KeyRecord) -> Arc<KeyRecord> {
+        self.missing_keys.remove(&rec.id);
         let rec = Arc::new(rec);
         self.keys.put(rec.id, Arc::clone(&rec));
         rec
     }
 }
+
+/// How long a "no such key" answer is remembered.
+const MISSING_KEY_TTL_MS: i64 = 5_000;
 
 /// The alias a KeyRef names, for `kms:RequestAlias`.
 fn request_alias(r: &KeyRef) -> Option<String> {

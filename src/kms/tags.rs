@@ -1,6 +1,6 @@
 //! Tags: TagResource, UntagResource, ListResourceTags.
 
-use super::keys::merge_tags;
+use super::keys::{check_request_tags, merge_tags};
 use super::request::{ListResourceTagsRequest, TagResourceRequest, UntagResourceRequest};
 use super::{validate, AuthzInput, Caller, Kms};
 use crate::error::{KmsError, KmsResult};
@@ -12,6 +12,7 @@ impl Kms {
         if req.tags.is_empty() {
             return Err(validate::validation("tags", "Member must not be empty"));
         }
+        check_request_tags(&req.tags)?;
         let input = AuthzInput::default().request_tags(&req.tags);
         let tags = req.tags.clone();
         self.update_key(
@@ -32,6 +33,15 @@ impl Kms {
     ) -> KmsResult<()> {
         if req.tag_keys.is_empty() {
             return Err(validate::validation("tagKeys", "Member must not be empty"));
+        }
+        if req.tag_keys.len() > validate::MAX_TAGS {
+            return Err(validate::validation(
+                "tagKeys",
+                &format!(
+                    "Member must have length less than or equal to {}",
+                    validate::MAX_TAGS
+                ),
+            ));
         }
         for k in &req.tag_keys {
             validate::tag_key(k)?;
