@@ -180,8 +180,11 @@ impl Inner {
                 .set("kms:keyusage", k.usage.as_aws_str())
                 .set("kms:keyorigin", k.origin.as_aws_str())
                 .set_bool("kms:multiregion", k.multi_region);
+            // `add`, not `set`: tags that differ only in case (refused
+            // since, but possibly stored by an older kmsd) become one
+            // multi-valued key, so no outcome depends on their order.
             for (tk, tv) in &k.tags {
-                ctx.set(format!("aws:resourcetag/{tk}"), tv.as_str());
+                ctx.add(format!("aws:resourcetag/{tk}"), tv.as_str());
             }
         }
         if let Some(aliases) = &scratch.resource_aliases {

@@ -199,6 +199,23 @@ impl Kms {
                 "Member must not be empty",
             ));
         }
+        for map in [
+            &input.constraints.encryption_context_equals,
+            &input.constraints.encryption_context_subset,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            // Constraint keys match case-insensitively (AWS), so two keys
+            // that differ only in case would make the constraint mean
+            // whichever one a lookup meets first.
+            let mut seen = std::collections::HashSet::new();
+            if map.keys().any(|k| !seen.insert(k.to_lowercase())) {
+                return Err(KmsError::Validation(
+                    "A grant constraint cannot have two keys that differ only in case: constraint keys are case-insensitive".into(),
+                ));
+            }
+        }
         if !input.constraints.is_empty() {
             // AWS: constraints need operations that take an encryption
             // context; DescribeKey and RetireGrant may come along (the

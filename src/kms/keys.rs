@@ -47,9 +47,9 @@ pub(super) fn check_request_tags(new: &[(String, String)]) -> KmsResult<()> {
     for (k, v) in new {
         validate::tag_key(k)?;
         validate::tag_value(v)?;
-        if !seen.insert(k.as_str()) {
+        if !seen.insert(k.to_lowercase()) {
             return Err(KmsError::Tag(format!(
-                "Duplicate tag key {} in one request",
+                "Duplicate tag key {} in one request (tag keys that differ only in case count as one: policy conditions name them case-insensitively)",
                 crate::model::ids::printable(k)
             )));
         }
@@ -65,6 +65,20 @@ pub(super) fn merge_tags(
 ) -> KmsResult<()> {
     let mut merged = tags.clone();
     for (k, v) in new {
+        // A tag whose key differs from an existing one only in case would
+        // make `aws:ResourceTag/<key>` (case-insensitive, as every IAM
+        // condition key) ambiguous: refused, so no policy outcome depends
+        // on which of the two a condition happens to see.
+        if let Some(twin) = merged
+            .keys()
+            .find(|old| *old != k && old.to_lowercase() == k.to_lowercase())
+        {
+            return Err(KmsError::Tag(format!(
+                "Tag key {} differs from the existing tag key {} only in case",
+                crate::model::ids::printable(k),
+                crate::model::ids::printable(twin)
+            )));
+        }
         merged.insert(k.clone(), v.clone());
     }
     if merged.len() > validate::MAX_TAGS {

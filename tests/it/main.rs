@@ -21,3 +21,4 @@ mod key_policies;
 mod keys_aliases_tags;
 mod restart;
 mod rotation;
+mod security;
