@@ -12,7 +12,7 @@ use super::request::{
 use super::{alias_not_found, validate, AuthzInput, Caller, Inner, Kms, Resource};
 use crate::error::{KmsError, KmsResult};
 use crate::model::ids::alias_arn;
-use crate::model::{AliasName, KeyId, KeyRecord, Operation};
+use crate::model::{AliasName, KeyId, KeyRecord, KeyRef, Operation};
 use crate::store::AliasRecord;
 
 /// One alias, as ListAliases returns it.
@@ -78,10 +78,27 @@ impl Inner {
     }
 }
 
+/// Refuses a TargetKeyId naming a key of another account: an alias and its
+/// key are always of one account (AWS), and an alias in one account must
+/// not change another account's `kms:ResourceAliases`. Decided from the
+/// name alone, so the answer says nothing about whether such a key exists.
+fn check_target_account(caller: &Caller, target_key_id: &str) -> KmsResult<()> {
+    if let KeyRef::KeyArn { account, .. } = KeyRef::parse(target_key_id)? {
+        if account != caller.principal.account() {
+            return Err(KmsError::Validation(
+                "TargetKeyId must identify a KMS key in the same AWS account and Region as the alias"
+                    .into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl Kms {
     /// CreateAlias.
     pub async fn create_alias(&self, caller: &Caller, req: CreateAliasRequest) -> KmsResult<()> {
         let alias = AliasName::parse_for_create(&req.alias_name)?;
+        check_target_account(caller, &req.target_key_id)?;
         let key = self
             .inner
             .resolve(
@@ -124,6 +141,7 @@ impl Kms {
     /// and the key it moves to.
     pub async fn update_alias(&self, caller: &Caller, req: UpdateAliasRequest) -> KmsResult<()> {
         let alias = AliasName::parse_for_create(&req.alias_name)?;
+        check_target_account(caller, &req.target_key_id)?;
         let account = caller.principal.account().to_owned();
         for _ in 0..ALIAS_RETRIES {
             let (existing, old_target, old_key) =

@@ -507,3 +507,68 @@ async fn item_06_case_twins_are_refused_or_order_independent() {
         }
     }
 }
+
+/// Item 4: an alias cannot point at another account's key, even one the
+/// caller may use, so no account can add to or remove from another's
+/// `kms:ResourceAliases` or spend its alias quota.
+#[tokio::test]
+async fn item_04_aliases_cannot_target_another_accounts_key() {
+    let server = TestServer::start().await;
+    let mut root_a = server.client().await;
+    let key = create_key(&mut root_a, "a's key").await;
+    let arn = key_arn_of(ACCOUNT_A, &key);
+    // A lets account B use the key for everything.
+    let policy = key_policy_with(
+        ACCOUNT_A,
+        &[serde_json::json!({
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT_B}:root")},
+            "Action": "kms:*",
+            "Resource": "*",
+        })],
+    );
+    put_key_policy(&mut root_a, &key, &policy).await;
+    let mut root_b = server.client_as(ROOT_B).await;
+    describe(&mut root_b, &arn).await;
+
+    let e = root_b
+        .create_alias(pb::CreateAliasRequest {
+            alias_name: "alias/borrowed".into(),
+            target_key_id: arn.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_aws_error(&e, Code::InvalidArgument, "ValidationException");
+    // Nor can B move an alias of its own onto A's key.
+    let own = create_key(&mut root_b, "b's key").await;
+    root_b
+        .create_alias(pb::CreateAliasRequest {
+            alias_name: "alias/mine".into(),
+            target_key_id: own.clone(),
+        })
+        .await
+        .expect("alias on own key");
+    let e = root_b
+        .update_alias(pb::UpdateAliasRequest {
+            alias_name: "alias/mine".into(),
+            target_key_id: arn.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_aws_error(&e, Code::InvalidArgument, "ValidationException");
+    // The refusal does not depend on the key existing.
+    let e = root_b
+        .create_alias(pb::CreateAliasRequest {
+            alias_name: "alias/ghost".into(),
+            target_key_id: key_arn_of(ACCOUNT_A, "0f0f0f0f-0f0f-4f0f-8f0f-0f0f0f0f0f0f"),
+        })
+        .await
+        .unwrap_err();
+    assert_aws_error(&e, Code::InvalidArgument, "ValidationException");
+    let names: Vec<String> = all_aliases(&mut root_b)
+        .await
+        .into_iter()
+        .map(|a| a.alias_name)
+        .collect();
+    assert_eq!(names, vec!["alias/mine".to_owned()]);
+}
