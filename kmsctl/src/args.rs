@@ -14,10 +14,11 @@ use std::path::PathBuf;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
-use super::connect::{ENV_CA_CERT, ENV_CLIENT_CERT, ENV_CLIENT_KEY, ENV_DATA_DIR, ENV_ENDPOINT};
 use super::output::OutputFormat;
-use super::params::{AwsEnum, BinaryFormat};
-use crate::proto::kms::v1 as pb;
+use super::params::BinaryFormat;
+use kms_proto::aws_enum::AwsEnum;
+use kms_proto::client::{ENV_CA_CERT, ENV_CLIENT_CERT, ENV_CLIENT_KEY, ENV_DATA_DIR, ENV_ENDPOINT};
+use kms_proto::kms::v1 as pb;
 
 /// A command-line client for kmsd, shaped like `aws kms`.
 #[derive(Debug, Parser)]
