@@ -5,7 +5,7 @@
 //!
 //! Values stay as the user typed them (strings) except enums, which are
 //! checked here against the AWS spellings; `params.rs` reads blobs, files,
-//! maps and tags, and `mod.rs` turns the result into requests.
+//! maps and tags, and `lib.rs` turns the result into requests.
 
 use std::ffi::OsStr;
 use std::marker::PhantomData;

@@ -2,13 +2,13 @@
 //! scripts run with `kmsctl` in place of `aws kms`; `kmsctl iam ...` calls
 //! kmsd's IdentityService (principal policies) over the same connection.
 //!
-//! This module is the entry point and the dispatcher: it parses the command
-//! line ([`args`]), reads every parameter before touching the network
-//! ([`params`]), connects ([`kms_proto::client`], shared with kms-bench and
-//! kmsd's tests), makes the call (fetching every page
-//! of list calls unless `--limit`, `--marker` or `--no-paginate` is given,
-//! as the AWS CLI does, and then printing neither `Truncated` nor
-//! `NextMarker`), and prints the response ([`output`], [`query`]).
+//! This crate root is the entry point and the dispatcher: it parses the
+//! command line ([`args`]), reads every parameter before touching the
+//! network ([`params`]), connects ([`kms_proto::client`], shared with
+//! kms-bench and kmsd's tests), makes the call (fetching every page of list
+//! calls unless `--limit`, `--marker` or `--no-paginate` is given, as the
+//! AWS CLI does, and then printing neither `Truncated` nor `NextMarker`),
+//! and prints the response ([`output`], [`query`]).
 //! Errors print to stderr as the AWS CLI prints them and exit with its codes:
 //! 252 for usage and parameter errors, 254 for service errors, 255 for
 //! connection failures.
