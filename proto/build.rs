@@ -2,6 +2,8 @@
 //! and a file-descriptor set that the server hands to gRPC reflection (so
 //! `grpcurl` can list and call methods).
 
+#![forbid(unsafe_code)]
+
 use std::{env, path::PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
