@@ -4,14 +4,17 @@
 #                    apt libclang-dev + protobuf-compiler, cargo-deny, and the
 #                    offline RustSec advisory DB (copied from $(SHARED)/advisory-db
 #                    into $(ADVISORY_DB_ROOT), see scripts/advisory-db.sh)
-#   make build       cargo build --release --bins (RocksDB's C++ compiled once,
-#                    optimized, and kept: rocksdb-prebuilt-release)
+#   make build       cargo build --release --workspace --bins: kmsd, kmsctl,
+#                    kms-bench (RocksDB's C++ compiled once, optimized, and
+#                    kept: rocksdb-prebuilt-release)
 #   make run         deps + build, then a dev daemon in the foreground
 #                    (DATA=./data LISTEN=127.0.0.1:7878; prints how to call it)
-#   make lint        rustfmt check + clippy -D warnings (cargo aliases fmt-check
-#                    and lint from .cargo/config.toml, so local == CI)
+#   make lint        rustfmt check + clippy -D warnings over the whole workspace
+#                    (cargo aliases fmt-check and lint from .cargo/config.toml,
+#                    so local == CI)
 #   make deny        cargo deny --offline check advisories licenses bans sources
-#   make test        deps, lint, deny, then cargo test --locked (unit + doc tests
+#   make test        deps, lint, deny, then the workspace's binaries and cargo
+#                    test --locked --workspace (unit + doc tests of every crate
 #                    + the tests/it integration binary); fails on any failure
 #   make bench       deps + build, then the standard benchmark suite
 #                    (scripts/bench_suite.py): kmsd vs the no-op baseline,
@@ -74,7 +77,7 @@ advisory-db:
 	./scripts/advisory-db.sh "$(SHARED)" "$(ADVISORY_DB_ROOT)"
 
 build: rocksdb-prebuilt-release
-	$(RDB_RELEASE_ENV) $(CARGO) build --locked --release --bins
+	$(RDB_RELEASE_ENV) $(CARGO) build --locked --release --workspace --bins
 
 run: deps build
 	@echo "kmsd dev daemon: data in $(DATA), listening on $(LISTEN) (Ctrl-C to stop)"
@@ -86,7 +89,7 @@ run: deps build
 
 # Aliases (.cargo/config.toml):
 #   fmt-check = fmt --all -- --check
-#   lint      = clippy --all-targets --locked -- -D warnings
+#   lint      = clippy --workspace --all-targets --locked -- -D warnings
 rocksdb-prebuilt:
 	@if [ -f "$(ROCKSDB_PREBUILT)/librocksdb.a" ]; then \
 		echo "rocksdb: using $(ROCKSDB_PREBUILT)/librocksdb.a"; \
@@ -124,9 +127,15 @@ deny: cargo-deny advisory-db
 # deny runs before the tests: it takes a second and fails fast, and this way
 # the test runner's summary is the last thing CI prints. Doc tests run first
 # for the same reason (they usually report 0 tests).
+#
+# The binaries are built first because tests/it runs kmsctl, which is
+# another package's binary: cargo builds (and names in CARGO_BIN_EXE_*) only
+# the tested package's own binaries, so tests/it/cli.rs finds kmsctl beside
+# kmsd in the same target directory.
 test: deps lint deny
-	$(CARGO_RDB) test --locked --doc
-	$(CARGO_RDB) test --locked --lib --bins --tests
+	$(CARGO_RDB) build --locked --workspace --bins
+	$(CARGO_RDB) test --locked --workspace --doc
+	$(CARGO_RDB) test --locked --workspace --lib --bins --tests
 
 bench: deps build
 	$(RDB_RELEASE_ENV) python3 scripts/bench_suite.py

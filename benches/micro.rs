@@ -21,18 +21,19 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use kms_bench::fixtures;
 use kmsd::api::{
     DecryptRequest, GenerateDataKeyRequest, GenerateDataKeyWithoutPlaintextRequest,
     PutKeyPolicyRequest,
 };
 use kmsd::authz::{Policy, PolicyKind};
-use kmsd::bench::fixtures;
 use kmsd::ciphertext::{self, BlobHeader, CanonicalContext, HEADER_LEN};
 use kmsd::crypto;
 use kmsd::kms::{default_key_policy, KmsConfig};
 use kmsd::model::{DataKeySpec, KeyId};
 use kmsd::pki::DEV_PRINCIPAL;
 use kmsd::secret::KeyMaterial;
+use kmsd::testing;
 
 /// The dev principal's account.
 const ACCOUNT: &str = "111122223333";
@@ -98,7 +99,7 @@ fn authz(c: &mut Criterion) {
         KeyId::new_random()
     );
     let ec = fixtures::encryption_context(CONTEXT_PAIRS);
-    let ctx = fixtures::data_plane_request_context(
+    let ctx = testing::data_plane_request_context(
         DEV_PRINCIPAL,
         ACCOUNT,
         "kms:GenerateDataKey",
@@ -108,7 +109,7 @@ fn authz(c: &mut Criterion) {
     let mut g = c.benchmark_group("authz");
     g.bench_function("request_context", |b| {
         b.iter(|| {
-            fixtures::data_plane_request_context(
+            testing::data_plane_request_context(
                 DEV_PRINCIPAL,
                 ACCOUNT,
                 "kms:GenerateDataKey",
@@ -139,9 +140,9 @@ fn core(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let server = fixtures::open_dev_server(dir.path(), KmsConfig::default()).expect("open core");
+    let server = testing::open_dev_server(dir.path(), KmsConfig::default()).expect("open core");
     let kms = server.kms().clone();
-    let caller = fixtures::local_caller(DEV_PRINCIPAL).expect("dev principal");
+    let caller = testing::local_caller(DEV_PRINCIPAL).expect("dev principal");
     let ec = fixtures::encryption_context(CONTEXT_PAIRS);
     let (default_key, large_key) = rt.block_on(async {
         let a = kms

@@ -37,12 +37,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use kms_bench::fixtures::{self, SplitMix64};
 use kmsd::api::{CreateGrantRequest, CreateKeyRequest, GenerateDataKeyRequest};
-use kmsd::bench::fixtures::{self, SplitMix64};
 use kmsd::kms::{Kms, KmsConfig};
 use kmsd::model::{DataKeySpec, GrantOperation, KeyId};
 use kmsd::pki::DEV_PRINCIPAL;
 use kmsd::store::{load_or_create_dev_root_key, Store};
+use kmsd::testing;
 
 /// The dev principal's account.
 const ACCOUNT: &str = "111122223333";
@@ -110,10 +111,10 @@ fn grants(c: &mut Criterion) {
     }
     let dir = tempfile::tempdir().expect("temp dir");
     let rt = runtime();
-    let server = fixtures::open_dev_server(dir.path(), KmsConfig::default()).expect("open core");
+    let server = testing::open_dev_server(dir.path(), KmsConfig::default()).expect("open core");
     let kms = server.kms().clone();
-    let root = fixtures::local_caller(DEV_PRINCIPAL).expect("dev principal");
-    let grantee = fixtures::local_caller(GRANTEE).expect("grantee principal");
+    let root = testing::local_caller(DEV_PRINCIPAL).expect("dev principal");
+    let grantee = testing::local_caller(GRANTEE).expect("grantee principal");
     let grant = |key: &str, principal: String| CreateGrantRequest {
         key_id: key.to_owned(),
         grantee_principal: principal,
@@ -178,8 +179,8 @@ fn grants(c: &mut Criterion) {
 /// `dir`, then closes it; returns their ids.
 fn bulk_load(dir: &std::path::Path, n: usize) -> Vec<KeyId> {
     let rt = runtime();
-    let server = fixtures::open_dev_server(dir, KmsConfig::default()).expect("open core");
-    let root = fixtures::local_caller(DEV_PRINCIPAL).expect("dev principal");
+    let server = testing::open_dev_server(dir, KmsConfig::default()).expect("open core");
+    let root = testing::local_caller(DEV_PRINCIPAL).expect("dev principal");
     let ids = Arc::new(Mutex::new(Vec::with_capacity(n)));
     let started = Instant::now();
     let input = CreateKeyRequest {
@@ -242,9 +243,9 @@ fn keys(c: &mut Criterion) {
     drop(store);
 
     let rt = runtime();
-    let server = fixtures::open_dev_server(dir.path(), KmsConfig::default()).expect("open core");
+    let server = testing::open_dev_server(dir.path(), KmsConfig::default()).expect("open core");
     let kms = server.kms().clone();
-    let caller = fixtures::local_caller(DEV_PRINCIPAL).expect("dev principal");
+    let caller = testing::local_caller(DEV_PRINCIPAL).expect("dev principal");
     let hot = ids[0].to_string();
     g.bench_function(BenchmarkId::new("generate_data_key_hot_key", n), |b| {
         b.iter_custom(|iters| time_generate_data_key(&rt, &kms, &caller, iters, || hot.clone()))

@@ -5,18 +5,21 @@
 
 pub mod api;
 pub mod authz;
-pub mod bench;
 pub mod ciphertext;
 pub mod clock;
 pub mod crypto;
-pub mod ctl;
 pub mod error;
 pub mod files;
 pub mod kms;
 pub mod model;
 pub mod pki;
-pub mod proto;
 pub mod secret;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod testing;
+
+/// The generated gRPC code and the proto-enum ⇄ AWS spelling table, from
+/// the `kms-proto` crate (shared with the clients), re-exported so that
+/// `kmsd::proto::kms::v1` paths keep working.
+pub use kms_proto as proto;

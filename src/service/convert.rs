@@ -7,22 +7,21 @@ use crate::model::{
     DataKeySpec, EncryptionAlgorithm, GrantConstraints, GrantOperation, GrantRecord, KeySpec,
     KeyState, KeyUsage, Origin, RotationType,
 };
+use crate::proto::aws_enum::AwsEnum;
 use crate::proto::kms::v1 as pb;
 
-/// Maps a wire enum value to a core enum through the AWS spelling: the
-/// wire name is the AWS value prefixed by the enum name (`KEY_SPEC_` +
-/// `SYMMETRIC_DEFAULT`). 0 (`*_UNSPECIFIED`) is `None`; unknown numbers are
-/// a ValidationException.
+/// Maps a wire enum value to a core enum through the AWS spelling, with
+/// kms-proto's table (`kms_proto::aws_enum`, which kmsctl uses too): wire
+/// `i32` → `SYMMETRIC_DEFAULT` → core. 0 (`*_UNSPECIFIED`) is `None`;
+/// unknown numbers are a ValidationException.
 macro_rules! enum_conv {
-    ($from:ident, $to:ident, $pb:ty, $core:ty, $prefix:literal, $field:literal) => {
+    ($from:ident, $to:ident, $pb:ty, $core:ty, $field:literal) => {
         /// Wire to core.
         pub fn $from(v: i32) -> KmsResult<Option<$core>> {
             if v == 0 {
                 return Ok(None);
             }
-            <$pb>::try_from(v)
-                .ok()
-                .and_then(|e| e.as_str_name().strip_prefix($prefix))
+            <$pb>::aws_name_of(v)
                 .and_then(<$core>::from_aws_str)
                 .map(Some)
                 .ok_or_else(|| validation($field, "Member must satisfy enum value set"))
@@ -30,27 +29,17 @@ macro_rules! enum_conv {
 
         /// Core to wire.
         pub fn $to(v: $core) -> i32 {
-            <$pb>::from_str_name(&format!("{}{}", $prefix, v.as_aws_str()))
-                .map(|e| e as i32)
-                .unwrap_or(0)
+            <$pb>::wire_of(v.as_aws_str()).unwrap_or(0)
         }
     };
 }
 
-enum_conv!(
-    key_spec_from,
-    key_spec_to,
-    pb::KeySpec,
-    KeySpec,
-    "KEY_SPEC_",
-    "keySpec"
-);
+enum_conv!(key_spec_from, key_spec_to, pb::KeySpec, KeySpec, "keySpec");
 enum_conv!(
     cmk_spec_from,
     cmk_spec_to,
     pb::CustomerMasterKeySpec,
     KeySpec,
-    "CUSTOMER_MASTER_KEY_SPEC_",
     "customerMasterKeySpec"
 );
 enum_conv!(
@@ -58,23 +47,14 @@ enum_conv!(
     key_usage_to,
     pb::KeyUsageType,
     KeyUsage,
-    "KEY_USAGE_TYPE_",
     "keyUsage"
 );
-enum_conv!(
-    origin_from,
-    origin_to,
-    pb::OriginType,
-    Origin,
-    "ORIGIN_TYPE_",
-    "origin"
-);
+enum_conv!(origin_from, origin_to, pb::OriginType, Origin, "origin");
 enum_conv!(
     alg_from,
     alg_to,
     pb::EncryptionAlgorithmSpec,
     EncryptionAlgorithm,
-    "ENCRYPTION_ALGORITHM_SPEC_",
     "encryptionAlgorithm"
 );
 enum_conv!(
@@ -82,64 +62,21 @@ enum_conv!(
     data_key_spec_to,
     pb::DataKeySpec,
     DataKeySpec,
-    "DATA_KEY_SPEC_",
     "keySpec"
 );
 
-/// GrantOperation has CamelCase AWS values, so it maps explicitly.
+/// Wire grant operation to core, through the same table (GrantOperation's
+/// AWS values are PascalCase; the table knows). Unlike the enums above,
+/// 0 is not "not given" but invalid: an operation list has no blanks.
 pub fn grant_op_from(v: i32) -> KmsResult<GrantOperation> {
-    use pb::GrantOperation as P;
-    use GrantOperation as G;
-    Ok(match P::try_from(v).unwrap_or(P::Unspecified) {
-        P::Decrypt => G::Decrypt,
-        P::Encrypt => G::Encrypt,
-        P::GenerateDataKey => G::GenerateDataKey,
-        P::GenerateDataKeyWithoutPlaintext => G::GenerateDataKeyWithoutPlaintext,
-        P::ReEncryptFrom => G::ReEncryptFrom,
-        P::ReEncryptTo => G::ReEncryptTo,
-        P::Sign => G::Sign,
-        P::Verify => G::Verify,
-        P::GetPublicKey => G::GetPublicKey,
-        P::CreateGrant => G::CreateGrant,
-        P::RetireGrant => G::RetireGrant,
-        P::DescribeKey => G::DescribeKey,
-        P::GenerateDataKeyPair => G::GenerateDataKeyPair,
-        P::GenerateDataKeyPairWithoutPlaintext => G::GenerateDataKeyPairWithoutPlaintext,
-        P::GenerateMac => G::GenerateMac,
-        P::VerifyMac => G::VerifyMac,
-        P::DeriveSharedSecret => G::DeriveSharedSecret,
-        P::Unspecified => {
-            return Err(validation(
-                "operations",
-                "Member must satisfy enum value set",
-            ))
-        }
-    })
+    pb::GrantOperation::aws_name_of(v)
+        .and_then(GrantOperation::from_aws_str)
+        .ok_or_else(|| validation("operations", "Member must satisfy enum value set"))
 }
 
 /// Core grant operation to wire.
 pub fn grant_op_to(g: GrantOperation) -> i32 {
-    use pb::GrantOperation as P;
-    use GrantOperation as G;
-    (match g {
-        G::Decrypt => P::Decrypt,
-        G::Encrypt => P::Encrypt,
-        G::GenerateDataKey => P::GenerateDataKey,
-        G::GenerateDataKeyWithoutPlaintext => P::GenerateDataKeyWithoutPlaintext,
-        G::ReEncryptFrom => P::ReEncryptFrom,
-        G::ReEncryptTo => P::ReEncryptTo,
-        G::Sign => P::Sign,
-        G::Verify => P::Verify,
-        G::GetPublicKey => P::GetPublicKey,
-        G::CreateGrant => P::CreateGrant,
-        G::RetireGrant => P::RetireGrant,
-        G::DescribeKey => P::DescribeKey,
-        G::GenerateDataKeyPair => P::GenerateDataKeyPair,
-        G::GenerateDataKeyPairWithoutPlaintext => P::GenerateDataKeyPairWithoutPlaintext,
-        G::GenerateMac => P::GenerateMac,
-        G::VerifyMac => P::VerifyMac,
-        G::DeriveSharedSecret => P::DeriveSharedSecret,
-    }) as i32
+    pb::GrantOperation::wire_of(g.as_aws_str()).unwrap_or(0)
 }
 
 /// A grant as the wire's GrantListEntry.
@@ -191,22 +128,12 @@ enum_conv!(
     rotation_type_to,
     pb::RotationType,
     RotationType,
-    "ROTATION_TYPE_",
     "rotationType"
 );
 
-/// KeyState has CamelCase AWS values, so it maps explicitly.
+/// Core key state to wire (PascalCase AWS values; the table knows).
 pub fn key_state_to(s: KeyState) -> i32 {
-    (match s {
-        KeyState::Creating => pb::KeyState::Creating,
-        KeyState::Enabled => pb::KeyState::Enabled,
-        KeyState::Disabled => pb::KeyState::Disabled,
-        KeyState::PendingDeletion => pb::KeyState::PendingDeletion,
-        KeyState::PendingImport => pb::KeyState::PendingImport,
-        KeyState::PendingReplicaDeletion => pb::KeyState::PendingReplicaDeletion,
-        KeyState::Unavailable => pb::KeyState::Unavailable,
-        KeyState::Updating => pb::KeyState::Updating,
-    }) as i32
+    pb::KeyState::wire_of(s.as_aws_str()).unwrap_or(0)
 }
 
 /// CreateKey's KeySpec, reconciling the deprecated CustomerMasterKeySpec.
@@ -245,6 +172,16 @@ mod tests {
         for s in KeyState::ALL {
             assert_ne!(key_state_to(*s), 0);
         }
+        for g in GrantOperation::ALL {
+            assert_ne!(grant_op_to(*g), 0, "{g:?}");
+            assert_eq!(grant_op_from(grant_op_to(*g)).ok(), Some(*g));
+        }
+        assert_eq!(
+            key_state_to(KeyState::PendingDeletion),
+            pb::KeyState::PendingDeletion as i32
+        );
+        assert!(grant_op_from(0).is_err());
+        assert!(grant_op_from(9999).is_err());
         assert_eq!(
             data_key_spec_from(pb::DataKeySpec::Aes128 as i32).ok(),
             Some(Some(DataKeySpec::Aes128))

@@ -2,13 +2,30 @@
 //! (envelope round trip, AWS CLI error shape and exit code), and the
 //! data-directory lock that refuses a second daemon.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::harness::*;
 
+/// The kmsctl binary. It belongs to another package of the workspace
+/// (`kmsctl/`), so cargo neither builds it for this test nor sets
+/// `CARGO_BIN_EXE_kmsctl`; it is found beside kmsd's binary, in the same
+/// target directory and profile, where `cargo build --workspace --bins`
+/// (which `make test` runs first) puts it.
+fn kmsctl_bin() -> PathBuf {
+    let bin = Path::new(env!("CARGO_BIN_EXE_kmsd"))
+        .with_file_name(format!("kmsctl{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} not found: build the workspace's binaries first \
+         (`cargo build --workspace --bins`; `make test` does)",
+        bin.display()
+    );
+    bin
+}
+
 fn kmsctl(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kmsctl"))
+    Command::new(kmsctl_bin())
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)

@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use kms_proto::client::ConnectOptions;
 use kmsd::clock::ManualClock;
 use kmsd::kms::{Kms, KmsConfig};
 use kmsd::pki::{self, DEV_PRINCIPAL};
@@ -19,7 +20,7 @@ use kmsd::proto::kms::v1::key_management_service_client::KeyManagementServiceCli
 use kmsd::server::{KmsServer, ServerConfig, ServerError};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::Channel;
 
 pub type Client = KeyManagementServiceClient<Channel>;
 
@@ -456,20 +457,18 @@ pub async fn account_snapshot(c: &mut Client) -> AccountSnapshot {
 pub type IdentityClient =
     kmsd::proto::kms::v1::identity_service_client::IdentityServiceClient<Channel>;
 
-/// A mutual-TLS channel to `addr` (the same set-up as [`connect`]).
+/// A mutual-TLS channel to `addr` (the same set-up as [`connect`]),
+/// connected as the clients connect (`kms_proto::client`, which kmsctl and
+/// kms-bench use), so the tests exercise that code too.
 pub async fn connect_channel(addr: SocketAddr, ca: &Path, cert: &Path, key: &Path) -> Channel {
-    let tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(std::fs::read(ca).expect("ca")))
-        .identity(Identity::from_pem(
-            std::fs::read(cert).expect("cert"),
-            std::fs::read(key).expect("key"),
-        ))
-        .domain_name("localhost");
-    Endpoint::from_shared(format!("https://{addr}"))
-        .expect("endpoint")
-        .tls_config(tls)
-        .expect("tls")
-        .connect()
+    let opts = ConnectOptions {
+        endpoint_url: Some(format!("https://{addr}")),
+        ca_cert: Some(ca.to_owned()),
+        client_cert: Some(cert.to_owned()),
+        client_key: Some(key.to_owned()),
+        data_dir: None,
+    };
+    kms_proto::client::connect_channel(&opts)
         .await
         .expect("connect")
 }

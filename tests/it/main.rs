@@ -9,6 +9,7 @@ mod accounts;
 mod at_rest;
 mod authz_every_rpc;
 mod bad_input;
+mod bench;
 mod bulk_load;
 mod cli;
 mod cross_account;

@@ -2,18 +2,23 @@
 //! scripts run with `kmsctl` in place of `aws kms`; `kmsctl iam ...` calls
 //! kmsd's IdentityService (principal policies) over the same connection.
 //!
-//! This module is the entry point and the dispatcher: it parses the command
-//! line ([`args`]), reads every parameter before touching the network
-//! ([`params`]), connects ([`connect`]), makes the call (fetching every page
-//! of list calls unless `--limit`, `--marker` or `--no-paginate` is given,
-//! as the AWS CLI does, and then printing neither `Truncated` nor
-//! `NextMarker`), and prints the response ([`output`], [`query`]).
+//! This crate root is the entry point and the dispatcher: it parses the
+//! command line ([`args`]), reads every parameter before touching the
+//! network ([`params`]), connects ([`kms_proto::client`], shared with
+//! kms-bench and kmsd's tests), makes the call (fetching every page of list
+//! calls unless `--limit`, `--marker` or `--no-paginate` is given, as the
+//! AWS CLI does, and then printing neither `Truncated` nor `NextMarker`),
+//! and prints the response ([`output`], [`query`]).
 //! Errors print to stderr as the AWS CLI prints them and exit with its codes:
 //! 252 for usage and parameter errors, 254 for service errors, 255 for
 //! connection failures.
+//!
+//! It depends on `kms-proto` only (not on kmsd), so it builds without
+//! RocksDB.
+
+#![forbid(unsafe_code)]
 
 pub mod args;
-pub mod connect;
 pub mod output;
 pub mod params;
 pub mod query;
@@ -26,9 +31,9 @@ use clap::Parser as _;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
-use crate::proto::kms::v1 as pb;
 use args::{Cli, Command, IamCommand};
-use connect::{ConnectError, ConnectOptions, IdentityClient, KmsClient};
+use kms_proto::client::{self, ConnectError, ConnectOptions, IdentityClient, KmsClient};
+use kms_proto::kms::v1 as pb;
 use output::{Shape, Value};
 use params::{BinaryFormat, ParamError};
 use query::{Query, QueryError};
@@ -144,7 +149,7 @@ pub fn status_error(operation: &'static str, status: &Status, endpoint: &str) ->
         Code::Unavailable | Code::Unknown | Code::DeadlineExceeded | Code::Cancelled => {
             let mut detail = status.message().to_owned();
             if let Some(source) = std::error::Error::source(status) {
-                detail = format!("{detail}: {}", connect::error_chain(source));
+                detail = format!("{detail}: {}", client::error_chain(source));
             }
             ConnectError::Connect {
                 endpoint: endpoint.to_owned(),
@@ -231,7 +236,7 @@ pub fn execute(cli: Cli) -> Result<String, CtlError> {
         .map_err(CtlError::Runtime)?;
     let value = runtime.block_on(async {
         let endpoint = opts.resolve()?.endpoint;
-        let channel = connect::connect_channel(&opts).await?;
+        let channel = client::connect_channel(&opts).await?;
         let operation = cli.command.operation();
         call.send(channel)
             .await

@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
-use crate::proto::kms::v1::identity_service_client::IdentityServiceClient;
-use crate::proto::kms::v1::key_management_service_client::KeyManagementServiceClient;
+use crate::kms::v1::identity_service_client::IdentityServiceClient;
+use crate::kms::v1::key_management_service_client::KeyManagementServiceClient;
 
 /// The endpoint used when neither the caller nor a data dir names one.
 pub const DEFAULT_ENDPOINT: &str = "https://127.0.0.1:7878";

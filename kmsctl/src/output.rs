@@ -16,9 +16,9 @@ use prost_types::Timestamp;
 
 use std::collections::HashMap;
 
-use super::params::{grant_operation_aws_name, pascal_case, AwsEnum};
 use super::query::Query;
-use crate::proto::kms::v1 as pb;
+use kms_proto::aws_enum::AwsEnum;
+use kms_proto::kms::v1 as pb;
 
 /// `--output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -469,10 +469,8 @@ impl Obj {
     }
 
     fn key_state(self, key: &str, value: i32) -> Self {
-        match pb::KeyState::aws_name_of(value) {
-            Some(name) => self.put(key, Value::Str(pascal_case(name))),
-            None => self,
-        }
+        // The table spells KeyState values as AWS does (PascalCase).
+        self.enumeration::<pb::KeyState>(key, value)
     }
 
     fn build(self) -> Value {
@@ -808,8 +806,8 @@ impl Shape for pb::GrantListEntry {
         let operations: Vec<Value> = self
             .operations
             .iter()
-            .filter_map(|op| grant_operation_aws_name(*op))
-            .map(Value::Str)
+            .filter_map(|op| pb::GrantOperation::aws_name_of(*op))
+            .map(|name| Value::Str(name.to_owned()))
             .collect();
         if !operations.is_empty() {
             o = o.put("Operations", Value::List(operations));
@@ -1031,6 +1029,7 @@ mod tests {
 
     #[test]
     fn pascal_case_key_states() {
+        use kms_proto::aws_enum::pascal_case;
         assert_eq!(pascal_case("PENDING_DELETION"), "PendingDeletion");
         assert_eq!(
             pascal_case("PENDING_REPLICA_DELETION"),

@@ -20,8 +20,8 @@ use super::args::{KeySpecArg, Limit};
 use super::fixtures::SplitMix64;
 use super::mix::{BenchOp, Mix};
 use super::stats::Recorder;
-use crate::ctl::connect::KmsClient;
-use crate::proto::kms::v1 as pb;
+use kms_proto::client::KmsClient;
+use kms_proto::kms::v1 as pb;
 
 /// How many set-up calls run at once (pool making, key creation).
 const SETUP_PARALLELISM: usize = 16;

@@ -17,12 +17,68 @@ use tokio::task::JoinSet;
 
 use super::mix::{BenchOp, Mix};
 use super::workload::{BenchKey, Progress, SetupError};
-use crate::ctl::connect::KmsClient;
-use crate::model::Principal;
-use crate::proto::kms::v1 as pb;
+use kms_proto::client::KmsClient;
+use kms_proto::kms::v1 as pb;
+use x509_parser::extensions::GeneralName;
+use x509_parser::prelude::{FromDer as _, X509Certificate};
 
-/// The principal a client certificate (PEM) names in its URI SAN, as kmsd
-/// reads it ([`crate::service::identity::principal_from_cert`]).
+/// An IAM principal ARN as kmsd reads it from a client certificate, with
+/// its account.
+///
+/// kmsd's own type (`kmsd::model::Principal`) is not reachable from here:
+/// kms-bench does not depend on kmsd, which links RocksDB. So its parsing
+/// is restated, and kmsd's `tests/it/bench.rs` checks that both accept the
+/// same ARNs and read the same principal from the same certificates.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Principal {
+    arn: String,
+    account: String,
+}
+
+impl Principal {
+    /// Parses an IAM principal ARN: `arn:aws:iam::ACCOUNT:root`,
+    /// `...:user/NAME`, `...:role/NAME`, `...:group/NAME`, or an STS
+    /// assumed-role ARN; `None` otherwise.
+    pub fn parse(arn: &str) -> Option<Self> {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let [scheme, partition, service, region, account, resource] = parts[..] else {
+            return None;
+        };
+        if scheme != "arn" || !partition.starts_with("aws") {
+            return None;
+        }
+        let is_account = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+        if !region.is_empty() || !is_account || resource.is_empty() {
+            return None;
+        }
+        let named = |prefix: &str| resource.len() > prefix.len() && resource.starts_with(prefix);
+        let ok_resource = match service {
+            "iam" => resource == "root" || ["user/", "role/", "group/"].into_iter().any(named),
+            "sts" => named("assumed-role/"),
+            _ => false,
+        };
+        if !ok_resource || arn.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return None;
+        }
+        Some(Self {
+            arn: arn.to_owned(),
+            account: account.to_owned(),
+        })
+    }
+
+    /// The principal's ARN.
+    pub fn arn(&self) -> &str {
+        &self.arn
+    }
+
+    /// The principal's 12-digit account.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+}
+
+/// The principal a client certificate (PEM) names in its first URI SAN, as
+/// kmsd reads it (its `service::identity::principal_from_cert`).
 pub fn principal_from_pem(pem: &[u8]) -> Result<Principal, String> {
     let (_, pem) = x509_parser::pem::parse_x509_pem(pem)
         .map_err(|e| format!("not a PEM certificate ({e})"))?;
@@ -32,7 +88,28 @@ pub fn principal_from_pem(pem: &[u8]) -> Result<Principal, String> {
             pem.label
         ));
     }
-    crate::service::identity::principal_from_cert(&pem.contents).map_err(|e| e.to_string())
+    principal_from_der(&pem.contents)
+}
+
+/// The principal a DER certificate names in its first URI SAN.
+pub fn principal_from_der(der: &[u8]) -> Result<Principal, String> {
+    let bad = |why: &str| format!("Client certificate rejected: {why}");
+    let (_, cert) =
+        X509Certificate::from_der(der).map_err(|_| bad("not a valid X.509 certificate"))?;
+    let san = cert
+        .subject_alternative_name()
+        .map_err(|_| bad("malformed subjectAltName"))?
+        .ok_or_else(|| bad("no subjectAltName with a principal ARN"))?;
+    let uri = san
+        .value
+        .general_names
+        .iter()
+        .find_map(|n| match n {
+            GeneralName::URI(u) => Some(*u),
+            _ => None,
+        })
+        .ok_or_else(|| bad("no URI subjectAltName with a principal ARN"))?;
+    Principal::parse(uri).ok_or_else(|| bad("the URI subjectAltName is not an IAM principal ARN"))
 }
 
 /// The grant operations a grantee needs for `mix` (none for
@@ -315,20 +392,7 @@ mod tests {
     }
 
     #[test]
-    fn principals_come_from_the_certificate_san() {
-        let dir = tempfile::tempdir().unwrap();
-        let pki = crate::pki::ensure_dev_pki(dir.path()).unwrap();
-        let pem = std::fs::read(&pki.client_cert).unwrap();
-        let p = principal_from_pem(&pem).unwrap();
-        assert_eq!(p.arn(), crate::pki::DEV_PRINCIPAL);
-        let out = dir.path().join("grantee");
-        let grantee = "arn:aws:iam::111122223333:user/kms-bench-grantee";
-        crate::pki::issue_client(dir.path(), grantee, &out).unwrap();
-        let p = principal_from_pem(&std::fs::read(out.join("client.pem")).unwrap()).unwrap();
-        assert_eq!((p.arn(), p.account()), (grantee, "111122223333"));
-        assert!(principal_from_pem(b"not pem").is_err());
-        let key = std::fs::read(out.join("client.key")).unwrap();
-        assert!(principal_from_pem(&key).is_err());
+    fn filler_principals_are_roles_of_the_account() {
         assert_eq!(
             filler_principal("111122223333", 7),
             "arn:aws:iam::111122223333:role/kms-bench-filler-7"

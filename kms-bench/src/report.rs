@@ -412,8 +412,8 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::mix::BenchOp;
-    use crate::bench::stats::Recorder;
+    use crate::mix::BenchOp;
+    use crate::stats::Recorder;
     use std::time::Duration;
 
     fn info() -> RunInfo {

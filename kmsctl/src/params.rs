@@ -5,7 +5,7 @@
 //! string maps and tag lists in shorthand (`k1=v1,k2=v2`,
 //! `TagKey=k,TagValue=v`) or JSON, string lists, and the mapping between the
 //! AWS enum spellings (`AES_256`) and the generated proto enums
-//! (`DATA_KEY_SPEC_AES_256`).
+//! (`DATA_KEY_SPEC_AES_256`), through kms-proto's table.
 //!
 //! It does not know about clap, gRPC calls or output: every function takes
 //! the parameter's flag name only to put it into error messages.
@@ -17,7 +17,8 @@ use std::path::PathBuf;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
 
-use crate::proto::kms::v1 as pb;
+use kms_proto::aws_enum::AwsEnum;
+use kms_proto::kms::v1 as pb;
 
 /// How blob parameters given inline (not `fileb://`) are read, as the AWS CLI
 /// v2 `--cli-binary-format` option.
@@ -443,84 +444,8 @@ pub fn parse_string_list(param: &str, values: &[String]) -> Result<Vec<String>, 
 
 // ---------------------------------------------------------------- enums
 
-/// A generated proto enum whose value names are `PREFIX` + the AWS spelling
-/// (`DATA_KEY_SPEC_` + `AES_256`).
-pub trait AwsEnum: Copy + Into<i32> + TryFrom<i32> + Send + Sync + 'static {
-    /// The proto value-name prefix, e.g. `DATA_KEY_SPEC_`.
-    const PREFIX: &'static str;
-    /// The AWS shape name, for messages (e.g. `DataKeySpec`).
-    const AWS_NAME: &'static str;
-    /// The generated `as_str_name`.
-    fn proto_name(self) -> &'static str;
-    /// The generated `from_str_name`.
-    fn from_proto_name(name: &str) -> Option<Self>;
-
-    /// The AWS spelling of this value, e.g. `AES_256`.
-    fn aws_name(self) -> &'static str {
-        let name = self.proto_name();
-        name.strip_prefix(Self::PREFIX).unwrap_or(name)
-    }
-
-    /// Every AWS spelling, in proto order, without `UNSPECIFIED`.
-    fn aws_names() -> Vec<&'static str> {
-        (1..=255)
-            .filter_map(|v| Self::try_from(v).ok())
-            .map(Self::aws_name)
-            .collect()
-    }
-
-    /// The proto value for an AWS spelling (`UNSPECIFIED` is not one).
-    fn from_aws(name: &str) -> Option<Self> {
-        if name.is_empty() || name == "UNSPECIFIED" {
-            return None;
-        }
-        Self::from_proto_name(&format!("{}{name}", Self::PREFIX))
-    }
-
-    /// The AWS spelling of a raw proto value; `None` for `UNSPECIFIED` and
-    /// values this build does not know.
-    fn aws_name_of(value: i32) -> Option<&'static str> {
-        if value == 0 {
-            return None;
-        }
-        Self::try_from(value).ok().map(Self::aws_name)
-    }
-}
-
-macro_rules! aws_enum {
-    ($($ty:ident => $prefix:literal),* $(,)?) => {$(
-        impl AwsEnum for pb::$ty {
-            const PREFIX: &'static str = $prefix;
-            const AWS_NAME: &'static str = stringify!($ty);
-            fn proto_name(self) -> &'static str {
-                self.as_str_name()
-            }
-            fn from_proto_name(name: &str) -> Option<Self> {
-                Self::from_str_name(name)
-            }
-        }
-    )*};
-}
-
-aws_enum! {
-    KeySpec => "KEY_SPEC_",
-    CustomerMasterKeySpec => "CUSTOMER_MASTER_KEY_SPEC_",
-    KeyUsageType => "KEY_USAGE_TYPE_",
-    OriginType => "ORIGIN_TYPE_",
-    KeyState => "KEY_STATE_",
-    KeyManagerType => "KEY_MANAGER_TYPE_",
-    EncryptionAlgorithmSpec => "ENCRYPTION_ALGORITHM_SPEC_",
-    SigningAlgorithmSpec => "SIGNING_ALGORITHM_SPEC_",
-    MacAlgorithmSpec => "MAC_ALGORITHM_SPEC_",
-    KeyAgreementAlgorithmSpec => "KEY_AGREEMENT_ALGORITHM_SPEC_",
-    DataKeySpec => "DATA_KEY_SPEC_",
-    ExpirationModelType => "EXPIRATION_MODEL_TYPE_",
-    MultiRegionKeyType => "MULTI_REGION_KEY_TYPE_",
-    RotationType => "ROTATION_TYPE_",
-    KeyMaterialState => "KEY_MATERIAL_STATE_",
-    ImportState => "IMPORT_STATE_",
-    IncludeKeyMaterial => "INCLUDE_KEY_MATERIAL_",
-}
+// The proto-enum <-> AWS spelling table itself is kms-proto's
+// (`kms_proto::aws_enum`), shared with kmsd's service layer.
 
 /// Parses an AWS enum spelling into the proto's `i32`, or says which
 /// spellings are valid.
@@ -539,64 +464,21 @@ pub fn parse_enum<E: AwsEnum>(param: &str, value: &str) -> Result<i32, ParamErro
 
 // ---------------------------------------------------------------- grants
 
-/// `PENDING_DELETION` → `PendingDeletion`: AWS spells KeyState and
-/// GrantOperation values in CamelCase where the proto has UPPER_SNAKE.
-pub fn pascal_case(upper_snake: &str) -> String {
-    upper_snake
-        .split('_')
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            let lower = w.to_ascii_lowercase();
-            let mut chars = lower.chars();
-            match chars.next() {
-                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
-                None => String::new(),
-            }
-        })
-        .collect()
-}
-
-/// The proto value-name prefix of [`pb::GrantOperation`].
-const GRANT_OPERATION_PREFIX: &str = "GRANT_OPERATION_";
-
-/// The AWS spelling of a grant operation (`GRANT_OPERATION_RE_ENCRYPT_FROM`
-/// → `ReEncryptFrom`); `None` for `UNSPECIFIED` and unknown values.
-pub fn grant_operation_aws_name(value: i32) -> Option<String> {
-    if value == 0 {
-        return None;
-    }
-    let op = pb::GrantOperation::try_from(value).ok()?;
-    let name = op.as_str_name();
-    Some(pascal_case(
-        name.strip_prefix(GRANT_OPERATION_PREFIX).unwrap_or(name),
-    ))
-}
-
-/// Every grant operation as (proto value, AWS spelling), in proto order.
-pub fn grant_operations() -> Vec<(i32, String)> {
-    (1..=255)
-        .filter_map(|v| grant_operation_aws_name(v).map(|name| (v, name)))
-        .collect()
-}
-
 /// `--operations`: AWS spellings (`Decrypt GenerateDataKeyWithoutPlaintext`),
 /// as separate values, comma-separated, or one JSON list (possibly from
 /// `file://PATH`). Names are exact: `decrypt` and `DECRYPT` are refused.
 pub fn parse_grant_operations(param: &str, values: &[String]) -> Result<Vec<i32>, ParamError> {
-    let table = grant_operations();
     let mut out = Vec::new();
     for item in parse_string_list(param, values)? {
         for name in item.split(',').map(str::trim) {
-            let found = table.iter().find(|(_, aws)| aws == name);
-            match found {
-                Some((value, _)) => out.push(*value),
+            match pb::GrantOperation::wire_of(name) {
+                Some(value) => out.push(value),
                 None => {
-                    let valid: Vec<&str> = table.iter().map(|(_, n)| n.as_str()).collect();
                     return Err(ParamError::new(
                         param,
                         ParamErrorKind::Shape(format!(
                             "invalid GrantOperation '{name}'; valid values: {}",
-                            valid.join(", ")
+                            pb::GrantOperation::aws_names().join(", ")
                         )),
                     ));
                 }
@@ -1144,29 +1026,25 @@ mod tests {
 
         // Every proto value has a CamelCase name that maps back to it, and
         // the proto name is the CamelCase name in UPPER_SNAKE.
-        let table = grant_operations();
+        let table = pb::GrantOperation::entries();
         assert_eq!(table.len(), 17);
-        for (value, name) in &table {
-            let op = pb::GrantOperation::try_from(*value).expect("known");
+        for (op, name) in table {
+            let value = *op as i32;
             assert_eq!(
                 op.as_str_name(),
                 format!("GRANT_OPERATION_{}", camel_to_upper_snake(name))
             );
-            assert_eq!(ops(&[name]).expect(name), [*value]);
-            assert_eq!(
-                grant_operation_aws_name(*value).as_deref(),
-                Some(name.as_str())
-            );
+            assert_eq!(ops(&[name]).expect(name), [value]);
+            assert_eq!(pb::GrantOperation::aws_name_of(value), Some(*name));
         }
         assert_eq!(
-            grant_operation_aws_name(
+            pb::GrantOperation::aws_name_of(
                 pb::GrantOperation::GenerateDataKeyPairWithoutPlaintext as i32
-            )
-            .as_deref(),
+            ),
             Some("GenerateDataKeyPairWithoutPlaintext")
         );
-        assert_eq!(grant_operation_aws_name(0), None);
-        assert_eq!(grant_operation_aws_name(999), None);
+        assert_eq!(pb::GrantOperation::aws_name_of(0), None);
+        assert_eq!(pb::GrantOperation::aws_name_of(999), None);
     }
 
     #[test]

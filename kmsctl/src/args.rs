@@ -5,7 +5,7 @@
 //!
 //! Values stay as the user typed them (strings) except enums, which are
 //! checked here against the AWS spellings; `params.rs` reads blobs, files,
-//! maps and tags, and `mod.rs` turns the result into requests.
+//! maps and tags, and `lib.rs` turns the result into requests.
 
 use std::ffi::OsStr;
 use std::marker::PhantomData;
@@ -14,10 +14,11 @@ use std::path::PathBuf;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
-use super::connect::{ENV_CA_CERT, ENV_CLIENT_CERT, ENV_CLIENT_KEY, ENV_DATA_DIR, ENV_ENDPOINT};
 use super::output::OutputFormat;
-use super::params::{AwsEnum, BinaryFormat};
-use crate::proto::kms::v1 as pb;
+use super::params::BinaryFormat;
+use kms_proto::aws_enum::AwsEnum;
+use kms_proto::client::{ENV_CA_CERT, ENV_CLIENT_CERT, ENV_CLIENT_KEY, ENV_DATA_DIR, ENV_ENDPOINT};
+use kms_proto::kms::v1 as pb;
 
 /// A command-line client for kmsd, shaped like `aws kms`.
 #[derive(Debug, Parser)]

@@ -10,11 +10,11 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use super::mix::Mix;
-use crate::authz::MAX_POLICY_BYTES;
-use crate::ctl::connect::{
+use crate::fixtures::MAX_POLICY_BYTES;
+use kms_proto::client::{
     ConnectOptions, ENV_CA_CERT, ENV_CLIENT_CERT, ENV_CLIENT_KEY, ENV_DATA_DIR, ENV_ENDPOINT,
 };
-use crate::proto::kms::v1 as pb;
+use kms_proto::kms::v1 as pb;
 
 /// The longest `--duration` / `--warmup` accepted.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
@@ -355,7 +355,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::mix::BenchOp;
+    use crate::mix::BenchOp;
 
     #[test]
     fn durations_parse_with_units() {
