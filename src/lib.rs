@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod authz;
+pub mod backend;
 pub mod bench;
 pub mod ciphertext;
 pub mod clock;

@@ -119,7 +119,7 @@ impl Inner {
             key_id: key.id,
             version,
         };
-        let blob = ciphertext::seal(header, &material, ctx, plaintext)?;
+        let blob = ciphertext::seal(header, &*material, ctx, plaintext)?;
         Ok((blob, key_material_id(&key.id, version)))
     }
 
@@ -163,7 +163,7 @@ impl Inner {
             ));
         }
         let material = self.material(key.id, header.version).await?;
-        let plaintext = ciphertext::open(&material, ctx, blob)?;
+        let plaintext = ciphertext::open(&*material, ctx, blob)?;
         Ok((
             plaintext,
             key,

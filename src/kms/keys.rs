@@ -11,7 +11,6 @@ use crate::error::{KmsError, KmsResult};
 use crate::model::{
     KeyId, KeyRecord, KeySpec, KeyState, KeyUsage, Operation, Origin, RotationType,
 };
-use crate::secret::KeyMaterial;
 use crate::store::Schedule;
 
 /// CreateKey's parameters, already decoded from the wire. `None` means
@@ -94,13 +93,13 @@ impl Kms {
         input: CreateKeyInput,
     ) -> KmsResult<Arc<KeyRecord>> {
         let (rec, policy) = self.plan_key(caller, input).await?;
-        let material = KeyMaterial::generate().map_err(KmsError::internal)?;
         self.inner
             .blocking(move |inner| {
+                let material = inner.new_material(&rec, 1)?;
                 let _w = inner.write_guard();
                 let mut b = inner.store.batch();
                 b.put_key(&rec).map_err(KmsError::internal)?;
-                b.put_material(&rec.id, 1, &material)
+                b.put_material(&rec.id, &material)
                     .map_err(KmsError::internal)?;
                 b.put_key_policy(&rec.id, policy.text());
                 b.commit().map_err(KmsError::internal)?;
@@ -145,9 +144,9 @@ impl Kms {
                             created_ms: now,
                             ..template.clone()
                         };
-                        let material = KeyMaterial::generate().map_err(KmsError::internal)?;
+                        let material = inner.new_material(&rec, 1)?;
                         b.put_key(&rec).map_err(KmsError::internal)?;
-                        b.put_material(&rec.id, 1, &material)
+                        b.put_material(&rec.id, &material)
                             .map_err(KmsError::internal)?;
                         b.put_key_policy(&rec.id, policy.text());
                         ids.push(rec.id);

@@ -6,6 +6,7 @@
 pub mod grant;
 pub mod ids;
 pub mod key;
+pub mod material;
 pub mod operation;
 
 pub use grant::{GrantConstraints, GrantRecord};
@@ -14,4 +15,5 @@ pub use key::{
     DataKeySpec, EncryptionAlgorithm, GrantOperation, KeyRecord, KeySpec, KeyState, KeyUsage,
     Origin, RotationSettings, RotationType,
 };
+pub use material::{MaterialLocation, MaterialOrigin, MaterialState, MaterialVersion, SealedBlob};
 pub use operation::Operation;
