@@ -2,9 +2,7 @@
 //! key's material, kept as the backend made it (the store cannot open the
 //! sealed material inside and does not try).
 
-use std::ops::ControlFlow;
-
-use super::{decode_json, version_key, Batch, Store, StoreError, CF_MATERIAL};
+use super::{version_key, Batch, Store, StoreError, CF_MATERIAL};
 use crate::model::{KeyId, MaterialVersion};
 
 impl Store {
@@ -32,13 +30,7 @@ impl Store {
         after_version: u32,
         limit: usize,
     ) -> Result<Vec<MaterialVersion>, StoreError> {
-        self.scan(
-            CF_MATERIAL,
-            &id.storage_key(),
-            Some(&after_version.to_be_bytes()),
-            limit,
-            |_, v| decode_json(v, "material").map(ControlFlow::Continue),
-        )
+        self.list_versions(CF_MATERIAL, id, after_version, limit, "material")
     }
 }
 

@@ -232,6 +232,26 @@ impl Store {
         Ok(out)
     }
 
+    /// The JSON records of key `id` in a per-version family (`id +
+    /// version` keys), versions after `after_version`, in version order, at
+    /// most `limit`.
+    fn list_versions<T: serde::de::DeserializeOwned>(
+        &self,
+        cf: &str,
+        id: &KeyId,
+        after_version: u32,
+        limit: usize,
+        what: &'static str,
+    ) -> Result<Vec<T>, StoreError> {
+        self.scan(
+            cf,
+            &id.storage_key(),
+            Some(&after_version.to_be_bytes()),
+            limit,
+            |_, v| decode_json(v, what).map(ControlFlow::Continue),
+        )
+    }
+
     /// Starts an atomic, synced batch of changes.
     pub fn batch(&self) -> Batch<'_> {
         Batch {

@@ -1,10 +1,8 @@
 //! The `rotations` family: the history of completed rotations of a key.
 
-use std::ops::ControlFlow;
-
 use serde::{Deserialize, Serialize};
 
-use super::{decode_json, version_key, Batch, Store, StoreError, CF_ROTATIONS};
+use super::{version_key, Batch, Store, StoreError, CF_ROTATIONS};
 use crate::model::KeyId;
 
 /// One completed rotation of a key.
@@ -27,13 +25,7 @@ impl Store {
         after_version: u32,
         limit: usize,
     ) -> Result<Vec<RotationEntry>, StoreError> {
-        self.scan(
-            CF_ROTATIONS,
-            &id.storage_key(),
-            Some(&after_version.to_be_bytes()),
-            limit,
-            |_, v| decode_json(v, "rotation").map(ControlFlow::Continue),
-        )
+        self.list_versions(CF_ROTATIONS, id, after_version, limit, "rotation")
     }
 }
 
