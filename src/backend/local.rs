@@ -25,7 +25,8 @@ const SEALING_KEY_LABEL: &str = "kmsd/material-sealing/v1";
 /// This backend's name.
 const NAME: &str = "local";
 
-/// Key material held by kmsd itself, sealed under the root key.
+/// Key material held by kmsd itself, sealed under a key derived from the
+/// root key.
 pub struct LocalBackend {
     root: RootKey,
     sealing_key: KeyMaterial,
