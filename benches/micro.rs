@@ -27,10 +27,11 @@ use kmsd::api::{
     PutKeyPolicyRequest,
 };
 use kmsd::authz::{Policy, PolicyKind};
+use kmsd::backend::local::handle_from_material;
 use kmsd::ciphertext::{self, BlobHeader, CanonicalContext, HEADER_LEN};
 use kmsd::crypto;
 use kmsd::kms::{default_key_policy, KmsConfig};
-use kmsd::model::{DataKeySpec, KeyId};
+use kmsd::model::{DataKeySpec, KeyId, KeySpec};
 use kmsd::pki::DEV_PRINCIPAL;
 use kmsd::secret::KeyMaterial;
 use kmsd::testing;
@@ -41,7 +42,10 @@ const ACCOUNT: &str = "111122223333";
 const CONTEXT_PAIRS: usize = 2;
 
 fn ciphertext_format(c: &mut Criterion) {
-    let material = KeyMaterial::from_slice(&[7u8; 32]).expect("32 bytes");
+    let material = handle_from_material(
+        KeySpec::SymmetricDefault,
+        KeyMaterial::from_slice(&[7u8; 32]).expect("32 bytes"),
+    );
     let header = BlobHeader {
         key_id: KeyId::new_random(),
         version: 1,
@@ -58,16 +62,16 @@ fn ciphertext_format(c: &mut Criterion) {
         let canon = CanonicalContext::new(&map).expect("valid context");
         g.bench_function(BenchmarkId::new("seal_32B", pairs), |b| {
             b.iter(|| {
-                ciphertext::seal(header, &material, &canon, black_box(&data_key)).expect("seal")
+                ciphertext::seal(header, &*material, &canon, black_box(&data_key)).expect("seal")
             })
         });
-        let blob = ciphertext::seal(header, &material, &canon, &data_key).expect("seal");
+        let blob = ciphertext::seal(header, &*material, &canon, &data_key).expect("seal");
         g.bench_function(BenchmarkId::new("open_32B", pairs), |b| {
-            b.iter(|| ciphertext::open(&material, &canon, black_box(&blob)).expect("open"))
+            b.iter(|| ciphertext::open(&*material, &canon, black_box(&blob)).expect("open"))
         });
     }
     let canon = CanonicalContext::new(&fixtures::encryption_context(0)).expect("valid context");
-    let blob = ciphertext::seal(header, &material, &canon, &data_key).expect("seal");
+    let blob = ciphertext::seal(header, &*material, &canon, &data_key).expect("seal");
     g.bench_function("header_parse", |b| {
         b.iter(|| BlobHeader::parse(black_box(&blob)).expect("header"))
     });

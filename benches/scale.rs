@@ -42,7 +42,7 @@ use kmsd::api::{CreateGrantRequest, CreateKeyRequest, GenerateDataKeyRequest};
 use kmsd::kms::{Kms, KmsConfig};
 use kmsd::model::{DataKeySpec, GrantOperation, KeyId};
 use kmsd::pki::DEV_PRINCIPAL;
-use kmsd::store::{load_or_create_dev_root_key, Store};
+use kmsd::store::Store;
 use kmsd::testing;
 
 /// The dev principal's account.
@@ -216,9 +216,8 @@ fn keys(c: &mut Criterion) {
     let n = env_count("KMSD_BENCH_KEYS", 1_000_000);
     let dir = tempfile::tempdir().expect("temp dir");
     let ids = bulk_load(dir.path(), n);
-    // Raw store reads, with the dev root key the server created.
-    let root_key = load_or_create_dev_root_key(&dir.path().join("root.key")).expect("root key");
-    let store = Store::open(&dir.path().join("db"), root_key).expect("open store");
+    // Raw store reads (material records stay sealed: no root key needed).
+    let store = Store::open(&dir.path().join("db")).expect("open store");
 
     let mut g = c.benchmark_group("keys");
     let mut rng = SplitMix64::new(1);

@@ -18,10 +18,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::crypto::{self, NONCE_LEN, TAG_LEN};
+use crate::backend::MaterialHandle;
+use crate::crypto::{NONCE_LEN, TAG_LEN};
 use crate::error::{KmsError, KmsResult};
 use crate::model::KeyId;
-use crate::secret::{KeyMaterial, Plaintext};
+use crate::secret::Plaintext;
 
 /// The only format version so far.
 pub const FORMAT_V1: u8 = 1;
@@ -115,11 +116,11 @@ impl CanonicalContext {
     }
 }
 
-/// Seals `plaintext` under `material` (version `header.version` of key
+/// Seals `plaintext` with `material` (version `header.version` of key
 /// `header.key_id`) into a blob.
 pub fn seal(
     header: BlobHeader,
-    material: &KeyMaterial,
+    material: &dyn MaterialHandle,
     ctx: &CanonicalContext,
     plaintext: &[u8],
 ) -> KmsResult<Vec<u8>> {
@@ -129,13 +130,18 @@ pub fn seal(
     aad.extend_from_slice(ctx.as_bytes());
     let mut blob = Vec::with_capacity(MIN_BLOB_LEN + plaintext.len());
     blob.extend_from_slice(&h);
-    crypto::seal_into(material.expose_secret(), &aad, plaintext, &mut blob)
+    material
+        .seal_into(&aad, plaintext, &mut blob)
         .map_err(KmsError::internal)?;
     Ok(blob)
 }
 
 /// Opens a blob whose header has been parsed and whose material was found.
-pub fn open(material: &KeyMaterial, ctx: &CanonicalContext, blob: &[u8]) -> KmsResult<Plaintext> {
+pub fn open(
+    material: &dyn MaterialHandle,
+    ctx: &CanonicalContext,
+    blob: &[u8],
+) -> KmsResult<Plaintext> {
     if blob.len() < MIN_BLOB_LEN {
         return Err(invalid());
     }
@@ -143,7 +149,9 @@ pub fn open(material: &KeyMaterial, ctx: &CanonicalContext, blob: &[u8]) -> KmsR
     let mut aad = Vec::with_capacity(HEADER_LEN + ctx.as_bytes().len());
     aad.extend_from_slice(h);
     aad.extend_from_slice(ctx.as_bytes());
-    crypto::open(material.expose_secret(), &aad, sealed).map_err(|_| invalid())
+    // Whatever the backend's reason, the client learns only that the blob
+    // is invalid (as in AWS).
+    material.open(&aad, sealed).map_err(|_| invalid())
 }
 
 #[cfg(test)]
@@ -157,8 +165,13 @@ mod tests {
             .collect()
     }
 
-    fn material() -> KeyMaterial {
-        KeyMaterial::from_slice(&[3u8; 32]).expect("32 bytes")
+    /// Fixed AES-256 material behind a handle (the format does not depend
+    /// on which backend seals; any handle does).
+    fn material() -> std::sync::Arc<dyn MaterialHandle> {
+        crate::backend::local::handle_from_material(
+            crate::model::KeySpec::SymmetricDefault,
+            crate::secret::KeyMaterial::from_slice(&[3u8; 32]).expect("32 bytes"),
+        )
     }
 
     #[test]
@@ -168,11 +181,42 @@ mod tests {
             version: 7,
         };
         let c = CanonicalContext::new(&ctx(&[("a", "1"), ("b", "2")])).expect("ctx");
-        let blob = seal(header, &material(), &c, b"data key").expect("seal");
+        let blob = seal(header, &*material(), &c, b"data key").expect("seal");
         assert_eq!(blob.len(), MIN_BLOB_LEN + 8);
         assert_eq!(BlobHeader::parse(&blob).expect("header"), header);
-        let pt = open(&material(), &c, &blob).expect("open");
+        let pt = open(&*material(), &c, &blob).expect("open");
         assert_eq!(pt.expose_secret(), b"data key");
+    }
+
+    #[test]
+    fn blob_is_the_v1_layout_whatever_seals_it() {
+        // Byte for byte the format of docs/ciphertext-format.md: the header,
+        // then AES-256-GCM under the raw material with AAD = header ||
+        // canonical context, exactly as before material moved behind
+        // handles.
+        let header = BlobHeader {
+            key_id: KeyId::new_random(),
+            version: 0x0102_0304,
+        };
+        let c = CanonicalContext::new(&ctx(&[("k", "v")])).expect("ctx");
+        let blob = seal(header, &*material(), &c, b"pt").expect("seal");
+        assert_eq!(blob[..HEADER_LEN], header.encode());
+        assert_eq!(&blob[18..22], &[1, 2, 3, 4]);
+        let mut aad = header.encode().to_vec();
+        aad.extend_from_slice(c.as_bytes());
+        let pt = crate::crypto::open(&[3u8; 32], &aad, &blob[HEADER_LEN..]).expect("open");
+        assert_eq!(pt.expose_secret(), b"pt");
+        let resealed = {
+            let mut b = header.encode().to_vec();
+            crate::crypto::seal_into(&[3u8; 32], &aad, b"pt", &mut b).expect("seal");
+            b
+        };
+        assert_eq!(
+            open(&*material(), &c, &resealed)
+                .expect("open")
+                .expose_secret(),
+            b"pt"
+        );
     }
 
     #[test]
@@ -195,16 +239,16 @@ mod tests {
             version: 1,
         };
         let c = CanonicalContext::new(&ctx(&[("purpose", "x")])).expect("ctx");
-        let blob = seal(header, &material(), &c, b"k").expect("seal");
+        let blob = seal(header, &*material(), &c, b"k").expect("seal");
         let other = CanonicalContext::new(&ctx(&[("purpose", "y")])).expect("ctx");
         assert!(matches!(
-            open(&material(), &other, &blob),
+            open(&*material(), &other, &blob),
             Err(KmsError::InvalidCiphertext(_))
         ));
         for i in 0..blob.len() {
             let mut t = blob.clone();
             t[i] ^= 0x80;
-            assert!(open(&material(), &c, &t).is_err(), "byte {i}");
+            assert!(open(&*material(), &c, &t).is_err(), "byte {i}");
         }
     }
 

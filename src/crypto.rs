@@ -13,7 +13,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use ring::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroize;
 
-use crate::secret::{Plaintext, SYMMETRIC_KEY_LEN};
+use crate::secret::Plaintext;
 
 /// Length of an AES-GCM nonce.
 pub const NONCE_LEN: usize = 12;
@@ -91,17 +91,20 @@ thread_local! {
     });
 }
 
-/// Encrypts `plaintext` under `key` with `aad`, appending
+/// Encrypts `plaintext` under the AES-256 `key` with `aad`, appending
 /// `nonce || ciphertext || tag` to `out`.
+///
+/// `key` is a slice because key material is variable-length; anything but
+/// 32 bytes fails (`Seal`) rather than being used as some other cipher.
 pub fn seal_into(
-    key: &[u8; SYMMETRIC_KEY_LEN],
+    key: &[u8],
     aad: &[u8],
     plaintext: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), CryptoError> {
+    let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| CryptoError::Seal)?;
     let mut nonce = [0u8; NONCE_LEN];
     fill_random(&mut nonce)?;
-    let cipher = Aes256Gcm::new(key.into());
     out.extend_from_slice(&nonce);
     let start = out.len();
     out.extend_from_slice(plaintext);
@@ -113,30 +116,23 @@ pub fn seal_into(
 }
 
 /// [`seal_into`] a fresh vector.
-pub fn seal(
-    key: &[u8; SYMMETRIC_KEY_LEN],
-    aad: &[u8],
-    plaintext: &[u8],
-) -> Result<Vec<u8>, CryptoError> {
+pub fn seal(key: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
     seal_into(key, aad, plaintext, &mut out)?;
     Ok(out)
 }
 
-/// Decrypts `nonce || ciphertext || tag` produced by [`seal`].
-pub fn open(
-    key: &[u8; SYMMETRIC_KEY_LEN],
-    aad: &[u8],
-    sealed: &[u8],
-) -> Result<Plaintext, CryptoError> {
+/// Decrypts `nonce || ciphertext || tag` produced by [`seal`] (AES-256
+/// `key`; any other length fails as `Open`).
+pub fn open(key: &[u8], aad: &[u8], sealed: &[u8]) -> Result<Plaintext, CryptoError> {
     if sealed.len() < NONCE_LEN + TAG_LEN {
         return Err(CryptoError::Open);
     }
+    let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| CryptoError::Open)?;
     let (nonce, rest) = sealed.split_at(NONCE_LEN);
     let (ct, tag) = rest.split_at(rest.len() - TAG_LEN);
     // Decrypt inside a zeroizing holder so a failed open leaves nothing behind.
     let mut buf = Plaintext::new(ct.to_vec());
-    let cipher = Aes256Gcm::new(key.into());
     let result = cipher.decrypt_in_place_detached(
         Nonce::from_slice(nonce),
         aad,
@@ -164,6 +160,15 @@ pub fn sha256(data: &[&[u8]]) -> [u8; 32] {
     let digest = ctx.finish();
     let mut out = [0u8; 32];
     out.copy_from_slice(digest.as_ref());
+    out
+}
+
+/// HMAC-SHA-256 of `data` under `key`.
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    let tag = ring::hmac::sign(&k, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
     out
 }
 
@@ -218,6 +223,16 @@ mod tests {
         }
         assert!(open(&[8u8; 32], b"aad", &sealed).is_err());
         assert!(open(&KEY, b"aad", &sealed[..20]).is_err());
+    }
+
+    #[test]
+    fn keys_other_than_aes_256_are_refused() {
+        assert_eq!(seal(&[9u8; 16], b"", b"x").err(), Some(CryptoError::Seal));
+        let sealed = seal(&KEY, b"", b"x").expect("seal");
+        assert_eq!(
+            open(&KEY[..31], b"", &sealed).err(),
+            Some(CryptoError::Open)
+        );
     }
 
     #[test]

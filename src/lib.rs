@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod authz;
+pub mod backend;
 pub mod ciphertext;
 pub mod clock;
 pub mod crypto;

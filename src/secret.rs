@@ -1,11 +1,12 @@
-//! Types that hold secrets: symmetric key material, the root key, and
-//! plaintext (data keys, decrypted data).
+//! Types that hold secrets: key material, the root key, and plaintext (data
+//! keys, decrypted data).
 //!
 //! Every type here keeps its bytes private, zeroizes them on drop, prints as
-//! `[REDACTED]` under `Debug`, has no `Display`, no serde, and no `==`. The
-//! bytes are reached only through `expose_secret()`, so every use is easy to
-//! find with grep. (`zeroize::Zeroizing` is not used as the holding type: it
-//! derives `Debug` and a variable-time `==`.)
+//! `[REDACTED]` under `Debug`, has no `Display`, no serde, no `==` and no
+//! `Clone` (a copy would be one more place to wipe). The bytes are reached
+//! only through `expose_secret()`, so every use is easy to find with grep.
+//! (`zeroize::Zeroizing` is not used as the holding type: it derives `Debug`
+//! and a variable-time `==`.)
 
 use std::fmt;
 
@@ -14,55 +15,109 @@ use zeroize::Zeroize;
 /// Length of an AES-256 key.
 pub const SYMMETRIC_KEY_LEN: usize = 32;
 
-/// 256-bit key material of a symmetric KMS key version.
-pub struct KeyMaterial(Box<[u8; SYMMETRIC_KEY_LEN]>);
+/// The longest key material kmsd holds: room for a PKCS#8 RSA-4096 private
+/// key (about 2.4 KB) with margin. A bound, so a corrupt record cannot make
+/// kmsd allocate without limit.
+pub const MAX_MATERIAL_LEN: usize = 8192;
 
-/// The root key that encrypts all key material at rest.
-pub struct RootKey(Box<[u8; SYMMETRIC_KEY_LEN]>);
+/// Key material of one version of a KMS key, of whatever length its spec
+/// needs: 16 or 32 bytes of AES key, 28–64 bytes of HMAC key, a PKCS#8
+/// private key. Which it is lives in the material record, not here.
+///
+/// Boxed once at its final length and never grown, so no reallocation can
+/// leave an unwiped copy behind.
+pub struct KeyMaterial(Box<[u8]>);
 
-macro_rules! symmetric_secret {
-    ($ty:ident) => {
-        impl $ty {
-            /// Takes a copy of exactly 32 bytes; `None` for any other length.
-            pub fn from_slice(bytes: &[u8]) -> Option<Self> {
-                let arr: [u8; SYMMETRIC_KEY_LEN] = bytes.try_into().ok()?;
-                let mut boxed = Box::new([0u8; SYMMETRIC_KEY_LEN]);
-                boxed.copy_from_slice(&arr);
-                // `arr` is a stack copy: wipe it too.
-                let mut arr = arr;
-                arr.zeroize();
-                Some(Self(boxed))
-            }
-
-            /// Fresh random bytes from the operating system's CSPRNG.
-            pub fn generate() -> Result<Self, crate::crypto::CryptoError> {
-                let mut boxed = Box::new([0u8; SYMMETRIC_KEY_LEN]);
-                crate::crypto::fill_random(&mut boxed[..])?;
-                Ok(Self(boxed))
-            }
-
-            /// The secret bytes. Grep for `expose_secret` to audit every use.
-            pub fn expose_secret(&self) -> &[u8; SYMMETRIC_KEY_LEN] {
-                &self.0
-            }
+impl KeyMaterial {
+    /// Takes a copy of `bytes`; `None` if empty or longer than
+    /// [`MAX_MATERIAL_LEN`].
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        if bytes.is_empty() || bytes.len() > MAX_MATERIAL_LEN {
+            return None;
         }
+        Some(Self(bytes.into()))
+    }
 
-        impl Drop for $ty {
-            fn drop(&mut self) {
-                self.0.zeroize();
-            }
+    /// `len` fresh random bytes from the operating system's CSPRNG. A
+    /// length outside `1..=MAX_MATERIAL_LEN` (a caller's bug: lengths come
+    /// from key specs) fails like the generator would.
+    pub fn generate(len: usize) -> Result<Self, crate::crypto::CryptoError> {
+        if len == 0 || len > MAX_MATERIAL_LEN {
+            return Err(crate::crypto::CryptoError::Random);
         }
+        let mut boxed = vec![0u8; len].into_boxed_slice();
+        crate::crypto::fill_random(&mut boxed)?;
+        Ok(Self(boxed))
+    }
 
-        impl fmt::Debug for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(concat!(stringify!($ty), "([REDACTED])"))
-            }
-        }
-    };
+    /// The secret bytes. Grep for `expose_secret` to audit every use.
+    pub fn expose_secret(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Length in bytes (not secret: the key spec implies it).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Always false: material is never empty (kept for clippy's
+    /// `len_without_is_empty`).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
-symmetric_secret!(KeyMaterial);
-symmetric_secret!(RootKey);
+impl Drop for KeyMaterial {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl fmt::Debug for KeyMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // No length either: it would say which spec of key this is.
+        f.write_str("KeyMaterial([REDACTED])")
+    }
+}
+
+/// The root key that protects all locally held key material at rest.
+pub struct RootKey(Box<[u8; SYMMETRIC_KEY_LEN]>);
+
+impl RootKey {
+    /// Takes a copy of exactly 32 bytes; `None` for any other length.
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != SYMMETRIC_KEY_LEN {
+            return None;
+        }
+        let mut boxed = Box::new([0u8; SYMMETRIC_KEY_LEN]);
+        boxed.copy_from_slice(bytes);
+        Some(Self(boxed))
+    }
+
+    /// Fresh random bytes from the operating system's CSPRNG.
+    pub fn generate() -> Result<Self, crate::crypto::CryptoError> {
+        let mut boxed = Box::new([0u8; SYMMETRIC_KEY_LEN]);
+        crate::crypto::fill_random(&mut boxed[..])?;
+        Ok(Self(boxed))
+    }
+
+    /// The secret bytes. Grep for `expose_secret` to audit every use.
+    pub fn expose_secret(&self) -> &[u8; SYMMETRIC_KEY_LEN] {
+        &self.0
+    }
+}
+
+impl Drop for RootKey {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl fmt::Debug for RootKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RootKey([REDACTED])")
+    }
+}
 
 /// Secret bytes of variable length: a data key, or decrypted plaintext.
 pub struct Plaintext(Vec<u8>);
@@ -138,16 +193,42 @@ mod tests {
     }
 
     #[test]
-    fn from_slice_rejects_wrong_lengths() {
-        assert!(KeyMaterial::from_slice(&[0u8; 31]).is_none());
-        assert!(KeyMaterial::from_slice(&[0u8; 33]).is_none());
-        assert!(KeyMaterial::from_slice(&[7u8; 32]).is_some());
+    fn variable_length_material_is_redacted_whatever_its_length() {
+        // AES-128, HMAC-224, HMAC-512 and a PKCS#8-sized key.
+        for len in [16usize, 28, 64, 1218] {
+            let m = KeyMaterial::from_slice(&vec![0xCDu8; len]).expect("valid length");
+            assert_eq!(m.len(), len);
+            assert_eq!(m.expose_secret(), &vec![0xCDu8; len][..]);
+            let s = format!("{m:?}");
+            assert_eq!(s, "KeyMaterial([REDACTED])");
+            assert!(!s.contains(&len.to_string()), "{s}");
+            assert!(
+                !s.contains("205") && !s.to_lowercase().contains("cd"),
+                "{s}"
+            );
+        }
     }
 
     #[test]
-    fn generated_keys_differ() {
-        let a = KeyMaterial::generate().expect("rng");
-        let b = KeyMaterial::generate().expect("rng");
+    fn from_slice_rejects_wrong_lengths() {
+        assert!(RootKey::from_slice(&[0u8; 31]).is_none());
+        assert!(RootKey::from_slice(&[0u8; 33]).is_none());
+        assert!(RootKey::from_slice(&[7u8; 32]).is_some());
+        assert!(KeyMaterial::from_slice(&[]).is_none());
+        assert!(KeyMaterial::from_slice(&vec![1u8; MAX_MATERIAL_LEN + 1]).is_none());
+        assert!(KeyMaterial::from_slice(&vec![1u8; MAX_MATERIAL_LEN]).is_some());
+    }
+
+    #[test]
+    fn generated_keys_differ_and_have_the_asked_length() {
+        let a = KeyMaterial::generate(32).expect("rng");
+        let b = KeyMaterial::generate(32).expect("rng");
+        assert_eq!(a.len(), 32);
         assert_ne!(a.expose_secret(), b.expose_secret());
+        assert_eq!(KeyMaterial::generate(48).expect("rng").len(), 48);
+        assert!(KeyMaterial::generate(0).is_err());
+        let r = RootKey::generate().expect("rng");
+        let s = RootKey::generate().expect("rng");
+        assert_ne!(r.expose_secret(), s.expose_secret());
     }
 }

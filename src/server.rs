@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
+use crate::backend::{BackendError, LocalBackend};
 use crate::clock::Clock;
 use crate::kms::{Kms, KmsConfig};
 use crate::proto::kms::v1::identity_service_server::IdentityServiceServer;
@@ -122,6 +123,9 @@ pub enum ServerError {
     /// The store could not be opened.
     #[error("opening the key store: {0}")]
     Store(#[from] StoreError),
+    /// The key material backend could not be opened (e.g. a wrong root key).
+    #[error("opening the key material backend: {0}")]
+    Backend(#[from] BackendError),
     /// TLS set-up or serving failed.
     #[error("gRPC transport: {0}")]
     Transport(#[from] tonic::transport::Error),
@@ -169,9 +173,10 @@ impl KmsServer {
                 })
             }
         }
-        let store = Store::open(&dir.join("db"), config.root_key)?;
+        let store = Store::open(&dir.join("db"))?;
+        let backend = LocalBackend::open(config.root_key, &store)?;
         Ok(Self {
-            kms: Kms::new(store, config.kms, clock),
+            kms: Kms::new(store, Arc::new(backend), config.kms, clock),
             tls: config.tls,
             _lock: lock,
         })

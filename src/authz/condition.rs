@@ -37,6 +37,7 @@ use super::context::{normalize_key, RequestContext};
 use super::error::{PolicyError, StatementRef, ValueKind};
 use super::matching::{ArnPattern, CaseMode, Pattern};
 use super::policy::Json;
+use crate::clock::{civil_from_days, days_from_civil};
 
 /// `ForAnyValue:` / `ForAllValues:` / neither.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -692,32 +693,6 @@ fn days_in_month(y: i64, m: u32) -> u32 {
         2 => 28,
         _ => 0,
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Inverse of [`days_from_civil`].
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 fn parse_iso8601(s: &str) -> Option<Timestamp> {

@@ -12,6 +12,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use crate::model::ids::ArnParts;
+
 /// One condition key's value(s) in a request. An empty multi-valued key is
 /// treated as absent (IAM: "resolves to an empty data set").
 #[derive(Debug, Clone)]
@@ -57,23 +59,13 @@ impl<'a> Caller<'a> {
             is_root: false,
             role_session_of: None,
         };
-        let mut parts = arn.splitn(6, ':');
-        let (Some("arn"), Some(partition), Some(service), Some(""), Some(account), Some(resource)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let Some(p) = ArnParts::split_principal(arn) else {
             return caller;
         };
-        if !super::is_account_id(account) {
-            return caller;
-        }
-        caller.partition = partition;
-        caller.account = account;
-        match service {
+        let resource = p.resource;
+        caller.partition = p.partition;
+        caller.account = p.account;
+        match p.service {
             "iam" => caller.is_root = resource == "root",
             "sts" => {
                 caller.role_session_of = resource

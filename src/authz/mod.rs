@@ -31,8 +31,3 @@ pub use context::RequestContext;
 pub use error::{PolicyError, StatementRef, ValueKind};
 pub use eval::Evaluation;
 pub use policy::{Policy, PolicyKind, PolicyVersion, MAX_POLICY_BYTES};
-
-/// Whether `s` is a 12-digit AWS account id.
-fn is_account_id(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}

@@ -36,6 +36,7 @@ use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use super::condition::{self, Condition};
 use super::error::{PolicyError, StatementRef};
 use super::matching::{ArnPattern, CaseMode, Pattern};
+use crate::model::ids::{is_account_id, ArnParts};
 
 /// The largest policy document accepted, in bytes (AWS KMS: 32 KB).
 pub const MAX_POLICY_BYTES: usize = 32 * 1024;
@@ -641,24 +642,20 @@ fn parse_aws_principal(name: &str) -> Option<PrincipalEntry> {
     if name == "*" {
         return Some(PrincipalEntry::Anyone);
     }
-    if super::is_account_id(name) {
+    if is_account_id(name) {
         return Some(PrincipalEntry::Account(name.into()));
     }
     if name.contains(['*', '?']) || has_control_or_space(name) {
         return None;
     }
-    let mut parts = name.splitn(6, ':');
-    let (Some("arn"), Some(partition), Some(service), Some(""), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
-    if partition.is_empty() || !super::is_account_id(account) {
+    let ArnParts {
+        partition,
+        service,
+        account,
+        resource,
+        ..
+    } = ArnParts::split_principal(name)?;
+    if partition.is_empty() {
         return None;
     }
     let has_name = |prefix: &str| resource.strip_prefix(prefix).is_some_and(|n| !n.is_empty());

@@ -22,14 +22,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 const SHARDS: usize = 32;
 
-/// See the module docs.
-pub struct Cache<K, V> {
+/// See the module docs. `V` may be unsized (the material cache holds
+/// `Arc<dyn MaterialHandle>` directly, one pointer hop on a hit).
+pub struct Cache<K, V: ?Sized> {
     shards: Vec<Mutex<Shard<K, V>>>,
     per_shard: usize,
     hasher: RandomState,
 }
 
-struct Shard<K, V> {
+struct Shard<K, V: ?Sized> {
     map: HashMap<K, Arc<V>>,
     epoch: u64,
 }
@@ -38,7 +39,7 @@ struct Shard<K, V> {
 #[derive(Debug, Clone, Copy)]
 pub struct Epoch(u64);
 
-impl<K: Hash + Eq + Clone, V> Cache<K, V> {
+impl<K: Hash + Eq + Clone, V: ?Sized> Cache<K, V> {
     /// A cache holding at most about `capacity` entries.
     pub fn new(capacity: usize) -> Self {
         let per_shard = capacity.div_ceil(SHARDS).max(1);

@@ -150,7 +150,7 @@ impl Inner {
             key_id: key.id,
             version,
         };
-        let blob = ciphertext::seal(header, &material, ctx, plaintext)?;
+        let blob = ciphertext::seal(header, &*material, ctx, plaintext)?;
         Ok((blob, key_material_id(&key.id, version)))
     }
 
@@ -197,7 +197,7 @@ impl Inner {
             ));
         }
         let material = self.material(key.id, header.version).await?;
-        let plaintext = ciphertext::open(&material, ctx, blob)?;
+        let plaintext = ciphertext::open(&*material, ctx, blob)?;
         Ok(Opened {
             plaintext,
             key,

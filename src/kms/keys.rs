@@ -15,7 +15,6 @@ use crate::error::{KmsError, KmsResult};
 use crate::model::{
     KeyId, KeyRecord, KeySpec, KeyState, KeyUsage, Operation, Origin, RotationType,
 };
-use crate::secret::KeyMaterial;
 use crate::store::Schedule;
 
 /// Keys per synced batch in [`Kms::create_keys_bulk`]: large enough that
@@ -100,13 +99,13 @@ impl Kms {
         input: CreateKeyRequest,
     ) -> KmsResult<Arc<KeyRecord>> {
         let (rec, policy) = self.plan_key(caller, input).await?;
-        let material = KeyMaterial::generate().map_err(KmsError::internal)?;
         self.inner
             .blocking(move |inner| {
+                let material = inner.new_material(&rec, 1)?;
                 let _w = inner.write_guard();
                 let mut b = inner.store.batch();
                 b.put_key(&rec).map_err(KmsError::internal)?;
-                b.put_material(&rec.id, 1, &material)
+                b.put_material(&rec.id, &material)
                     .map_err(KmsError::internal)?;
                 b.put_key_policy(&rec.id, policy.text());
                 b.commit().map_err(KmsError::internal)?;
@@ -151,9 +150,9 @@ impl Kms {
                             created_ms: now,
                             ..template.clone()
                         };
-                        let material = KeyMaterial::generate().map_err(KmsError::internal)?;
+                        let material = inner.new_material(&rec, 1)?;
                         b.put_key(&rec).map_err(KmsError::internal)?;
-                        b.put_material(&rec.id, 1, &material)
+                        b.put_material(&rec.id, &material)
                             .map_err(KmsError::internal)?;
                         b.put_key_policy(&rec.id, policy.text());
                         ids.push(rec.id);

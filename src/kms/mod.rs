@@ -39,6 +39,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 use crate::authz::Policy;
+use crate::backend::{MaterialBackend, MaterialHandle};
 use crate::clock::Clock;
 use crate::error::{KmsError, KmsResult};
 use crate::model::ids::{alias_arn, key_arn, printable};
@@ -103,13 +104,16 @@ pub(crate) struct Inner {
     store: Arc<Store>,
     region: String,
     clock: Arc<dyn Clock>,
+    /// Where key material lives; the only way the core reaches it.
+    backend: Arc<dyn MaterialBackend>,
     keys: Cache<KeyId, KeyRecord>,
     /// Key ids recently looked up and not found, with when that answer
     /// expires (clock ms): a flood of requests naming missing keys then
     /// costs no blocking-pool store read each. A writer that creates a key
     /// removes its id (`cache_put_key`), so the answer is never stale.
     missing_keys: Cache<KeyId, i64>,
-    materials: Cache<(KeyId, u32), KeyMaterial>,
+    /// Loaded material versions, by (key, version).
+    materials: Cache<(KeyId, u32), dyn MaterialHandle>,
     aliases: Cache<(String, AliasName), KeyId>,
     /// Compiled key policies.
     policies: Cache<KeyId, Policy>,
@@ -125,15 +129,21 @@ pub(crate) struct Inner {
 }
 
 impl Kms {
-    /// A core over an opened store.
-    pub fn new(store: Store, config: KmsConfig, clock: Arc<dyn Clock>) -> Self {
+    /// A core over an opened store, with key material in `backend`.
+    pub fn new(
+        store: Store,
+        backend: Arc<dyn MaterialBackend>,
+        config: KmsConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let cap = config.cache_capacity.max(1);
-        let grant_token_key = store.derive_key("kmsd/grant-token/v1");
+        let grant_token_key = backend.derive_service_key("kmsd/grant-token/v1");
         Self {
             inner: Arc::new(Inner {
                 store: Arc::new(store),
                 region: config.region,
                 clock,
+                backend,
                 keys: Cache::new(cap),
                 missing_keys: Cache::new(cap),
                 materials: Cache::new(cap),
@@ -258,9 +268,13 @@ impl Inner {
         }
     }
 
-    /// Material version `version` of key `id`; a cache hit stays on the
-    /// async thread.
-    async fn material(self: &Arc<Self>, id: KeyId, version: u32) -> KmsResult<Arc<KeyMaterial>> {
+    /// Material version `version` of key `id`, loaded by the backend; a
+    /// cache hit stays on the async thread.
+    async fn material(
+        self: &Arc<Self>,
+        id: KeyId,
+        version: u32,
+    ) -> KmsResult<Arc<dyn MaterialHandle>> {
         if let Ok(m) = self.materials.get(&(id, version)) {
             return Ok(m);
         }
@@ -269,14 +283,14 @@ impl Inner {
             match inner.materials.get(&k) {
                 Ok(m) => Ok(m),
                 Err(epoch) => {
-                    let m = inner
+                    let rec = inner
                         .store
                         .get_material(&id, version)
                         .map_err(KmsError::internal)?
                         .ok_or_else(|| {
                             KmsError::internal(format!("material {version} of {id} is missing"))
                         })?;
-                    let m = Arc::new(m);
+                    let m = inner.backend.load(&id, &rec).map_err(KmsError::internal)?;
                     inner
                         .materials
                         .insert_if_unchanged(k, epoch, Arc::clone(&m));

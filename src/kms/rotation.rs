@@ -20,8 +20,7 @@ use super::{validate, AuthzInput, Caller, Inner, Kms};
 use crate::clock::DAY_MS;
 use crate::error::{KmsError, KmsResult};
 use crate::model::ids::key_material_id;
-use crate::model::{KeyRecord, KeyState, Operation, RotationType};
-use crate::secret::KeyMaterial;
+use crate::model::{KeyRecord, KeyState, MaterialState, MaterialVersion, Operation, RotationType};
 use crate::store::{RotationEntry, Schedule};
 
 /// AWS's limit of on-demand rotations per key.
@@ -70,9 +69,20 @@ impl Inner {
         let version = rec.current_version.checked_add(1).ok_or_else(|| {
             KmsError::LimitExceeded("The key has reached the maximum number of rotations".into())
         })?;
-        let material = KeyMaterial::generate().map_err(KmsError::internal)?;
-        b.put_material(&rec.id, version, &material)
+        let material = self.new_material(rec, version)?;
+        b.put_material(&rec.id, &material)
             .map_err(KmsError::internal)?;
+        // The version that was current is now only for opening what it
+        // sealed; its record says so in the same batch.
+        if let Some(mut previous) = self
+            .store
+            .get_material(&rec.id, rec.current_version)
+            .map_err(KmsError::internal)?
+        {
+            previous.state = MaterialState::NonCurrent;
+            b.put_material(&rec.id, &previous)
+                .map_err(KmsError::internal)?;
+        }
         b.put_rotation(
             &rec.id,
             &RotationEntry {
@@ -84,6 +94,14 @@ impl Inner {
         .map_err(KmsError::internal)?;
         rec.current_version = version;
         Ok(())
+    }
+
+    /// Fresh material for version `version` of key `rec`, from the backend
+    /// (the one place the core makes material; call on the blocking pool).
+    pub(super) fn new_material(&self, rec: &KeyRecord, version: u32) -> KmsResult<MaterialVersion> {
+        self.backend
+            .generate(&rec.id, version, rec.spec, self.now_ms())
+            .map_err(KmsError::internal)
     }
 
     /// Performs the automatic rotations due now (one batch of keys).

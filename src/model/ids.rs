@@ -248,21 +248,15 @@ impl KeyRef {
 
     fn parse_arn(s: &str) -> KmsResult<Self> {
         // arn:PARTITION:kms:REGION:ACCOUNT:key/ID  or  ...:alias/NAME
-        let parts: Vec<&str> = s.splitn(6, ':').collect();
         let bad = || KmsError::InvalidArn(format!("Invalid ARN: {}", printable(s)));
-        if parts.len() != 6
-            || parts[0] != "arn"
-            || !parts[1].starts_with("aws")
-            || parts[2] != "kms"
-        {
+        let arn = ArnParts::split(s).ok_or_else(bad)?;
+        let (region, account, resource) = (arn.region, arn.account, arn.resource);
+        if !arn.partition.starts_with("aws") || arn.service != "kms" {
             return Err(bad());
         }
-        let region = parts[3];
-        let account = parts[4];
         if region.is_empty() || !is_account_id(account) {
             return Err(bad());
         }
-        let resource = parts[5];
         if let Some(id) = resource.strip_prefix("key/") {
             let id = id.parse::<KeyId>().map_err(|()| bad())?;
             return Ok(KeyRef::KeyArn {
@@ -293,6 +287,65 @@ pub fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// The components of an ARN, `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`,
+/// borrowed from its text. The one ARN splitter of kmsd: key references,
+/// caller principals and policy principals all start here, then apply
+/// their own rules to the components.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArnParts<'a> {
+    /// `aws`, `aws-cn`, ...
+    pub partition: &'a str,
+    /// `kms`, `iam`, `sts`, ...
+    pub service: &'a str,
+    /// Empty for global services (IAM, STS principals).
+    pub region: &'a str,
+    /// Not checked here: see [`is_account_id`].
+    pub account: &'a str,
+    /// Everything after the fifth colon, colons included.
+    pub resource: &'a str,
+}
+
+impl<'a> ArnParts<'a> {
+    /// Splits `arn` at its first five colons; `None` unless it begins with
+    /// `arn:` and has all six components (any of which may be empty).
+    /// Borrows only, no allocation: callers parse principals per request.
+    pub fn split(arn: &'a str) -> Option<Self> {
+        let mut parts = arn.splitn(6, ':');
+        let (
+            Some("arn"),
+            Some(partition),
+            Some(service),
+            Some(region),
+            Some(account),
+            Some(resource),
+        ) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        )
+        else {
+            return None;
+        };
+        Some(Self {
+            partition,
+            service,
+            region,
+            account,
+            resource,
+        })
+    }
+
+    /// [`ArnParts::split`] for an IAM/STS principal ARN: no Region and a
+    /// 12-digit account (`arn:aws:iam::111122223333:...`). The service and
+    /// resource are left to the caller's rules.
+    pub fn split_principal(arn: &'a str) -> Option<Self> {
+        Self::split(arn).filter(|p| p.region.is_empty() && is_account_id(p.account))
+    }
+}
+
 /// The authenticated caller: an IAM principal ARN taken from the client
 /// certificate, e.g. `arn:aws:iam::111122223333:user/alice`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -305,12 +358,9 @@ impl Principal {
     /// Parses an IAM principal ARN: `arn:aws:iam::ACCOUNT:root`,
     /// `...:user/NAME`, `...:role/NAME`, or an STS assumed-role ARN.
     pub fn parse(arn: &str) -> Option<Self> {
-        let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        if parts.len() != 6 || parts[0] != "arn" || !parts[1].starts_with("aws") {
-            return None;
-        }
-        let (service, region, account, resource) = (parts[2], parts[3], parts[4], parts[5]);
-        if !region.is_empty() || !is_account_id(account) || resource.is_empty() {
+        let p = ArnParts::split_principal(arn)?;
+        let (service, account, resource) = (p.service, p.account, p.resource);
+        if !p.partition.starts_with("aws") || resource.is_empty() {
             return None;
         }
         let ok_resource = match service {
@@ -520,5 +570,40 @@ mod tests {
     fn printable_escapes_and_caps() {
         assert_eq!(printable("a\nb"), "a\\nb");
         assert_eq!(printable(&"x".repeat(300)).chars().count(), 257);
+    }
+
+    #[test]
+    fn arn_split_takes_six_components_and_keeps_resource_colons() {
+        assert_eq!(
+            ArnParts::split("arn:aws:logs:us-east-1:111122223333:log-group:x:y"),
+            Some(ArnParts {
+                partition: "aws",
+                service: "logs",
+                region: "us-east-1",
+                account: "111122223333",
+                resource: "log-group:x:y",
+            })
+        );
+        let root = ArnParts::split("arn:aws:iam::111122223333:root").expect("six parts");
+        assert_eq!((root.region, root.resource), ("", "root"));
+        assert_eq!(
+            ArnParts::split("arn:::::"),
+            Some(ArnParts {
+                partition: "",
+                service: "",
+                region: "",
+                account: "",
+                resource: "",
+            })
+        );
+        for bad in [
+            "",
+            "arn",
+            "arn:aws:iam::111122223333",
+            "ARN:aws:iam::1:root",
+            "x:aws:iam::1:root",
+        ] {
+            assert_eq!(ArnParts::split(bad), None, "{bad}");
+        }
     }
 }

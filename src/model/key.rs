@@ -440,13 +440,13 @@ mod key_id_string {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(state: KeyState) -> KeyRecord {
+impl KeyRecord {
+    /// A fresh symmetric key of `account` in `state` (material version 1),
+    /// for the tests of every layer that stores or checks key records.
+    pub(crate) fn for_tests(account: &str, state: KeyState) -> Self {
         KeyRecord {
             id: KeyId::new_random(),
-            account: "111122223333".into(),
+            account: account.into(),
             created_ms: 0,
             description: String::new(),
             spec: KeySpec::SymmetricDefault,
@@ -461,6 +461,15 @@ mod tests {
             grant_count: 0,
             rotation: RotationSettings::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(state: KeyState) -> KeyRecord {
+        KeyRecord::for_tests("111122223333", state)
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod grant;
 pub mod ids;
 pub mod key;
+pub mod material;
 pub mod metadata;
 pub mod operation;
 
@@ -15,5 +16,6 @@ pub use key::{
     DataKeySpec, EncryptionAlgorithm, GrantOperation, KeyRecord, KeySpec, KeyState, KeyUsage,
     Origin, RotationSettings, RotationType,
 };
+pub use material::{MaterialLocation, MaterialOrigin, MaterialState, MaterialVersion, SealedBlob};
 pub use metadata::{KeyManager, KeyMaterialState, KeyMetadata};
 pub use operation::Operation;

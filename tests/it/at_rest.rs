@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use kmsd::backend::LocalBackend;
 use kmsd::model::KeyId;
 use kmsd::proto::kms::v1 as pb;
 use kmsd::store::{parse_root_key_hex, Store};
@@ -122,13 +123,15 @@ async fn no_plaintext_key_material_data_keys_or_plaintext_on_disk() {
     let root = parse_root_key_hex(&root_text).expect("64 hex digits");
     let mut materials: Vec<Vec<u8>> = Vec::new();
     {
-        let store = Store::open(&tmp.path().join("db"), root).expect("open store");
+        let store = Store::open(&tmp.path().join("db")).expect("open store");
+        let backend = LocalBackend::open(root, &store).expect("the root key of this data dir");
         for k in &key_ids {
             let id: KeyId = k.parse().expect("key id");
-            let m = store
+            let record = store
                 .get_material(&id, 1)
                 .expect("read material")
                 .expect("material present");
+            let m = backend.unseal(&id, &record).expect("unseal material");
             materials.push(m.expose_secret().to_vec());
         }
         // Closed here, before the scan.

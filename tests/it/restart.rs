@@ -8,12 +8,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use kmsd::backend::BackendError;
 use kmsd::clock::ManualClock;
 use kmsd::kms::KmsConfig;
 use kmsd::proto::kms::v1 as pb;
 use kmsd::secret::RootKey;
 use kmsd::server::{KmsServer, ServerConfig, ServerError};
-use kmsd::store::StoreError;
 use tonic::Code;
 
 use crate::harness::*;
@@ -213,7 +213,7 @@ async fn a_different_root_key_is_refused() {
         Err(e) => e,
     };
     assert!(
-        matches!(err, ServerError::Store(StoreError::WrongRootKey)),
+        matches!(err, ServerError::Backend(BackendError::WrongRootKey)),
         "{err:?}"
     );
     assert!(err.to_string().contains("root key"), "{err}");

@@ -22,7 +22,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use kmsd::clock::{to_timestamp, Clock, ManualClock, DAY_MS};
+use kmsd::model::{KeyId, KeySpec, MaterialLocation, MaterialOrigin, MaterialState};
 use kmsd::proto::kms::v1 as pb;
+use kmsd::store::Store;
 use tonic::Code;
 
 use crate::harness::*;
@@ -1065,4 +1067,46 @@ async fn rotation_actions_need_their_permissions() {
             .expect("status")
             .key_rotation_enabled
     );
+}
+
+#[tokio::test]
+async fn each_version_has_a_stored_material_record_and_only_the_newest_is_current() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start_in(tmp.path()).await;
+    let mut c = server.client().await;
+    let key = create_key(&mut c, "material records").await;
+    let mut reported = vec![current_material(&mut c, &key).await];
+    for _ in 0..2 {
+        rotate_on_demand(&mut c, &key).await.expect("rotate");
+        reported.push(current_material(&mut c, &key).await);
+    }
+    drop(c);
+    server.stop().await;
+
+    // The records as the store keeps them: no root key needed to read them
+    // (the material inside stays sealed).
+    let store = Store::open(&tmp.path().join("db")).expect("open store");
+    let id: KeyId = key.parse().expect("key id");
+    let records = store.list_materials(&id, 0, 10).expect("list material");
+    let versions: Vec<u32> = records.iter().map(|r| r.version).collect();
+    assert_eq!(versions, [1, 2, 3]);
+    let ids: Vec<&str> = records.iter().map(|r| r.material_id.as_str()).collect();
+    assert_eq!(ids, reported, "stored KeyMaterialIds are the ones reported");
+    let states: Vec<MaterialState> = records.iter().map(|r| r.state).collect();
+    assert_eq!(
+        states,
+        [
+            MaterialState::NonCurrent,
+            MaterialState::NonCurrent,
+            MaterialState::Current
+        ]
+    );
+    for r in &records {
+        assert_eq!(r.origin, MaterialOrigin::Generated);
+        assert_eq!(r.spec, KeySpec::SymmetricDefault);
+        assert!(
+            matches!(&r.location, MaterialLocation::Local { sealed } if !sealed.as_bytes().is_empty()),
+            "{r:?}"
+        );
+    }
 }

@@ -1,0 +1,218 @@
+//! Key-material backends: where the material of KMS keys lives and who
+//! performs operations with it.
+//!
+//! The core (`kms/`) sees material only through two traits, the way
+//! rustls's `CryptoProvider` keeps crypto libraries behind one:
+//!
+//! - [`MaterialBackend`] makes new material versions and loads stored ones.
+//!   What it hands back to be stored is a [`MaterialVersion`] record whose
+//!   location (a sealed blob, an HSM reference) only that backend
+//!   understands; the store keeps it without knowing what is inside.
+//! - [`MaterialHandle`] is one loaded material version, performing the
+//!   operations the core needs: AEAD seal/open for symmetric keys now; sign,
+//!   asymmetric decrypt, MAC and key agreement have default methods that
+//!   answer [`BackendError::Unsupported`], so the issues that add them only
+//!   add code. Raw bytes never cross this interface: a backend that holds
+//!   material in an HSM implements the same methods by calling the HSM.
+//!
+//! [`local::LocalBackend`] (material sealed under a key derived from the
+//! root key, held in process memory once loaded) is the only backend so
+//! far. [`root`] holds what belongs to the root key itself: the check value
+//! that detects a wrong root key, and derivation of kmsd's own keys.
+
+pub mod local;
+pub mod root;
+
+use std::sync::Arc;
+
+use crate::crypto::CryptoError;
+use crate::model::{KeyId, KeySpec, MaterialVersion};
+use crate::secret::{KeyMaterial, Plaintext};
+use crate::store::StoreError;
+
+pub use local::LocalBackend;
+
+/// A failure of a backend. Carries no secret and no detail of why a
+/// cryptographic operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// A cryptographic operation failed: authentication failed, the input
+    /// was malformed, or the random generator failed. Deliberately opaque.
+    #[error("key material operation failed: {0}")]
+    Crypto(#[from] CryptoError),
+    /// A stored material record cannot be used: it does not open under this
+    /// backend for its key id and version, or its contents are malformed.
+    #[error("corrupt key material record (version {version} of key {key_id})")]
+    CorruptRecord {
+        /// The key whose record it is.
+        key_id: KeyId,
+        /// The material version.
+        version: u32,
+    },
+    /// The operation is not available for this material (its spec, its
+    /// state, or this backend).
+    #[error("{operation} is not supported for {spec} key material by the {backend} backend")]
+    Unsupported {
+        /// What was asked, e.g. `sign`.
+        operation: &'static str,
+        /// The material's spec.
+        spec: KeySpec,
+        /// The backend's name.
+        backend: &'static str,
+    },
+    /// The configured root key is not the one the data directory was
+    /// created with.
+    #[error(
+        "the root key does not match this data directory (wrong --root-key-file / KMSD_ROOT_KEY?)"
+    )]
+    WrongRootKey,
+    /// Reading or writing the root key's check value failed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// Where key material lives, and the maker of new material versions.
+///
+/// Implementations are shared by every request (`Arc<dyn MaterialBackend>`)
+/// and must be cheap to call concurrently. All methods may block (an HSM
+/// round trip); the core calls `generate` and `load` on the blocking pool.
+pub trait MaterialBackend: Send + Sync {
+    /// A short name for messages and logs, e.g. `local`.
+    fn name(&self) -> &'static str;
+
+    /// Makes fresh material for version `version` of key `key_id`, of kind
+    /// `spec`, at `now_ms`. The record it returns is what the store keeps;
+    /// it is the current version.
+    fn generate(
+        &self,
+        key_id: &KeyId,
+        version: u32,
+        spec: KeySpec,
+        now_ms: i64,
+    ) -> Result<MaterialVersion, BackendError>;
+
+    /// Loads the stored `record` of key `key_id` into a handle. Fails with
+    /// `CorruptRecord` when the record was not made by this backend for
+    /// this key id and version.
+    fn load(
+        &self,
+        key_id: &KeyId,
+        record: &MaterialVersion,
+    ) -> Result<Arc<dyn MaterialHandle>, BackendError>;
+
+    /// A key kmsd uses for its own purposes (e.g. authenticating grant
+    /// tokens), derived deterministically under `label` so it is the same
+    /// after a restart. Not KMS key material: the core holds these bytes.
+    fn derive_service_key(&self, label: &str) -> KeyMaterial;
+}
+
+/// One loaded material version. Cached by the core and shared across
+/// requests, so every method takes `&self`.
+pub trait MaterialHandle: Send + Sync {
+    /// What the material is.
+    fn spec(&self) -> KeySpec;
+
+    /// AEAD-seals `plaintext` with `aad`, appending
+    /// `nonce || ciphertext || tag` to `out` (symmetric keys).
+    fn seal_into(
+        &self,
+        aad: &[u8],
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), BackendError>;
+
+    /// Opens what [`MaterialHandle::seal_into`] produced with the same
+    /// `aad` (symmetric keys). Fails opaquely.
+    fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Plaintext, BackendError>;
+
+    /// Signs `message` with `algorithm` (the AWS SigningAlgorithm spelling,
+    /// validated by the core). Asymmetric SIGN_VERIFY keys; later issue.
+    fn sign(&self, algorithm: &str, message: &[u8]) -> Result<Vec<u8>, BackendError> {
+        let _ = (algorithm, message);
+        Err(self.unsupported("sign"))
+    }
+
+    /// Decrypts `ciphertext` with `algorithm` (AWS EncryptionAlgorithm
+    /// spelling). Asymmetric ENCRYPT_DECRYPT keys; later issue.
+    fn decrypt(&self, algorithm: &str, ciphertext: &[u8]) -> Result<Plaintext, BackendError> {
+        let _ = (algorithm, ciphertext);
+        Err(self.unsupported("decrypt"))
+    }
+
+    /// The MAC of `message` with `algorithm` (AWS MacAlgorithm spelling).
+    /// HMAC keys; later issue.
+    fn mac(&self, algorithm: &str, message: &[u8]) -> Result<Vec<u8>, BackendError> {
+        let _ = (algorithm, message);
+        Err(self.unsupported("mac"))
+    }
+
+    /// The shared secret with `peer_public_key` (DER SubjectPublicKeyInfo).
+    /// KEY_AGREEMENT keys; later issue.
+    fn derive_shared_secret(&self, peer_public_key: &[u8]) -> Result<Plaintext, BackendError> {
+        let _ = peer_public_key;
+        Err(self.unsupported("derive_shared_secret"))
+    }
+
+    /// The backend's name (for `Unsupported`).
+    fn backend_name(&self) -> &'static str;
+
+    /// The error for an operation this handle does not perform.
+    fn unsupported(&self, operation: &'static str) -> BackendError {
+        BackendError::Unsupported {
+            operation,
+            spec: self.spec(),
+            backend: self.backend_name(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A handle that implements only what every handle must.
+    struct Minimal;
+
+    impl MaterialHandle for Minimal {
+        fn spec(&self) -> KeySpec {
+            KeySpec::Hmac256
+        }
+        fn seal_into(&self, _: &[u8], _: &[u8], _: &mut Vec<u8>) -> Result<(), BackendError> {
+            Err(self.unsupported("seal"))
+        }
+        fn open(&self, _: &[u8], _: &[u8]) -> Result<Plaintext, BackendError> {
+            Err(self.unsupported("open"))
+        }
+        fn backend_name(&self) -> &'static str {
+            "test"
+        }
+    }
+
+    #[test]
+    fn later_operations_default_to_unsupported() {
+        let h = Minimal;
+        let is_unsupported = |e: BackendError, op: &str| matches!(e, BackendError::Unsupported { operation, spec: KeySpec::Hmac256, backend: "test" } if operation == op);
+        assert!(is_unsupported(
+            h.sign("ECDSA_SHA_256", b"m").unwrap_err(),
+            "sign"
+        ));
+        assert!(is_unsupported(
+            h.decrypt("RSAES_OAEP_SHA_256", b"c").unwrap_err(),
+            "decrypt"
+        ));
+        assert!(is_unsupported(
+            h.mac("HMAC_SHA_256", b"m").unwrap_err(),
+            "mac"
+        ));
+        assert!(is_unsupported(
+            h.derive_shared_secret(b"pk").unwrap_err(),
+            "derive_shared_secret"
+        ));
+        let msg = h.mac("HMAC_SHA_256", b"m").unwrap_err().to_string();
+        assert_eq!(
+            msg,
+            "mac is not supported for HMAC_256 key material by the test backend"
+        );
+    }
+}
