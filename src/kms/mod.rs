@@ -47,6 +47,7 @@ pub use authz::default_key_policy;
 pub(crate) use authz::AuthzInput;
 pub use crypto_ops::{DataKeyOutput, DecryptOutput, EncryptOutput, ReEncryptOutput};
 pub use grants::{CreateGrantInput, GrantFilter};
+pub use jobs::JobPass;
 pub use keys::{CreateKeyInput, ScheduledDeletion, BULK_BATCH};
 pub use rotation::{RotationInfo, RotationStatus};
 
@@ -112,6 +113,8 @@ pub(crate) struct Inner {
     write_lock: Mutex<()>,
     /// Woken when a job schedule (deletion, rotation) changes.
     schedule_changed: Notify,
+    /// Publishes each completed background pass (see `jobs.rs`).
+    jobs: jobs::JobSignal,
 }
 
 impl Kms {
@@ -133,6 +136,7 @@ impl Kms {
                 grant_token_key,
                 write_lock: Mutex::new(()),
                 schedule_changed: Notify::new(),
+                jobs: jobs::JobSignal::new(),
             }),
         }
     }

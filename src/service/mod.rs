@@ -7,6 +7,7 @@
 pub mod convert;
 pub mod identity;
 pub mod status;
+pub mod time;
 
 use tonic::{Request, Response, Status};
 
