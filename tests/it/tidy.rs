@@ -25,7 +25,8 @@
 //!    `#[derive(Debug)]` or `#[derive(Clone)]` (a hand-written redacting
 //!    `Debug` is fine).
 //! 5. **No unexplained `unwrap()`/`expect(` outside tests.** Each needs a
-//!    `// INVARIANT: <why>` comment on its line or the line before. Code in
+//!    `// INVARIANT: <why>` comment on its line, the line before, or in the
+//!    comment block directly above. Code in
 //!    `#[cfg(test)]` items (and `#[cfg(test)] mod x;` files) is exempt, as
 //!    are `tests/` and `benches/`. The unwraps that predate this rule are in
 //!    [`UNWRAP_ALLOWLIST`], per file, and that list may only shrink.
@@ -697,9 +698,7 @@ pub fn check_unwraps_explained(file: &str, src: &Source) -> Vec<Violation> {
         if src.is_test(line) {
             continue;
         }
-        let explained = [line, line.saturating_sub(1)]
-            .iter()
-            .any(|&l| src.comment(l).contains("INVARIANT:"));
+        let explained = invariant_noted(src, line);
         if !explained {
             out.push(violation(
                 file,
@@ -709,6 +708,25 @@ pub fn check_unwraps_explained(file: &str, src: &Source) -> Vec<Violation> {
         }
     }
     out
+}
+
+/// Whether an `INVARIANT:` comment is on `line`, on the line before, or in
+/// the block of comment-only lines directly above.
+fn invariant_noted(src: &Source, line: usize) -> bool {
+    if [line, line - 1]
+        .iter()
+        .any(|&l| src.comment(l).contains("INVARIANT:"))
+    {
+        return true;
+    }
+    let mut l = line - 1;
+    while l >= 1 && src.code_line(l).is_empty() && !src.comment(l).is_empty() {
+        if src.comment(l).contains("INVARIANT:") {
+            return true;
+        }
+        l -= 1;
+    }
+    false
 }
 
 // ---------------------------------------------------------------------------
@@ -984,7 +1002,8 @@ fn catches_a_secret_deriving_debug_or_clone() {
 fn catches_an_unexplained_unwrap() {
     let planted = "fn f(x: Option<u8>) -> u8 {\n\
                    \x20   let a = x.unwrap();\n\
-                   \x20   // INVARIANT: checked above.\n\
+                   \x20   // INVARIANT: checked above,\n\
+                   \x20   // over two lines.\n\
                    \x20   let b = x.unwrap();\n\
                    \x20   let c = x.expect(\"present\"); // INVARIANT: ditto.\n\
                    \x20   let d = x.unwrap_or(0) + x.unwrap_or_default();\n\
@@ -996,7 +1015,7 @@ fn catches_an_unexplained_unwrap() {
                    fn parse(&mut self) { self.expect(&Tok::Comma)?; }\n";
     let found = check(check_unwraps_explained, planted);
     let lines: Vec<usize> = found.iter().map(|(l, _)| *l).collect();
-    assert_eq!(lines, vec![2, 9, 16], "{found:?}");
+    assert_eq!(lines, vec![2, 10, 17], "{found:?}");
 }
 
 #[test]
