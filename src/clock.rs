@@ -101,14 +101,6 @@ impl Clock for ManualClock {
     }
 }
 
-/// Converts Unix milliseconds to a protobuf timestamp.
-pub fn to_timestamp(ms: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: ms.div_euclid(1000),
-        nanos: i32::try_from(ms.rem_euclid(1000) * 1_000_000).unwrap_or(0),
-    }
-}
-
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
 /// `days_from_civil`). Pure arithmetic, no time-zone data: the daemon's
 /// only calendar needs are ISO 8601 dates in policy conditions.
@@ -167,11 +159,5 @@ mod tests {
         clock.advance(Duration::from_secs(86_400));
         let woke_at = sleeper.await.expect("join");
         assert!(woke_at >= 1_000 + DAY_MS);
-    }
-
-    #[test]
-    fn timestamps_convert() {
-        let t = to_timestamp(1_500);
-        assert_eq!((t.seconds, t.nanos), (1, 500_000_000));
     }
 }

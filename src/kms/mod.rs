@@ -52,6 +52,7 @@ pub use aliases::AliasEntry;
 pub use authz::default_key_policy;
 pub(crate) use authz::{AuthzInput, Resource};
 pub use crypto_ops::{DataKeyOutput, DecryptOutput, EncryptOutput, ReEncryptOutput};
+pub use jobs::JobPass;
 pub use keys::{ScheduledDeletion, BULK_BATCH};
 pub use policies::POLICY_NAME as KEY_POLICY_NAME;
 pub use rotation::{RotationInfo, RotationStatus};
@@ -126,6 +127,8 @@ pub(crate) struct Inner {
     write_lock: Mutex<()>,
     /// Woken when a job schedule (deletion, rotation) changes.
     schedule_changed: Notify,
+    /// Publishes each completed background pass (see `jobs.rs`).
+    jobs: jobs::JobSignal,
 }
 
 impl Kms {
@@ -154,6 +157,7 @@ impl Kms {
                 grant_token_key,
                 write_lock: Mutex::new(()),
                 schedule_changed: Notify::new(),
+                jobs: jobs::JobSignal::new(),
             }),
         }
     }

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use kmsd::proto::kms::v1 as pb;
 use tonic::{Code, Status};
 
+use crate::door::{self as door, per_door, Door, DoorKind, DoorResult};
 use crate::harness::*;
 
 /// One RPC with its request.
@@ -1333,4 +1334,180 @@ async fn every_limit_is_inclusive() {
         .await
         .expect("limit 1 and 1000");
     }
+}
+
+// ---------------------------------------------------------------------------
+// The same refusals through every door (tests/it/door.rs): the data-plane
+// and key-naming rules, in AWS's terms (exception names, AWS enum
+// spellings), so a new door is held to them by listing it in `per_door!`.
+
+per_door!(refusals_are_the_same_through_every_door);
+
+/// One door call whose result is dropped (only refusals are checked).
+enum DoorCall {
+    CreateKey(door::CreateKey),
+    DescribeKey(String),
+    UpdateKeyDescription(String, String),
+    Encrypt(door::Encrypt),
+    Decrypt(door::Decrypt),
+    GenerateDataKey(door::GenerateDataKey),
+}
+
+async fn run_door(d: &mut Door, call: DoorCall) -> DoorResult<()> {
+    match call {
+        DoorCall::CreateKey(r) => d.create_key(r).await.map(drop),
+        DoorCall::DescribeKey(k) => d.describe_key(&k).await.map(drop),
+        DoorCall::UpdateKeyDescription(k, text) => d.update_key_description(&k, &text).await,
+        DoorCall::Encrypt(r) => d.encrypt(r).await.map(drop),
+        DoorCall::Decrypt(r) => d.decrypt(r).await.map(drop),
+        DoorCall::GenerateDataKey(r) => d.generate_data_key(r).await.map(drop),
+    }
+}
+
+async fn refusals_are_the_same_through_every_door(kind: DoorKind) {
+    let server = TestServer::start().await;
+    let mut d = server.door(kind, ROOT_A).await;
+    let k = d.new_key("fixture").await;
+    d.create_alias("alias/fixture", &k).await.expect("alias");
+    let blob = d
+        .encrypt(door::Encrypt {
+            key_id: k.clone(),
+            plaintext: b"fixture plaintext".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .expect("encrypt")
+        .ciphertext_blob;
+    let mut garbage = vec![0xAB; 100];
+    garbage[0] = 1; // a plausible version byte; the rest is still garbage
+    let describe = |id: String| DoorCall::DescribeKey(id);
+    let enc = |plaintext: Vec<u8>| {
+        DoorCall::Encrypt(door::Encrypt {
+            key_id: k.clone(),
+            plaintext,
+            ..Default::default()
+        })
+    };
+    let dec = |ciphertext_blob: Vec<u8>| {
+        DoorCall::Decrypt(door::Decrypt {
+            ciphertext_blob,
+            ..Default::default()
+        })
+    };
+    let gdk = |number_of_bytes: Option<i32>, key_spec: Option<&str>| {
+        DoorCall::GenerateDataKey(door::GenerateDataKey {
+            key_id: k.clone(),
+            number_of_bytes,
+            key_spec: key_spec.map(str::to_owned),
+            ..Default::default()
+        })
+    };
+    const VALIDATION: &str = "ValidationException";
+    const NOT_FOUND: &str = "NotFoundException";
+    const CIPHERTEXT: &str = "InvalidCiphertextException";
+    let cases: Vec<(&str, DoorCall, &str)> = vec![
+        ("DescribeKey: empty", describe(String::new()), VALIDATION),
+        (
+            "DescribeKey: 2049 chars",
+            describe(s(2049, 'k')),
+            VALIDATION,
+        ),
+        (
+            "DescribeKey: garbage",
+            describe("garbage".into()),
+            NOT_FOUND,
+        ),
+        (
+            "DescribeKey: wrong Region ARN",
+            describe(format!("arn:aws:kms:eu-west-1:{ACCOUNT_A}:key/{k}")),
+            NOT_FOUND,
+        ),
+        (
+            "DescribeKey: unknown alias",
+            describe("alias/nope".into()),
+            NOT_FOUND,
+        ),
+        ("Encrypt: empty plaintext", enc(vec![]), VALIDATION),
+        ("Encrypt: 4097 bytes", enc(vec![7; 4097]), VALIDATION),
+        ("Decrypt: empty blob", dec(vec![]), VALIDATION),
+        ("Decrypt: 6145-byte blob", dec(vec![1; 6145]), VALIDATION),
+        ("Decrypt: short garbage", dec(b"abc".to_vec()), CIPHERTEXT),
+        ("Decrypt: garbage", dec(garbage), CIPHERTEXT),
+        ("GenerateDataKey: 0 bytes", gdk(Some(0), None), VALIDATION),
+        (
+            "GenerateDataKey: 1025 bytes",
+            gdk(Some(1025), None),
+            VALIDATION,
+        ),
+        (
+            "GenerateDataKey: KeySpec and NumberOfBytes",
+            gdk(Some(32), Some("AES_256")),
+            VALIDATION,
+        ),
+        (
+            "GenerateDataKey: neither KeySpec nor NumberOfBytes",
+            gdk(None, None),
+            VALIDATION,
+        ),
+        (
+            "GenerateDataKey: unknown KeySpec",
+            gdk(None, Some("AES_512")),
+            VALIDATION,
+        ),
+        (
+            "CreateKey: description 8193 chars",
+            DoorCall::CreateKey(door::CreateKey {
+                description: s(8193, 'd'),
+                ..Default::default()
+            }),
+            VALIDATION,
+        ),
+        (
+            "CreateKey: unknown KeySpec",
+            DoorCall::CreateKey(door::CreateKey {
+                key_spec: Some("NOT_A_SPEC".into()),
+                ..Default::default()
+            }),
+            VALIDATION,
+        ),
+        (
+            "UpdateKeyDescription: 8193 chars",
+            DoorCall::UpdateKeyDescription(k.clone(), s(8193, 'd')),
+            VALIDATION,
+        ),
+    ];
+
+    let before = (
+        d.list_keys().await.expect("list keys"),
+        d.describe_key(&k).await.expect("describe"),
+        d.list_aliases(None).await.expect("list aliases"),
+    );
+    for (name, call, exception) in cases {
+        let e = match run_door(&mut d, call).await {
+            Ok(()) => panic!("{name}: accepted, expected {exception}"),
+            Err(e) => e,
+        };
+        assert_eq!(e.exception, exception, "{name}: {e:?}");
+        assert!(
+            e.message.len() < 1024 && !e.message.contains('\n'),
+            "{name}: message too long or multi-line: {} chars",
+            e.message.len()
+        );
+        // Still answering, and nothing was written.
+        let after = (
+            d.list_keys().await.expect("list keys"),
+            d.describe_key(&k).await.expect("describe"),
+            d.list_aliases(None).await.expect("list aliases"),
+        );
+        assert_eq!(after, before, "{name}: the account changed");
+    }
+    // The fixture's ciphertext still decrypts.
+    let out = d
+        .decrypt(door::Decrypt {
+            ciphertext_blob: blob,
+            ..Default::default()
+        })
+        .await
+        .expect("decrypt");
+    assert_eq!(out.plaintext, b"fixture plaintext");
 }

@@ -6,9 +6,10 @@
 
 use std::time::Duration;
 
-use kmsd::clock::{to_timestamp, Clock, DAY_MS};
+use kmsd::clock::{Clock, DAY_MS};
 use kmsd::model::KeyId;
 use kmsd::proto::kms::v1 as pb;
+use kmsd::service::time::to_timestamp;
 use kmsd::store::Store;
 use tonic::Code;
 
@@ -42,17 +43,15 @@ async fn describe_status(c: &mut Client, key_id: &str) -> Result<pb::KeyMetadata
     .map(|r| r.into_inner().key_metadata.expect("metadata"))
 }
 
-/// Polls DescribeKey (bounded, ~5 s) until the key is NOT_FOUND; this waits
-/// for an event (the background job's deletion), not for time to pass.
-async fn wait_until_gone(c: &mut Client, key_id: &str) {
-    for _ in 0..100 {
-        match describe_status(c, key_id).await {
-            Err(e) if e.code() == Code::NotFound => return,
-            Err(e) => panic!("unexpected error while waiting: {e:?}"),
-            Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-    panic!("key {key_id} was not deleted by the background job within ~5 s");
+/// Waits for the server's background pass that has seen the current clock
+/// (see `TestServer::background_pass`), then asserts the key is gone. The
+/// test calls no job itself, so the background job did the deletion.
+async fn assert_deleted_by_background_job(server: &TestServer, c: &mut Client, key_id: &str) {
+    server.background_pass().await;
+    let e = describe_status(c, key_id)
+        .await
+        .expect_err("the key is still there after the background pass");
+    assert_aws_error(&e, Code::NotFound, "NotFoundException");
 }
 
 #[tokio::test]
@@ -180,7 +179,7 @@ async fn the_background_job_deletes_a_due_key() {
     schedule(&mut c, &key, Some(7)).await.expect("schedule");
 
     server.clock.advance(days(7) + SECOND);
-    wait_until_gone(&mut c, &key).await;
+    assert_deleted_by_background_job(&server, &mut c, &key).await;
     assert_eq!(all_key_ids(&mut c).await, vec![keeper]);
 }
 
@@ -210,7 +209,7 @@ async fn a_scheduled_deletion_survives_a_restart() {
 
     // The restarted server's own background job deletes it.
     server.clock.advance(days(1) + SECOND);
-    wait_until_gone(&mut c, &key).await;
+    assert_deleted_by_background_job(&server, &mut c, &key).await;
     assert!(all_key_ids(&mut c).await.is_empty());
 }
 

@@ -5,15 +5,16 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kms_proto::client::ConnectOptions;
 use kmsd::clock::ManualClock;
-use kmsd::kms::{Kms, KmsConfig};
+use kmsd::kms::{JobPass, Kms, KmsConfig};
 use kmsd::pki::{self, DEV_PRINCIPAL};
 use kmsd::proto::kms::v1 as pb;
 use kmsd::proto::kms::v1::key_management_service_client::KeyManagementServiceClient;
@@ -196,14 +197,28 @@ pub struct DaemonProcess {
     pub child: Child,
     pub dir: PathBuf,
     pub endpoint: String,
+    /// Everything the daemon writes to stderr, collected by a reader thread
+    /// (which also keeps the pipe drained while the daemon runs).
+    stderr: Arc<Mutex<String>>,
 }
+
+/// How long a test waits for an event that must happen (a daemon's ready
+/// line, a background pass) before failing instead of hanging. A hang
+/// guard only: no test asserts anything about how long things take.
+pub const HANG_GUARD: Duration = Duration::from_secs(120);
+
+/// What `kmsd serve --dev` prints on stderr once it has bound its port and
+/// written `DIR/endpoint` (src/bin/kmsd.rs), followed by the endpoint.
+const READY_LINE: &str = "kmsd (dev) listening on ";
 
 impl DaemonProcess {
     /// Starts `kmsd serve --dev --data-dir DIR --listen 127.0.0.1:0` and
-    /// waits for it to write `DIR/endpoint` (bounded).
+    /// waits for its ready line on stderr. No polling: a reader thread
+    /// forwards each line as it is written, and the wait ends at the ready
+    /// line, or fails at once if the daemon exits first (with its stderr).
     pub fn start(dir: &Path) -> Self {
         let _ = std::fs::remove_file(dir.join("endpoint"));
-        let child = Command::new(env!("CARGO_BIN_EXE_kmsd"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kmsd"))
             .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
             .env("RUST_LOG", "warn")
@@ -211,12 +226,53 @@ impl DaemonProcess {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn kmsd");
-        let endpoint = wait_for_file(&dir.join("endpoint"));
+        let pipe = child.stderr.take().expect("piped stderr");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<String>();
+        {
+            let stderr = Arc::clone(&stderr);
+            std::thread::spawn(move || {
+                // Ends at EOF, when the daemon exits; dropping `ready_tx`
+                // then tells a waiter that no ready line is coming.
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { break };
+                    {
+                        let mut all = stderr.lock().unwrap_or_else(|p| p.into_inner());
+                        all.push_str(&line);
+                        all.push('\n');
+                    }
+                    if let Some(endpoint) = line.strip_prefix(READY_LINE) {
+                        let _ = ready_tx.send(endpoint.trim().to_owned());
+                    }
+                }
+            });
+        }
+        let endpoint = match ready_rx.recv_timeout(HANG_GUARD) {
+            Ok(endpoint) => endpoint,
+            Err(e) => {
+                let _ = child.kill();
+                let status = child.wait();
+                let text = stderr.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                panic!("kmsd printed no ready line ({e}; exit: {status:?}); stderr:\n{text}");
+            }
+        };
+        // The endpoint file is written before the ready line is printed.
+        let file = std::fs::read_to_string(dir.join("endpoint")).expect("endpoint file");
+        assert_eq!(file.trim(), endpoint, "endpoint file and ready line differ");
         Self {
             child,
             dir: dir.to_owned(),
-            endpoint: endpoint.trim().to_owned(),
+            endpoint,
+            stderr,
         }
+    }
+
+    /// What the daemon has written to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Sends SIGTERM and waits for the exit status.
@@ -243,19 +299,6 @@ impl Drop for DaemonProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Waits (up to 60 s, polling) for a file to appear with content.
-pub fn wait_for_file(path: &Path) -> String {
-    for _ in 0..600 {
-        if let Ok(s) = std::fs::read_to_string(path) {
-            if !s.trim().is_empty() {
-                return s;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{} did not appear", path.display());
 }
 
 // ---------------------------------------------------------------------------
@@ -618,5 +661,27 @@ impl TestServer {
     /// down, and start it again on the same dir and the same time line.
     pub async fn start_in_with_clock(dir: &Path, clock: ManualClock) -> Self {
         Self::start_at(dir.to_owned(), clock, None).await
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Background jobs, driven by the manual clock.
+
+impl TestServer {
+    /// Waits for the server's background jobs to complete a pass that read
+    /// the clock at or after its current reading, i.e. one that has seen
+    /// every deletion and rotation due now; returns it. Call it after
+    /// advancing `self.clock` past a due time (the advance wakes the jobs),
+    /// after a schedule change, or after a start (the catch-up pass). No
+    /// polling and no sleeping: it awaits the core's pass signal.
+    pub async fn background_pass(&self) -> JobPass {
+        let now = kmsd::clock::Clock::now_ms(&self.clock);
+        let pass = tokio::time::timeout(HANG_GUARD, self.kms.wait_job_pass_as_of(now))
+            .await
+            .unwrap_or_else(|_| {
+                panic!("no background pass as of clock {now}: was anything due at that time?")
+            });
+        assert!(pass.ok, "the background pass failed: {pass:?}");
+        pass
     }
 }

@@ -1,4 +1,5 @@
-//! The control plane and the rest of the data plane, end to end over gRPC:
+//! The control plane and the rest of the data plane, end to end (the
+//! scenarios listed in `per_door!` through every door, the rest over gRPC):
 //! CreateKey's metadata, the four ways to name a key, descriptions,
 //! enable/disable, ListKeys pagination, aliases (create, repoint, delete,
 //! list, paginate), tags (add, overwrite, remove, paginate), ReEncrypt,
@@ -7,12 +8,23 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use kmsd::clock::{to_timestamp, Clock};
+use kmsd::clock::Clock;
 use kmsd::model::KeyId;
 use kmsd::proto::kms::v1 as pb;
+use kmsd::service::time::to_timestamp;
 use tonic::Code;
 
+use crate::door::{
+    assert_exception, per_door, AliasEntry, Decrypt, Door, DoorKind, Encrypt, GenerateDataKey,
+};
 use crate::harness::*;
+
+// Scenarios that run through every door (see tests/it/door.rs).
+per_door!(
+    describe_key_by_id_arn_alias_and_alias_arn,
+    update_description_and_enable_disable,
+    aliases_create_update_delete_and_list,
+);
 
 fn is_hex64(s: &str) -> bool {
     s.len() == 64
@@ -135,19 +147,24 @@ async fn create_key_returns_the_aws_defaults() {
     }
 }
 
-#[tokio::test]
-async fn describe_key_by_id_arn_alias_and_alias_arn() {
+async fn describe_key_by_id_arn_alias_and_alias_arn(door: DoorKind) {
     let server = TestServer::start().await;
-    let mut c = server.client().await;
-    let key = create_key(&mut c, "four names").await;
-    create_alias(&mut c, "alias/four", &key).await;
-    let by_id = describe(&mut c, &key).await;
+    let mut d = server.door(door, ROOT_A).await;
+    let key = d.new_key("four names").await;
+    d.create_alias("alias/four", &key)
+        .await
+        .expect("create alias");
+    let by_id = d.describe_key(&key).await.expect("describe by id");
     for name in [
         key_arn_of(ACCOUNT_A, &key),
         "alias/four".to_string(),
         alias_arn_of(ACCOUNT_A, "alias/four"),
     ] {
-        assert_eq!(describe(&mut c, &name).await, by_id, "{name}");
+        assert_eq!(
+            d.describe_key(&name).await.expect("describe"),
+            by_id,
+            "{name}"
+        );
     }
     // The data plane takes all four too.
     for name in [
@@ -156,74 +173,74 @@ async fn describe_key_by_id_arn_alias_and_alias_arn() {
         "alias/four".to_string(),
         alias_arn_of(ACCOUNT_A, "alias/four"),
     ] {
-        let blob = encrypt(&mut c, &name, b"named", &ctx(&[])).await;
-        let out = try_decrypt(&mut c, &blob, &ctx(&[]))
+        let blob = d
+            .encrypt(Encrypt {
+                key_id: name.clone(),
+                plaintext: b"named".to_vec(),
+                ..Default::default()
+            })
+            .await
+            .expect("encrypt")
+            .ciphertext_blob;
+        let out = d
+            .decrypt(Decrypt {
+                ciphertext_blob: blob,
+                ..Default::default()
+            })
             .await
             .expect("decrypt");
         assert_eq!(out.key_id, by_id.arn, "{name}");
     }
 }
 
-#[tokio::test]
-async fn update_description_and_enable_disable() {
+async fn update_description_and_enable_disable(door: DoorKind) {
     let server = TestServer::start().await;
-    let mut c = server.client().await;
-    let key = create_key(&mut c, "before").await;
+    let mut d = server.door(door, ROOT_A).await;
+    let key = d.new_key("before").await;
+    let describe = async |d: &mut Door, key: &str| d.describe_key(key).await.expect("describe");
 
-    c.update_key_description(pb::UpdateKeyDescriptionRequest {
-        key_id: key.clone(),
-        description: "after".into(),
-    })
-    .await
-    .expect("update description");
-    assert_eq!(describe(&mut c, &key).await.description, "after");
-    c.update_key_description(pb::UpdateKeyDescriptionRequest {
-        key_id: key_arn_of(ACCOUNT_A, &key),
-        description: String::new(),
-    })
-    .await
-    .expect("clear description by ARN");
-    assert_eq!(describe(&mut c, &key).await.description, "");
+    d.update_key_description(&key, "after")
+        .await
+        .expect("update description");
+    assert_eq!(describe(&mut d, &key).await.description, "after");
+    d.update_key_description(&key_arn_of(ACCOUNT_A, &key), "")
+        .await
+        .expect("clear description by ARN");
+    assert_eq!(describe(&mut d, &key).await.description, "");
 
     // Disable twice, enable twice: idempotent both ways.
     for _ in 0..2 {
-        c.disable_key(pb::DisableKeyRequest {
-            key_id: key.clone(),
-        })
-        .await
-        .expect("disable");
-        let m = describe(&mut c, &key).await;
-        assert_eq!(m.key_state, pb::KeyState::Disabled as i32);
+        d.disable_key(&key).await.expect("disable");
+        let m = describe(&mut d, &key).await;
+        assert_eq!(m.key_state, "Disabled");
         assert!(!m.enabled);
     }
-    let e = c
-        .generate_data_key(pb::GenerateDataKeyRequest {
+    let r = d
+        .generate_data_key(GenerateDataKey {
             key_id: key.clone(),
             number_of_bytes: Some(16),
             ..Default::default()
         })
-        .await
-        .unwrap_err();
-    assert_aws_error(&e, Code::FailedPrecondition, "DisabledException");
+        .await;
+    assert_exception(r, "DisabledException");
     // A disabled key can still be renamed.
-    c.update_key_description(pb::UpdateKeyDescriptionRequest {
-        key_id: key.clone(),
-        description: "disabled".into(),
-    })
-    .await
-    .expect("rename a disabled key");
-    for _ in 0..2 {
-        c.enable_key(pb::EnableKeyRequest {
-            key_id: key.clone(),
-        })
+    d.update_key_description(&key, "disabled")
         .await
-        .expect("enable");
-        let m = describe(&mut c, &key).await;
-        assert_eq!(m.key_state, pb::KeyState::Enabled as i32);
+        .expect("rename a disabled key");
+    for _ in 0..2 {
+        d.enable_key(&key).await.expect("enable");
+        let m = describe(&mut d, &key).await;
+        assert_eq!(m.key_state, "Enabled");
         assert!(m.enabled);
     }
-    assert_eq!(describe(&mut c, &key).await.description, "disabled");
-    encrypt(&mut c, &key, b"enabled again", &ctx(&[])).await;
+    assert_eq!(describe(&mut d, &key).await.description, "disabled");
+    d.encrypt(Encrypt {
+        key_id: key.clone(),
+        plaintext: b"enabled again".to_vec(),
+        ..Default::default()
+    })
+    .await
+    .expect("encrypt under the enabled key");
 }
 
 #[tokio::test]
@@ -290,108 +307,115 @@ async fn list_keys_paginates() {
     assert!(!exact.truncated);
 }
 
-#[tokio::test]
-async fn aliases_create_update_delete_and_list() {
+async fn aliases_create_update_delete_and_list(door: DoorKind) {
     let server = TestServer::start().await;
-    let mut c = server.client().await;
-    let k1 = create_key(&mut c, "one").await;
-    let k2 = create_key(&mut c, "two").await;
+    let mut d = server.door(door, ROOT_A).await;
+    let k1 = d.new_key("one").await;
+    let k2 = d.new_key("two").await;
     let t0 = server.clock.now_ms();
-    create_alias(&mut c, "alias/app/current", &k1).await;
-    create_alias(&mut c, "alias/app/stable", &k1).await;
+    d.create_alias("alias/app/current", &k1)
+        .await
+        .expect("create current");
+    d.create_alias("alias/app/stable", &k1)
+        .await
+        .expect("create stable");
+    let names =
+        |list: Vec<AliasEntry>| -> Vec<String> { list.into_iter().map(|a| a.alias_name).collect() };
 
-    let all = all_aliases(&mut c).await;
+    let all = d.list_aliases(None).await.expect("list aliases");
     assert_eq!(all.len(), 2);
     for a in &all {
         assert_eq!(a.target_key_id, k1);
         assert_eq!(a.alias_arn, alias_arn_of(ACCOUNT_A, &a.alias_name));
-        assert_eq!(a.creation_date, Some(to_timestamp(t0)));
-        assert_eq!(a.last_updated_date, Some(to_timestamp(t0)));
+        assert_eq!(a.creation_date_ms, Some(t0));
+        assert_eq!(a.last_updated_date_ms, Some(t0));
     }
+    assert_eq!(names(all), vec!["alias/app/current", "alias/app/stable"]);
     assert_eq!(
-        all.iter()
-            .map(|a| a.alias_name.as_str())
-            .collect::<Vec<_>>(),
+        names(d.list_aliases(Some(&k1)).await.expect("aliases of k1")),
         vec!["alias/app/current", "alias/app/stable"]
     );
-    assert_eq!(
-        aliases_of(&mut c, &k1).await,
-        vec!["alias/app/current", "alias/app/stable"]
-    );
-    assert!(aliases_of(&mut c, &k2).await.is_empty());
+    assert!(d
+        .list_aliases(Some(&k2))
+        .await
+        .expect("aliases of k2")
+        .is_empty());
 
     // Repoint one alias an hour later.
     server.clock.advance(Duration::from_secs(3600));
     let t1 = server.clock.now_ms();
-    c.update_alias(pb::UpdateAliasRequest {
-        alias_name: "alias/app/current".into(),
-        target_key_id: key_arn_of(ACCOUNT_A, &k2),
-    })
-    .await
-    .expect("update alias");
-    assert_eq!(describe(&mut c, "alias/app/current").await.key_id, k2);
-    assert_eq!(describe(&mut c, "alias/app/stable").await.key_id, k1);
-    let all = all_aliases(&mut c).await;
+    d.update_alias("alias/app/current", &key_arn_of(ACCOUNT_A, &k2))
+        .await
+        .expect("update alias");
+    let target =
+        async |d: &mut Door, name: &str| d.describe_key(name).await.expect("describe").key_id;
+    assert_eq!(target(&mut d, "alias/app/current").await, k2);
+    assert_eq!(target(&mut d, "alias/app/stable").await, k1);
+    let all = d.list_aliases(None).await.expect("list aliases");
     let current = all
         .iter()
         .find(|a| a.alias_name == "alias/app/current")
         .expect("current");
     assert_eq!(current.target_key_id, k2);
-    assert_eq!(current.creation_date, Some(to_timestamp(t0)));
-    assert_eq!(current.last_updated_date, Some(to_timestamp(t1)));
+    assert_eq!(current.creation_date_ms, Some(t0));
+    assert_eq!(current.last_updated_date_ms, Some(t1));
     let stable = all
         .iter()
         .find(|a| a.alias_name == "alias/app/stable")
         .expect("stable");
-    assert_eq!(stable.last_updated_date, Some(to_timestamp(t0)));
-    assert_eq!(aliases_of(&mut c, &k1).await, vec!["alias/app/stable"]);
+    assert_eq!(stable.last_updated_date_ms, Some(t0));
     assert_eq!(
-        aliases_of(&mut c, &key_arn_of(ACCOUNT_A, &k2)).await,
+        names(d.list_aliases(Some(&k1)).await.expect("aliases of k1")),
+        vec!["alias/app/stable"]
+    );
+    assert_eq!(
+        names(
+            d.list_aliases(Some(&key_arn_of(ACCOUNT_A, &k2)))
+                .await
+                .expect("aliases of k2 by ARN")
+        ),
         vec!["alias/app/current"]
     );
     // Data encrypted through the alias now uses k2.
-    let out = c
-        .encrypt(pb::EncryptRequest {
+    let out = d
+        .encrypt(Encrypt {
             key_id: "alias/app/current".into(),
             plaintext: b"x".to_vec(),
             ..Default::default()
         })
         .await
-        .expect("encrypt")
-        .into_inner();
+        .expect("encrypt");
     assert_eq!(out.key_id, key_arn_of(ACCOUNT_A, &k2));
 
     // Delete.
-    c.delete_alias(pb::DeleteAliasRequest {
-        alias_name: "alias/app/stable".into(),
-    })
-    .await
-    .expect("delete alias");
-    let e = c
-        .describe_key(pb::DescribeKeyRequest {
-            key_id: "alias/app/stable".into(),
-            ..Default::default()
-        })
+    d.delete_alias("alias/app/stable")
         .await
-        .unwrap_err();
-    assert_aws_error(&e, Code::NotFound, "NotFoundException");
-    let e = c
-        .delete_alias(pb::DeleteAliasRequest {
-            alias_name: "alias/app/stable".into(),
-        })
+        .expect("delete alias");
+    let e = assert_exception(
+        d.describe_key("alias/app/stable").await,
+        "NotFoundException",
+    );
+    assert!(e.message.contains("alias/app/stable"), "{e:?}");
+    assert_exception(
+        d.delete_alias("alias/app/stable").await,
+        "NotFoundException",
+    );
+    assert!(d
+        .list_aliases(Some(&k1))
         .await
-        .unwrap_err();
-    assert_aws_error(&e, Code::NotFound, "NotFoundException");
-    assert!(aliases_of(&mut c, &k1).await.is_empty());
-    assert_eq!(all_aliases(&mut c).await.len(), 1);
+        .expect("aliases of k1")
+        .is_empty());
+    assert_eq!(d.list_aliases(None).await.expect("list aliases").len(), 1);
     // The key itself is untouched by its alias going away.
     assert_eq!(
-        describe(&mut c, &k1).await.key_state,
-        pb::KeyState::Enabled as i32
+        d.describe_key(&k1).await.expect("describe k1").key_state,
+        "Enabled"
     );
     // And the name can be used again.
-    create_alias(&mut c, "alias/app/stable", &k2).await;
-    assert_eq!(describe(&mut c, "alias/app/stable").await.key_id, k2);
+    d.create_alias("alias/app/stable", &k2)
+        .await
+        .expect("re-create alias");
+    assert_eq!(target(&mut d, "alias/app/stable").await, k2);
 }
 
 #[tokio::test]

@@ -2,6 +2,12 @@
 //! binary) on ephemeral 127.0.0.1 ports, real mutual TLS, real RocksDB in
 //! temp dirs. One test binary for all of them, because every binary that
 //! links RocksDB is slow to link.
+//!
+//! `harness` starts servers and daemons; `door` is the door-neutral client
+//! that scenarios listed in `per_door!` run through (one test per door);
+//! `tidy` checks the architecture rules by reading `src/`. Background jobs
+//! are driven by the manual clock and awaited through the core's pass
+//! signal (`TestServer::background_pass`): no test sleeps.
 
 mod harness;
 
@@ -14,6 +20,7 @@ mod bulk_load;
 mod cli;
 mod cross_account;
 mod deletion;
+mod door;
 mod envelope;
 mod grants;
 mod health;
@@ -23,3 +30,4 @@ mod keys_aliases_tags;
 mod restart;
 mod rotation;
 mod security;
+mod tidy;

@@ -15,15 +15,17 @@
 //!
 //! Time never passes by itself here: tests advance the server's
 //! `ManualClock` and then either run the job's own entry point
-//! (`Kms::process_due_rotations`) or wait, bounded, for the background job
-//! to produce the rotation (an event).
+//! (`Kms::process_due_rotations`) or await the background job's next pass
+//! (`TestServer::background_pass`, the core's "job pass done" signal) and
+//! then assert: no polling, no sleeps.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use kmsd::clock::{to_timestamp, Clock, ManualClock, DAY_MS};
+use kmsd::clock::{Clock, ManualClock, DAY_MS};
 use kmsd::model::{KeyId, KeySpec, MaterialLocation, MaterialOrigin, MaterialState};
 use kmsd::proto::kms::v1 as pb;
+use kmsd::service::time::to_timestamp;
 use kmsd::store::Store;
 use tonic::Code;
 
@@ -146,26 +148,22 @@ async fn rotations_only(c: &mut Client, key_id: &str) -> Vec<pb::RotationsListEn
     all_rotations(c, key_id, pb::IncludeKeyMaterial::RotationsOnly).await
 }
 
-/// Polls ListKeyRotations (bounded, ~10 s) until the key has `n`
-/// completed rotations, the newest of them CURRENT. This waits for an
-/// event — the background job's rotation — never for time to pass (the
-/// clock is manual). The CURRENT condition matters: kmsd's ListKeyRotations
-/// reads the key record (cached) and the rotation history separately, so
-/// while the job is committing a rotation a listing can already show the
-/// new entry but still as NON_CURRENT.
-async fn wait_for_rotations(c: &mut Client, key_id: &str, n: usize) -> Vec<pb::RotationsListEntry> {
-    for _ in 0..200 {
-        let list = rotations_only(c, key_id).await;
-        assert!(list.len() <= n, "more rotations than expected: {list:#?}");
-        let settled = list
-            .last()
-            .is_none_or(|e| e.key_material_state == pb::KeyMaterialState::Current as i32);
-        if list.len() == n && settled {
-            return list;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+/// The key's completed rotations, asserting there are exactly `n` and the
+/// newest is CURRENT. Call it once the rotation is known to be committed:
+/// after `TestServer::background_pass` (the pass commits the rotation and
+/// updates the key cache before it is published) or after the call that
+/// rotated synchronously (EnableKey of a key that missed a rotation).
+async fn exactly_rotations(c: &mut Client, key_id: &str, n: usize) -> Vec<pb::RotationsListEntry> {
+    let list = rotations_only(c, key_id).await;
+    assert_eq!(list.len(), n, "rotations of {key_id}: {list:#?}");
+    if let Some(newest) = list.last() {
+        assert_eq!(
+            newest.key_material_state,
+            pb::KeyMaterialState::Current as i32,
+            "the newest rotation is not CURRENT: {list:#?}"
+        );
     }
-    panic!("{key_id} did not reach {n} rotations within ~10 s");
+    list
 }
 
 /// Encrypt, expecting success; the whole response.
@@ -347,7 +345,8 @@ async fn a_restart_in_the_middle_of_a_schedule_keeps_it() {
 
     // Day 366: the restarted server's own job rotates the key.
     server.clock.advance(days(166));
-    let list = wait_for_rotations(&mut c, &key, 1).await;
+    server.background_pass().await;
+    let list = exactly_rotations(&mut c, &key, 1).await;
     assert_entry(
         &list[0],
         &key,
@@ -404,7 +403,9 @@ async fn downtime_over_several_periods_gives_one_catch_up_rotation() {
     clock.advance(days(400));
     let server = TestServer::start_in_with_clock(tmp.path(), clock.clone()).await;
     let mut c = server.client().await;
-    let list = wait_for_rotations(&mut c, &key, 1).await;
+    // The catch-up pass at start reads the clock after the downtime.
+    server.background_pass().await;
+    let list = exactly_rotations(&mut c, &key, 1).await;
     // Nothing else is due now: the job made exactly one catch-up rotation.
     assert_eq!(
         run_rotation_job(&server).await,
@@ -903,8 +904,9 @@ async fn re_enabling_a_key_that_missed_its_rotation_rotates_it_at_once() {
     .await
     .expect("enable key");
     let re_enabled = server.clock.now_ms();
-    run_rotation_job(&server).await;
-    let list = wait_for_rotations(&mut c, &key, 1).await;
+    // EnableKey performed the missed rotation in its own batch.
+    assert_eq!(run_rotation_job(&server).await, 0, "nothing else is due");
+    let list = exactly_rotations(&mut c, &key, 1).await;
     assert_entry(
         &list[0],
         &key,
@@ -961,7 +963,8 @@ async fn a_key_pending_deletion_is_not_rotated() {
     })
     .await
     .expect("enable key");
-    let list = wait_for_rotations(&mut c, &key, 1).await;
+    // EnableKey performed the skipped rotation in its own batch.
+    let list = exactly_rotations(&mut c, &key, 1).await;
     assert_entry(
         &list[0],
         &key,
