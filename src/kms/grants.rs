@@ -583,10 +583,8 @@ impl Kms {
                 .await
                 .is_ok();
         if !permitted {
-            return Err(KmsError::AccessDenied(format!(
-                "User: {who} is not authorized to perform: kms:RetireGrant on resource: {}",
-                key.arn(&inner.region)
-            )));
+            // The one denial wording: it names no key of another account.
+            return Err(inner.denied(caller, Operation::RetireGrant, Some(&key)));
         }
         inner
             .blocking(move |inner| {

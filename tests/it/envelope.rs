@@ -85,7 +85,9 @@ async fn decrypt_failures_give_the_aws_errors(door: DoorKind) {
         assert!(
             matches!(
                 e.exception.as_str(),
-                "InvalidCiphertextException" | "NotFoundException"
+                // A flipped key-id byte names a key that does not exist:
+                // denied like a forbidden one (docs/security.md, item 7).
+                "InvalidCiphertextException" | "AccessDeniedException"
             ),
             "byte {i}: {e:?}"
         );

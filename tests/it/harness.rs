@@ -647,9 +647,36 @@ pub async fn all_grants(c: &mut Client, key_id: &str) -> Vec<pb::GrantListEntry>
 pub fn assert_access_denied(e: &tonic::Status, principal: &str, action: &str, resource: &str) {
     assert_aws_error(e, tonic::Code::PermissionDenied, "AccessDeniedException");
     let m = e.message();
-    assert!(m.contains(principal), "principal {principal} missing: {m}");
-    assert!(m.contains(action), "action {action} missing: {m}");
-    assert!(m.contains(resource), "resource {resource} missing: {m}");
+    assert!(
+        denial_names(m, principal, action, resource),
+        "not a denial of {action} by {principal} on {resource} as kmsd words them: {m}"
+    );
+}
+
+/// Whether an AccessDenied message names caller, action and resource the
+/// way kmsd's denials do (docs/security.md, item 7): a key of the caller's
+/// own account by its ARN; a key of another account not at all (neither
+/// its ARN, nor its id, nor its account); Decrypt and ReEncrypt's source
+/// side of a ciphertext in AWS's generic words, unless the caller named
+/// the key itself.
+pub fn denial_names(m: &str, principal: &str, action: &str, resource: &str) -> bool {
+    if !(m.starts_with("AccessDeniedException: ") && m.contains(principal) && m.contains(action)) {
+        return false;
+    }
+    // arn:aws:kms:REGION:ACCOUNT:key/ID
+    let parts: Vec<&str> = resource.splitn(6, ':').collect();
+    let key = (parts.len() == 6 && parts[2] == "kms").then(|| (parts[4], parts[5]));
+    match key {
+        Some((account, res)) if account != account_of(principal) => {
+            let id = res.rsplit('/').next().unwrap_or(res);
+            !m.contains(account) && !m.contains(id)
+        }
+        _ => {
+            m.contains(resource)
+                || (matches!(action, "kms:Decrypt" | "kms:ReEncryptFrom")
+                    && m.contains("associated with this ciphertext"))
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
