@@ -36,31 +36,54 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// Parses an IAM principal ARN: `arn:aws:iam::ACCOUNT:root`,
-    /// `...:user/NAME`, `...:role/NAME`, `...:group/NAME`, or an STS
-    /// assumed-role ARN; `None` otherwise.
+    /// Parses an IAM principal ARN by kmsd's rules: partition `aws`, a
+    /// 12-digit account and no Region; `iam` with `root`,
+    /// `user/[PATH/]NAME` or `role/[PATH/]NAME`, or `sts` with
+    /// `assumed-role/ROLE/SESSION`; names of IAM's characters
+    /// `[A-Za-z0-9_+=,.@-]` (1–64; sessions 2–64), path segments likewise;
+    /// `None` otherwise.
     pub fn parse(arn: &str) -> Option<Self> {
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
         let [scheme, partition, service, region, account, resource] = parts[..] else {
             return None;
         };
-        if scheme != "arn" || !partition.starts_with("aws") {
-            return None;
-        }
         let is_account = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
-        if !region.is_empty() || !is_account || resource.is_empty() {
+        if arn.len() > 2048
+            || scheme != "arn"
+            || partition != "aws"
+            || !region.is_empty()
+            || !is_account
+        {
             return None;
         }
-        let named = |prefix: &str| resource.len() > prefix.len() && resource.starts_with(prefix);
-        let ok_resource = match service {
-            "iam" => resource == "root" || ["user/", "role/", "group/"].into_iter().any(named),
-            "sts" => named("assumed-role/"),
+        let chars = |s: &str| {
+            s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+        };
+        let name = |s: &str| (1..=64).contains(&s.len()) && chars(s);
+        let path_and_name = |s: &str| match s.rsplit_once('/') {
+            Some((path, n)) => {
+                name(n)
+                    && path.len() <= 512
+                    && path.split('/').all(|seg| !seg.is_empty() && chars(seg))
+            }
+            None => name(s),
+        };
+        let ok = match service {
+            "iam" => {
+                resource == "root"
+                    || resource.strip_prefix("user/").is_some_and(path_and_name)
+                    || resource.strip_prefix("role/").is_some_and(path_and_name)
+            }
+            "sts" => resource
+                .strip_prefix("assumed-role/")
+                .and_then(|rest| rest.split_once('/'))
+                .is_some_and(|(role, session)| {
+                    name(role) && (2..=64).contains(&session.len()) && chars(session)
+                }),
             _ => false,
         };
-        if !ok_resource || arn.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return None;
-        }
-        Some(Self {
+        ok.then(|| Self {
             arn: arn.to_owned(),
             account: account.to_owned(),
         })
@@ -77,7 +100,7 @@ impl Principal {
     }
 }
 
-/// The principal a client certificate (PEM) names in its first URI SAN, as
+/// The principal a client certificate (PEM) names in its URI SAN, as
 /// kmsd reads it (its `service::identity::principal_from_cert`).
 pub fn principal_from_pem(pem: &[u8]) -> Result<Principal, String> {
     let (_, pem) = x509_parser::pem::parse_x509_pem(pem)
@@ -91,7 +114,7 @@ pub fn principal_from_pem(pem: &[u8]) -> Result<Principal, String> {
     principal_from_der(&pem.contents)
 }
 
-/// The principal a DER certificate names in its first URI SAN.
+/// The principal a DER certificate names in its URI SAN.
 pub fn principal_from_der(der: &[u8]) -> Result<Principal, String> {
     let bad = |why: &str| format!("Client certificate rejected: {why}");
     let (_, cert) =

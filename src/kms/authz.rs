@@ -129,30 +129,6 @@ enum Outcome {
     TryGrants,
 }
 
-/// The principal whose identity policies apply: an STS assumed-role
-/// session uses its role's policies.
-pub(crate) fn identity_principal(arn: &str) -> Cow<'_, str> {
-    if let Some(rest) = arn.strip_prefix("arn:aws:sts::") {
-        // arn:aws:sts::ACCT:assumed-role/ROLE/SESSION -> arn:aws:iam::ACCT:role/ROLE
-        if let Some((acct, res)) = rest.split_once(':') {
-            if let Some(role_session) = res.strip_prefix("assumed-role/") {
-                let role = role_session.split('/').next().unwrap_or(role_session);
-                return Cow::Owned(format!("arn:aws:iam::{acct}:role/{role}"));
-            }
-        }
-    }
-    Cow::Borrowed(arn)
-}
-
-/// Whether `caller` is the root principal of its account.
-fn is_root(caller: &Caller) -> bool {
-    caller
-        .principal
-        .arn()
-        .strip_suffix(":root")
-        .is_some_and(|p| p.ends_with(caller.principal.account()))
-}
-
 impl Inner {
     /// Builds the policy context of a request.
     fn context<'a>(
@@ -234,7 +210,8 @@ impl Inner {
             RequestContext::new(caller.principal.arn(), op.action(), resource)
         };
 
-        let root = is_root(caller);
+        // Decided once, from the parsed ARN (model/ids.rs `Principal`).
+        let root = caller.principal.is_root();
         let mut identity_allows = root;
         for (_, p) in policies.identity.iter() {
             let e = p.evaluate(&ctx);
@@ -307,7 +284,7 @@ impl Inner {
                 Some(k) => Some(self.key_policy(k).await?),
                 None => None,
             },
-            identity: self.identity(caller.principal.arn()).await?,
+            identity: self.identity(caller.principal.identity_arn()).await?,
         };
         let aliases = match key {
             Some(k) if Self::needs_resource_aliases(&policies) => {
@@ -338,7 +315,9 @@ impl Inner {
         op: Operation,
         target: &Principal,
     ) -> KmsResult<()> {
-        if op.is_identity_admin() && caller.principal.arn() == Principal::root_arn(target.account())
+        if op.is_identity_admin()
+            && caller.principal.is_root()
+            && caller.principal.account() == target.account()
         {
             return Ok(());
         }
@@ -481,10 +460,11 @@ impl Inner {
         self.blocking(move |i| i.load_key_policy(&k)).await
     }
 
-    /// Loads the compiled identity policies of `principal` on a cache miss
-    /// (blocking pool only; [`Inner::identity`] is the way in).
-    fn load_identity(&self, principal: &str) -> KmsResult<Arc<IdentityPolicies>> {
-        let who = identity_principal(principal).into_owned();
+    /// Loads the compiled identity policies of the principal whose
+    /// [`Principal::identity_arn`] is `who` on a cache miss (blocking pool
+    /// only; [`Inner::identity`] is the way in).
+    fn load_identity(&self, who: &str) -> KmsResult<Arc<IdentityPolicies>> {
+        let who = who.to_owned();
         match self.identity.get(&who) {
             Ok(p) => Ok(p),
             Err(epoch) => {
@@ -504,15 +484,13 @@ impl Inner {
         }
     }
 
-    /// The compiled identity policies of `principal`.
-    async fn identity(self: &Arc<Self>, principal: &str) -> KmsResult<Arc<IdentityPolicies>> {
-        if let Ok(p) = self
-            .identity
-            .get(&identity_principal(principal).into_owned())
-        {
+    /// The compiled identity policies of the principal whose
+    /// [`Principal::identity_arn`] is `who` (no allocation on a hit).
+    async fn identity(self: &Arc<Self>, who: &str) -> KmsResult<Arc<IdentityPolicies>> {
+        if let Ok(p) = self.identity.get(who) {
             return Ok(p);
         }
-        let who = principal.to_owned();
+        let who = who.to_owned();
         self.blocking(move |i| i.load_identity(&who)).await
     }
 
@@ -639,17 +617,5 @@ mod tests {
         let p = Policy::parse(&default_key_policy("111122223333")).expect("valid");
         assert_eq!(p.statements_len(), 1);
         assert!(p.text().contains("arn:aws:iam::111122223333:root"));
-    }
-
-    #[test]
-    fn assumed_roles_use_their_role_policies() {
-        assert_eq!(
-            identity_principal("arn:aws:sts::111122223333:assumed-role/app/session-1"),
-            "arn:aws:iam::111122223333:role/app"
-        );
-        assert_eq!(
-            identity_principal("arn:aws:iam::111122223333:user/alice"),
-            "arn:aws:iam::111122223333:user/alice"
-        );
     }
 }

@@ -59,7 +59,7 @@ impl<K: Hash + Eq + Clone, V: ?Sized> Cache<K, V> {
 
     // A std mutex, not tokio's: it is held for a hash-map operation only and
     // never across an await.
-    fn shard(&self, k: &K) -> MutexGuard<'_, Shard<K, V>> {
+    fn shard<Q: Hash + ?Sized>(&self, k: &Q) -> MutexGuard<'_, Shard<K, V>> {
         let i = (self.hasher.hash_one(k) as usize) % SHARDS;
         // A poisoned shard only means another thread panicked mid-operation;
         // the map is still structurally valid, so keep using it.
@@ -68,7 +68,11 @@ impl<K: Hash + Eq + Clone, V: ?Sized> Cache<K, V> {
 
     /// The cached value, or the epoch to pass to [`Cache::insert_if_unchanged`]
     /// after loading it.
-    pub fn get(&self, k: &K) -> Result<Arc<V>, Epoch> {
+    pub fn get<Q>(&self, k: &Q) -> Result<Arc<V>, Epoch>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let s = self.shard(k);
         match s.map.get(k) {
             Some(v) => Ok(Arc::clone(v)),

@@ -4,7 +4,6 @@
 //! point (`Inner::authorize` on the target principal), which lets only the
 //! root principal of the target principal's account through.
 
-use super::authz::identity_principal;
 use super::request::{
     DeletePrincipalPolicyRequest, GetPrincipalPolicyRequest, ListPrincipalPoliciesRequest,
     PutPrincipalPolicyRequest,
@@ -37,7 +36,7 @@ async fn admin(
             &AuthzInput::default(),
         )
         .await?;
-    Ok(identity_principal(target.arn()).into_owned())
+    Ok(target.identity_arn().to_owned())
 }
 
 fn check_name(name: &str) -> KmsResult<()> {

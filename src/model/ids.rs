@@ -348,39 +348,135 @@ impl<'a> ArnParts<'a> {
 
 /// The authenticated caller: an IAM principal ARN taken from the client
 /// certificate, e.g. `arn:aws:iam::111122223333:user/alice`.
+///
+/// Parsed once, strictly, by IAM's rules (see [`Principal::parse`]), so
+/// every later decision about the caller — is it the account root, whose
+/// identity policies apply — reads the parsed form, never the text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Principal {
     arn: String,
     account: String,
+    kind: PrincipalKind,
+    /// Whose identity policies apply (see [`Principal::identity_arn`]).
+    identity_arn: String,
+}
+
+/// What kind of IAM principal a [`Principal`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PrincipalKind {
+    /// `arn:aws:iam::ACCOUNT:root`, the account itself.
+    Root,
+    /// `arn:aws:iam::ACCOUNT:user/[PATH/]NAME`.
+    User,
+    /// `arn:aws:iam::ACCOUNT:role/[PATH/]NAME`.
+    Role,
+    /// `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
+    AssumedRole,
+}
+
+/// The one partition kmsd serves. `aws-cn` and `aws-us-gov` principals
+/// are refused (a deliberate limit, docs/api.md): accepting any string
+/// that starts with `aws` would let `aws-anything` pass as a partition.
+pub const PARTITION: &str = "aws";
+
+/// IAM's characters for user, role and session names: `[\w+=,.@-]`.
+fn iam_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
+}
+
+/// A user or role name (1–64 IAM name characters).
+fn iam_name(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.chars().all(iam_name_char)
+}
+
+/// `[PATH/]NAME` of a user or role: the name by IAM's rules, each path
+/// segment non-empty and of IAM name characters (stricter than IAM's path
+/// alphabet, which also admits `:` and other punctuation: a path must not
+/// be able to spell ARN separators), at most 512 characters of path.
+/// Returns the name.
+fn path_and_name(s: &str) -> Option<&str> {
+    let (path, name) = match s.rsplit_once('/') {
+        Some((path, name)) => (Some(path), name),
+        None => (None, s),
+    };
+    if !iam_name(name) {
+        return None;
+    }
+    if let Some(path) = path {
+        if path.len() > 512
+            || !path
+                .split('/')
+                .all(|seg| !seg.is_empty() && seg.chars().all(iam_name_char))
+        {
+            return None;
+        }
+    }
+    Some(name)
 }
 
 impl Principal {
-    /// Parses an IAM principal ARN: `arn:aws:iam::ACCOUNT:root`,
-    /// `...:user/NAME`, `...:role/NAME`, or an STS assumed-role ARN.
+    /// Parses an IAM principal ARN, strictly:
+    /// - partition exactly `aws`, no Region, a 12-digit account;
+    /// - `iam` with resource exactly `root`, `user/[PATH/]NAME` or
+    ///   `role/[PATH/]NAME` (names of 1–64 of IAM's characters
+    ///   `[A-Za-z0-9_+=,.@-]`, path segments likewise);
+    /// - `sts` with `assumed-role/ROLE/SESSION` (session 2–64 characters);
+    /// - nothing else: groups are never callers, and no other service's
+    ///   principals exist here.
+    ///
+    /// So no name can contain `:` or `/` beyond its path, and a user named
+    /// `x:111122223333:root` is not a principal at all.
     pub fn parse(arn: &str) -> Option<Self> {
+        if arn.len() > 2048 {
+            return None;
+        }
         let p = ArnParts::split_principal(arn)?;
         let (service, account, resource) = (p.service, p.account, p.resource);
-        if !p.partition.starts_with("aws") || resource.is_empty() {
+        if p.partition != PARTITION {
             return None;
         }
-        let ok_resource = match service {
+        let (kind, identity_arn) = match service {
+            "iam" if resource == "root" => (PrincipalKind::Root, arn.to_owned()),
             "iam" => {
-                resource == "root"
-                    || ["user/", "role/", "group/"]
-                        .iter()
-                        .any(|p| resource.len() > p.len() && resource.starts_with(p))
+                let (kind, rest) = if let Some(rest) = resource.strip_prefix("user/") {
+                    (PrincipalKind::User, rest)
+                } else if let Some(rest) = resource.strip_prefix("role/") {
+                    (PrincipalKind::Role, rest)
+                } else {
+                    return None;
+                };
+                let name = path_and_name(rest)?;
+                // User and role names are unique within an account whatever
+                // their path (IAM), so policies are kept by name alone.
+                let what = if kind == PrincipalKind::User {
+                    "user"
+                } else {
+                    "role"
+                };
+                (kind, format!("arn:aws:iam::{account}:{what}/{name}"))
             }
             "sts" => {
-                resource.len() > "assumed-role/".len() && resource.starts_with("assumed-role/")
+                let rest = resource.strip_prefix("assumed-role/")?;
+                let (role, session) = rest.split_once('/')?;
+                if !iam_name(role)
+                    || !(2..=64).contains(&session.len())
+                    || !session.chars().all(iam_name_char)
+                {
+                    return None;
+                }
+                // A session acts with its role's identity policies.
+                (
+                    PrincipalKind::AssumedRole,
+                    format!("arn:aws:iam::{account}:role/{role}"),
+                )
             }
-            _ => false,
+            _ => return None,
         };
-        if !ok_resource || arn.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return None;
-        }
         Some(Self {
             arn: arn.to_owned(),
             account: account.to_owned(),
+            kind,
+            identity_arn,
         })
     }
 
@@ -392,6 +488,25 @@ impl Principal {
     /// The principal's 12-digit account.
     pub fn account(&self) -> &str {
         &self.account
+    }
+
+    /// What kind of principal it is.
+    pub fn kind(&self) -> PrincipalKind {
+        self.kind
+    }
+
+    /// Whether this is the root of its account (decided from the parsed
+    /// ARN: service `iam`, resource exactly `root`).
+    pub fn is_root(&self) -> bool {
+        self.kind == PrincipalKind::Root
+    }
+
+    /// The principal whose identity policies apply to this one: itself,
+    /// path removed, for users and roles (IAM names are unique within an
+    /// account, whatever the path); its role for an STS session; itself
+    /// for the root (which has none and needs none).
+    pub fn identity_arn(&self) -> &str {
+        &self.identity_arn
     }
 
     /// The root principal ARN of `account`.
@@ -604,6 +719,82 @@ mod tests {
             "x:aws:iam::1:root",
         ] {
             assert_eq!(ArnParts::split(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn principals_parse_by_iams_rules() {
+        let ok = [
+            (
+                "arn:aws:iam::111122223333:root",
+                PrincipalKind::Root,
+                "arn:aws:iam::111122223333:root",
+            ),
+            (
+                "arn:aws:iam::111122223333:user/alice",
+                PrincipalKind::User,
+                "arn:aws:iam::111122223333:user/alice",
+            ),
+            (
+                "arn:aws:iam::111122223333:user/div/team/alice",
+                PrincipalKind::User,
+                "arn:aws:iam::111122223333:user/alice",
+            ),
+            (
+                "arn:aws:iam::111122223333:role/app+svc=x,y.z@q_r-s",
+                PrincipalKind::Role,
+                "arn:aws:iam::111122223333:role/app+svc=x,y.z@q_r-s",
+            ),
+            (
+                "arn:aws:iam::111122223333:role/team/app",
+                PrincipalKind::Role,
+                "arn:aws:iam::111122223333:role/app",
+            ),
+            (
+                "arn:aws:sts::111122223333:assumed-role/app/s1",
+                PrincipalKind::AssumedRole,
+                "arn:aws:iam::111122223333:role/app",
+            ),
+        ];
+        for (arn, kind, identity) in ok {
+            let p = Principal::parse(arn).unwrap_or_else(|| panic!("{arn}"));
+            assert_eq!(p.kind(), kind, "{arn}");
+            assert_eq!(p.identity_arn(), identity, "{arn}");
+            assert_eq!(p.account(), "111122223333");
+            assert_eq!(p.is_root(), kind == PrincipalKind::Root, "{arn}");
+        }
+        let bad = [
+            // A name that spells the root: ':' is no IAM name character.
+            "arn:aws:iam::111122223333:user/x:111122223333:root",
+            "arn:aws:iam::111122223333:role/x:111122223333:root",
+            "arn:aws:iam::111122223333:user/p:x/alice",
+            "arn:aws:sts::111122223333:assumed-role/app/x:111122223333:root",
+            // Root spelled otherwise, or with more after it.
+            "arn:aws:iam::111122223333:ROOT",
+            "arn:aws:iam::111122223333:root/",
+            "arn:aws:iam::111122223333:user/root/",
+            "arn:aws:sts::111122223333:root",
+            // Other partitions, services, accounts.
+            "arn:aws-cn:iam::111122223333:root",
+            "arn:aws-us-gov:iam::111122223333:root",
+            "arn:awsx:iam::111122223333:root",
+            "arn:aws:kms::111122223333:root",
+            "arn:aws:iam::11112222333:root",
+            "arn:aws:iam:us-east-1:111122223333:root",
+            // Groups are never callers.
+            "arn:aws:iam::111122223333:group/admins",
+            // Empty or oversized names, empty path segments, bad sessions.
+            "arn:aws:iam::111122223333:user/",
+            "arn:aws:iam::111122223333:user//alice",
+            "arn:aws:iam::111122223333:user/a b",
+            &format!("arn:aws:iam::111122223333:user/{}", "a".repeat(65)),
+            "arn:aws:sts::111122223333:assumed-role/app",
+            "arn:aws:sts::111122223333:assumed-role/app/s",
+            "arn:aws:sts::111122223333:assumed-role/app/s/t",
+            "arn:aws:sts::111122223333:assumed-role//s1",
+        ];
+        for arn in bad {
+            assert!(Principal::parse(arn).is_none(), "{arn} parsed");
         }
     }
 }

@@ -70,7 +70,7 @@ impl IdentityCache {
     }
 }
 
-/// The principal named by the first URI SAN of a DER certificate.
+/// The principal named by the one URI SAN of a DER certificate.
 pub fn principal_from_cert(der: &[u8]) -> KmsResult<Principal> {
     let bad = |why: &str| KmsError::Unauthenticated(format!("Client certificate rejected: {why}"));
     let (_, cert) =
@@ -79,14 +79,17 @@ pub fn principal_from_cert(der: &[u8]) -> KmsResult<Principal> {
         .subject_alternative_name()
         .map_err(|_| bad("malformed subjectAltName"))?
         .ok_or_else(|| bad("no subjectAltName with a principal ARN"))?;
-    let uri = san
-        .value
-        .general_names
-        .iter()
-        .find_map(|n| match n {
-            GeneralName::URI(u) => Some(*u),
-            _ => None,
-        })
+    let mut uris = san.value.general_names.iter().filter_map(|n| match n {
+        GeneralName::URI(u) => Some(*u),
+        _ => None,
+    });
+    let uri = uris
+        .next()
         .ok_or_else(|| bad("no URI subjectAltName with a principal ARN"))?;
+    // One certificate, one principal: with two URI SANs, which one is the
+    // caller would be a matter of order.
+    if uris.next().is_some() {
+        return Err(bad("more than one URI subjectAltName"));
+    }
     Principal::parse(uri).ok_or_else(|| bad("the URI subjectAltName is not an IAM principal ARN"))
 }

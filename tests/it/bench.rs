@@ -64,6 +64,15 @@ mod agreement {
             "arn:aws:iam::111122223333",
             "",
             "alice",
+            // docs/security.md, item 1: names, paths, sessions, partitions.
+            "arn:aws:iam::111122223333:user/x:111122223333:root",
+            "arn:aws:iam::111122223333:user/div/team/alice",
+            "arn:aws:iam::111122223333:user//alice",
+            "arn:aws:iam::111122223333:role/team/app",
+            "arn:aws:sts::111122223333:assumed-role/app/s",
+            "arn:aws:sts::111122223333:assumed-role/app/s1",
+            "arn:aws:sts::111122223333:assumed-role/app/s1/x",
+            "arn:awsfake:iam::111122223333:root",
         ] {
             let kmsd = Principal::parse(arn);
             let bench = BenchPrincipal::parse(arn);

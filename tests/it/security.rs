@@ -572,3 +572,190 @@ async fn item_04_aliases_cannot_target_another_accounts_key() {
         .collect();
     assert_eq!(names, vec!["alias/mine".to_owned()]);
 }
+
+/// A client certificate signed by the server's dev CA with exactly the URI
+/// SANs given, unchecked (what an attacker with a CA-signed certificate
+/// of their choosing would present); returns a client for it.
+async fn client_with_uris(
+    server: &TestServer,
+    uris: &[&str],
+    name: &str,
+) -> Result<Client, String> {
+    use rcgen::{CertificateParams, ExtendedKeyUsagePurpose, Issuer, KeyPair, SanType};
+    let certs = server.dir.join("certs");
+    let ca_pem = std::fs::read_to_string(certs.join("ca.pem")).expect("ca.pem");
+    let ca_key = KeyPair::from_pem(&std::fs::read_to_string(certs.join("ca.key")).expect("ca.key"))
+        .expect("ca key");
+    let issuer = Issuer::from_ca_cert_pem(&ca_pem, &ca_key).expect("issuer");
+    let key = KeyPair::generate().expect("key");
+    let mut params = CertificateParams::default();
+    params.subject_alt_names = uris
+        .iter()
+        .map(|u| SanType::URI((*u).try_into().expect("ia5")))
+        .collect();
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = params.signed_by(&key, &issuer).expect("sign");
+    let dir = server.dir.join("raw-clients").join(name);
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("client.pem"), cert.pem()).expect("write");
+    std::fs::write(dir.join("client.key"), key.serialize_pem()).expect("write");
+    let mut c = connect(
+        server.addr,
+        &certs.join("ca.pem"),
+        &dir.join("client.pem"),
+        &dir.join("client.key"),
+    )
+    .await;
+    // The TLS handshake accepts any CA-signed certificate; kmsd decides on
+    // the principal at the first call.
+    match c.list_keys(pb::ListKeysRequest::default()).await {
+        Err(e) if e.message().starts_with("UnauthenticatedException: ") => {
+            Err(e.message().to_owned())
+        }
+        // Authenticated (whether or not this principal may list keys).
+        _ => Ok(c),
+    }
+}
+
+/// Item 1: root-ness is decided from the parsed ARN; principal names follow
+/// IAM's character rules; only the `aws` partition; no group callers; one
+/// URI SAN per certificate.
+#[tokio::test]
+async fn item_01_no_principal_passes_as_the_account_root() {
+    let server = TestServer::start().await;
+    let mut root = server.client().await;
+    let key = create_key(&mut root, "k").await;
+
+    // The name that used to pass as the root (and near misses): refused
+    // at the first call, before touching any key.
+    for (i, arn) in [
+        "arn:aws:iam::111122223333:user/x:111122223333:root",
+        "arn:aws:iam::111122223333:role/x:111122223333:root",
+        "arn:aws:sts::111122223333:assumed-role/r/x:111122223333:root",
+        "arn:aws:iam::111122223333:user/p:111122223333:root/x",
+        "arn:aws-cn:iam::111122223333:root",
+        "arn:awsfake:iam::111122223333:root",
+        "arn:aws:iam::111122223333:group/admins",
+        "arn:aws:iam::111122223333:ROOT",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let e = client_with_uris(&server, &[arn], &format!("bad{i}"))
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{arn} was accepted"));
+        assert!(e.starts_with("UnauthenticatedException: "), "{arn}: {e}");
+    }
+    // Two URI SANs (a user and the root): refused, whatever the order.
+    for (i, uris) in [
+        ["arn:aws:iam::111122223333:user/alice", ROOT_A],
+        [ROOT_A, "arn:aws:iam::111122223333:user/alice"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let e = client_with_uris(&server, uris, &format!("two{i}"))
+            .await
+            .expect_err("two SANs accepted");
+        assert!(e.starts_with("UnauthenticatedException: "), "{e}");
+    }
+    // A user whose path looks like the root is an ordinary user: no access.
+    let mut tricky = client_with_uris(
+        &server,
+        &["arn:aws:iam::111122223333:user/root/alice"],
+        "pathed",
+    )
+    .await
+    .expect("a user with a path is a principal");
+    let e = tricky
+        .describe_key(pb::DescribeKeyRequest {
+            key_id: key.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_aws_error(&e, Code::PermissionDenied, "AccessDeniedException");
+    // The real root still is.
+    let mut real = client_with_uris(&server, &[ROOT_A], "root")
+        .await
+        .expect("root");
+    describe(&mut real, &key).await;
+}
+
+/// Item 5: a role with a path: identity policies put on
+/// `role/team/app` apply to `assumed-role/app/SESSION`, explicit Deny
+/// included; a role named like a path segment does not inherit them.
+#[tokio::test]
+async fn item_05_roles_with_a_path_get_their_identity_policies() {
+    let server = TestServer::start().await;
+    let mut root = server.client().await;
+    let key = create_key(&mut root, "k").await;
+    let pathed = "arn:aws:iam::111122223333:role/team/app";
+    put_identity_policy(
+        &server,
+        pathed,
+        "allow",
+        &identity_doc("Allow", &["kms:DescribeKey", "kms:Encrypt"], "*"),
+    )
+    .await;
+    let mut session = server
+        .client_as("arn:aws:sts::111122223333:assumed-role/app/s1")
+        .await;
+    describe(&mut session, &key).await;
+    encrypt(&mut session, &key, b"x", &HashMap::new()).await;
+
+    // An explicit Deny on the pathed role binds its sessions too.
+    put_identity_policy(
+        &server,
+        pathed,
+        "deny",
+        &identity_doc("Deny", &["kms:Encrypt"], "*"),
+    )
+    .await;
+    let e = session
+        .encrypt(pb::EncryptRequest {
+            key_id: key.clone(),
+            plaintext: b"x".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_aws_error(&e, Code::PermissionDenied, "AccessDeniedException");
+
+    // The policies are the role's, read back under any spelling of it.
+    let mut ic = server.identity_client_as(ROOT_A).await;
+    for spelling in [pathed, "arn:aws:iam::111122223333:role/app"] {
+        let names = ic
+            .list_principal_policies(pb::ListPrincipalPoliciesRequest {
+                principal_arn: spelling.into(),
+                ..Default::default()
+            })
+            .await
+            .expect("list")
+            .into_inner()
+            .policy_names;
+        assert_eq!(
+            names,
+            vec!["allow".to_owned(), "deny".to_owned()],
+            "{spelling}"
+        );
+    }
+
+    // A session of role "team" (the path segment) or of another account's
+    // role "app" gets nothing from them.
+    for other in [
+        "arn:aws:sts::111122223333:assumed-role/team/s1",
+        "arn:aws:sts::444455556666:assumed-role/app/s1",
+    ] {
+        let mut c = server.client_as(other).await;
+        let e = c
+            .describe_key(pb::DescribeKeyRequest {
+                key_id: key_arn_of(ACCOUNT_A, &key),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_aws_error(&e, Code::PermissionDenied, "AccessDeniedException");
+    }
+}
