@@ -201,12 +201,12 @@ fn core(c: &mut Criterion) {
         let blob = rt
             .block_on(kms.generate_data_key_without_plaintext(
                 &caller,
-                GenerateDataKeyWithoutPlaintextRequest {
+                GenerateDataKeyWithoutPlaintextRequest(GenerateDataKeyRequest {
                     key_id: key.clone(),
                     encryption_context: ec.clone(),
                     key_spec: Some(DataKeySpec::Aes256),
                     ..Default::default()
-                },
+                }),
             ))
             .expect("GenerateDataKeyWithoutPlaintext")
             .ciphertext_blob;

@@ -339,14 +339,7 @@ impl Kms {
         caller: &Caller,
         req: GenerateDataKeyWithoutPlaintextRequest,
     ) -> KmsResult<DataKeyOutput> {
-        let req = GenerateDataKeyRequest {
-            key_id: req.key_id,
-            encryption_context: req.encryption_context,
-            number_of_bytes: req.number_of_bytes,
-            key_spec: req.key_spec,
-            grant_tokens: req.grant_tokens,
-        };
-        self.data_key(caller, req, false).await
+        self.data_key(caller, req.0, false).await
     }
 
     async fn data_key(

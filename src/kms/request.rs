@@ -244,20 +244,10 @@ pub struct GenerateDataKeyRequest {
     pub grant_tokens: Vec<String>,
 }
 
-/// GenerateDataKeyWithoutPlaintext (the fields of GenerateDataKey).
+/// GenerateDataKeyWithoutPlaintext: exactly the fields of GenerateDataKey,
+/// a type of its own so that each request type names one operation.
 #[derive(Debug, Clone, Default)]
-pub struct GenerateDataKeyWithoutPlaintextRequest {
-    /// KeyId.
-    pub key_id: String,
-    /// EncryptionContext.
-    pub encryption_context: EncryptionContext,
-    /// NumberOfBytes (1–1024), exclusive with KeySpec.
-    pub number_of_bytes: Option<i32>,
-    /// KeySpec, exclusive with NumberOfBytes.
-    pub key_spec: Option<DataKeySpec>,
-    /// GrantTokens.
-    pub grant_tokens: Vec<String>,
-}
+pub struct GenerateDataKeyWithoutPlaintextRequest(pub GenerateDataKeyRequest);
 
 /// GenerateRandom.
 #[derive(Debug, Clone, Default)]

@@ -456,13 +456,15 @@ impl FromApi<api::GenerateDataKeyResponse> for pb::GenerateDataKeyResponse {
 impl IntoApi for pb::GenerateDataKeyWithoutPlaintextRequest {
     type Api = api::GenerateDataKeyWithoutPlaintextRequest;
     fn into_api(self) -> KmsResult<api::GenerateDataKeyWithoutPlaintextRequest> {
-        Ok(api::GenerateDataKeyWithoutPlaintextRequest {
-            key_spec: data_key_spec_from(self.key_spec)?,
-            key_id: self.key_id,
-            encryption_context: self.encryption_context,
-            number_of_bytes: self.number_of_bytes,
-            grant_tokens: self.grant_tokens,
-        })
+        Ok(api::GenerateDataKeyWithoutPlaintextRequest(
+            api::GenerateDataKeyRequest {
+                key_spec: data_key_spec_from(self.key_spec)?,
+                key_id: self.key_id,
+                encryption_context: self.encryption_context,
+                number_of_bytes: self.number_of_bytes,
+                grant_tokens: self.grant_tokens,
+            },
+        ))
     }
 }
 
