@@ -112,7 +112,26 @@ enum CertsCommand {
     },
 }
 
+/// Sets RLIMIT_CORE to 0 (soft and hard).
+fn disable_core_dumps() -> std::io::Result<()> {
+    use rustix::process::{setrlimit, Resource, Rlimit};
+    let zero = Rlimit {
+        current: Some(0),
+        maximum: Some(0),
+    };
+    setrlimit(Resource::Core, zero).map_err(std::io::Error::from)
+}
+
 fn main() -> ExitCode {
+    // First of all, before any secret is in memory: no core dumps, which
+    // would write the root key, key material and data keys to disk. Both
+    // limits go to 0 so nothing in the process can raise them again. Fails
+    // closed: lowering a limit is always allowed, so a failure means
+    // something is badly wrong.
+    if let Err(e) = disable_core_dumps() {
+        eprintln!("kmsd: cannot disable core dumps (setrlimit RLIMIT_CORE): {e}");
+        return ExitCode::FAILURE;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
