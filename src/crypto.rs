@@ -224,15 +224,22 @@ fn derive_into(
         .map_err(|_| CryptoError::Seal)
 }
 
-/// The cipher of the per-blob key of `key` and `salt`. The derived bytes
-/// are wiped as soon as the key schedule is built; the cipher wipes itself
-/// on drop.
-fn derived_cipher(key: &[u8], salt: &[u8; SALT_LEN]) -> Result<Aes256Gcm, CryptoError> {
+/// Runs `f` with the cipher of the per-blob key of `key` and `salt`. The
+/// derived bytes are wiped as soon as the key schedule is built; the cipher
+/// stays in this frame (lent to `f`, never moved out, so no copy of its
+/// round keys is left behind by a move) and wipes itself on drop.
+fn with_derived_cipher<T>(
+    key: &[u8],
+    salt: &[u8; SALT_LEN],
+    f: impl FnOnce(&Aes256Gcm) -> Result<T, CryptoError>,
+) -> Result<T, CryptoError> {
     let mut derived = Zeroizing::new([0u8; SYMMETRIC_KEY_LEN]);
     derive_into(key, salt, &mut derived)?;
     // From the slice: `new_from_slice` borrows it as the key array, where
     // `.into()` would leave an unwiped copy.
-    Aes256Gcm::new_from_slice(&derived[..]).map_err(|_| CryptoError::Seal)
+    let cipher = Aes256Gcm::new_from_slice(&derived[..]).map_err(|_| CryptoError::Seal)?;
+    drop(derived);
+    f(&cipher)
 }
 
 /// Encrypts `plaintext` under the per-blob key of `key` and `salt`
@@ -245,8 +252,7 @@ pub fn seal_derived_into(
     plaintext: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), CryptoError> {
-    let cipher = derived_cipher(key, salt)?;
-    seal_with(&cipher, aad, plaintext, out)
+    with_derived_cipher(key, salt, |cipher| seal_with(cipher, aad, plaintext, out))
 }
 
 /// Opens what [`seal_derived_into`] produced with the same `key`, `salt`
@@ -260,8 +266,8 @@ pub fn open_derived(
     if sealed.len() < NONCE_LEN + TAG_LEN {
         return Err(CryptoError::Open);
     }
-    let cipher = derived_cipher(key, salt).map_err(|_| CryptoError::Open)?;
-    open_with(&cipher, aad, sealed)
+    with_derived_cipher(key, salt, |cipher| open_with(cipher, aad, sealed))
+        .map_err(|_| CryptoError::Open)
 }
 
 /// SHA-256 of `data`.
