@@ -4,6 +4,13 @@
 //! - AES-256-GCM (`aes-gcm`): [`seal`] draws a fresh random 96-bit nonce for
 //!   every call (callers cannot supply one) and returns `nonce || ct || tag`;
 //!   [`open`] fails opaquely.
+//! - Per-blob keys ([`seal_derived_into`], [`open_derived`]): AES-256-GCM
+//!   under `HKDF-SHA256(salt, key, "kmsd/blob-key/v2")` (`ring`), so a
+//!   long-lived key never meets the GCM limit of 2^32 random nonces: each
+//!   derived key seals one blob.
+//! - Cipher instances are built, used and dropped inside one function; with
+//!   the `zeroize` features of `aes`, `ghash` and `polyval` (Cargo.toml)
+//!   their drop wipes the AES round keys and the GHASH key.
 //! - Randomness (`ring::rand::SystemRandom`, the OS CSPRNG; small requests
 //!   through a per-thread buffer, see [`fill_random`]).
 //! - SHA-256 and HMAC-SHA-256 (`ring`), constant-time comparison (`subtle`).
@@ -11,14 +18,19 @@
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use ring::rand::{SecureRandom, SystemRandom};
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
-use crate::secret::Plaintext;
+use crate::secret::{BlobKey, Plaintext, SYMMETRIC_KEY_LEN};
 
 /// Length of an AES-GCM nonce.
 pub const NONCE_LEN: usize = 12;
 /// Length of an AES-GCM tag.
 pub const TAG_LEN: usize = 16;
+/// Length of the random salt from which a per-blob key is derived.
+pub const SALT_LEN: usize = 32;
+/// HKDF `info` of per-blob keys: separates them from any other use of
+/// HKDF with the same key.
+const BLOB_KEY_INFO: &[u8] = b"kmsd/blob-key/v2";
 
 /// A crypto failure. Deliberately without detail: an AEAD failure must not
 /// say why it failed.
@@ -96,6 +108,9 @@ thread_local! {
 ///
 /// `key` is a slice because key material is variable-length; anything but
 /// 32 bytes fails (`Seal`) rather than being used as some other cipher.
+///
+/// Sealing directly under a long-lived key is for few seals per key (stored
+/// material records under the sealing key); blobs use [`seal_derived_into`].
 pub fn seal_into(
     key: &[u8],
     aad: &[u8],
@@ -103,16 +118,35 @@ pub fn seal_into(
     out: &mut Vec<u8>,
 ) -> Result<(), CryptoError> {
     let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| CryptoError::Seal)?;
+    seal_with(&cipher, aad, plaintext, out)
+}
+
+/// Seals with `cipher`; the plaintext is copied into `out` only after room
+/// for the whole result is reserved (no reallocation can leave a copy
+/// behind) and is wiped again if encryption fails.
+fn seal_with(
+    cipher: &Aes256Gcm,
+    aad: &[u8],
+    plaintext: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), CryptoError> {
     let mut nonce = [0u8; NONCE_LEN];
     fill_random(&mut nonce)?;
+    out.reserve(NONCE_LEN + plaintext.len() + TAG_LEN);
     out.extend_from_slice(&nonce);
     let start = out.len();
     out.extend_from_slice(plaintext);
-    let tag = cipher
-        .encrypt_in_place_detached(Nonce::from_slice(&nonce), aad, &mut out[start..])
-        .map_err(|_| CryptoError::Seal)?;
-    out.extend_from_slice(&tag);
-    Ok(())
+    match cipher.encrypt_in_place_detached(Nonce::from_slice(&nonce), aad, &mut out[start..]) {
+        Ok(tag) => {
+            out.extend_from_slice(&tag);
+            Ok(())
+        }
+        Err(_) => {
+            out[start..].zeroize();
+            out.truncate(start - NONCE_LEN);
+            Err(CryptoError::Seal)
+        }
+    }
 }
 
 /// [`seal_into`] a fresh vector.
@@ -129,6 +163,13 @@ pub fn open(key: &[u8], aad: &[u8], sealed: &[u8]) -> Result<Plaintext, CryptoEr
         return Err(CryptoError::Open);
     }
     let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| CryptoError::Open)?;
+    open_with(&cipher, aad, sealed)
+}
+
+fn open_with(cipher: &Aes256Gcm, aad: &[u8], sealed: &[u8]) -> Result<Plaintext, CryptoError> {
+    if sealed.len() < NONCE_LEN + TAG_LEN {
+        return Err(CryptoError::Open);
+    }
     let (nonce, rest) = sealed.split_at(NONCE_LEN);
     let (ct, tag) = rest.split_at(rest.len() - TAG_LEN);
     // Decrypt inside a zeroizing holder so a failed open leaves nothing behind.
@@ -151,6 +192,84 @@ fn buf_mut(p: &mut Plaintext) -> &mut [u8] {
     p.expose_secret_mut()
 }
 
+/// The per-blob key `HKDF-SHA256(salt, key, info = "kmsd/blob-key/v2")`
+/// (RFC 5869; 32 bytes of output) of the AES-256 `key` (anything but 32
+/// bytes fails as `Seal`).
+///
+/// Why HKDF with the salt as HKDF salt: the extract step is HMAC keyed by
+/// the salt, a PRF whose output is uniform as long as `key` is secret, and
+/// distinct random 256-bit salts give independent keys; the 2^32 bound of
+/// SP 800-38D then applies per blob (one seal), and a birthday collision of
+/// salts needs about 2^128 blobs.
+pub fn derive_blob_key(key: &[u8], salt: &[u8; SALT_LEN]) -> Result<BlobKey, CryptoError> {
+    let mut out = BlobKey::zeroed();
+    derive_into(key, salt, out.expose_secret_mut())?;
+    Ok(out)
+}
+
+fn derive_into(
+    key: &[u8],
+    salt: &[u8; SALT_LEN],
+    out: &mut [u8; SYMMETRIC_KEY_LEN],
+) -> Result<(), CryptoError> {
+    use ring::hkdf;
+    if key.len() != SYMMETRIC_KEY_LEN {
+        return Err(CryptoError::Seal);
+    }
+    // ring's HMAC states (here keyed by the public salt, then by the
+    // pseudorandom key) have no zeroize; they live on this stack frame.
+    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(key);
+    prk.expand(&[BLOB_KEY_INFO], hkdf::HKDF_SHA256)
+        .and_then(|okm| okm.fill(out))
+        .map_err(|_| CryptoError::Seal)
+}
+
+/// Runs `f` with the cipher of the per-blob key of `key` and `salt`. The
+/// derived bytes are wiped as soon as the key schedule is built; the cipher
+/// stays in this frame (lent to `f`, never moved out, so no copy of its
+/// round keys is left behind by a move) and wipes itself on drop.
+fn with_derived_cipher<T>(
+    key: &[u8],
+    salt: &[u8; SALT_LEN],
+    f: impl FnOnce(&Aes256Gcm) -> Result<T, CryptoError>,
+) -> Result<T, CryptoError> {
+    let mut derived = Zeroizing::new([0u8; SYMMETRIC_KEY_LEN]);
+    derive_into(key, salt, &mut derived)?;
+    // From the slice: `new_from_slice` borrows it as the key array, where
+    // `.into()` would leave an unwiped copy.
+    let cipher = Aes256Gcm::new_from_slice(&derived[..]).map_err(|_| CryptoError::Seal)?;
+    drop(derived);
+    f(&cipher)
+}
+
+/// Encrypts `plaintext` under the per-blob key of `key` and `salt`
+/// ([`derive_blob_key`]), appending `nonce || ciphertext || tag` to `out`.
+/// One HKDF and one AES key schedule per call.
+pub fn seal_derived_into(
+    key: &[u8],
+    salt: &[u8; SALT_LEN],
+    aad: &[u8],
+    plaintext: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), CryptoError> {
+    with_derived_cipher(key, salt, |cipher| seal_with(cipher, aad, plaintext, out))
+}
+
+/// Opens what [`seal_derived_into`] produced with the same `key`, `salt`
+/// and `aad`; fails opaquely (`Open`).
+pub fn open_derived(
+    key: &[u8],
+    salt: &[u8; SALT_LEN],
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<Plaintext, CryptoError> {
+    if sealed.len() < NONCE_LEN + TAG_LEN {
+        return Err(CryptoError::Open);
+    }
+    with_derived_cipher(key, salt, |cipher| open_with(cipher, aad, sealed))
+        .map_err(|_| CryptoError::Open)
+}
+
 /// SHA-256 of `data`.
 pub fn sha256(data: &[&[u8]]) -> [u8; 32] {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
@@ -164,6 +283,10 @@ pub fn sha256(data: &[&[u8]]) -> [u8; 32] {
 }
 
 /// HMAC-SHA-256 of `data` under `key`.
+///
+/// `ring::hmac::Key` has no zeroize: the key's inner and outer hash states
+/// stay in this stack frame after the call (the caller's `key` bytes live in
+/// a zeroizing type).
 pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
     let tag = ring::hmac::sign(&k, data);
@@ -240,6 +363,63 @@ mod tests {
         let a = seal(&KEY, b"", b"x").expect("seal");
         let b = seal(&KEY, b"", b"x").expect("seal");
         assert_ne!(a[..NONCE_LEN], b[..NONCE_LEN]);
+    }
+
+    #[test]
+    fn item_09_aes_round_keys_are_wiped_on_drop() {
+        // A compile-time check: `aes` implements `ZeroizeOnDrop` for its
+        // ciphers only with its `zeroize` feature (Cargo.toml), which
+        // `aes-gcm`'s feature of the same name does not turn on. Without
+        // it, every Aes256Gcm built per call left its round keys (from
+        // which the key follows) in freed memory.
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        wiped_on_drop::<aes::Aes256>();
+        wiped_on_drop::<aes::Aes256Enc>();
+        wiped_on_drop::<aes::Aes128>();
+    }
+
+    #[test]
+    fn item_08_derived_keys_seal_and_open_and_depend_on_key_and_salt() {
+        let (s1, s2) = ([1u8; SALT_LEN], [2u8; SALT_LEN]);
+        let mut sealed = Vec::new();
+        seal_derived_into(&KEY, &s1, b"aad", b"hello", &mut sealed).expect("seal");
+        assert_eq!(sealed.len(), NONCE_LEN + 5 + TAG_LEN);
+        let opened = open_derived(&KEY, &s1, b"aad", &sealed).expect("open");
+        assert_eq!(opened.expose_secret(), b"hello");
+        // Another salt, key or aad; the key itself; one flipped bit.
+        assert!(open_derived(&KEY, &s2, b"aad", &sealed).is_err());
+        assert!(open_derived(&[8u8; 32], &s1, b"aad", &sealed).is_err());
+        assert!(open_derived(&KEY, &s1, b"aaD", &sealed).is_err());
+        assert!(open(&KEY, b"aad", &sealed).is_err());
+        let mut salt = s1;
+        salt[31] ^= 1;
+        assert!(open_derived(&KEY, &salt, b"aad", &sealed).is_err());
+        // Derivation is deterministic, and differs by salt and by key.
+        let a = derive_blob_key(&KEY, &s1).expect("derive");
+        assert_eq!(
+            a.expose_secret(),
+            derive_blob_key(&KEY, &s1).expect("derive").expose_secret()
+        );
+        assert_ne!(
+            a.expose_secret(),
+            derive_blob_key(&KEY, &s2).expect("derive").expose_secret()
+        );
+        assert_ne!(
+            a.expose_secret(),
+            derive_blob_key(&[8u8; 32], &s1)
+                .expect("derive")
+                .expose_secret()
+        );
+        assert_ne!(a.expose_secret(), &KEY);
+        // Only AES-256 keys are derived from.
+        assert_eq!(
+            derive_blob_key(&KEY[..16], &s1).err(),
+            Some(CryptoError::Seal)
+        );
+        let mut out = Vec::new();
+        assert!(seal_derived_into(&KEY[..31], &s1, b"", b"x", &mut out).is_err());
+        assert!(out.is_empty());
+        assert!(open_derived(&KEY, &s1, b"aad", &sealed[..NONCE_LEN + TAG_LEN - 1]).is_err());
     }
 
     #[test]

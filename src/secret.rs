@@ -1,5 +1,5 @@
-//! Types that hold secrets: key material, the root key, and plaintext (data
-//! keys, decrypted data).
+//! Types that hold secrets: key material, the root key, per-blob derived
+//! keys, and plaintext (data keys, decrypted data).
 //!
 //! Every type here keeps its bytes private, zeroizes them on drop, prints as
 //! `[REDACTED]` under `Debug`, has no `Display`, no serde, no `==` and no
@@ -116,6 +116,41 @@ impl Drop for RootKey {
 impl fmt::Debug for RootKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("RootKey([REDACTED])")
+    }
+}
+
+/// The AES-256 key of one ciphertext blob, derived from key material and the
+/// blob's salt (`crypto::derive_blob_key`). The hot path derives it into a
+/// wiped stack buffer instead; this type is for tests and tools that must
+/// see the bytes.
+pub struct BlobKey(Box<[u8; SYMMETRIC_KEY_LEN]>);
+
+impl BlobKey {
+    /// All zero, to be filled in place (crate only).
+    pub(crate) fn zeroed() -> Self {
+        Self(Box::new([0u8; SYMMETRIC_KEY_LEN]))
+    }
+
+    /// The secret bytes. Grep for `expose_secret` to audit every use.
+    pub fn expose_secret(&self) -> &[u8; SYMMETRIC_KEY_LEN] {
+        &self.0
+    }
+
+    /// Mutable access, for filling the key in place (crate only).
+    pub(crate) fn expose_secret_mut(&mut self) -> &mut [u8; SYMMETRIC_KEY_LEN] {
+        &mut self.0
+    }
+}
+
+impl Drop for BlobKey {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl fmt::Debug for BlobKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BlobKey([REDACTED])")
     }
 }
 

@@ -34,10 +34,11 @@ use kms_proto::kms::v1::key_management_service_server::{
 };
 
 /// The length of a kmsd ciphertext blob around an empty plaintext (kmsd's
-/// `ciphertext::MIN_BLOB_LEN`: header, nonce and tag). kms-bench does not
+/// `ciphertext::MIN_BLOB_LEN`: the format-2 header with its 32-byte salt,
+/// nonce and tag). kms-bench does not
 /// depend on kmsd, so it is restated here; kmsd's `tests/it/bench.rs`
 /// checks the two agree.
-pub const MIN_BLOB_LEN: usize = 50;
+pub const MIN_BLOB_LEN: usize = 82;
 
 /// The key material id the baseline reports: as long as kmsd's (64 hex
 /// digits of a SHA-256).
@@ -368,8 +369,9 @@ mod tests {
             key_spec: pb::DataKeySpec::Aes256 as i32,
             ..Default::default()
         });
-        // 22-byte header + 12-byte nonce + 32-byte key + 16-byte tag.
-        assert_eq!(r.ciphertext_blob.len(), 82);
+        // 54-byte header (with the salt) + 12-byte nonce + 32-byte key +
+        // 16-byte tag.
+        assert_eq!(r.ciphertext_blob.len(), 114);
         assert_eq!(r.plaintext.len(), 32);
         assert_eq!(r.key_material_id.len(), 64);
         assert_eq!(r.key_id, metadata().arn);
@@ -377,9 +379,9 @@ mod tests {
             key_spec: pb::DataKeySpec::Aes128 as i32,
             ..Default::default()
         });
-        assert_eq!(r.ciphertext_blob.len(), 66);
+        assert_eq!(r.ciphertext_blob.len(), 98);
         let r = s.decrypt(pb::DecryptRequest {
-            ciphertext_blob: vec![1; 82],
+            ciphertext_blob: vec![1; 114],
             ..Default::default()
         });
         assert_eq!(r.plaintext.len(), 32);
@@ -387,12 +389,12 @@ mod tests {
             plaintext: vec![1; 100],
             ..Default::default()
         });
-        assert_eq!(r.ciphertext_blob.len(), 150);
+        assert_eq!(r.ciphertext_blob.len(), 182);
         let r = s.re_encrypt(pb::ReEncryptRequest {
-            ciphertext_blob: vec![1; 82],
+            ciphertext_blob: vec![1; 114],
             ..Default::default()
         });
-        assert_eq!(r.ciphertext_blob.len(), 82);
+        assert_eq!(r.ciphertext_blob.len(), 114);
         assert_eq!(
             s.generate_random(pb::GenerateRandomRequest {
                 number_of_bytes: Some(16),

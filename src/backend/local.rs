@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::root::{check_root_key, derive_key};
 use super::{BackendError, MaterialBackend, MaterialHandle};
-use crate::crypto;
+use crate::crypto::{self, SALT_LEN};
 use crate::model::{KeyId, KeySpec, MaterialLocation, MaterialOrigin, MaterialVersion, SealedBlob};
 use crate::secret::{KeyMaterial, Plaintext, RootKey};
 use crate::store::Store;
@@ -157,6 +157,7 @@ impl MaterialHandle for LocalHandle {
 
     fn seal_into(
         &self,
+        salt: &[u8; SALT_LEN],
         aad: &[u8],
         plaintext: &[u8],
         out: &mut Vec<u8>,
@@ -164,17 +165,35 @@ impl MaterialHandle for LocalHandle {
         if self.spec != KeySpec::SymmetricDefault {
             return Err(self.unsupported("seal"));
         }
-        // The hot path: one AES key schedule per call, as before the
-        // backend split, and no allocation beyond `out`.
-        Ok(crypto::seal_into(
+        // The hot path: one HKDF and one AES key schedule per call, and no
+        // allocation beyond `out`.
+        Ok(crypto::seal_derived_into(
             self.key.expose_secret(),
+            salt,
             aad,
             plaintext,
             out,
         )?)
     }
 
-    fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Plaintext, BackendError> {
+    fn open(
+        &self,
+        salt: &[u8; SALT_LEN],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Plaintext, BackendError> {
+        if self.spec != KeySpec::SymmetricDefault {
+            return Err(self.unsupported("open"));
+        }
+        Ok(crypto::open_derived(
+            self.key.expose_secret(),
+            salt,
+            aad,
+            sealed,
+        )?)
+    }
+
+    fn open_v1(&self, aad: &[u8], sealed: &[u8]) -> Result<Plaintext, BackendError> {
         if self.spec != KeySpec::SymmetricDefault {
             return Err(self.unsupported("open"));
         }
@@ -241,15 +260,20 @@ mod tests {
         let h = be.load(&id, &rec).expect("load");
         assert_eq!(h.spec(), KeySpec::SymmetricDefault);
         let mut sealed = Vec::new();
-        h.seal_into(b"aad", b"secret", &mut sealed).expect("seal");
+        h.seal_into(&[6u8; SALT_LEN], b"aad", b"secret", &mut sealed)
+            .expect("seal");
         assert_eq!(
-            h.open(b"aad", &sealed).expect("open").expose_secret(),
+            h.open(&[6u8; SALT_LEN], b"aad", &sealed)
+                .expect("open")
+                .expose_secret(),
             b"secret"
         );
         // A second load of the same record is the same key.
         let h2 = be.load(&id, &rec).expect("load");
         assert_eq!(
-            h2.open(b"aad", &sealed).expect("open").expose_secret(),
+            h2.open(&[6u8; SALT_LEN], b"aad", &sealed)
+                .expect("open")
+                .expose_secret(),
             b"secret"
         );
         assert_eq!(be.unseal(&id, &rec).expect("unseal").len(), 32);
@@ -267,16 +291,20 @@ mod tests {
             )
             .expect("load");
         let mut sealed = Vec::new();
-        h.seal_into(b"aad", b"secret", &mut sealed).expect("seal");
+        h.seal_into(&[6u8; SALT_LEN], b"aad", b"secret", &mut sealed)
+            .expect("seal");
         for i in 0..sealed.len() {
             let mut t = sealed.clone();
             t[i] ^= 1;
             assert!(
-                matches!(h.open(b"aad", &t), Err(BackendError::Crypto(_))),
+                matches!(
+                    h.open(&[6u8; SALT_LEN], b"aad", &t),
+                    Err(BackendError::Crypto(_))
+                ),
                 "byte {i}"
             );
         }
-        assert!(h.open(b"aaD", &sealed).is_err());
+        assert!(h.open(&[6u8; SALT_LEN], b"aaD", &sealed).is_err());
     }
 
     #[test]
@@ -353,7 +381,7 @@ mod tests {
         };
         let mut out = Vec::new();
         assert!(matches!(
-            h.seal_into(b"", b"x", &mut out),
+            h.seal_into(&[6u8; SALT_LEN], b"", b"x", &mut out),
             Err(BackendError::Unsupported {
                 operation: "seal",
                 ..

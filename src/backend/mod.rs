@@ -9,7 +9,8 @@
 //!   location (a sealed blob, an HSM reference) only that backend
 //!   understands; the store keeps it without knowing what is inside.
 //! - [`MaterialHandle`] is one loaded material version, performing the
-//!   operations the core needs: AEAD seal/open for symmetric keys now; sign,
+//!   operations the core needs: AEAD seal/open for symmetric keys now (under
+//!   a key derived per blob from the material and a salt); sign,
 //!   asymmetric decrypt, MAC and key agreement have default methods that
 //!   answer [`BackendError::Unsupported`], so the issues that add them only
 //!   add code. Raw bytes never cross this interface: a backend that holds
@@ -25,7 +26,7 @@ pub mod root;
 
 use std::sync::Arc;
 
-use crate::crypto::CryptoError;
+use crate::crypto::{CryptoError, SALT_LEN};
 use crate::model::{KeyId, KeySpec, MaterialVersion};
 use crate::secret::{KeyMaterial, Plaintext};
 use crate::store::StoreError;
@@ -113,18 +114,34 @@ pub trait MaterialHandle: Send + Sync {
     /// What the material is.
     fn spec(&self) -> KeySpec;
 
-    /// AEAD-seals `plaintext` with `aad`, appending
-    /// `nonce || ciphertext || tag` to `out` (symmetric keys).
+    /// AEAD-seals `plaintext` with `aad` under a key of its own, derived
+    /// from this material and `salt` (a fresh random salt per blob, so no
+    /// long-lived key seals more than one blob), appending
+    /// `nonce || ciphertext || tag` to `out` (symmetric keys). The local
+    /// backend derives with HKDF-SHA256 (`crypto::derive_blob_key`); another
+    /// backend must derive the same way inside its boundary, so blobs
+    /// stay portable between backends holding the same material.
     fn seal_into(
         &self,
+        salt: &[u8; SALT_LEN],
         aad: &[u8],
         plaintext: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), BackendError>;
 
     /// Opens what [`MaterialHandle::seal_into`] produced with the same
-    /// `aad` (symmetric keys). Fails opaquely.
-    fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Plaintext, BackendError>;
+    /// `salt` and `aad` (symmetric keys). Fails opaquely.
+    fn open(
+        &self,
+        salt: &[u8; SALT_LEN],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Plaintext, BackendError>;
+
+    /// Opens `nonce || ciphertext || tag` sealed directly under the
+    /// material (ciphertext format v1, made before per-blob keys; kmsd no
+    /// longer seals that way) with `aad`. Fails opaquely.
+    fn open_v1(&self, aad: &[u8], sealed: &[u8]) -> Result<Plaintext, BackendError>;
 
     /// Signs `message` with `algorithm` (the AWS SigningAlgorithm spelling,
     /// validated by the core). Asymmetric SIGN_VERIFY keys; later issue.
@@ -178,10 +195,19 @@ mod tests {
         fn spec(&self) -> KeySpec {
             KeySpec::Hmac256
         }
-        fn seal_into(&self, _: &[u8], _: &[u8], _: &mut Vec<u8>) -> Result<(), BackendError> {
+        fn seal_into(
+            &self,
+            _: &[u8; SALT_LEN],
+            _: &[u8],
+            _: &[u8],
+            _: &mut Vec<u8>,
+        ) -> Result<(), BackendError> {
             Err(self.unsupported("seal"))
         }
-        fn open(&self, _: &[u8], _: &[u8]) -> Result<Plaintext, BackendError> {
+        fn open(&self, _: &[u8; SALT_LEN], _: &[u8], _: &[u8]) -> Result<Plaintext, BackendError> {
+            Err(self.unsupported("open"))
+        }
+        fn open_v1(&self, _: &[u8], _: &[u8]) -> Result<Plaintext, BackendError> {
             Err(self.unsupported("open"))
         }
         fn backend_name(&self) -> &'static str {

@@ -112,7 +112,26 @@ enum CertsCommand {
     },
 }
 
+/// Sets RLIMIT_CORE to 0 (soft and hard).
+fn disable_core_dumps() -> std::io::Result<()> {
+    use rustix::process::{setrlimit, Resource, Rlimit};
+    let zero = Rlimit {
+        current: Some(0),
+        maximum: Some(0),
+    };
+    setrlimit(Resource::Core, zero).map_err(std::io::Error::from)
+}
+
 fn main() -> ExitCode {
+    // First of all, before any secret is in memory: no core dumps, which
+    // would write the root key, key material and data keys to disk. Both
+    // limits go to 0 so nothing in the process can raise them again. Fails
+    // closed: lowering a limit is always allowed, so a failure means
+    // something is badly wrong.
+    if let Err(e) = disable_core_dumps() {
+        eprintln!("kmsd: cannot disable core dumps (setrlimit RLIMIT_CORE): {e}");
+        return ExitCode::FAILURE;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -187,6 +206,9 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             .await
             .map_err(|e| format!("binding {}: {e}", args.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        // Before the ready line: a SIGTERM sent as soon as it is printed
+        // must shut down cleanly, not kill the process.
+        let shutdown = shutdown_signal()?;
         if args.data.dev {
             write_endpoint(&args.data.data_dir, addr)?;
             eprintln!(
@@ -195,7 +217,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             );
         }
         server
-            .serve(listener, shutdown_signal())
+            .serve(listener, shutdown)
             .await
             .map_err(|e| e.to_string())
     })
@@ -267,24 +289,28 @@ fn write_endpoint(dir: &Path, addr: SocketAddr) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Installs the SIGINT and SIGTERM handlers now (tokio registers a signal
+/// when its stream is created, not when it is first polled) and returns
+/// the future that completes on either.
+#[cfg(unix)]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
-    tracing::info!("shutdown signal received");
+        tracing::info!("shutdown signal received");
+    })
+}
+
+/// Ctrl-C elsewhere.
+#[cfg(not(unix))]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown signal received");
+    })
 }

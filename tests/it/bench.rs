@@ -245,7 +245,7 @@ mod baseline {
             .await
             .unwrap()
             .into_inner();
-        assert_eq!((r.ciphertext_blob.len(), r.plaintext.len()), (82, 32));
+        assert_eq!((r.ciphertext_blob.len(), r.plaintext.len()), (114, 32));
         let e = c
             .list_keys(pb::ListKeysRequest::default())
             .await
@@ -406,7 +406,7 @@ mod fixtures {
             )
             .await
             .unwrap();
-        assert_eq!(out.ciphertext_blob.len(), 82);
+        assert_eq!(out.ciphertext_blob.len(), 114);
         assert!(kmsd::testing::local_caller("alice").is_none());
     }
 }
