@@ -673,7 +673,7 @@ mod tests {
         let p = Principal::parse("arn:aws:iam::111122223333:user/alice").expect("valid");
         assert_eq!(p.account(), "111122223333");
         assert!(Principal::parse("arn:aws:iam::111122223333:root").is_some());
-        assert!(Principal::parse("arn:aws:sts::111122223333:assumed-role/r/s").is_some());
+        assert!(Principal::parse("arn:aws:sts::111122223333:assumed-role/r/s1").is_some());
         assert!(Principal::parse("arn:aws:iam::1111:root").is_none());
         assert!(Principal::parse("arn:aws:iam:us-east-1:111122223333:root").is_none());
         assert!(Principal::parse("arn:aws:s3:::bucket").is_none());
