@@ -21,12 +21,26 @@
 //! | `rotations`    | key id (17) + version (4)             | `RotationEntry` JSON          | `rotations.rs` |
 //! | `rotation_schedule` | due ms (8) + key id (17)         | empty (automatic rotations)   | `schedules.rs` |
 //!
-//! The store knows no cryptography. Key material arrives as a
-//! `MaterialVersion` record whose material is already sealed (or held
-//! elsewhere) by a backend (`src/backend/`); the store keeps it as it is
-//! given. Every batch is written with `sync = true`, so a call that
-//! returned success survived a crash. All methods block: the core calls
-//! them from `spawn_blocking`, never from an async task directly.
+//! Every value but `meta`'s is authenticated (Vault's barrier: nothing
+//! read from storage is trusted unauthenticated). The store holds a MAC key
+//! derived from the root key (`backend::root` installs it once the root
+//! key has passed its check, [`Store::set_record_key`]); every put writes
+//! `value || tag`, tag = HMAC-SHA-256(record key, len(cf) (1) || cf ||
+//! len(key) (4, BE) || key || value), and every get and scan verifies the
+//! tag in constant time before anything is decoded. So a value rewritten,
+//! copied to another key's slot, moved to another family, or an index
+//! entry added by whoever can write the data directory but lacks the root
+//! key is [`StoreError::Tampered`], naming the record, and nothing of it is
+//! served. A store opened without the root key ([`Store::open`] alone)
+//! reads and writes nothing but `meta`. `meta` holds only the schema, the
+//! root key's check value (itself an AEAD seal) and rewrap progress.
+//!
+//! Key material arrives as a `MaterialVersion` record whose material is
+//! already sealed (or held elsewhere) by a backend (`src/backend/`); the
+//! store authenticates it like any record. Every batch is written with
+//! `sync = true`, so a call that returned success survived a crash. All
+//! methods block: the core calls them from `spawn_blocking`, never from an
+//! async task directly.
 //!
 //! Every listing goes through one helper, [`Store::scan`]: a forward walk
 //! of one family under a key prefix, optionally strictly after a
@@ -38,12 +52,14 @@ mod keys;
 mod material;
 mod meta;
 mod policies;
+mod rewrap;
 mod root_key;
 mod rotations;
 mod schedules;
 
 use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode,
@@ -51,9 +67,15 @@ use rocksdb::{
 };
 
 use crate::model::KeyId;
+use crate::secret::KeyMaterial;
 
 pub use aliases::AliasRecord;
-pub use root_key::{load_or_create_dev_root_key, parse_root_key_hex};
+pub use rewrap::RewrapProgress;
+
+/// The family of material records (whose values hold material sealed under
+/// a root-derived key, so a rewrap reseals them).
+pub const MATERIAL_FAMILY: &str = CF_MATERIAL;
+pub use root_key::{load_or_create_dev_root_key, parse_root_key_hex, read_root_key_file};
 pub use rotations::RotationEntry;
 pub use schedules::Schedule;
 
@@ -113,6 +135,20 @@ pub enum StoreError {
         /// The schema this kmsd writes.
         expected: &'static str,
     },
+    /// A stored value failed authentication under the record key: it was
+    /// changed, copied from another slot or family, or added by someone
+    /// without the root key. Nothing of it is used.
+    #[error("record {key} of family {family} failed authentication (changed outside kmsd, or not written under this root key)")]
+    Tampered {
+        /// The column family.
+        family: &'static str,
+        /// The RocksDB key, hex.
+        key: String,
+    },
+    /// The store was opened without the root key's record key, so it can
+    /// neither verify nor authenticate records.
+    #[error("the store was opened without the root key: records can be neither read nor written")]
+    NoRecordKey,
 }
 
 /// RocksDB's block cache, shared by every column family. The data path is
@@ -123,6 +159,9 @@ const BLOCK_CACHE_BYTES: usize = 64 << 20;
 /// The RocksDB store.
 pub struct Store {
     db: DB,
+    /// The key that authenticates every stored value (see the module doc);
+    /// set once, after the root key passed its check.
+    record_key: OnceLock<KeyMaterial>,
 }
 
 impl Store {
@@ -146,7 +185,10 @@ impl Store {
             .iter()
             .map(|name| ColumnFamilyDescriptor::new(*name, cf_opts.clone()));
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
-        let store = Self { db };
+        let store = Self {
+            db,
+            record_key: OnceLock::new(),
+        };
         store.check_schema()?;
         Ok(store)
     }
@@ -164,11 +206,11 @@ impl Store {
     /// the corruption error.
     fn get_json<T: serde::de::DeserializeOwned>(
         &self,
-        cf: &str,
+        cf: &'static str,
         key: impl AsRef<[u8]>,
         what: &'static str,
     ) -> Result<Option<T>, StoreError> {
-        match self.db.get_pinned_cf(self.cf(cf), key)? {
+        match self.get_verified(cf, key.as_ref())? {
             Some(bytes) => decode_json(&bytes, what).map(Some),
             None => Ok(None),
         }
@@ -177,16 +219,41 @@ impl Store {
     /// A UTF-8 text value from column family `cf`.
     fn get_text(
         &self,
-        cf: &str,
+        cf: &'static str,
         key: impl AsRef<[u8]>,
         what: &'static str,
     ) -> Result<Option<String>, StoreError> {
-        match self.db.get_cf(self.cf(cf), key)? {
+        match self.get_verified(cf, key.as_ref())? {
             Some(bytes) => String::from_utf8(bytes)
                 .map(Some)
                 .map_err(|_| StoreError::Corrupt { what }),
             None => Ok(None),
         }
+    }
+
+    /// Installs the record key (derived from the root key by
+    /// `backend::root`, after the root key passed its check). A second call
+    /// keeps the first key.
+    pub fn set_record_key(&self, key: KeyMaterial) {
+        // Err only when already set: the root check passed for that key
+        // too, so it is the same key.
+        let _ = self.record_key.set(key);
+    }
+
+    fn record_key(&self) -> Result<&KeyMaterial, StoreError> {
+        self.record_key.get().ok_or(StoreError::NoRecordKey)
+    }
+
+    /// The value under `key` in family `cf`, its tag verified and removed
+    /// (`meta` values are returned as stored).
+    fn get_verified(&self, cf: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(stored) = self.db.get_pinned_cf(self.cf(cf), key)? else {
+            return Ok(None);
+        };
+        if cf == CF_META {
+            return Ok(Some(stored.to_vec()));
+        }
+        verify_record(self.record_key()?, cf, key, &stored).map(|v| Some(v.to_vec()))
     }
 
     /// The one way the store lists: walks family `cf` forward over the keys
@@ -197,7 +264,7 @@ impl Store {
     /// `limit` items, or when `visit` breaks.
     fn scan<T>(
         &self,
-        cf: &str,
+        cf: &'static str,
         prefix: &[u8],
         after: Option<&[u8]>,
         limit: usize,
@@ -213,6 +280,11 @@ impl Store {
         if limit == 0 {
             return Ok(out);
         }
+        let record_key = if cf == CF_META {
+            None
+        } else {
+            Some(self.record_key()?)
+        };
         for item in self
             .db
             .iterator_cf(self.cf(cf), IteratorMode::From(&start, Direction::Forward))
@@ -221,7 +293,11 @@ impl Store {
             let Some(suffix) = k.strip_prefix(prefix) else {
                 break;
             };
-            match visit(suffix, &v)? {
+            let value = match record_key {
+                Some(rk) => verify_record(rk, cf, &k, &v)?,
+                None => &v[..],
+            };
+            match visit(suffix, value)? {
                 ControlFlow::Continue(t) => out.push(t),
                 ControlFlow::Break(()) => break,
             }
@@ -237,7 +313,7 @@ impl Store {
     /// most `limit`.
     fn list_versions<T: serde::de::DeserializeOwned>(
         &self,
-        cf: &str,
+        cf: &'static str,
         id: &KeyId,
         after_version: u32,
         limit: usize,
@@ -257,6 +333,7 @@ impl Store {
         Batch {
             store: self,
             wb: WriteBatch::default(),
+            unkeyed: false,
         }
     }
 
@@ -273,19 +350,36 @@ impl Store {
 pub struct Batch<'a> {
     store: &'a Store,
     wb: WriteBatch,
+    /// A put needed the record key and the store has none: commit fails.
+    unkeyed: bool,
 }
 
 impl Batch<'_> {
+    /// Writes `value` under `key` in family `cf`, followed by its tag (the
+    /// one way a value other than `meta`'s is written).
+    fn put(&mut self, cf: &'static str, key: &[u8], value: &[u8]) {
+        if cf == CF_META {
+            self.wb.put_cf(self.store.cf(cf), key, value);
+            return;
+        }
+        let Ok(rk) = self.store.record_key() else {
+            self.unkeyed = true;
+            return;
+        };
+        let stored = tagged(rk, cf, key, value);
+        self.wb.put_cf(self.store.cf(cf), key, stored);
+    }
+
     /// Writes `value` as JSON under `key` in family `cf`.
     fn put_json<T: serde::Serialize>(
         &mut self,
-        cf: &str,
+        cf: &'static str,
         key: impl AsRef<[u8]>,
         value: &T,
         what: &'static str,
     ) -> Result<(), StoreError> {
         let json = serde_json::to_vec(value).map_err(|_| StoreError::Corrupt { what })?;
-        self.wb.put_cf(self.store.cf(cf), key, json);
+        self.put(cf, key.as_ref(), &json);
         Ok(())
     }
 
@@ -301,6 +395,9 @@ impl Batch<'_> {
 
     /// Applies the batch atomically and syncs the WAL before returning.
     pub fn commit(self) -> Result<(), StoreError> {
+        if self.unkeyed {
+            return Err(StoreError::NoRecordKey);
+        }
         self.store.db.write_opt(self.wb, &synced())?;
         Ok(())
     }
@@ -317,6 +414,55 @@ fn decode_json<T: serde::de::DeserializeOwned>(
     what: &'static str,
 ) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|_| StoreError::Corrupt { what })
+}
+
+/// Length of a record's tag.
+const TAG_LEN: usize = 32;
+
+/// The tag of `value` stored under `key` in family `cf`: the family and
+/// the key are bound in, length-prefixed, so a value is valid only in the
+/// one slot it was written to.
+fn record_tag(rk: &KeyMaterial, cf: &str, key: &[u8], value: &[u8]) -> ring::hmac::Tag {
+    let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, rk.expose_secret());
+    let mut ctx = ring::hmac::Context::with_key(&k);
+    // Family names are short constants (< 256 bytes); keys are bounded by
+    // RocksDB's and ours (< 4 GiB).
+    ctx.update(&[u8::try_from(cf.len()).unwrap_or(u8::MAX)]);
+    ctx.update(cf.as_bytes());
+    ctx.update(&u32::try_from(key.len()).unwrap_or(u32::MAX).to_be_bytes());
+    ctx.update(key);
+    ctx.update(value);
+    ctx.sign()
+}
+
+/// `value || tag`, as stored.
+fn tagged(rk: &KeyMaterial, cf: &str, key: &[u8], value: &[u8]) -> Vec<u8> {
+    let tag = record_tag(rk, cf, key, value);
+    let mut out = Vec::with_capacity(value.len() + TAG_LEN);
+    out.extend_from_slice(value);
+    out.extend_from_slice(tag.as_ref());
+    out
+}
+
+/// The value of a stored `value || tag` whose tag verifies (constant-time
+/// comparison); `Tampered`, naming the record, otherwise.
+fn verify_record<'v>(
+    rk: &KeyMaterial,
+    cf: &'static str,
+    key: &[u8],
+    stored: &'v [u8],
+) -> Result<&'v [u8], StoreError> {
+    let tampered = || StoreError::Tampered {
+        family: cf,
+        key: hex::encode(key),
+    };
+    let split = stored.len().checked_sub(TAG_LEN).ok_or_else(tampered)?;
+    let (value, tag) = stored.split_at(split);
+    if crate::crypto::ct_eq(record_tag(rk, cf, key, value).as_ref(), tag) {
+        Ok(value)
+    } else {
+        Err(tampered())
+    }
 }
 
 /// Key of a per-version entry (material, rotations): key id + version.
@@ -349,6 +495,7 @@ mod tests {
     pub(super) fn open_temp() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("open");
+        store.set_record_key(KeyMaterial::from_slice(&[3; 32]).expect("32 bytes"));
         (dir, store)
     }
 
