@@ -375,3 +375,27 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutdown signal received");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Item 11 of issue 11: the root key variable is gone from the
+    /// environment once read, whether or not its value parses.
+    #[test]
+    fn item_11_root_key_variable_is_removed_from_the_environment() {
+        // A name of this test's own: no other test reads it.
+        let var = "KMSD_TEST_ITEM_11_ROOT_KEY";
+        std::env::set_var(var, "ab".repeat(32));
+        let key = match take_env_key(var) {
+            Some(Ok(k)) => k,
+            _ => panic!("a valid key in the variable"),
+        };
+        assert_eq!(key.expose_secret(), &[0xab; 32]);
+        assert!(std::env::var_os(var).is_none());
+        std::env::set_var(var, "not hex");
+        assert!(matches!(take_env_key(var), Some(Err(_))));
+        assert!(std::env::var_os(var).is_none());
+        assert!(take_env_key(var).is_none());
+    }
+}
