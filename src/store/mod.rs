@@ -5,19 +5,19 @@
 //!
 //! | family         | key                                   | value                         | file |
 //! |----------------|---------------------------------------|-------------------------------|------|
-//! | `meta`         | name                                  | schema version, root check    | `meta.rs` |
+//! | `meta`         | name                                  | schema version, root check, rewrap marker (not tagged) | `meta.rs`, `rewrap.rs` |
 //! | `keys`         | key id (17 bytes)                     | `KeyRecord` JSON              | `keys.rs` |
 //! | `account_keys` | account (12) + key id (17)            | empty (ListKeys index)        | `keys.rs` |
 //! | `material`     | key id (17) + version (4)             | `MaterialVersion` JSON        | `material.rs` |
 //! | `aliases`      | account (12) + alias name             | `AliasRecord` JSON            | `aliases.rs` |
-//! | `key_aliases`  | key id (17) + alias name              | account (alias reverse index) | `aliases.rs` |
+//! | `key_aliases`  | key id (17) + account + 0 + alias name | empty (alias reverse index)  | `aliases.rs` |
 //! | `deletions`    | due ms (8) + key id (17)              | empty (deletion schedule)     | `schedules.rs` |
 //! | `key_policies` | key id (17)                           | key policy text               | `policies.rs` |
 //! | `identity_policies` | principal ARN + 0 + policy name  | identity policy text          | `policies.rs` |
 //! | `grants`       | key id (17) + grant id (32)           | `GrantRecord` JSON            | `grants.rs` |
 //! | `grants_by_grantee` | key id (17) + grantee + 0 + grant id (32) | empty (authorization index) | `grants.rs` |
 //! | `grants_by_retiring` | retiring principal + 0 + key id (17) + grant id (32) | empty | `grants.rs` |
-//! | `grant_names`  | key id (17) + name                    | grant id (32)                 | `grants.rs` |
+//! | `grant_names`  | key id (17) + name + 0 + grant id (32) | empty (idempotent CreateGrant) | `grants.rs` |
 //! | `rotations`    | key id (17) + version (4)             | `RotationEntry` JSON          | `rotations.rs` |
 //! | `rotation_schedule` | due ms (8) + key id (17)         | empty (automatic rotations)   | `schedules.rs` |
 //!
