@@ -247,13 +247,18 @@ impl Store {
     /// The value under `key` in family `cf`, its tag verified and removed
     /// (`meta` values are returned as stored).
     fn get_verified(&self, cf: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let record_key = if cf == CF_META {
+            None
+        } else {
+            Some(self.record_key()?)
+        };
         let Some(stored) = self.db.get_pinned_cf(self.cf(cf), key)? else {
             return Ok(None);
         };
-        if cf == CF_META {
-            return Ok(Some(stored.to_vec()));
+        match record_key {
+            Some(rk) => verify_record(rk, cf, key, &stored).map(|v| Some(v.to_vec())),
+            None => Ok(Some(stored.to_vec())),
         }
-        verify_record(self.record_key()?, cf, key, &stored).map(|v| Some(v.to_vec()))
     }
 
     /// The one way the store lists: walks family `cf` forward over the keys
@@ -534,5 +539,100 @@ mod tests {
             })
             .expect("scan");
         assert_eq!(first.len(), 1);
+    }
+
+    /// Item 10 of issue 11, at the store: a changed value, a value copied
+    /// to another key or family, an index entry added without (or with a
+    /// copied) tag are `Tampered`, naming the record; a store without the
+    /// record key reads and writes nothing.
+    #[test]
+    fn item_10_every_record_is_verified_on_get_and_scan() {
+        let (_dir, store) = open_temp();
+        let (k1, k2) = (KeyId::new_random(), KeyId::new_random());
+        let mut b = store.batch();
+        b.put_key_policy(&k1, "policy one");
+        b.put_key_policy(&k2, "policy two");
+        b.schedule(Schedule::Deletion, 5, &k1);
+        b.commit().expect("commit");
+        let raw = |cf: &str, key: &[u8]| {
+            store
+                .db
+                .get_cf(store.cf(cf), key)
+                .expect("get")
+                .expect("present")
+        };
+        let put_raw = |cf: &str, key: &[u8], v: &[u8]| {
+            store.db.put_cf(store.cf(cf), key, v).expect("put");
+        };
+        let is_tampered = |r: Result<Option<String>, StoreError>, fam: &str| match r {
+            Err(e @ StoreError::Tampered { family, .. }) if family == fam => {
+                assert!(
+                    e.to_string().contains(&hex::encode(k1.storage_key())),
+                    "{e}"
+                );
+            }
+            other => panic!("expected Tampered in {fam}, got {other:?}"),
+        };
+        assert_eq!(
+            store.get_key_policy(&k1).expect("get").as_deref(),
+            Some("policy one")
+        );
+        let one = raw(CF_KEY_POLICIES, &k1.storage_key());
+        let two = raw(CF_KEY_POLICIES, &k2.storage_key());
+        // A value changed, its tag kept.
+        let mut changed = one.clone();
+        changed[0] ^= 1;
+        put_raw(CF_KEY_POLICIES, &k1.storage_key(), &changed);
+        is_tampered(store.get_key_policy(&k1), CF_KEY_POLICIES);
+        // Another key's valid value.
+        put_raw(CF_KEY_POLICIES, &k1.storage_key(), &two);
+        is_tampered(store.get_key_policy(&k1), CF_KEY_POLICIES);
+        // The value without any tag, and a value shorter than a tag.
+        put_raw(CF_KEY_POLICIES, &k1.storage_key(), b"policy one");
+        is_tampered(store.get_key_policy(&k1), CF_KEY_POLICIES);
+        put_raw(CF_KEY_POLICIES, &k1.storage_key(), b"");
+        is_tampered(store.get_key_policy(&k1), CF_KEY_POLICIES);
+        // A valid value moved to another family under the same key.
+        put_raw(CF_KEY_POLICIES, &k1.storage_key(), &one);
+        assert!(store.get_key_policy(&k1).is_ok());
+        put_raw(CF_KEYS, &k1.storage_key(), &one);
+        assert!(matches!(
+            store.get_key(&k1),
+            Err(StoreError::Tampered {
+                family: CF_KEYS,
+                ..
+            })
+        ));
+        // Index entries: one added without a tag, one with a copied tag.
+        let entry = raw(CF_DELETIONS, &schedules::schedule_key(5, &k1));
+        assert_eq!(entry.len(), TAG_LEN);
+        put_raw(CF_DELETIONS, &schedules::schedule_key(4, &k2), b"");
+        assert!(matches!(
+            store.due(Schedule::Deletion, 10, 10),
+            Err(StoreError::Tampered {
+                family: CF_DELETIONS,
+                ..
+            })
+        ));
+        put_raw(CF_DELETIONS, &schedules::schedule_key(4, &k2), &entry);
+        assert!(store.due(Schedule::Deletion, 10, 10).is_err());
+        put_raw(
+            CF_KEY_ALIASES,
+            &concat(&k2.storage_key(), b"111122223333\0alias/x"),
+            b"",
+        );
+        assert!(store.aliases_of_key("111122223333", &k2).is_err());
+
+        // Without the record key: nothing read, nothing written.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bare = Store::open(dir.path()).expect("open");
+        assert!(matches!(
+            bare.get_key_policy(&k1),
+            Err(StoreError::NoRecordKey)
+        ));
+        let mut b = bare.batch();
+        b.put_key_policy(&k1, "p");
+        assert!(matches!(b.commit(), Err(StoreError::NoRecordKey)));
+        assert!(bare.get_meta("schema").expect("meta").is_some());
     }
 }
