@@ -232,6 +232,7 @@ fn serve(args: ServeArgs, env: EnvKeys) -> Result<(), String> {
         .map_err(|e| format!("tokio runtime: {e}"))?;
     runtime.block_on(async move {
         let server = KmsServer::open(config, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
+        let shutdown = shutdown_signal();
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| format!("binding {}: {e}", args.listen))?;
@@ -244,7 +245,7 @@ fn serve(args: ServeArgs, env: EnvKeys) -> Result<(), String> {
             );
         }
         server
-            .serve(listener, shutdown_signal())
+            .serve(listener, shutdown)
             .await
             .map_err(|e| e.to_string())
     })
@@ -354,26 +355,35 @@ fn write_endpoint(dir: &Path, addr: SocketAddr) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves at SIGTERM or SIGINT. The SIGTERM handler is registered when
+/// this is called, not when the future is first polled: `serve` calls it
+/// before announcing readiness, so a SIGTERM sent right after the ready
+/// line is a clean shutdown, not the default action (death by signal).
+/// Must be called inside the runtime.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        #[cfg(unix)]
+        let term = async move {
+            match term {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term => {}
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+        tracing::info!("shutdown signal received");
     }
-    tracing::info!("shutdown signal received");
 }
 
 #[cfg(test)]
