@@ -234,7 +234,7 @@ impl Store {
     /// Installs the record key (derived from the root key by
     /// `backend::root`, after the root key passed its check). A second call
     /// keeps the first key.
-    pub fn set_record_key(&self, key: KeyMaterial) {
+    pub(crate) fn set_record_key(&self, key: KeyMaterial) {
         // Err only when already set: the root check passed for that key
         // too, so it is the same key.
         let _ = self.record_key.set(key);

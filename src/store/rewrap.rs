@@ -36,18 +36,18 @@ pub struct RewrapProgress {
 
 impl Store {
     /// Whether a rewrap was begun and not finished.
-    pub fn rewrap_in_progress(&self) -> Result<bool, StoreError> {
+    pub(crate) fn rewrap_in_progress(&self) -> Result<bool, StoreError> {
         Ok(self.get_meta(REWRAP_TARGET)?.is_some())
     }
 
     /// The check value of the root key an unfinished rewrap moves to.
-    pub fn rewrap_target(&self) -> Result<Option<Vec<u8>>, StoreError> {
+    pub(crate) fn rewrap_target(&self) -> Result<Option<Vec<u8>>, StoreError> {
         self.get_meta(REWRAP_TARGET)
     }
 
     /// Marks a rewrap to the root key whose check value is `new_check` as
     /// begun (synced).
-    pub fn begin_rewrap(&self, new_check: &[u8]) -> Result<(), StoreError> {
+    pub(crate) fn begin_rewrap(&self, new_check: &[u8]) -> Result<(), StoreError> {
         let mut b = self.batch();
         b.put_meta(REWRAP_TARGET, new_check);
         b.commit()
@@ -55,7 +55,11 @@ impl Store {
 
     /// Ends a rewrap in one synced batch: the root check value becomes
     /// `new_check` (under meta name `check_name`) and the marker goes.
-    pub fn finish_rewrap(&self, check_name: &str, new_check: &[u8]) -> Result<(), StoreError> {
+    pub(crate) fn finish_rewrap(
+        &self,
+        check_name: &str,
+        new_check: &[u8],
+    ) -> Result<(), StoreError> {
         let mut b = self.batch();
         b.put_meta(check_name, new_check);
         b.wb.delete_cf(self.cf(CF_META), REWRAP_TARGET);
@@ -69,7 +73,7 @@ impl Store {
     /// after rewriting `limit` records when given (a test's interruption),
     /// reporting `done: false`. A record that verifies under neither key is
     /// `Tampered`: a rewrap never vouches for a record it cannot verify.
-    pub fn rewrap_records<E: From<StoreError>>(
+    pub(crate) fn rewrap_records<E: From<StoreError>>(
         &self,
         old: &KeyMaterial,
         new: &KeyMaterial,
