@@ -42,7 +42,6 @@ use kmsd::api::{CreateGrantRequest, CreateKeyRequest, GenerateDataKeyRequest};
 use kmsd::kms::{Kms, KmsConfig};
 use kmsd::model::{DataKeySpec, GrantOperation, KeyId};
 use kmsd::pki::DEV_PRINCIPAL;
-use kmsd::store::Store;
 use kmsd::testing;
 
 /// The dev principal's account.
@@ -216,8 +215,10 @@ fn keys(c: &mut Criterion) {
     let n = env_count("KMSD_BENCH_KEYS", 1_000_000);
     let dir = tempfile::tempdir().expect("temp dir");
     let ids = bulk_load(dir.path(), n);
-    // Raw store reads (material records stay sealed: no root key needed).
-    let store = Store::open(&dir.path().join("db")).expect("open store");
+    // Raw store reads (records verified under the root key; material
+    // records stay sealed).
+    let root = kmsd::store::read_root_key_file(&dir.path().join("root.key")).expect("root key");
+    let store = kmsd::backend::root::open_store(&dir.path().join("db"), &root).expect("open store");
 
     let mut g = c.benchmark_group("keys");
     let mut rng = SplitMix64::new(1);

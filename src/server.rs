@@ -145,34 +145,63 @@ pub struct KmsServer {
     _lock: File,
 }
 
+/// Takes the data directory's lock (creating the directory), or
+/// `Locked` when another kmsd (a daemon, a bulk load, a rewrap) holds it.
+/// The OS releases the lock when the returned file is closed.
+fn lock_data_dir(dir: &Path) -> Result<File, ServerError> {
+    std::fs::create_dir_all(dir).map_err(|source| ServerError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let lock_path = dir.join("kmsd.lock");
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| ServerError::Io {
+            path: lock_path.clone(),
+            source,
+        })?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ServerError::Locked(dir.to_owned())),
+        Err(std::fs::TryLockError::Error(source)) => Err(ServerError::Io {
+            path: lock_path,
+            source,
+        }),
+    }
+}
+
+/// `kmsd rewrap`: moves the stopped data directory `data_dir` from root
+/// key `old` to `new` (see `backend::root::rewrap`), holding the data-dir
+/// lock so no daemon runs meanwhile. `limit` stops after that many records
+/// (tests); run it again to continue.
+pub fn rewrap_data_dir(
+    data_dir: &Path,
+    old: RootKey,
+    new: RootKey,
+    limit: Option<u64>,
+) -> Result<crate::store::RewrapProgress, ServerError> {
+    let db = data_dir.join("db");
+    if !db.is_dir() {
+        return Err(ServerError::Io {
+            path: db,
+            source: std::io::ErrorKind::NotFound.into(),
+        });
+    }
+    let _lock = lock_data_dir(data_dir)?;
+    let store = Store::open(&db)?;
+    let progress = crate::backend::root::rewrap(&store, old, new, limit)?;
+    store.flush()?;
+    Ok(progress)
+}
+
 impl KmsServer {
     /// Locks the data directory and opens the store.
     pub fn open(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<Self, ServerError> {
         let dir = &config.data_dir;
-        std::fs::create_dir_all(dir).map_err(|source| ServerError::Io {
-            path: dir.clone(),
-            source,
-        })?;
-        let lock_path = dir.join("kmsd.lock");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|source| ServerError::Io {
-                path: lock_path.clone(),
-                source,
-            })?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(ServerError::Locked(dir.clone())),
-            Err(std::fs::TryLockError::Error(source)) => {
-                return Err(ServerError::Io {
-                    path: lock_path,
-                    source,
-                })
-            }
-        }
+        let lock = lock_data_dir(dir)?;
         let store = Store::open(&dir.join("db"))?;
         let backend = LocalBackend::open(config.root_key, &store)?;
         Ok(Self {

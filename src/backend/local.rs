@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use super::root::{check_root_key, derive_key};
+use super::root::{check_root_key, derive_key, MATERIAL_SEALING};
 use super::{BackendError, MaterialBackend, MaterialHandle};
 use crate::crypto::{self, SALT_LEN};
 use crate::model::{KeyId, KeySpec, MaterialLocation, MaterialOrigin, MaterialVersion, SealedBlob};
@@ -19,9 +19,6 @@ use crate::store::Store;
 /// Label of the additional data that binds sealed material to its key id
 /// and version.
 const MATERIAL_AAD_LABEL: &[u8; 16] = b"kmsd/material/v1";
-/// Derivation label of the key that seals material (kept apart from the
-/// root key itself, which also seals the check value).
-const SEALING_KEY_LABEL: &str = "kmsd/material-sealing/v1";
 /// This backend's name.
 const NAME: &str = "local";
 
@@ -42,7 +39,7 @@ impl LocalBackend {
 
     /// The backend without the check (tests, tools holding no store).
     pub fn new(root: RootKey) -> Self {
-        let sealing_key = derive_key(&root, SEALING_KEY_LABEL);
+        let sealing_key = derive_key(&root, MATERIAL_SEALING);
         Self { root, sealing_key }
     }
 
@@ -74,6 +71,32 @@ impl LocalBackend {
             Some(len) if len != material.len() => Err(corrupt()),
             _ => Ok(material),
         }
+    }
+
+    /// `record` of key `key_id` with its material resealed from this
+    /// backend's root key to `to`'s (`kmsd rewrap`). Everything else in the
+    /// record stays as it was.
+    pub fn reseal_for(
+        &self,
+        key_id: &KeyId,
+        record: &MaterialVersion,
+        to: &LocalBackend,
+    ) -> Result<MaterialVersion, BackendError> {
+        let MaterialLocation::Local { .. } = &record.location else {
+            // Not held by this backend: nothing sealed under the root key.
+            return Ok(record.clone());
+        };
+        let material = self.unseal(key_id, record)?;
+        let sealed = crypto::seal(
+            to.sealing_key.expose_secret(),
+            &material_aad(key_id, record.version),
+            material.expose_secret(),
+        )?;
+        let mut out = record.clone();
+        out.location = MaterialLocation::Local {
+            sealed: SealedBlob::new(sealed),
+        };
+        Ok(out)
     }
 }
 

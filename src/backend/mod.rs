@@ -68,6 +68,14 @@ pub enum BackendError {
         "the root key does not match this data directory (wrong --root-key-file / KMSD_ROOT_KEY?)"
     )]
     WrongRootKey,
+    /// A `kmsd rewrap` of this data directory was interrupted; it must be
+    /// run again (with the same keys) before kmsd can open it.
+    #[error("a rewrap of this data directory to a new root key was interrupted: run `kmsd rewrap` again with the same keys")]
+    RewrapInProgress,
+    /// `kmsd rewrap` was given another new root key than the one an
+    /// unfinished rewrap of this data directory moves to.
+    #[error("an unfinished rewrap of this data directory moves to another new root key: run it again with that key")]
+    RewrapOtherTarget,
     /// Reading or writing the root key's check value failed.
     #[error("{0}")]
     Store(#[from] StoreError),

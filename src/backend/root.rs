@@ -7,48 +7,174 @@
 
 use zeroize::Zeroize;
 
-use super::BackendError;
+use super::{BackendError, LocalBackend};
 use crate::crypto;
+use crate::model::{KeyId, MaterialVersion};
 use crate::secret::{KeyMaterial, RootKey};
-use crate::store::Store;
+use crate::store::{RewrapProgress, Store, StoreError};
+
+/// HKDF label of the key that seals KMS key material (`LocalBackend`).
+pub const MATERIAL_SEALING: &str = "kmsd/material-sealing/v2";
+/// HKDF label of the key that authenticates every stored record
+/// (`store`'s barrier).
+pub const RECORD_AUTH: &str = "kmsd/record-auth/v1";
+/// HKDF label of the key that authenticates grant tokens (the core asks
+/// for it through `MaterialBackend::derive_service_key`).
+pub const GRANT_TOKENS: &str = "kmsd/grant-token/v1";
+/// HKDF label of the key that seals the root key's check value.
+pub const ROOT_CHECK_KEY: &str = "kmsd/root-check/v2";
+/// HKDF salt: fixed, kmsd's own (the root key is uniformly random, so a
+/// fixed salt only separates kmsd's derivations from any other use).
+const HKDF_SALT: &[u8] = b"kmsd root key derivations";
 
 /// Name of the check value in the store's `meta` family.
-const ROOT_CHECK: &str = "root_check";
+pub(crate) const ROOT_CHECK: &str = "root_check";
 /// Additional data of the check value.
-const ROOT_CHECK_AAD: &[u8] = b"kmsd/root-check/v1";
+const ROOT_CHECK_AAD: &[u8] = b"kmsd/root-check/v2";
 /// What the check value seals (a known text: only opening it matters).
 const ROOT_CHECK_PLAINTEXT: &[u8] = b"kmsd root key check value";
 
 /// Checks `root` against the check value in `store`, or writes the check
-/// value if the store has none yet (a new data directory). A wrong root key
-/// is `WrongRootKey`, before anything else reads or writes material.
+/// value if the store has none yet (a new data directory); then installs
+/// the record key derived from `root` in `store`, so it reads and writes
+/// authenticated records. A wrong root key is `WrongRootKey`, before
+/// anything else reads or writes a record. A data directory whose rewrap
+/// was interrupted is refused until the rewrap is run again.
 pub fn check_root_key(root: &RootKey, store: &Store) -> Result<(), BackendError> {
+    if store.rewrap_in_progress()? {
+        return Err(BackendError::RewrapInProgress);
+    }
     match store.get_meta(ROOT_CHECK)? {
         Some(sealed) => {
-            crypto::open(root.expose_secret(), ROOT_CHECK_AAD, &sealed)
-                .map_err(|_| BackendError::WrongRootKey)?;
-            Ok(())
+            if !opens_check_value(root, &sealed) {
+                return Err(BackendError::WrongRootKey);
+            }
         }
         None => {
-            let sealed = crypto::seal(root.expose_secret(), ROOT_CHECK_AAD, ROOT_CHECK_PLAINTEXT)?;
             let mut b = store.batch();
-            b.put_meta(ROOT_CHECK, &sealed);
+            b.put_meta(ROOT_CHECK, &check_value(root)?);
             b.commit()?;
-            Ok(())
         }
     }
+    store.set_record_key(derive_key(root, RECORD_AUTH));
+    Ok(())
 }
 
-/// A 32-byte key derived from `root` for `label` (HMAC-SHA-256 of the
-/// label under the root key). Distinct labels give independent keys, so
-/// one purpose's key reveals nothing about another's.
+/// Opens the store at `path` for reading and writing records under `root`
+/// (checked first): for tools and tests that read a stopped data directory.
+pub fn open_store(path: &std::path::Path, root: &RootKey) -> Result<Store, BackendError> {
+    let store = Store::open(path)?;
+    check_root_key(root, &store)?;
+    Ok(store)
+}
+
+/// Moves the stopped data directory of `store` from root key `old` to
+/// `new`: every record is re-authenticated under `new`'s record key and
+/// every local material version resealed under `new`'s sealing key, then
+/// the check value is replaced, so `old` is refused from then on.
+///
+/// Crash-safe and re-runnable: the first run records the target (`new`'s
+/// check value) in `meta`; while it is there kmsd will not open the
+/// directory; each record is rewritten idempotently (see
+/// `store::rewrap`); the check value and the marker change in one synced
+/// batch at the end. A run with another new key than the unfinished one is
+/// refused. A directory already under `new` is left as it is. `limit`
+/// stops after that many records (tests interrupt it this way).
+pub fn rewrap(
+    store: &Store,
+    old: RootKey,
+    new: RootKey,
+    limit: Option<u64>,
+) -> Result<RewrapProgress, BackendError> {
+    let Some(check) = store.get_meta(ROOT_CHECK)? else {
+        return Err(BackendError::WrongRootKey);
+    };
+    let target = store.rewrap_target()?;
+    if target.is_none() && opens_check_value(&new, &check) {
+        // Finished earlier (or the same key twice): nothing to do.
+        return Ok(RewrapProgress {
+            done: true,
+            ..RewrapProgress::default()
+        });
+    }
+    if !opens_check_value(&old, &check) {
+        return Err(BackendError::WrongRootKey);
+    }
+    match target {
+        Some(t) if !opens_check_value(&new, &t) => return Err(BackendError::RewrapOtherTarget),
+        Some(_) => {}
+        None => store.begin_rewrap(&check_value(&new)?)?,
+    }
+    let (old_rk, new_rk) = (derive_key(&old, RECORD_AUTH), derive_key(&new, RECORD_AUTH));
+    let new_check = check_value(&new)?;
+    let (from, to) = (LocalBackend::new(old), LocalBackend::new(new));
+    let progress = store.rewrap_records(
+        &old_rk,
+        &new_rk,
+        |cf, key, value| {
+            if cf != crate::store::MATERIAL_FAMILY {
+                return Ok(value.to_vec());
+            }
+            let corrupt = || BackendError::Store(StoreError::Corrupt { what: "material" });
+            let id = key
+                .get(..17)
+                .and_then(KeyId::from_storage_key)
+                .ok_or_else(corrupt)?;
+            let record: MaterialVersion = serde_json::from_slice(value).map_err(|_| corrupt())?;
+            let resealed = from.reseal_for(&id, &record, &to)?;
+            serde_json::to_vec(&resealed).map_err(|_| corrupt())
+        },
+        limit,
+    )?;
+    if progress.done {
+        store.finish_rewrap(ROOT_CHECK, &new_check)?;
+    }
+    Ok(progress)
+}
+
+/// A fresh check value for `root` (what `meta`'s `root_check` holds).
+pub(crate) fn check_value(root: &RootKey) -> Result<Vec<u8>, BackendError> {
+    let k = derive_key(root, ROOT_CHECK_KEY);
+    Ok(crypto::seal(
+        k.expose_secret(),
+        ROOT_CHECK_AAD,
+        ROOT_CHECK_PLAINTEXT,
+    )?)
+}
+
+/// Whether `sealed` is a check value made for `root`.
+pub(crate) fn opens_check_value(root: &RootKey, sealed: &[u8]) -> bool {
+    let k = derive_key(root, ROOT_CHECK_KEY);
+    crypto::open(k.expose_secret(), ROOT_CHECK_AAD, sealed).is_ok()
+}
+
+/// A 32-byte key derived from `root` for `label` (HKDF-SHA-256, RFC 5869:
+/// a fixed salt, `label` as the info). Distinct labels give independent
+/// keys, so one purpose's key reveals nothing about another's, and the
+/// root key itself keys nothing directly.
 pub fn derive_key(root: &RootKey, label: &str) -> KeyMaterial {
-    let mut tag = crypto::hmac_sha256(root.expose_secret(), label.as_bytes());
-    let key = KeyMaterial::from_slice(&tag);
-    tag.zeroize();
-    // INVARIANT: an HMAC-SHA-256 tag is 32 bytes, within KeyMaterial's
-    // 1..=MAX_MATERIAL_LEN.
-    key.unwrap_or_else(|| unreachable!("HMAC-SHA-256 is 32 bytes"))
+    struct Len32;
+    impl ring::hkdf::KeyType for Len32 {
+        fn len(&self) -> usize {
+            32
+        }
+    }
+    let prk =
+        ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, HKDF_SALT).extract(root.expose_secret());
+    let mut out = [0u8; 32];
+    let info = [label.as_bytes()];
+    // INVARIANT: 32 bytes is far below HKDF-SHA-256's 255 * 32 limit, so
+    // expand and fill cannot fail; on the impossible failure `out` stays
+    // zero and the derived key would simply not match anything stored.
+    let filled = prk
+        .expand(&info, Len32)
+        .and_then(|okm| okm.fill(&mut out))
+        .is_ok();
+    debug_assert!(filled);
+    let key = KeyMaterial::from_slice(&out);
+    out.zeroize();
+    // INVARIANT: 32 bytes is within KeyMaterial's 1..=MAX_MATERIAL_LEN.
+    key.unwrap_or_else(|| unreachable!("32 bytes"))
 }
 
 #[cfg(test)]
@@ -70,22 +196,40 @@ mod tests {
             Err(BackendError::WrongRootKey)
         ));
         assert!(store.get_meta(ROOT_CHECK).expect("meta").is_some());
+        // The check value is not sealed under the raw root key.
+        let sealed = store.get_meta(ROOT_CHECK).expect("meta").expect("check");
+        assert!(crypto::open(root(1).expose_secret(), ROOT_CHECK_AAD, &sealed).is_err());
     }
 
+    /// Item 11 of issue 11: one HKDF subkey per purpose; none is the root
+    /// key itself or the old HMAC(root, label) derivation.
     #[test]
-    fn derived_keys_are_stable_and_separate() {
-        let a = derive_key(&root(1), "kmsd/grant-token/v1");
-        let b = derive_key(&root(1), "kmsd/grant-token/v1");
-        let c = derive_key(&root(1), "kmsd/other/v1");
-        let d = derive_key(&root(2), "kmsd/grant-token/v1");
-        assert_eq!(a.len(), 32);
-        assert_eq!(a.expose_secret(), b.expose_secret());
-        assert_ne!(a.expose_secret(), c.expose_secret());
-        assert_ne!(a.expose_secret(), d.expose_secret());
-        // The same derivation as ring's HMAC, so grant tokens minted before
-        // the backend split still verify.
-        let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[1u8; 32]);
-        let tag = ring::hmac::sign(&k, b"kmsd/grant-token/v1");
-        assert_eq!(a.expose_secret(), tag.as_ref());
+    fn item_11_subkeys_are_hkdf_per_purpose() {
+        let r = root(1);
+        let labels = [MATERIAL_SEALING, RECORD_AUTH, GRANT_TOKENS, ROOT_CHECK_KEY];
+        let keys: Vec<KeyMaterial> = labels.iter().map(|l| derive_key(&r, l)).collect();
+        for (i, a) in keys.iter().enumerate() {
+            assert_eq!(a.len(), 32);
+            assert_ne!(a.expose_secret(), &r.expose_secret()[..]);
+            let old = crypto::hmac_sha256(r.expose_secret(), labels[i].as_bytes());
+            assert_ne!(a.expose_secret(), &old[..]);
+            for b in &keys[i + 1..] {
+                assert_ne!(a.expose_secret(), b.expose_secret());
+            }
+        }
+        // Stable, and another root key gives another key.
+        assert_eq!(
+            derive_key(&r, GRANT_TOKENS).expose_secret(),
+            keys[2].expose_secret()
+        );
+        assert_ne!(
+            derive_key(&root(2), GRANT_TOKENS).expose_secret(),
+            keys[2].expose_secret()
+        );
+        // RFC 5869 HKDF-SHA-256 with kmsd's salt, recomputed by hand.
+        let prk = crypto::hmac_sha256(HKDF_SALT, r.expose_secret());
+        let mut t1 = GRANT_TOKENS.as_bytes().to_vec();
+        t1.push(1);
+        assert_eq!(keys[2].expose_secret(), &crypto::hmac_sha256(&prk, &t1)[..]);
     }
 }

@@ -13,8 +13,15 @@ use kmsd::clock::SystemClock;
 use kmsd::kms::{Caller, KmsConfig};
 use kmsd::model::Principal;
 use kmsd::pki;
+use kmsd::secret::RootKey;
 use kmsd::server::{KmsServer, ServerConfig, TlsPem};
-use kmsd::store::parse_root_key_hex;
+use kmsd::store::{parse_root_key_hex, read_root_key_file};
+use zeroize::Zeroize;
+
+/// The environment variable that may hold the root key (64 hex digits).
+const ROOT_KEY_VAR: &str = "KMSD_ROOT_KEY";
+/// The environment variable that may hold `kmsd rewrap`'s new root key.
+const NEW_ROOT_KEY_VAR: &str = "KMSD_NEW_ROOT_KEY";
 
 #[derive(Parser)]
 #[command(
@@ -38,6 +45,36 @@ enum Command {
     /// Manage dev certificates.
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// Move a stopped kmsd's data directory to a new root key: every
+    /// record is re-authenticated and all key material resealed under the
+    /// new key, after which the old key is refused. Crash-safe: if it is
+    /// interrupted, run it again with the same keys (kmsd refuses to serve
+    /// the directory until it has finished).
+    Rewrap(RewrapArgs),
+}
+
+#[derive(Args)]
+struct RewrapArgs {
+    /// The data directory (the daemon must be stopped).
+    #[arg(long, env = "KMSD_DATA_DIR")]
+    data_dir: PathBuf,
+    /// File holding the current root key as 64 hex digits (or set
+    /// KMSD_ROOT_KEY).
+    #[arg(long)]
+    root_key_file: Option<PathBuf>,
+    /// File holding the new root key as 64 hex digits (or set
+    /// KMSD_NEW_ROOT_KEY).
+    #[arg(long)]
+    new_root_key_file: Option<PathBuf>,
+    /// Stop after rewriting this many records (testing an interruption).
+    #[arg(long, hide = true)]
+    stop_after: Option<u64>,
+}
+
+/// Root keys taken from the environment at start-up (and removed from it).
+struct EnvKeys {
+    root: Option<Result<RootKey, String>>,
+    new_root: Option<Result<RootKey, String>>,
 }
 
 #[derive(Args)]
@@ -140,9 +177,17 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // Before any thread starts (no runtime exists yet): removing a variable
+    // while another thread reads the environment is a data race in libc,
+    // which is why edition 2024 makes `remove_var` unsafe.
+    let env = EnvKeys {
+        root: take_env_key(ROOT_KEY_VAR),
+        new_root: take_env_key(NEW_ROOT_KEY_VAR),
+    };
     let result = match cli.command {
-        Command::Serve(args) => serve(args),
-        Command::CreateKeys(args) => create_keys(args),
+        Command::Serve(args) => serve(args, env),
+        Command::CreateKeys(args) => create_keys(args, env),
+        Command::Rewrap(args) => rewrap(args, env),
         Command::Certs(CertsCommand::IssueClient {
             data_dir,
             principal,
@@ -161,7 +206,7 @@ fn main() -> ExitCode {
 }
 
 /// The configuration the data-directory flags describe.
-fn server_config(args: &DataDirArgs) -> Result<ServerConfig, String> {
+fn server_config(args: &DataDirArgs, env: EnvKeys) -> Result<ServerConfig, String> {
     let kms_config = KmsConfig {
         region: args.region.clone(),
         cache_capacity: args.cache_capacity,
@@ -169,8 +214,12 @@ fn server_config(args: &DataDirArgs) -> Result<ServerConfig, String> {
     Ok(if args.dev {
         std::fs::create_dir_all(&args.data_dir)
             .map_err(|e| format!("{}: {e}", args.data_dir.display()))?;
-        ServerConfig::dev(&args.data_dir, kms_config, root_key_from_flags(args)?)
-            .map_err(|e| e.to_string())?
+        ServerConfig::dev(
+            &args.data_dir,
+            kms_config,
+            root_key(args.root_key_file.as_deref(), env.root)?,
+        )
+        .map_err(|e| e.to_string())?
     } else {
         let need = |p: &Option<PathBuf>, flag: &str| {
             p.clone()
@@ -182,7 +231,7 @@ fn server_config(args: &DataDirArgs) -> Result<ServerConfig, String> {
             &need(&args.client_ca, "--client-ca")?,
         )
         .map_err(|e| e.to_string())?;
-        let root_key = root_key_from_flags(args)?.ok_or(
+        let root_key = root_key(args.root_key_file.as_deref(), env.root)?.ok_or(
             "a root key is required: --root-key-file FILE or KMSD_ROOT_KEY (64 hex digits)",
         )?;
         ServerConfig {
@@ -194,8 +243,8 @@ fn server_config(args: &DataDirArgs) -> Result<ServerConfig, String> {
     })
 }
 
-fn serve(args: ServeArgs) -> Result<(), String> {
-    let config = server_config(&args.data)?;
+fn serve(args: ServeArgs, env: EnvKeys) -> Result<(), String> {
+    let config = server_config(&args.data, env)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -223,22 +272,60 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     })
 }
 
-fn root_key_from_flags(args: &DataDirArgs) -> Result<Option<kmsd::secret::RootKey>, String> {
-    if let Some(path) = &args.root_key_file {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        return parse_root_key_hex(&text)
-            .map(Some)
-            .ok_or_else(|| format!("{}: expected 64 hex digits", path.display()));
-    }
-    if let Ok(text) = std::env::var("KMSD_ROOT_KEY") {
-        return parse_root_key_hex(&text)
-            .map(Some)
-            .ok_or_else(|| "KMSD_ROOT_KEY: expected 64 hex digits".to_owned());
-    }
-    Ok(None)
+/// The root key of environment variable `name`, parsed, the text wiped,
+/// and the variable removed from the process environment (so no child
+/// process or later reader of the environment sees it). Must be called
+/// before any thread starts (see `main`).
+fn take_env_key(name: &str) -> Option<Result<RootKey, String>> {
+    let value = std::env::var_os(name)?;
+    std::env::remove_var(name);
+    let mut bytes = value.into_encoded_bytes();
+    let key = std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(parse_root_key_hex)
+        .ok_or_else(|| format!("{name}: expected 64 hex digits"));
+    bytes.zeroize();
+    Some(key)
 }
 
-fn create_keys(args: CreateKeysArgs) -> Result<(), String> {
+/// The root key from `file` (refused if group or others may access it),
+/// else the one taken from the environment.
+fn root_key(
+    file: Option<&Path>,
+    from_env: Option<Result<RootKey, String>>,
+) -> Result<Option<RootKey>, String> {
+    if let Some(path) = file {
+        return read_root_key_file(path)
+            .map(Some)
+            .map_err(|e| format!("{}: {e}", path.display()));
+    }
+    from_env.transpose()
+}
+
+fn rewrap(args: RewrapArgs, env: EnvKeys) -> Result<(), String> {
+    let old = root_key(args.root_key_file.as_deref(), env.root)?
+        .ok_or("the current root key is required: --root-key-file FILE or KMSD_ROOT_KEY")?;
+    let new = root_key(args.new_root_key_file.as_deref(), env.new_root)?
+        .ok_or("the new root key is required: --new-root-key-file FILE or KMSD_NEW_ROOT_KEY")?;
+    let p = kmsd::server::rewrap_data_dir(&args.data_dir, old, new, args.stop_after)
+        .map_err(|e| e.to_string())?;
+    if p.done {
+        println!(
+            "rewrapped {}: {} records rewritten, {} already done; the old root key is no longer accepted",
+            args.data_dir.display(),
+            p.rewritten,
+            p.skipped
+        );
+        Ok(())
+    } else {
+        Err(format!(
+            "stopped after {} records ({} already done): run kmsd rewrap again with the same keys to finish",
+            p.rewritten, p.skipped
+        ))
+    }
+}
+
+fn create_keys(args: CreateKeysArgs, env: EnvKeys) -> Result<(), String> {
     let principal = Principal::parse(&args.principal).ok_or_else(|| {
         format!(
             "--principal {:?}: expected an IAM principal ARN",
@@ -246,7 +333,7 @@ fn create_keys(args: CreateKeysArgs) -> Result<(), String> {
         )
     })?;
     let count = usize::try_from(args.count).map_err(|e| format!("--count: {e}"))?;
-    let config = server_config(&args.data)?;
+    let config = server_config(&args.data, env)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -313,4 +400,28 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutdown signal received");
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Item 11 of issue 11: the root key variable is gone from the
+    /// environment once read, whether or not its value parses.
+    #[test]
+    fn item_11_root_key_variable_is_removed_from_the_environment() {
+        // A name of this test's own: no other test reads it.
+        let var = "KMSD_TEST_ITEM_11_ROOT_KEY";
+        std::env::set_var(var, "ab".repeat(32));
+        let key = match take_env_key(var) {
+            Some(Ok(k)) => k,
+            _ => panic!("a valid key in the variable"),
+        };
+        assert_eq!(key.expose_secret(), &[0xab; 32]);
+        assert!(std::env::var_os(var).is_none());
+        std::env::set_var(var, "not hex");
+        assert!(matches!(take_env_key(var), Some(Err(_))));
+        assert!(std::env::var_os(var).is_none());
+        assert!(take_env_key(var).is_none());
+    }
 }

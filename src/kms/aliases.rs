@@ -45,10 +45,10 @@ impl Inner {
 
     /// Refuses a new alias on `key` when the key already has the most
     /// aliases AWS allows (blocking pool only).
-    fn check_alias_quota(&self, key: &KeyId) -> KmsResult<()> {
+    fn check_alias_quota(&self, account: &str, key: &KeyId) -> KmsResult<()> {
         let count = self
             .store
-            .aliases_of_key(key)
+            .aliases_of_key(account, key)
             .map_err(KmsError::internal)?
             .len();
         if count >= validate::MAX_ALIASES_PER_KEY {
@@ -119,7 +119,7 @@ impl Kms {
                         alias_arn(&inner.region, &account, &alias)
                     )));
                 }
-                inner.check_alias_quota(&key.id)?;
+                inner.check_alias_quota(&account, &key.id)?;
                 let now = inner.now_ms();
                 let rec = AliasRecord {
                     target: key.id.to_string(),
@@ -178,7 +178,7 @@ impl Kms {
                     }
                     let key = inner.recheck(&key, Operation::UpdateAlias)?;
                     if key.id != old_target {
-                        inner.check_alias_quota(&key.id)?;
+                        inner.check_alias_quota(&account, &key.id)?;
                     }
                     let rec = AliasRecord {
                         target: key.id.to_string(),
@@ -284,7 +284,7 @@ impl Kms {
                     Some(id) => {
                         let mut names = inner
                             .store
-                            .aliases_of_key(&id)
+                            .aliases_of_key(&account, &id)
                             .map_err(KmsError::internal)?;
                         names.retain(|n| after.as_deref().is_none_or(|a| n.as_str() > a));
                         let mut out = Vec::new();

@@ -288,8 +288,11 @@ impl Inner {
         };
         let aliases = match key {
             Some(k) if Self::needs_resource_aliases(&policies) => {
-                let id = k.id;
-                Some(self.blocking(move |i| i.load_alias_strings(&id)).await?)
+                let (id, account) = (k.id, k.account.clone());
+                Some(
+                    self.blocking(move |i| i.load_alias_strings(&account, &id))
+                        .await?,
+                )
             }
             _ => None,
         };
@@ -525,10 +528,10 @@ impl Inner {
         self.blocking(move |i| i.load_grants(&id, &who)).await
     }
 
-    fn load_alias_strings(&self, id: &KeyId) -> KmsResult<Vec<String>> {
+    fn load_alias_strings(&self, account: &str, id: &KeyId) -> KmsResult<Vec<String>> {
         Ok(self
             .store
-            .aliases_of_key(id)
+            .aliases_of_key(account, id)
             .map_err(KmsError::internal)?
             .into_iter()
             .map(|a| a.as_str().to_owned())

@@ -54,7 +54,10 @@ impl Inner {
                 r.state == KeyState::PendingDeletion && r.deletion_date_ms == Some(due_ms)
             });
             if let Some(rec) = &doomed {
-                let aliases = self.store.aliases_of_key(&id).map_err(KmsError::internal)?;
+                let aliases = self
+                    .store
+                    .aliases_of_key(&rec.account, &id)
+                    .map_err(KmsError::internal)?;
                 b.delete_key(rec, &aliases);
                 let grantees = self.delete_all_grants(rec, &mut b)?;
                 b.commit().map_err(KmsError::internal)?;

@@ -291,11 +291,13 @@ impl Kms {
             .blocking(move |inner| {
                 let _w = inner.write_guard();
                 let key = inner.recheck(&key, Operation::CreateGrant)?;
-                // Idempotent retry: same name and same parameters.
+                // Idempotent retry: a grant of the same name with the
+                // same parameters. Several grants may share a name (one
+                // per set of parameters, as in AWS).
                 if let Some(name) = &input.name {
-                    if let Some(gid) = inner
+                    for gid in inner
                         .store
-                        .grant_by_name(&key.id, name)
+                        .grants_by_name(&key.id, name)
                         .map_err(KmsError::internal)?
                     {
                         if let Some(g) = inner

@@ -1,5 +1,8 @@
 //! The `aliases` family (by account and name) and its `key_aliases`
-//! reverse index (the aliases of a key, for deletion).
+//! reverse index (the aliases of a key, for deletion). The index key is
+//! key id (17) + account + 0 + alias name: the account is part of it, so
+//! entries of two accounts for one key id and alias name are two entries,
+//! and removing one leaves the other.
 
 use std::ops::ControlFlow;
 
@@ -57,11 +60,11 @@ impl Store {
         )
     }
 
-    /// Names of the aliases that point at key `id`.
-    pub fn aliases_of_key(&self, id: &KeyId) -> Result<Vec<AliasName>, StoreError> {
+    /// Names of the aliases of `account` that point at key `id`.
+    pub fn aliases_of_key(&self, account: &str, id: &KeyId) -> Result<Vec<AliasName>, StoreError> {
         self.scan(
             CF_KEY_ALIASES,
-            &id.storage_key(),
+            &key_alias_prefix(id, account),
             None,
             usize::MAX,
             |suffix, _| alias_name(suffix, "key alias index").map(ControlFlow::Continue),
@@ -80,15 +83,13 @@ impl Batch<'_> {
     ) -> Result<(), StoreError> {
         let target = rec.target_id()?;
         if let Some(prev) = previous_target {
-            self.wb
-                .delete_cf(self.store.cf(CF_KEY_ALIASES), key_alias_key(prev, alias));
+            self.wb.delete_cf(
+                self.store.cf(CF_KEY_ALIASES),
+                key_alias_key(prev, account, alias),
+            );
         }
         self.put_json(CF_ALIASES, alias_key(account, alias), rec, "alias")?;
-        self.wb.put_cf(
-            self.store.cf(CF_KEY_ALIASES),
-            key_alias_key(&target, alias),
-            account.as_bytes(),
-        );
+        self.put(CF_KEY_ALIASES, &key_alias_key(&target, account, alias), b"");
         Ok(())
     }
 
@@ -96,8 +97,10 @@ impl Batch<'_> {
     pub fn delete_alias(&mut self, account: &str, alias: &AliasName, target: &KeyId) {
         self.wb
             .delete_cf(self.store.cf(CF_ALIASES), alias_key(account, alias));
-        self.wb
-            .delete_cf(self.store.cf(CF_KEY_ALIASES), key_alias_key(target, alias));
+        self.wb.delete_cf(
+            self.store.cf(CF_KEY_ALIASES),
+            key_alias_key(target, account, alias),
+        );
     }
 }
 
@@ -112,14 +115,24 @@ fn alias_key(account: &str, alias: &AliasName) -> Vec<u8> {
     concat(account.as_bytes(), alias.as_str().as_bytes())
 }
 
-fn key_alias_key(id: &KeyId, alias: &AliasName) -> Vec<u8> {
-    concat(&id.storage_key(), alias.as_str().as_bytes())
+/// Key id + account + 0: the prefix of one account's aliases of a key.
+fn key_alias_prefix(id: &KeyId, account: &str) -> Vec<u8> {
+    let mut k = concat(&id.storage_key(), account.as_bytes());
+    k.push(0);
+    k
+}
+
+fn key_alias_key(id: &KeyId, account: &str, alias: &AliasName) -> Vec<u8> {
+    concat(&key_alias_prefix(id, account), alias.as_str().as_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::tests::open_temp;
     use super::*;
+
+    const A: &str = "111122223333";
+    const B: &str = "444455556666";
 
     fn rec(target: &KeyId, ms: i64) -> AliasRecord {
         AliasRecord {
@@ -161,7 +174,7 @@ mod tests {
             .expect("list");
         assert_eq!(rest.len(), 1);
         assert_eq!(rest[0].0.as_str(), "alias/b");
-        assert_eq!(store.aliases_of_key(&k1).expect("of key").len(), 2);
+        assert_eq!(store.aliases_of_key(A, &k1).expect("of key").len(), 2);
 
         // Repoint alias/a to k2, then delete alias/b.
         let mut b = store.batch();
@@ -169,14 +182,39 @@ mod tests {
             .expect("put");
         b.delete_alias("111122223333", &name("alias/b"), &k1);
         b.commit().expect("commit");
-        assert!(store.aliases_of_key(&k1).expect("of key").is_empty());
-        let of_k2 = store.aliases_of_key(&k2).expect("of key");
+        assert!(store.aliases_of_key(A, &k1).expect("of key").is_empty());
+        let of_k2 = store.aliases_of_key(A, &k2).expect("of key");
         assert_eq!(of_k2.len(), 1);
         assert_eq!(of_k2[0].as_str(), "alias/a");
-        assert_eq!(store.aliases_of_key(&k3).expect("of key").len(), 1);
+        assert_eq!(store.aliases_of_key(B, &k3).expect("of key").len(), 1);
         assert!(store
             .get_alias("111122223333", &name("alias/b"))
             .expect("get")
             .is_none());
+    }
+
+    /// Item 4 of issue 11: two accounts' aliases of the same name on one
+    /// key id are two index entries; removing one leaves the other.
+    #[test]
+    fn item_04_key_alias_index_keeps_accounts_apart() {
+        let (_dir, store) = open_temp();
+        let k = KeyId::new_random();
+        let name = AliasName::parse("alias/shared").expect("alias name");
+        let mut b = store.batch();
+        b.put_alias(A, &name, &rec(&k, 1), None).expect("put");
+        b.put_alias(B, &name, &rec(&k, 2), None).expect("put");
+        b.commit().expect("commit");
+        assert_eq!(store.aliases_of_key(A, &k).expect("of key").len(), 1);
+        assert_eq!(store.aliases_of_key(B, &k).expect("of key").len(), 1);
+        // An account whose id is a prefix of another's sees only its own.
+        assert!(store
+            .aliases_of_key("11112222333", &k)
+            .expect("of key")
+            .is_empty());
+        let mut b = store.batch();
+        b.delete_alias(A, &name, &k);
+        b.commit().expect("commit");
+        assert!(store.aliases_of_key(A, &k).expect("of key").is_empty());
+        assert_eq!(store.aliases_of_key(B, &k).expect("of key").len(), 1);
     }
 }

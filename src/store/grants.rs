@@ -1,6 +1,11 @@
 //! The `grants` family and its three indexes: by grantee (authorization),
 //! by retiring principal (ListRetirableGrants) and by name (idempotent
 //! CreateGrant).
+//!
+//! The name index's key is key id (17) + name + 0 + grant id (32), value
+//! empty: several grants of a key may share a name (as in AWS), an
+//! idempotent retry looks among them for one with identical parameters, and
+//! deleting a grant removes exactly its own entry.
 
 use std::ops::ControlFlow;
 
@@ -91,19 +96,19 @@ impl Store {
         )
     }
 
-    /// The grant id recorded for grant name `name` on key `id`.
-    pub fn grant_by_name(&self, id: &KeyId, name: &str) -> Result<Option<[u8; 32]>, StoreError> {
-        match self
-            .db
-            .get_cf(self.cf(CF_GRANT_NAMES), name_key(id, name))?
-        {
-            Some(v) => v
-                .as_slice()
-                .try_into()
-                .map(Some)
-                .map_err(|_| StoreError::Corrupt { what: "grant name" }),
-            None => Ok(None),
-        }
+    /// The ids of key `id`'s grants named `name`, in grant-id order.
+    pub fn grants_by_name(&self, id: &KeyId, name: &str) -> Result<Vec<[u8; 32]>, StoreError> {
+        self.scan(
+            CF_GRANT_NAMES,
+            &name_prefix(id, name),
+            None,
+            usize::MAX,
+            |suffix, _| {
+                <[u8; 32]>::try_from(suffix)
+                    .map(ControlFlow::Continue)
+                    .map_err(|_| StoreError::Corrupt { what: "grant name" })
+            },
+        )
     }
 }
 
@@ -116,18 +121,12 @@ impl Batch<'_> {
         g: &GrantRecord,
     ) -> Result<(), StoreError> {
         self.put_json(CF_GRANTS, grant_key(id, grant_id), g, "grant")?;
-        let s = self.store;
-        self.wb.put_cf(
-            s.cf(CF_GRANTS_BY_GRANTEE),
-            grantee_key(id, grant_id, g),
-            b"",
-        );
+        self.put(CF_GRANTS_BY_GRANTEE, &grantee_key(id, grant_id, g), b"");
         if let Some(rk) = retiring_key(id, grant_id, g) {
-            self.wb.put_cf(s.cf(CF_GRANTS_BY_RETIRING), rk, b"");
+            self.put(CF_GRANTS_BY_RETIRING, &rk, b"");
         }
         if let Some(name) = &g.name {
-            self.wb
-                .put_cf(s.cf(CF_GRANT_NAMES), name_key(id, name), grant_id);
+            self.put(CF_GRANT_NAMES, &name_key(id, name, grant_id), b"");
         }
         Ok(())
     }
@@ -142,7 +141,8 @@ impl Batch<'_> {
             self.wb.delete_cf(s.cf(CF_GRANTS_BY_RETIRING), rk);
         }
         if let Some(name) = &g.name {
-            self.wb.delete_cf(s.cf(CF_GRANT_NAMES), name_key(id, name));
+            self.wb
+                .delete_cf(s.cf(CF_GRANT_NAMES), name_key(id, name, grant_id));
         }
     }
 }
@@ -169,8 +169,15 @@ fn retiring_key(id: &KeyId, grant_id: &[u8; 32], g: &GrantRecord) -> Option<Vec<
     Some(concat(&identity_prefix(r), &grant_key(id, grant_id)))
 }
 
-fn name_key(id: &KeyId, name: &str) -> Vec<u8> {
-    concat(&id.storage_key(), name.as_bytes())
+/// Key id + name + 0: the prefix of a key's grants of one name.
+fn name_prefix(id: &KeyId, name: &str) -> Vec<u8> {
+    let mut k = concat(&id.storage_key(), name.as_bytes());
+    k.push(0);
+    k
+}
+
+fn name_key(id: &KeyId, name: &str, grant_id: &[u8; 32]) -> Vec<u8> {
+    concat(&name_prefix(id, name), grant_id)
 }
 
 #[cfg(test)]
@@ -242,7 +249,7 @@ mod tests {
                 .expect("retirable"),
             vec![(key, g3)]
         );
-        assert_eq!(store.grant_by_name(&key, "n1").expect("name"), Some(g1));
+        assert_eq!(store.grants_by_name(&key, "n1").expect("name"), vec![g1]);
 
         let mut b = store.batch();
         b.delete_grant(&key, &g1, &r1);
@@ -256,6 +263,30 @@ mod tests {
             store.retirable_grants(bob, None, 10).expect("retirable"),
             vec![(key, g3)]
         );
-        assert!(store.grant_by_name(&key, "n1").expect("name").is_none());
+        assert!(store.grants_by_name(&key, "n1").expect("name").is_empty());
+    }
+
+    /// Item 17 of issue 11: two grants of one name are two index entries;
+    /// deleting one leaves the other's. A name that is a prefix of another
+    /// does not see the other's grants.
+    #[test]
+    fn item_17_grant_name_index_holds_each_grant_of_a_name() {
+        let (_dir, store) = open_temp();
+        let key = KeyId::new_random();
+        let alice = "arn:aws:iam::111122223333:user/alice";
+        let (g1, r1) = grant(1, alice, None, Some("n"));
+        let (g2, r2) = grant(2, alice, None, Some("n"));
+        let (g3, r3) = grant(3, alice, None, Some("n2"));
+        let mut b = store.batch();
+        for (g, r) in [(&g1, &r1), (&g2, &r2), (&g3, &r3)] {
+            b.put_grant(&key, g, r).expect("put");
+        }
+        b.commit().expect("commit");
+        assert_eq!(store.grants_by_name(&key, "n").expect("name"), vec![g1, g2]);
+        let mut b = store.batch();
+        b.delete_grant(&key, &g1, &r1);
+        b.commit().expect("commit");
+        assert_eq!(store.grants_by_name(&key, "n").expect("name"), vec![g2]);
+        assert_eq!(store.grants_by_name(&key, "n2").expect("name"), vec![g3]);
     }
 }

@@ -41,11 +41,7 @@ impl Batch<'_> {
     /// Writes a key record (new or updated); indexes it under its account.
     pub fn put_key(&mut self, rec: &KeyRecord) -> Result<(), StoreError> {
         self.put_json(CF_KEYS, rec.id.storage_key(), rec, "key")?;
-        self.wb.put_cf(
-            self.store.cf(CF_ACCOUNT_KEYS),
-            account_key(&rec.account, &rec.id),
-            b"",
-        );
+        self.put(CF_ACCOUNT_KEYS, &account_key(&rec.account, &rec.id), b"");
         Ok(())
     }
 

@@ -126,7 +126,7 @@ mod tests {
             "material",
         )
         .expect("put");
-        b.wb.put_cf(store.cf(CF_MATERIAL), version_key(&id, 3), b"not json");
+        b.put(CF_MATERIAL, &version_key(&id, 3), b"not json");
         b.commit().expect("commit");
         for v in [2, 3] {
             assert!(matches!(

@@ -4,9 +4,11 @@
 
 use super::{Batch, Store, StoreError, CF_META};
 
-/// The schema this kmsd writes. 2: material values are `MaterialVersion`
-/// records (1 kept bare sealed blobs).
-const SCHEMA_VERSION: &str = "2";
+/// The schema this kmsd writes. 3: every value but `meta`'s carries its
+/// record tag, subkeys are HKDF-derived per purpose, the alias and grant
+/// name indexes have account / grant id in their keys (2: material values
+/// are `MaterialVersion` records; 1 kept bare sealed blobs).
+const SCHEMA_VERSION: &str = "3";
 const SCHEMA: &str = "schema";
 
 impl Store {

@@ -5,28 +5,42 @@
 //!
 //! | family         | key                                   | value                         | file |
 //! |----------------|---------------------------------------|-------------------------------|------|
-//! | `meta`         | name                                  | schema version, root check    | `meta.rs` |
+//! | `meta`         | name                                  | schema version, root check, rewrap marker (not tagged) | `meta.rs`, `rewrap.rs` |
 //! | `keys`         | key id (17 bytes)                     | `KeyRecord` JSON              | `keys.rs` |
 //! | `account_keys` | account (12) + key id (17)            | empty (ListKeys index)        | `keys.rs` |
 //! | `material`     | key id (17) + version (4)             | `MaterialVersion` JSON        | `material.rs` |
 //! | `aliases`      | account (12) + alias name             | `AliasRecord` JSON            | `aliases.rs` |
-//! | `key_aliases`  | key id (17) + alias name              | account (alias reverse index) | `aliases.rs` |
+//! | `key_aliases`  | key id (17) + account + 0 + alias name | empty (alias reverse index)  | `aliases.rs` |
 //! | `deletions`    | due ms (8) + key id (17)              | empty (deletion schedule)     | `schedules.rs` |
 //! | `key_policies` | key id (17)                           | key policy text               | `policies.rs` |
 //! | `identity_policies` | principal ARN + 0 + policy name  | identity policy text          | `policies.rs` |
 //! | `grants`       | key id (17) + grant id (32)           | `GrantRecord` JSON            | `grants.rs` |
 //! | `grants_by_grantee` | key id (17) + grantee + 0 + grant id (32) | empty (authorization index) | `grants.rs` |
 //! | `grants_by_retiring` | retiring principal + 0 + key id (17) + grant id (32) | empty | `grants.rs` |
-//! | `grant_names`  | key id (17) + name                    | grant id (32)                 | `grants.rs` |
+//! | `grant_names`  | key id (17) + name + 0 + grant id (32) | empty (idempotent CreateGrant) | `grants.rs` |
 //! | `rotations`    | key id (17) + version (4)             | `RotationEntry` JSON          | `rotations.rs` |
 //! | `rotation_schedule` | due ms (8) + key id (17)         | empty (automatic rotations)   | `schedules.rs` |
 //!
-//! The store knows no cryptography. Key material arrives as a
-//! `MaterialVersion` record whose material is already sealed (or held
-//! elsewhere) by a backend (`src/backend/`); the store keeps it as it is
-//! given. Every batch is written with `sync = true`, so a call that
-//! returned success survived a crash. All methods block: the core calls
-//! them from `spawn_blocking`, never from an async task directly.
+//! Every value but `meta`'s is authenticated (Vault's barrier: nothing
+//! read from storage is trusted unauthenticated). The store holds a MAC key
+//! derived from the root key (`backend::root` installs it once the root
+//! key has passed its check, [`Store::set_record_key`]); every put writes
+//! `value || tag`, tag = HMAC-SHA-256(record key, len(cf) (1) || cf ||
+//! len(key) (4, BE) || key || value), and every get and scan verifies the
+//! tag in constant time before anything is decoded. So a value rewritten,
+//! copied to another key's slot, moved to another family, or an index
+//! entry added by whoever can write the data directory but lacks the root
+//! key is [`StoreError::Tampered`], naming the record, and nothing of it is
+//! served. A store opened without the root key ([`Store::open`] alone)
+//! reads and writes nothing but `meta`. `meta` holds only the schema, the
+//! root key's check value (itself an AEAD seal) and rewrap progress.
+//!
+//! Key material arrives as a `MaterialVersion` record whose material is
+//! already sealed (or held elsewhere) by a backend (`src/backend/`); the
+//! store authenticates it like any record. Every batch is written with
+//! `sync = true`, so a call that returned success survived a crash. All
+//! methods block: the core calls them from `spawn_blocking`, never from an
+//! async task directly.
 //!
 //! Every listing goes through one helper, [`Store::scan`]: a forward walk
 //! of one family under a key prefix, optionally strictly after a
@@ -38,12 +52,14 @@ mod keys;
 mod material;
 mod meta;
 mod policies;
+mod rewrap;
 mod root_key;
 mod rotations;
 mod schedules;
 
 use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode,
@@ -51,9 +67,15 @@ use rocksdb::{
 };
 
 use crate::model::KeyId;
+use crate::secret::KeyMaterial;
 
 pub use aliases::AliasRecord;
-pub use root_key::{load_or_create_dev_root_key, parse_root_key_hex};
+pub use rewrap::RewrapProgress;
+
+/// The family of material records (whose values hold material sealed under
+/// a root-derived key, so a rewrap reseals them).
+pub const MATERIAL_FAMILY: &str = CF_MATERIAL;
+pub use root_key::{load_or_create_dev_root_key, parse_root_key_hex, read_root_key_file};
 pub use rotations::RotationEntry;
 pub use schedules::Schedule;
 
@@ -113,6 +135,20 @@ pub enum StoreError {
         /// The schema this kmsd writes.
         expected: &'static str,
     },
+    /// A stored value failed authentication under the record key: it was
+    /// changed, copied from another slot or family, or added by someone
+    /// without the root key. Nothing of it is used.
+    #[error("record {key} of family {family} failed authentication (changed outside kmsd, or not written under this root key)")]
+    Tampered {
+        /// The column family.
+        family: &'static str,
+        /// The RocksDB key, hex.
+        key: String,
+    },
+    /// The store was opened without the root key's record key, so it can
+    /// neither verify nor authenticate records.
+    #[error("the store was opened without the root key: records can be neither read nor written")]
+    NoRecordKey,
 }
 
 /// RocksDB's block cache, shared by every column family. The data path is
@@ -123,6 +159,9 @@ const BLOCK_CACHE_BYTES: usize = 64 << 20;
 /// The RocksDB store.
 pub struct Store {
     db: DB,
+    /// The key that authenticates every stored value (see the module doc);
+    /// set once, after the root key passed its check.
+    record_key: OnceLock<KeyMaterial>,
 }
 
 impl Store {
@@ -146,7 +185,10 @@ impl Store {
             .iter()
             .map(|name| ColumnFamilyDescriptor::new(*name, cf_opts.clone()));
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
-        let store = Self { db };
+        let store = Self {
+            db,
+            record_key: OnceLock::new(),
+        };
         store.check_schema()?;
         Ok(store)
     }
@@ -164,11 +206,11 @@ impl Store {
     /// the corruption error.
     fn get_json<T: serde::de::DeserializeOwned>(
         &self,
-        cf: &str,
+        cf: &'static str,
         key: impl AsRef<[u8]>,
         what: &'static str,
     ) -> Result<Option<T>, StoreError> {
-        match self.db.get_pinned_cf(self.cf(cf), key)? {
+        match self.get_verified(cf, key.as_ref())? {
             Some(bytes) => decode_json(&bytes, what).map(Some),
             None => Ok(None),
         }
@@ -177,15 +219,45 @@ impl Store {
     /// A UTF-8 text value from column family `cf`.
     fn get_text(
         &self,
-        cf: &str,
+        cf: &'static str,
         key: impl AsRef<[u8]>,
         what: &'static str,
     ) -> Result<Option<String>, StoreError> {
-        match self.db.get_cf(self.cf(cf), key)? {
+        match self.get_verified(cf, key.as_ref())? {
             Some(bytes) => String::from_utf8(bytes)
                 .map(Some)
                 .map_err(|_| StoreError::Corrupt { what }),
             None => Ok(None),
+        }
+    }
+
+    /// Installs the record key (derived from the root key by
+    /// `backend::root`, after the root key passed its check). A second call
+    /// keeps the first key.
+    pub(crate) fn set_record_key(&self, key: KeyMaterial) {
+        // Err only when already set: the root check passed for that key
+        // too, so it is the same key.
+        let _ = self.record_key.set(key);
+    }
+
+    fn record_key(&self) -> Result<&KeyMaterial, StoreError> {
+        self.record_key.get().ok_or(StoreError::NoRecordKey)
+    }
+
+    /// The value under `key` in family `cf`, its tag verified and removed
+    /// (`meta` values are returned as stored).
+    fn get_verified(&self, cf: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let record_key = if cf == CF_META {
+            None
+        } else {
+            Some(self.record_key()?)
+        };
+        let Some(stored) = self.db.get_pinned_cf(self.cf(cf), key)? else {
+            return Ok(None);
+        };
+        match record_key {
+            Some(rk) => verify_record(rk, cf, key, &stored).map(|v| Some(v.to_vec())),
+            None => Ok(Some(stored.to_vec())),
         }
     }
 
@@ -197,7 +269,7 @@ impl Store {
     /// `limit` items, or when `visit` breaks.
     fn scan<T>(
         &self,
-        cf: &str,
+        cf: &'static str,
         prefix: &[u8],
         after: Option<&[u8]>,
         limit: usize,
@@ -213,6 +285,11 @@ impl Store {
         if limit == 0 {
             return Ok(out);
         }
+        let record_key = if cf == CF_META {
+            None
+        } else {
+            Some(self.record_key()?)
+        };
         for item in self
             .db
             .iterator_cf(self.cf(cf), IteratorMode::From(&start, Direction::Forward))
@@ -221,7 +298,11 @@ impl Store {
             let Some(suffix) = k.strip_prefix(prefix) else {
                 break;
             };
-            match visit(suffix, &v)? {
+            let value = match record_key {
+                Some(rk) => verify_record(rk, cf, &k, &v)?,
+                None => &v[..],
+            };
+            match visit(suffix, value)? {
                 ControlFlow::Continue(t) => out.push(t),
                 ControlFlow::Break(()) => break,
             }
@@ -237,7 +318,7 @@ impl Store {
     /// most `limit`.
     fn list_versions<T: serde::de::DeserializeOwned>(
         &self,
-        cf: &str,
+        cf: &'static str,
         id: &KeyId,
         after_version: u32,
         limit: usize,
@@ -257,6 +338,7 @@ impl Store {
         Batch {
             store: self,
             wb: WriteBatch::default(),
+            unkeyed: false,
         }
     }
 
@@ -273,19 +355,36 @@ impl Store {
 pub struct Batch<'a> {
     store: &'a Store,
     wb: WriteBatch,
+    /// A put needed the record key and the store has none: commit fails.
+    unkeyed: bool,
 }
 
 impl Batch<'_> {
+    /// Writes `value` under `key` in family `cf`, followed by its tag (the
+    /// one way a value other than `meta`'s is written).
+    fn put(&mut self, cf: &'static str, key: &[u8], value: &[u8]) {
+        if cf == CF_META {
+            self.wb.put_cf(self.store.cf(cf), key, value);
+            return;
+        }
+        let Ok(rk) = self.store.record_key() else {
+            self.unkeyed = true;
+            return;
+        };
+        let stored = tagged(rk, cf, key, value);
+        self.wb.put_cf(self.store.cf(cf), key, stored);
+    }
+
     /// Writes `value` as JSON under `key` in family `cf`.
     fn put_json<T: serde::Serialize>(
         &mut self,
-        cf: &str,
+        cf: &'static str,
         key: impl AsRef<[u8]>,
         value: &T,
         what: &'static str,
     ) -> Result<(), StoreError> {
         let json = serde_json::to_vec(value).map_err(|_| StoreError::Corrupt { what })?;
-        self.wb.put_cf(self.store.cf(cf), key, json);
+        self.put(cf, key.as_ref(), &json);
         Ok(())
     }
 
@@ -301,6 +400,9 @@ impl Batch<'_> {
 
     /// Applies the batch atomically and syncs the WAL before returning.
     pub fn commit(self) -> Result<(), StoreError> {
+        if self.unkeyed {
+            return Err(StoreError::NoRecordKey);
+        }
         self.store.db.write_opt(self.wb, &synced())?;
         Ok(())
     }
@@ -317,6 +419,55 @@ fn decode_json<T: serde::de::DeserializeOwned>(
     what: &'static str,
 ) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|_| StoreError::Corrupt { what })
+}
+
+/// Length of a record's tag.
+const TAG_LEN: usize = 32;
+
+/// The tag of `value` stored under `key` in family `cf`: the family and
+/// the key are bound in, length-prefixed, so a value is valid only in the
+/// one slot it was written to.
+fn record_tag(rk: &KeyMaterial, cf: &str, key: &[u8], value: &[u8]) -> ring::hmac::Tag {
+    let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, rk.expose_secret());
+    let mut ctx = ring::hmac::Context::with_key(&k);
+    // Family names are short constants (< 256 bytes); keys are bounded by
+    // RocksDB's and ours (< 4 GiB).
+    ctx.update(&[u8::try_from(cf.len()).unwrap_or(u8::MAX)]);
+    ctx.update(cf.as_bytes());
+    ctx.update(&u32::try_from(key.len()).unwrap_or(u32::MAX).to_be_bytes());
+    ctx.update(key);
+    ctx.update(value);
+    ctx.sign()
+}
+
+/// `value || tag`, as stored.
+fn tagged(rk: &KeyMaterial, cf: &str, key: &[u8], value: &[u8]) -> Vec<u8> {
+    let tag = record_tag(rk, cf, key, value);
+    let mut out = Vec::with_capacity(value.len() + TAG_LEN);
+    out.extend_from_slice(value);
+    out.extend_from_slice(tag.as_ref());
+    out
+}
+
+/// The value of a stored `value || tag` whose tag verifies (constant-time
+/// comparison); `Tampered`, naming the record, otherwise.
+fn verify_record<'v>(
+    rk: &KeyMaterial,
+    cf: &'static str,
+    key: &[u8],
+    stored: &'v [u8],
+) -> Result<&'v [u8], StoreError> {
+    let tampered = || StoreError::Tampered {
+        family: cf,
+        key: hex::encode(key),
+    };
+    let split = stored.len().checked_sub(TAG_LEN).ok_or_else(tampered)?;
+    let (value, tag) = stored.split_at(split);
+    if crate::crypto::ct_eq(record_tag(rk, cf, key, value).as_ref(), tag) {
+        Ok(value)
+    } else {
+        Err(tampered())
+    }
 }
 
 /// Key of a per-version entry (material, rotations): key id + version.
@@ -349,6 +500,7 @@ mod tests {
     pub(super) fn open_temp() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("open");
+        store.set_record_key(KeyMaterial::from_slice(&[3; 32]).expect("32 bytes"));
         (dir, store)
     }
 
@@ -387,5 +539,100 @@ mod tests {
             })
             .expect("scan");
         assert_eq!(first.len(), 1);
+    }
+
+    /// Item 10 of issue 11, at the store: a changed value, a value copied
+    /// to another key or family, an index entry added without (or with a
+    /// copied) tag are `Tampered`, naming the record; a store without the
+    /// record key reads and writes nothing.
+    #[test]
+    fn item_10_every_record_is_verified_on_get_and_scan() {
+        let (_dir, store) = open_temp();
+        let (k1, k2) = (KeyId::new_random(), KeyId::new_random());
+        let mut b = store.batch();
+        b.put_key_policy(&k1, "policy one");
+        b.put_key_policy(&k2, "policy two");
+        b.schedule(Schedule::Deletion, 5, &k1);
+        b.commit().expect("commit");
+        let raw = |cf: &str, key: &[u8]| {
+            store
+                .db
+                .get_cf(store.cf(cf), key)
+                .expect("get")
+                .expect("present")
+        };
+        let put_raw = |cf: &str, key: &[u8], v: &[u8]| {
+            store.db.put_cf(store.cf(cf), key, v).expect("put");
+        };
+        let is_tampered = |r: Result<Option<String>, StoreError>, fam: &str| match r {
+            Err(e @ StoreError::Tampered { family, .. }) if family == fam => {
+                assert!(
+                    e.to_string().contains(&hex::encode(k1.storage_key())),
+                    "{e}"
+                );
+            }
+            other => panic!("expected Tampered in {fam}, got {other:?}"),
+        };
+        assert_eq!(
+            store.get_key_policy(&k1).expect("get").as_deref(),
+            Some("policy one")
+        );
+        let one = raw(CF_KEY_POLICIES, &k1.storage_key());
+        let two = raw(CF_KEY_POLICIES, &k2.storage_key());
+        // A value changed, its tag kept.
+        let mut changed = one.clone();
+        changed[0] ^= 1;
+        put_raw(CF_KEY_POLICIES, &k1.storage_key(), &changed);
+        is_tampered(store.get_key_policy(&k1), CF_KEY_POLICIES);
+        // Another key's valid value.
+        put_raw(CF_KEY_POLICIES, &k1.storage_key(), &two);
+        is_tampered(store.get_key_policy(&k1), CF_KEY_POLICIES);
+        // The value without any tag, and a value shorter than a tag.
+        put_raw(CF_KEY_POLICIES, &k1.storage_key(), b"policy one");
+        is_tampered(store.get_key_policy(&k1), CF_KEY_POLICIES);
+        put_raw(CF_KEY_POLICIES, &k1.storage_key(), b"");
+        is_tampered(store.get_key_policy(&k1), CF_KEY_POLICIES);
+        // A valid value moved to another family under the same key.
+        put_raw(CF_KEY_POLICIES, &k1.storage_key(), &one);
+        assert!(store.get_key_policy(&k1).is_ok());
+        put_raw(CF_KEYS, &k1.storage_key(), &one);
+        assert!(matches!(
+            store.get_key(&k1),
+            Err(StoreError::Tampered {
+                family: CF_KEYS,
+                ..
+            })
+        ));
+        // Index entries: one added without a tag, one with a copied tag.
+        let entry = raw(CF_DELETIONS, &schedules::schedule_key(5, &k1));
+        assert_eq!(entry.len(), TAG_LEN);
+        put_raw(CF_DELETIONS, &schedules::schedule_key(4, &k2), b"");
+        assert!(matches!(
+            store.due(Schedule::Deletion, 10, 10),
+            Err(StoreError::Tampered {
+                family: CF_DELETIONS,
+                ..
+            })
+        ));
+        put_raw(CF_DELETIONS, &schedules::schedule_key(4, &k2), &entry);
+        assert!(store.due(Schedule::Deletion, 10, 10).is_err());
+        put_raw(
+            CF_KEY_ALIASES,
+            &concat(&k2.storage_key(), b"111122223333\0alias/x"),
+            b"",
+        );
+        assert!(store.aliases_of_key("111122223333", &k2).is_err());
+
+        // Without the record key: nothing read, nothing written.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bare = Store::open(dir.path()).expect("open");
+        assert!(matches!(
+            bare.get_key_policy(&k1),
+            Err(StoreError::NoRecordKey)
+        ));
+        let mut b = bare.batch();
+        b.put_key_policy(&k1, "p");
+        assert!(matches!(b.commit(), Err(StoreError::NoRecordKey)));
+        assert!(bare.get_meta("schema").expect("meta").is_some());
     }
 }

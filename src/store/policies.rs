@@ -52,18 +52,14 @@ impl Store {
 impl Batch<'_> {
     /// Sets key `id`'s policy text.
     pub fn put_key_policy(&mut self, id: &KeyId, text: &str) {
-        self.wb.put_cf(
-            self.store.cf(CF_KEY_POLICIES),
-            id.storage_key(),
-            text.as_bytes(),
-        );
+        self.put(CF_KEY_POLICIES, &id.storage_key(), text.as_bytes());
     }
 
     /// Sets (or replaces) identity policy `name` of `principal`.
     pub fn put_identity_policy(&mut self, principal: &str, name: &str, text: &str) {
-        self.wb.put_cf(
-            self.store.cf(CF_IDENTITY_POLICIES),
-            identity_policy_key(principal, name),
+        self.put(
+            CF_IDENTITY_POLICIES,
+            &identity_policy_key(principal, name),
             text.as_bytes(),
         );
     }

@@ -54,8 +54,7 @@ impl Store {
 impl Batch<'_> {
     /// Adds key `id` to schedule `which` at `due_ms`.
     pub fn schedule(&mut self, which: Schedule, due_ms: i64, id: &KeyId) {
-        self.wb
-            .put_cf(self.store.cf(which.cf()), schedule_key(due_ms, id), b"");
+        self.put(which.cf(), &schedule_key(due_ms, id), b"");
     }
 
     /// Removes key `id`'s entry at `due_ms` from schedule `which`.

@@ -10,7 +10,6 @@ use kmsd::clock::{Clock, DAY_MS};
 use kmsd::model::KeyId;
 use kmsd::proto::kms::v1 as pb;
 use kmsd::service::time::to_timestamp;
-use kmsd::store::Store;
 use tonic::Code;
 
 use crate::harness::*;
@@ -151,9 +150,10 @@ async fn a_key_is_deleted_when_its_window_ends_and_not_before() {
     server.stop().await;
 
     // And in the store itself: no record, no material.
-    // (The store holds material sealed; no root key is needed to see
-    // whether a record is there.)
-    let store = Store::open(&tmp.path().join("db")).expect("open store");
+    // (Records are authenticated under the root key: the store reads
+    // nothing without it.)
+    let root = kmsd::store::read_root_key_file(&tmp.path().join("root.key")).expect("root key");
+    let store = kmsd::backend::root::open_store(&tmp.path().join("db"), &root).expect("open store");
     let doomed_id: KeyId = doomed.parse().expect("key id");
     let keeper_id: KeyId = keeper.parse().expect("key id");
     assert!(store.get_key(&doomed_id).expect("get").is_none());
@@ -161,7 +161,7 @@ async fn a_key_is_deleted_when_its_window_ends_and_not_before() {
     assert!(store.get_key(&keeper_id).expect("get").is_some());
     assert!(store.get_material(&keeper_id, 1).expect("get").is_some());
     assert!(store
-        .aliases_of_key(&doomed_id)
+        .aliases_of_key("111122223333", &doomed_id)
         .expect("aliases")
         .is_empty());
     assert_eq!(

@@ -30,5 +30,6 @@ mod keys_aliases_tags;
 mod restart;
 mod rotation;
 mod security;
+mod security_atrest;
 mod security_crypto;
 mod tidy;

@@ -26,7 +26,6 @@ use kmsd::clock::{Clock, ManualClock, DAY_MS};
 use kmsd::model::{KeyId, KeySpec, MaterialLocation, MaterialOrigin, MaterialState};
 use kmsd::proto::kms::v1 as pb;
 use kmsd::service::time::to_timestamp;
-use kmsd::store::Store;
 use tonic::Code;
 
 use crate::harness::*;
@@ -1086,9 +1085,10 @@ async fn each_version_has_a_stored_material_record_and_only_the_newest_is_curren
     drop(c);
     server.stop().await;
 
-    // The records as the store keeps them: no root key needed to read them
-    // (the material inside stays sealed).
-    let store = Store::open(&tmp.path().join("db")).expect("open store");
+    // The records as the store keeps them (the material inside stays
+    // sealed; the records are authenticated, so reading needs the root key).
+    let root = kmsd::store::read_root_key_file(&tmp.path().join("root.key")).expect("root key");
+    let store = kmsd::backend::root::open_store(&tmp.path().join("db"), &root).expect("open store");
     let id: KeyId = key.parse().expect("key id");
     let records = store.list_materials(&id, 0, 10).expect("list material");
     let versions: Vec<u32> = records.iter().map(|r| r.version).collect();
