@@ -20,6 +20,7 @@
 //! | `grant_names`  | key id (17) + name                    | grant id (32)                 | `grants.rs` |
 //! | `rotations`    | key id (17) + version (4)             | `RotationEntry` JSON          | `rotations.rs` |
 //! | `rotation_schedule` | due ms (8) + key id (17)         | empty (automatic rotations)   | `schedules.rs` |
+//! | `quotas`       | kind + account / key+grantee / principal | counter (u64)              | `quotas.rs` |
 //!
 //! The store knows no cryptography. Key material arrives as a
 //! `MaterialVersion` record whose material is already sealed (or held
@@ -43,6 +44,7 @@ mod keys;
 mod material;
 mod meta;
 mod policies;
+mod quotas;
 mod root_key;
 mod rotations;
 mod schedules;
@@ -60,6 +62,7 @@ use rocksdb::{
 use crate::model::KeyId;
 
 pub use aliases::AliasRecord;
+pub use quotas::Counter;
 pub use root_key::{load_or_create_dev_root_key, parse_root_key_hex};
 pub use rotations::RotationEntry;
 pub use schedules::Schedule;
@@ -79,7 +82,8 @@ const CF_GRANTS_BY_RETIRING: &str = "grants_by_retiring";
 const CF_GRANT_NAMES: &str = "grant_names";
 const CF_ROTATIONS: &str = "rotations";
 const CF_ROTATION_SCHEDULE: &str = "rotation_schedule";
-const ALL_CFS: [&str; 15] = [
+const CF_QUOTAS: &str = "quotas";
+const ALL_CFS: [&str; 16] = [
     CF_META,
     CF_KEYS,
     CF_ACCOUNT_KEYS,
@@ -95,6 +99,7 @@ const ALL_CFS: [&str; 15] = [
     CF_GRANT_NAMES,
     CF_ROTATIONS,
     CF_ROTATION_SCHEDULE,
+    CF_QUOTAS,
 ];
 
 /// A storage failure. Never shown to clients (they get KMSInternalException).
@@ -159,6 +164,7 @@ impl Store {
             commits: CommitQueue::default(),
         };
         store.check_schema()?;
+        store.ensure_counters()?;
         Ok(store)
     }
 
