@@ -64,6 +64,9 @@ pub enum KmsError {
     /// A quota would be exceeded.
     #[error("LimitExceededException: {0}")]
     LimitExceeded(String),
+    /// The caller's account made requests faster than its rate limit.
+    #[error("ThrottlingException: {0}")]
+    Throttling(String),
     /// The operation or option is not supported by kmsd (or not yet).
     #[error("UnsupportedOperationException: {0}")]
     UnsupportedOperation(String),
@@ -110,6 +113,7 @@ impl KmsError {
             | KmsError::Tag(m)
             | KmsError::AlreadyExists(m)
             | KmsError::LimitExceeded(m)
+            | KmsError::Throttling(m)
             | KmsError::UnsupportedOperation(m)
             | KmsError::Unauthenticated(m)
             | KmsError::DependencyTimeout(m)
@@ -137,6 +141,7 @@ impl KmsError {
             KmsError::Tag(_) => "TagException",
             KmsError::AlreadyExists(_) => "AlreadyExistsException",
             KmsError::LimitExceeded(_) => "LimitExceededException",
+            KmsError::Throttling(_) => "ThrottlingException",
             KmsError::UnsupportedOperation(_) => "UnsupportedOperationException",
             KmsError::Unauthenticated(_) => "UnauthenticatedException",
             KmsError::DependencyTimeout(_) => "DependencyTimeoutException",

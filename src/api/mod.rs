@@ -47,6 +47,8 @@ impl Api {
 
     /// Performs one request for `caller`.
     pub async fn call<R: Call>(&self, caller: &Caller, req: R) -> KmsResult<R::Response> {
+        // The account's request-rate limit, before any work (issue 11 item 14).
+        self.kms.admit(caller)?;
         req.call(self, caller).await
     }
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand};
 use kmsd::api::CreateKeyRequest;
 use kmsd::clock::SystemClock;
-use kmsd::kms::{Caller, KmsConfig};
+use kmsd::kms::{Caller, KmsConfig, Limits, RateLimit};
 use kmsd::model::Principal;
 use kmsd::pki;
 use kmsd::secret::RootKey;
@@ -131,6 +131,28 @@ struct DataDirArgs {
     /// How many key records / material versions to cache in memory.
     #[arg(long, default_value_t = 100_000)]
     cache_capacity: usize,
+    /// Most keys one account may have (AWS's default).
+    #[arg(long, default_value_t = 100_000)]
+    max_keys_per_account: u64,
+    /// Most aliases one account may have (AWS's default).
+    #[arg(long, default_value_t = 50_000)]
+    max_aliases_per_account: u64,
+    /// Most grants on one key for one grantee principal (AWS's default).
+    #[arg(long, default_value_t = 500)]
+    max_grants_per_grantee: u64,
+    /// Most identity policies one principal may have (IAM's default for
+    /// managed policies attached to a user or role).
+    #[arg(long, default_value_t = 10)]
+    max_identity_policies_per_principal: u64,
+    /// Requests per second one account may make (token bucket); 0: no
+    /// limit. Default: off with --dev, else 5500 (AWS's smallest default
+    /// for cryptographic operations per account and Region).
+    #[arg(long)]
+    rate_limit_rps: Option<u32>,
+    /// Requests an idle account may make at once (default: one second's
+    /// worth, --rate-limit-rps).
+    #[arg(long)]
+    rate_limit_burst: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -210,6 +232,22 @@ fn server_config(args: &DataDirArgs, env: EnvKeys) -> Result<ServerConfig, Strin
     let kms_config = KmsConfig {
         region: args.region.clone(),
         cache_capacity: args.cache_capacity,
+        limits: Limits {
+            keys_per_account: args.max_keys_per_account,
+            aliases_per_account: args.max_aliases_per_account,
+            grants_per_grantee_per_key: args.max_grants_per_grantee,
+            identity_policies_per_principal: args.max_identity_policies_per_principal,
+        },
+        rate_limit: match args
+            .rate_limit_rps
+            .unwrap_or(if args.dev { 0 } else { 5_500 })
+        {
+            0 => None,
+            rps => Some(RateLimit {
+                requests_per_second: rps,
+                burst: args.rate_limit_burst.unwrap_or(rps),
+            }),
+        },
     };
     Ok(if args.dev {
         std::fs::create_dir_all(&args.data_dir)

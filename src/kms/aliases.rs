@@ -9,11 +9,11 @@ use std::sync::Arc;
 use super::request::{
     CreateAliasRequest, DeleteAliasRequest, ListAliasesRequest, UpdateAliasRequest,
 };
-use super::{alias_not_found, validate, AuthzInput, Caller, Inner, Kms, Resource};
+use super::{alias_not_found, validate, AuthzInput, Caller, Inner, Kms, LockName, Resource};
 use crate::error::{KmsError, KmsResult};
 use crate::model::ids::alias_arn;
 use crate::model::{AliasName, KeyId, KeyRecord, KeyRef, Operation};
-use crate::store::AliasRecord;
+use crate::store::{AliasRecord, Counter};
 
 /// One alias, as ListAliases returns it.
 #[derive(Debug, Clone)]
@@ -31,7 +31,7 @@ pub struct AliasEntry {
 }
 
 /// How often an alias change starts over when another writer moved the
-/// alias between its authorization and the write lock.
+/// alias between its authorization and taking the alias's lock.
 const ALIAS_RETRIES: usize = 8;
 
 impl Inner {
@@ -111,7 +111,13 @@ impl Kms {
         let account = caller.principal.account().to_owned();
         self.inner
             .blocking(move |inner| {
-                let _w = inner.write_guard();
+                // The alias name, the key (its alias count and deletion)
+                // and the account's alias counter.
+                let _w = inner.lock(&[
+                    LockName::Alias(&account, &alias),
+                    LockName::Key(&key.id),
+                    LockName::Account(&account),
+                ]);
                 let key = inner.recheck(&key, Operation::CreateAlias)?;
                 if inner.load_alias(&account, &alias)?.is_some() {
                     return Err(KmsError::AlreadyExists(format!(
@@ -120,6 +126,14 @@ impl Kms {
                     )));
                 }
                 inner.check_alias_quota(&account, &key.id)?;
+                let limit = inner.quotas.limits().aliases_per_account;
+                let have = inner
+                    .store
+                    .count(Counter::Aliases(&account))
+                    .map_err(KmsError::internal)?;
+                if have >= limit {
+                    return Err(super::quotas::exceeded("aliases in this account", limit));
+                }
                 let now = inner.now_ms();
                 let rec = AliasRecord {
                     target: key.id.to_string(),
@@ -127,6 +141,7 @@ impl Kms {
                     updated_ms: now,
                 };
                 let mut b = inner.store.batch();
+                b.set_count(Counter::Aliases(&account), have.saturating_add(1));
                 b.put_alias(&account, &alias, &rec, None)
                     .map_err(KmsError::internal)?;
                 b.commit().map_err(KmsError::internal)?;
@@ -168,7 +183,12 @@ impl Kms {
             let done = self
                 .inner
                 .blocking(move |inner| {
-                    let _w = inner.write_guard();
+                    // The alias, the key it leaves and the key it moves to.
+                    let _w = inner.lock(&[
+                        LockName::Alias(&account, &alias),
+                        LockName::Key(&old_target),
+                        LockName::Key(&key.id),
+                    ]);
                     let Some(now) = inner.load_alias(&account, &alias)? else {
                         return Err(alias_not_found(&alias_arn(&inner.region, &account, &alias)));
                     };
@@ -221,14 +241,23 @@ impl Kms {
             let done = self
                 .inner
                 .blocking(move |inner| {
-                    let _w = inner.write_guard();
+                    let _w = inner.lock(&[
+                        LockName::Alias(&account, &alias),
+                        LockName::Key(&target),
+                        LockName::Account(&account),
+                    ]);
                     let Some(now) = inner.load_alias(&account, &alias)? else {
                         return Err(alias_not_found(&alias_arn(&inner.region, &account, &alias)));
                     };
                     if now.target != existing.target {
                         return Ok(false);
                     }
+                    let have = inner
+                        .store
+                        .count(Counter::Aliases(&account))
+                        .map_err(KmsError::internal)?;
                     let mut b = inner.store.batch();
+                    b.set_count(Counter::Aliases(&account), have.saturating_sub(1));
                     b.delete_alias(&account, &alias, &target);
                     b.commit().map_err(KmsError::internal)?;
                     inner.aliases.remove(&(account, alias));

@@ -5,10 +5,10 @@
 //! version, aliases, grants, policy, rotation history, schedule entries):
 //! never half-deleted.
 
-use super::{Inner, Kms};
+use super::{Inner, Kms, LockName};
 use crate::error::{KmsError, KmsResult};
 use crate::model::KeyState;
-use crate::store::Schedule;
+use crate::store::{Batch, Counter, Schedule};
 
 /// How many due keys one batch of work handles before re-checking.
 pub(super) const BATCH: usize = 256;
@@ -37,8 +37,29 @@ struct BatchResult {
 }
 
 impl Inner {
+    /// Takes a deleted key and its `aliases` aliases off its account's
+    /// counters (in the deleting batch, under the account's lock).
+    fn uncount_deleted_key(
+        &self,
+        rec: &crate::model::KeyRecord,
+        aliases: usize,
+        b: &mut Batch<'_>,
+    ) -> KmsResult<()> {
+        let keys = Counter::Keys(&rec.account);
+        let have = self.store.count(keys).map_err(KmsError::internal)?;
+        b.set_count(keys, have.saturating_sub(1));
+        if aliases > 0 {
+            let al = Counter::Aliases(&rec.account);
+            let have = self.store.count(al).map_err(KmsError::internal)?;
+            b.set_count(
+                al,
+                have.saturating_sub(u64::try_from(aliases).unwrap_or(u64::MAX)),
+            );
+        }
+        Ok(())
+    }
+
     fn delete_due_batch(&self) -> KmsResult<BatchResult> {
-        let _w = self.write_guard();
         let now = self.now_ms();
         let due = self
             .store
@@ -47,7 +68,23 @@ impl Inner {
         let more = due.len() == BATCH;
         let mut deleted = 0;
         for (due_ms, id) in due {
-            let rec = self.store.get_key(&id).map_err(KmsError::internal)?;
+            // Each key under its own lock (and its account's counters':
+            // a key's account never changes, so it can be read before),
+            // never one lock across the whole batch.
+            let account = self
+                .store
+                .get_key(&id)
+                .map_err(KmsError::internal)?
+                .map(|r| r.account);
+            let _w = match &account {
+                Some(a) => self.lock(&[LockName::Key(&id), LockName::Account(a)]),
+                None => self.lock(&[LockName::Key(&id)]),
+            };
+            let rec = self
+                .store
+                .get_key(&id)
+                .map_err(KmsError::internal)?
+                .filter(|r| Some(&r.account) == account.as_ref());
             let mut b = self.store.batch();
             b.unschedule(Schedule::Deletion, due_ms, &id);
             let doomed = rec.filter(|r| {
@@ -59,6 +96,7 @@ impl Inner {
                     .aliases_of_key(&rec.account, &id)
                     .map_err(KmsError::internal)?;
                 b.delete_key(rec, &aliases);
+                self.uncount_deleted_key(rec, aliases.len(), &mut b)?;
                 let grantees = self.delete_all_grants(rec, &mut b)?;
                 b.commit().map_err(KmsError::internal)?;
                 self.keys.remove(&id);

@@ -17,10 +17,11 @@ use super::request::{
     CreateGrantRequest, ListGrantsRequest, ListRetirableGrantsRequest, RetireGrantRequest,
     RevokeGrantRequest,
 };
-use super::{validate, AuthzInput, Caller, Inner, Kms, Resource};
+use super::{validate, AuthzInput, Caller, Inner, Kms, LockName, Resource};
 use crate::error::{KmsError, KmsResult};
 use crate::model::ids::printable;
 use crate::model::{GrantOperation, GrantRecord, KeyId, KeyRecord, KeyRef, Operation, Principal};
+use crate::store::Counter;
 
 /// AWS's limit of grants per key.
 pub const MAX_GRANTS_PER_KEY: u32 = 50_000;
@@ -138,7 +139,7 @@ impl Inner {
     }
 
     /// Removes grant `grant_id` of the (already authorized) key `key`:
-    /// retire or revoke. Call with the write lock held; the grant and the
+    /// retire or revoke. Call with the key's lock held; the grant and the
     /// key record are re-read under it.
     fn remove_grant_locked(&self, key: &KeyRecord, grant_id: &[u8; 32]) -> KmsResult<()> {
         let g = self
@@ -153,7 +154,10 @@ impl Inner {
             .ok_or_else(|| super::not_found_key(&key.arn(&self.region)))?;
         let mut rec = (*key).clone();
         rec.grant_count = rec.grant_count.saturating_sub(1);
+        let per_grantee = Counter::GranteeGrants(&key.id, &g.grantee_principal);
+        let have = self.store.count(per_grantee).map_err(KmsError::internal)?;
         let mut b = self.store.batch();
+        b.set_count(per_grantee, have.saturating_sub(1));
         b.delete_grant(&key.id, grant_id, &g);
         b.put_key(&rec).map_err(KmsError::internal)?;
         b.commit().map_err(KmsError::internal)?;
@@ -178,6 +182,7 @@ impl Inner {
             b.delete_grant(&key.id, &gid, &g);
             grantees.push(g.grantee_principal);
         }
+        b.delete_grant_counts(&key.id);
         Ok(grantees)
     }
 }
@@ -289,7 +294,7 @@ impl Kms {
         let issuing_account = Principal::root_arn(caller.principal.account());
         self.inner
             .blocking(move |inner| {
-                let _w = inner.write_guard();
+                let _w = inner.lock(&[LockName::Key(&key.id)]);
                 let key = inner.recheck(&key, Operation::CreateGrant)?;
                 // Idempotent retry: a grant of the same name with the
                 // same parameters. Several grants may share a name (one
@@ -320,6 +325,15 @@ impl Kms {
                         "A key can have at most {MAX_GRANTS_PER_KEY} grants"
                     )));
                 }
+                let per_grantee = Counter::GranteeGrants(&key.id, &input.grantee_principal);
+                let limit = inner.quotas.limits().grants_per_grantee_per_key;
+                let have = inner.store.count(per_grantee).map_err(KmsError::internal)?;
+                if have >= limit {
+                    return Err(super::quotas::exceeded(
+                        "grants on this key for this grantee principal",
+                        limit,
+                    ));
+                }
                 let mut gid = [0u8; 32];
                 crate::crypto::fill_random(&mut gid).map_err(KmsError::internal)?;
                 let grant = GrantRecord {
@@ -336,6 +350,10 @@ impl Kms {
                 let mut rec = (*key).clone();
                 rec.grant_count += 1;
                 let mut b = inner.store.batch();
+                b.set_count(
+                    Counter::GranteeGrants(&key.id, &grant.grantee_principal),
+                    have.saturating_add(1),
+                );
                 b.put_grant(&key.id, &gid, &grant)
                     .map_err(KmsError::internal)?;
                 b.put_key(&rec).map_err(KmsError::internal)?;
@@ -590,7 +608,7 @@ impl Kms {
         }
         inner
             .blocking(move |inner| {
-                let _w = inner.write_guard();
+                let _w = inner.lock(&[LockName::Key(&key.id)]);
                 inner.remove_grant_locked(&key, &gid)
             })
             .await
@@ -610,7 +628,7 @@ impl Kms {
             .await?;
         self.inner
             .blocking(move |inner| {
-                let _w = inner.write_guard();
+                let _w = inner.lock(&[LockName::Key(&key.id)]);
                 inner.remove_grant_locked(&key, &gid)
             })
             .await

@@ -8,11 +8,12 @@ use super::request::{
     DeletePrincipalPolicyRequest, GetPrincipalPolicyRequest, ListPrincipalPoliciesRequest,
     PutPrincipalPolicyRequest,
 };
-use super::{validate, AuthzInput, Caller, Kms, Resource};
+use super::{validate, AuthzInput, Caller, Kms, LockName, Resource};
 use crate::authz::{Policy, PolicyError, PolicyKind};
 use crate::error::{KmsError, KmsResult};
 use crate::model::ids::printable;
 use crate::model::{Operation, Principal};
+use crate::store::Counter;
 
 /// Parses the target principal and authorizes `op` on it; returns the
 /// principal whose policies are meant (an STS session's are its role's).
@@ -78,8 +79,27 @@ impl Kms {
         let (name, doc) = (req.policy_name, req.policy_document);
         self.inner
             .blocking(move |inner| {
-                let _w = inner.write_guard();
+                let _w = inner.lock(&[LockName::Principal(&who)]);
                 let mut b = inner.store.batch();
+                let replaces = inner
+                    .store
+                    .get_identity_policy(&who, &name)
+                    .map_err(KmsError::internal)?
+                    .is_some();
+                if !replaces {
+                    let limit = inner.quotas.limits().identity_policies_per_principal;
+                    let have = inner
+                        .store
+                        .count(Counter::IdentityPolicies(&who))
+                        .map_err(KmsError::internal)?;
+                    if have >= limit {
+                        return Err(super::quotas::exceeded(
+                            "identity policies for this principal",
+                            limit,
+                        ));
+                    }
+                    b.set_count(Counter::IdentityPolicies(&who), have.saturating_add(1));
+                }
                 b.put_identity_policy(&who, &name, &doc);
                 b.commit().map_err(KmsError::internal)?;
                 inner.identity.remove(&who);
@@ -168,7 +188,7 @@ impl Kms {
         let name = req.policy_name;
         self.inner
             .blocking(move |inner| {
-                let _w = inner.write_guard();
+                let _w = inner.lock(&[LockName::Principal(&who)]);
                 if inner
                     .store
                     .get_identity_policy(&who, &name)
@@ -179,7 +199,12 @@ impl Kms {
                         "The policy {name} of {who} does not exist"
                     )));
                 }
+                let have = inner
+                    .store
+                    .count(Counter::IdentityPolicies(&who))
+                    .map_err(KmsError::internal)?;
                 let mut b = inner.store.batch();
+                b.set_count(Counter::IdentityPolicies(&who), have.saturating_sub(1));
                 b.delete_identity_policy(&who, &name);
                 b.commit().map_err(KmsError::internal)?;
                 inner.identity.remove(&who);

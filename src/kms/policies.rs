@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::request::{GetKeyPolicyRequest, ListKeyPoliciesRequest, PutKeyPolicyRequest};
-use super::{validate, AuthzInput, Caller, Kms};
+use super::{validate, AuthzInput, Caller, Kms, LockName};
 use crate::authz::{Policy, PolicyError, PolicyKind};
 use crate::error::{KmsError, KmsResult};
 use crate::model::Operation;
@@ -54,7 +54,7 @@ impl Kms {
         }
         self.inner
             .blocking(move |inner| {
-                let _w = inner.write_guard();
+                let _w = inner.lock(&[LockName::Key(&key.id)]);
                 let key = inner.recheck(&key, Operation::PutKeyPolicy)?;
                 let mut b = inner.store.batch();
                 b.put_key_policy(&key.id, compiled.text());

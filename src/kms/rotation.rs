@@ -16,7 +16,7 @@ use super::request::{
     DisableKeyRotationRequest, EnableKeyRotationRequest, GetKeyRotationStatusRequest,
     ListKeyRotationsRequest, RotateKeyOnDemandRequest,
 };
-use super::{validate, AuthzInput, Caller, Inner, Kms};
+use super::{validate, AuthzInput, Caller, Inner, Kms, LockName};
 use crate::clock::DAY_MS;
 use crate::error::{KmsError, KmsResult};
 use crate::model::ids::key_material_id;
@@ -106,7 +106,6 @@ impl Inner {
 
     /// Performs the automatic rotations due now (one batch of keys).
     fn rotate_due_batch(&self) -> KmsResult<(usize, bool)> {
-        let _w = self.write_guard();
         let now = self.now_ms();
         let due = self
             .store
@@ -115,6 +114,8 @@ impl Inner {
         let more = due.len() == BATCH;
         let mut rotated = 0;
         for (due_ms, id) in due {
+            // Each key under its own lock, never one across the batch.
+            let _w = self.lock(&[LockName::Key(&id)]);
             let mut b = self.store.batch();
             b.unschedule(Schedule::Rotation, due_ms, &id);
             let Some(current) = self.store.get_key(&id).map_err(KmsError::internal)? else {

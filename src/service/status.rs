@@ -26,7 +26,7 @@ pub fn code_of(e: &KmsError) -> Code {
         | KmsError::InvalidGrantToken(_)
         | KmsError::InvalidGrantId(_) => Code::InvalidArgument,
         KmsError::AlreadyExists(_) => Code::AlreadyExists,
-        KmsError::LimitExceeded(_) => Code::ResourceExhausted,
+        KmsError::LimitExceeded(_) | KmsError::Throttling(_) => Code::ResourceExhausted,
         KmsError::UnsupportedOperation(_) => Code::Unimplemented,
         KmsError::Unauthenticated(_) => Code::Unauthenticated,
         KmsError::DependencyTimeout(_) => Code::Unavailable,

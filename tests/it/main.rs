@@ -31,5 +31,6 @@ mod restart;
 mod rotation;
 mod security;
 mod security_atrest;
+mod security_avail;
 mod security_crypto;
 mod tidy;
