@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use kmsd::api::CreateKeyRequest;
@@ -13,7 +13,7 @@ use kmsd::clock::SystemClock;
 use kmsd::kms::{Caller, KmsConfig};
 use kmsd::model::Principal;
 use kmsd::pki;
-use kmsd::server::{KmsServer, ServerConfig, TlsPem};
+use kmsd::server::{KmsServer, ServerConfig, TlsPem, TransportLimits};
 use kmsd::store::parse_root_key_hex;
 
 #[derive(Parser)]
@@ -47,6 +47,51 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:7878")]
     listen: SocketAddr,
+    /// Certificate revocation lists (PEM or DER) for client certificates:
+    /// a revoked certificate is refused at the TLS handshake. Re-read on
+    /// SIGHUP.
+    #[arg(long)]
+    client_crl: Option<PathBuf>,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Connection and request limits (`kmsd::server::TransportLimits`).
+#[derive(Args)]
+struct LimitArgs {
+    /// Seconds a connection gets to complete its TLS handshake.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    handshake_timeout_secs: u64,
+    /// TLS handshakes in progress at once (more connections wait).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_pending_handshakes: u64,
+    /// Seconds one request may run.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    request_timeout_secs: u64,
+    /// Requests in flight per connection (also the HTTP/2 stream limit).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    max_requests_per_connection: u32,
+    /// Seconds a connection may live before it is closed gracefully (its
+    /// client reconnects and is verified again, e.g. against a new CRL).
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connection_age_secs: u64,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Result<TransportLimits, String> {
+        let secs = Duration::from_secs;
+        Ok(TransportLimits {
+            handshake_timeout: secs(self.handshake_timeout_secs),
+            max_pending_handshakes: usize::try_from(self.max_pending_handshakes)
+                .map_err(|e| format!("--max-pending-handshakes: {e}"))?,
+            request_timeout: secs(self.request_timeout_secs),
+            concurrency_per_connection: usize::try_from(self.max_requests_per_connection)
+                .map_err(|e| format!("--max-requests-per-connection: {e}"))?,
+            max_concurrent_streams: self.max_requests_per_connection,
+            max_connection_age: secs(self.max_connection_age_secs),
+            ..TransportLimits::default()
+        })
+    }
 }
 
 #[derive(Args)]
@@ -110,6 +155,19 @@ enum CertsCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write a CRL, signed by the dev CA, revoking the given client
+    /// certificates (for `serve --client-crl`; list every revoked one).
+    Revoke {
+        /// The data dir whose dev CA signs.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// A client certificate (PEM) to revoke; repeatable.
+        #[arg(long = "cert")]
+        certs: Vec<PathBuf>,
+        /// Where to write the CRL (PEM).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -131,6 +189,13 @@ fn main() -> ExitCode {
         }) => pki::issue_client(&data_dir, &principal, &out)
             .map(|()| println!("wrote {0}/client.pem and {0}/client.key", out.display()))
             .map_err(|e| e.to_string()),
+        Command::Certs(CertsCommand::Revoke {
+            data_dir,
+            certs,
+            out,
+        }) => pki::write_dev_crl(&data_dir, &certs, &out)
+            .map(|()| println!("wrote {}", out.display()))
+            .map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -148,7 +213,7 @@ fn server_config(args: &DataDirArgs) -> Result<ServerConfig, String> {
         cache_capacity: args.cache_capacity,
     };
     Ok(if args.dev {
-        std::fs::create_dir_all(&args.data_dir)
+        kmsd::files::create_private_dir_all(&args.data_dir)
             .map_err(|e| format!("{}: {e}", args.data_dir.display()))?;
         ServerConfig::dev(&args.data_dir, kms_config, root_key_from_flags(args)?)
             .map_err(|e| e.to_string())?
@@ -170,13 +235,22 @@ fn server_config(args: &DataDirArgs) -> Result<ServerConfig, String> {
             data_dir: args.data_dir.clone(),
             kms: kms_config,
             tls,
+            client_crl: None,
+            limits: TransportLimits::default(),
             root_key,
         }
     })
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {
-    let config = server_config(&args.data)?;
+    let mut config = server_config(&args.data)?;
+    config.client_crl = args.client_crl.clone();
+    config.limits = args.limits.limits()?;
+    if args.data.dev {
+        if let Some(warning) = kmsd::server::dev_bind_warning(&args.listen) {
+            tracing::warn!("{warning}");
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -194,6 +268,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                 args.data.data_dir.display()
             );
         }
+        reload_on_sighup(server.tls_reloader());
         server
             .serve(listener, shutdown_signal())
             .await
@@ -265,6 +340,31 @@ fn write_endpoint(dir: &Path, addr: SocketAddr) -> Result<(), String> {
     let path = dir.join("endpoint");
     kmsd::files::write_public(&path, format!("https://{addr}\n").as_bytes())
         .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Re-reads the client CRL on every SIGHUP (for the connections accepted
+/// after it). A failed reload keeps the previous configuration.
+fn reload_on_sighup(tls: kmsd::server::TlsReloader) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hup) => {
+                tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        if let Err(e) = tls.reload() {
+                            tracing::error!(error = %e, "SIGHUP: reloading the TLS configuration failed; the previous one stays in force");
+                        }
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot handle SIGHUP; the CRL will not be reloaded")
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tls;
 }
 
 async fn shutdown_signal() {

@@ -30,4 +30,5 @@ mod keys_aliases_tags;
 mod restart;
 mod rotation;
 mod security;
+mod security_transport;
 mod tidy;
