@@ -38,6 +38,28 @@ enum Command {
     /// Manage dev certificates.
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// Inspect or unblock the background jobs of a stopped kmsd's data
+    /// directory (quarantined entries, clock-jump hold).
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// Print the last job pass, any clock-jump hold, and the quarantined
+    /// schedule entries (JSON).
+    Status {
+        /// The data directory.
+        #[arg(long, env = "KMSD_DATA_DIR")]
+        data_dir: PathBuf,
+    },
+    /// Accept the current system time after a clock-jump hold: deletions
+    /// and rotations resume at the next start.
+    ConfirmClock {
+        /// The data directory.
+        #[arg(long, env = "KMSD_DATA_DIR")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -54,6 +76,15 @@ struct ServeArgs {
     client_crl: Option<PathBuf>,
     #[command(flatten)]
     limits: LimitArgs,
+    /// Hours the clock may move forward between two background passes
+    /// before key deletions and rotations are held for confirmation (a
+    /// clock step must not delete keys early); 0 turns the check off.
+    #[arg(long, default_value_t = 24)]
+    max_clock_jump_hours: u64,
+    /// Accept the current time at start, lifting a clock-jump hold (e.g.
+    /// after a downtime longer than --max-clock-jump-hours).
+    #[arg(long)]
+    confirm_clock_jump: bool,
 }
 
 /// Connection and request limits (`kmsd::server::TransportLimits`).
@@ -196,6 +227,7 @@ fn main() -> ExitCode {
         }) => pki::write_dev_crl(&data_dir, &certs, &out)
             .map(|()| println!("wrote {}", out.display()))
             .map_err(|e| e.to_string()),
+        Command::Jobs(cmd) => jobs(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -268,6 +300,16 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                 args.data.data_dir.display()
             );
         }
+        let bound = (args.max_clock_jump_hours > 0)
+            .then(|| Duration::from_secs(args.max_clock_jump_hours.saturating_mul(3600)));
+        server.kms().set_max_clock_jump(bound);
+        if args.confirm_clock_jump {
+            server
+                .kms()
+                .confirm_clock()
+                .await
+                .map_err(|e| e.to_string())?;
+        }
         reload_on_sighup(server.tls_reloader());
         server
             .serve(listener, shutdown_signal())
@@ -333,6 +375,50 @@ fn create_keys(args: CreateKeysArgs) -> Result<(), String> {
         );
         Ok(())
     })
+}
+
+/// `kmsd jobs ...` on a stopped data directory (RocksDB refuses a second
+/// opener, so a running kmsd is never written behind its back).
+fn jobs(cmd: JobsCommand) -> Result<(), String> {
+    let data_dir = match &cmd {
+        JobsCommand::Status { data_dir } | JobsCommand::ConfirmClock { data_dir } => data_dir,
+    };
+    let db = data_dir.join("db");
+    if !db.is_dir() {
+        return Err(format!(
+            "{}: no kmsd data directory here",
+            data_dir.display()
+        ));
+    }
+    let store = kmsd::store::Store::open(&db).map_err(|e| e.to_string())?;
+    match cmd {
+        JobsCommand::Status { .. } => {
+            let s = kmsd::kms::jobs_status_of(&store).map_err(|e| e.to_string())?;
+            let out = serde_json::json!({
+                "last_pass_ms": s.last_pass_ms,
+                "clock_hold": s.clock_hold,
+                "quarantined": s.quarantined,
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+            );
+        }
+        JobsCommand::ConfirmClock { .. } => {
+            use kmsd::clock::Clock;
+            let held = kmsd::kms::confirm_clock_in(&store, SystemClock.now_ms())
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                if held {
+                    "clock confirmed; the hold is lifted"
+                } else {
+                    "no clock hold was in force; the current time is recorded"
+                }
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Writes `DATA/endpoint`, which `kmsctl --data-dir` reads.

@@ -34,6 +34,7 @@
 
 mod aliases;
 mod grants;
+mod jobs;
 mod keys;
 mod material;
 mod meta;
@@ -53,6 +54,7 @@ use rocksdb::{
 use crate::model::KeyId;
 
 pub use aliases::AliasRecord;
+pub use jobs::{ClockHold, DueEntry, QuarantineEntry};
 pub use root_key::{load_or_create_dev_root_key, parse_root_key_hex};
 pub use rotations::RotationEntry;
 pub use schedules::Schedule;
