@@ -65,6 +65,14 @@ pub struct JobPass {
     pub held: bool,
 }
 
+/// The clock time to wait after `failures` consecutive failed passes:
+/// 1 s, doubling, at most [`MAX_BACKOFF_MS`].
+fn backoff_ms(failures: u32) -> i64 {
+    1000i64
+        .saturating_mul(1i64 << failures.saturating_sub(1).min(20))
+        .min(MAX_BACKOFF_MS)
+}
+
 /// What the background jobs report to an operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobsStatus {
@@ -331,10 +339,7 @@ impl Kms {
                 as_of.saturating_add(RECHECK_MS)
             } else if !ok {
                 // A persistent error must not spin: back off (clock time).
-                let backoff = 1000i64
-                    .saturating_mul(1i64 << failures.saturating_sub(1).min(20))
-                    .min(MAX_BACKOFF_MS);
-                next.max(as_of.saturating_add(backoff))
+                next.max(as_of.saturating_add(backoff_ms(failures)))
             } else {
                 next
             };
@@ -399,6 +404,24 @@ mod tests {
 
         stop.send(true).expect("jobs running");
         jobs.await.expect("jobs task");
+    }
+
+    /// Item 16: failed passes are retried after a growing, bounded wait,
+    /// never at once (a persistent error used to pin a CPU).
+    #[test]
+    fn item_16_failed_passes_back_off() {
+        assert_eq!(backoff_ms(1), 1000);
+        assert_eq!(backoff_ms(2), 2000);
+        assert_eq!(backoff_ms(5), 16_000);
+        assert_eq!(backoff_ms(9), 256_000);
+        assert_eq!(backoff_ms(10), MAX_BACKOFF_MS);
+        assert_eq!(backoff_ms(u32::MAX), MAX_BACKOFF_MS);
+        let mut last = 0;
+        for n in 1..100 {
+            let b = backoff_ms(n);
+            assert!(b >= last && b > 0);
+            last = b;
+        }
     }
 
     struct Fixture {
