@@ -3,16 +3,28 @@
 //!
 //! `kmsd serve --dev` creates these under `DATA/certs/` on first start;
 //! `kmsd certs issue-client` signs more client certificates with the same CA.
-//! Private keys are written 0600.
+//! Private keys are written 0600, directories 0700.
+//!
+//! The dev CA is constrained, so that its key (a file in the data dir) can
+//! sign nothing but what dev mode needs: it is a CA with path length 0 (no
+//! intermediate CAs under it), its key usages are keyCertSign and cRLSign
+//! only, and its name constraints permit only the names `localhost`,
+//! `127.0.0.1` and `::1` for servers. (Client certificates name their
+//! principal in a URI SAN; X.509 URI constraints are not enforced by the
+//! rustls verifier, which rejects every certificate under a CA carrying
+//! one, so URIs are left unconstrained.)
 
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    NameConstraints, SanType,
 };
 
-use crate::files::write_private;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+
+use crate::files::{create_private_dir_all, write_private};
 
 /// The principal of the dev client certificate.
 pub const DEV_PRINCIPAL: &str = "arn:aws:iam::111122223333:root";
@@ -35,6 +47,9 @@ pub enum PkiError {
     /// The principal is not an IAM principal ARN.
     #[error("not an IAM principal ARN: {0}")]
     BadPrincipal(String),
+    /// A certificate file to revoke could not be read.
+    #[error("not a PEM certificate: {0}")]
+    BadCertificate(String),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
@@ -85,13 +100,10 @@ pub fn ensure_dev_pki(data_dir: &Path) -> Result<DevPkiPaths, PkiError> {
     if p.ca_cert.exists() {
         return Ok(p);
     }
-    std::fs::create_dir_all(&p.dir).map_err(io(&p.dir))?;
+    create_private_dir_all(&p.dir).map_err(io(&p.dir))?;
 
     let ca_key = KeyPair::generate()?;
-    let mut ca_params = CertificateParams::default();
-    ca_params.distinguished_name = dn("kmsd dev CA");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_params = dev_ca_params();
     let ca_cert = ca_params.self_signed(&ca_key)?;
     let issuer = Issuer::new(ca_params, &ca_key);
 
@@ -115,6 +127,63 @@ pub fn ensure_dev_pki(data_dir: &Path) -> Result<DevPkiPaths, PkiError> {
     Ok(p)
 }
 
+/// Writes to `out` (replacing it) a CRL signed by the dev CA of `data_dir`
+/// that revokes the certificates in the PEM files `revoked`, for
+/// `kmsd serve --client-crl`. A CRL lists every revoked certificate, so
+/// pass all of them each time. Its number is the current Unix time, so a
+/// later CRL supersedes an earlier one.
+pub fn write_dev_crl(data_dir: &Path, revoked: &[PathBuf], out: &Path) -> Result<(), PkiError> {
+    let p = DevPkiPaths::new(data_dir);
+    let ca_pem = std::fs::read_to_string(&p.ca_cert).map_err(io(&p.ca_cert))?;
+    let ca_key_pem = std::fs::read_to_string(&p.ca_key).map_err(io(&p.ca_key))?;
+    let ca_key = KeyPair::from_pem(&ca_key_pem)?;
+    let issuer = Issuer::from_ca_cert_pem(&ca_pem, &ca_key)?;
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (y, m, d) =
+        crate::clock::civil_from_days(i64::try_from(now_s / 86_400).unwrap_or(i64::MAX));
+    let this_update = rcgen::date_time_ymd(
+        i32::try_from(y).map_err(|_| PkiError::BadPrincipal("date".into()))?,
+        u8::try_from(m).unwrap_or(1),
+        u8::try_from(d).unwrap_or(1),
+    );
+    let mut revoked_certs = Vec::new();
+    for path in revoked {
+        let pem_text = std::fs::read_to_string(path).map_err(io(path))?;
+        let der =
+            tokio_rustls::rustls::pki_types::CertificateDer::from_pem_slice(pem_text.as_bytes())
+                .map_err(|e| PkiError::BadCertificate(format!("{}: {e}", path.display())))?;
+        let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref())
+            .map_err(|e| PkiError::BadCertificate(format!("{}: {e}", path.display())))?;
+        revoked_certs.push(rcgen::RevokedCertParams {
+            serial_number: rcgen::SerialNumber::from_slice(cert.raw_serial()),
+            revocation_time: this_update,
+            reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+            invalidity_date: None,
+        });
+    }
+    let params = rcgen::CertificateRevocationListParams {
+        this_update,
+        // The CRL's own validity is not enforced by kmsd; a century keeps
+        // other verifiers from refusing it as stale.
+        next_update: rcgen::date_time_ymd(
+            i32::try_from(y.saturating_add(100))
+                .unwrap_or(9999)
+                .min(9999),
+            1,
+            1,
+        ),
+        crl_number: rcgen::SerialNumber::from(now_s),
+        issuing_distribution_point: None,
+        revoked_certs,
+        key_identifier_method: rcgen::KeyIdMethod::Sha256,
+    };
+    let crl = params.signed_by(&issuer)?;
+    crate::files::write_public(out, crl.pem()?.as_bytes()).map_err(io(out))
+}
+
 /// Issues a client certificate for `principal` signed by the dev CA of
 /// `data_dir`, written to `out_dir/client.pem` and `out_dir/client.key`.
 pub fn issue_client(data_dir: &Path, principal: &str, out_dir: &Path) -> Result<(), PkiError> {
@@ -127,7 +196,7 @@ pub fn issue_client(data_dir: &Path, principal: &str, out_dir: &Path) -> Result<
     let ca_key = KeyPair::from_pem(&ca_key_pem)?;
     let issuer = Issuer::from_ca_cert_pem(&ca_pem, &ca_key)?;
     let (cert, key) = client_cert(&issuer, principal)?;
-    std::fs::create_dir_all(out_dir).map_err(io(out_dir))?;
+    create_private_dir_all(out_dir).map_err(io(out_dir))?;
     let cert_path = out_dir.join("client.pem");
     let key_path = out_dir.join("client.key");
     for path in [&cert_path, &key_path] {
@@ -139,6 +208,27 @@ pub fn issue_client(data_dir: &Path, principal: &str, out_dir: &Path) -> Result<
     write_private(&key_path, key.as_bytes()).map_err(io(&key_path))?;
     write_private(&cert_path, cert.as_bytes()).map_err(io(&cert_path))?;
     Ok(())
+}
+
+/// The dev CA's certificate parameters: see the module docs for the
+/// constraints and why.
+fn dev_ca_params() -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = dn("kmsd dev CA");
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.name_constraints = Some(NameConstraints {
+        permitted_subtrees: vec![
+            GeneralSubtree::DnsName("localhost".to_owned()),
+            GeneralSubtree::IpAddress(CidrSubnet::V4([127, 0, 0, 1], [255, 255, 255, 255])),
+            GeneralSubtree::IpAddress(CidrSubnet::V6(
+                std::net::Ipv6Addr::LOCALHOST.octets(),
+                [0xff; 16],
+            )),
+        ],
+        excluded_subtrees: Vec::new(),
+    });
+    params
 }
 
 fn client_cert(

@@ -6,16 +6,34 @@
 //! graceful shutdown), stop the background jobs, flush RocksDB, release the
 //! data-dir lock. Tests bind `127.0.0.1:0`, pass the listener in, and
 //! shut down with a oneshot.
+//!
+//! kmsd runs the TLS accept itself rather than through tonic: each
+//! accepted TCP connection gets [`TransportLimits::handshake_timeout`] to
+//! finish its handshake, at most [`TransportLimits::max_pending_handshakes`]
+//! handshakes are in progress at once (beyond that, connections wait in the
+//! kernel's backlog), and every handshake uses the TLS configuration current
+//! when it starts, so a CRL re-read on SIGHUP ([`TlsReloader`]) refuses a
+//! revoked client certificate on its next connection. Finished TLS streams
+//! go to tonic, which applies the per-request limits.
 
 use std::fs::File;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{
+    CertificateDer, CertificateRevocationListDer, PrivateKeyDer,
+};
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Server;
 
 use crate::backend::{BackendError, LocalBackend};
 use crate::clock::Clock;
@@ -64,6 +82,52 @@ impl TlsPem {
     }
 }
 
+/// Limits on connections and requests, so that neither an unauthenticated
+/// peer nor a slow or greedy client can hold kmsd's resources for ever.
+#[derive(Debug, Clone)]
+pub struct TransportLimits {
+    /// How long a TCP connection may take to complete its TLS handshake
+    /// before it is closed.
+    pub handshake_timeout: Duration,
+    /// How many TLS handshakes may be in progress at once; further
+    /// connections wait in the listen backlog until one finishes.
+    pub max_pending_handshakes: usize,
+    /// How long one request may run before it fails (DEADLINE_EXCEEDED
+    /// style cancellation by tonic).
+    pub request_timeout: Duration,
+    /// How many requests one connection may have in flight at once.
+    pub concurrency_per_connection: usize,
+    /// The HTTP/2 concurrent-stream limit announced to clients.
+    pub max_concurrent_streams: u32,
+    /// How long a connection may live; then it is closed gracefully (the
+    /// client reconnects, and its certificate is verified again).
+    pub max_connection_age: Duration,
+    /// How long in-flight requests get to finish once a connection reached
+    /// its maximum age.
+    pub max_connection_age_grace: Duration,
+    /// HTTP/2 keepalive ping interval; a peer that does not answer within
+    /// `keepalive_timeout` is disconnected.
+    pub keepalive_interval: Duration,
+    /// See `keepalive_interval`.
+    pub keepalive_timeout: Duration,
+}
+
+impl Default for TransportLimits {
+    fn default() -> Self {
+        Self {
+            handshake_timeout: Duration::from_secs(10),
+            max_pending_handshakes: 256,
+            request_timeout: Duration::from_secs(60),
+            concurrency_per_connection: 256,
+            max_concurrent_streams: 256,
+            max_connection_age: Duration::from_secs(60 * 60),
+            max_connection_age_grace: Duration::from_secs(30),
+            keepalive_interval: Duration::from_secs(60),
+            keepalive_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
 /// Everything the server needs.
 pub struct ServerConfig {
     /// The data directory (RocksDB under `db/`).
@@ -72,6 +136,11 @@ pub struct ServerConfig {
     pub kms: KmsConfig,
     /// TLS material.
     pub tls: TlsPem,
+    /// A file of certificate revocation lists (PEM or DER) for client
+    /// certificates, re-read by [`TlsReloader::reload`] (SIGHUP).
+    pub client_crl: Option<PathBuf>,
+    /// Connection and request limits.
+    pub limits: TransportLimits,
     /// The root key.
     pub root_key: RootKey,
 }
@@ -100,9 +169,33 @@ impl ServerConfig {
             data_dir: data_dir.to_owned(),
             kms,
             tls,
+            client_crl: None,
+            limits: TransportLimits::default(),
             root_key,
         })
     }
+}
+
+/// Whether dev mode listening on `addr` deserves a warning, and the
+/// warning: dev mode keeps its root key and CA key in plain files next to
+/// the data, which is for a developer's own machine, not a network.
+pub fn dev_bind_warning(addr: &SocketAddr) -> Option<String> {
+    let ip = match addr.ip() {
+        // An IPv4-mapped IPv6 address is as loopback as its IPv4 address.
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(std::net::IpAddr::V4)
+            .unwrap_or(std::net::IpAddr::V6(v6)),
+        v4 => v4,
+    };
+    if ip.is_loopback() {
+        return None;
+    }
+    Some(format!(
+        "--dev is listening on {addr}, which is not a loopback address: dev mode keeps its root key \
+         and its CA's private key unprotected in the data directory, and any client certificate \
+         that CA signs is accepted; use it only on 127.0.0.1 / ::1"
+    ))
 }
 
 /// A start-up or serving failure.
@@ -126,9 +219,12 @@ pub enum ServerError {
     /// The key material backend could not be opened (e.g. a wrong root key).
     #[error("opening the key material backend: {0}")]
     Backend(#[from] BackendError),
-    /// TLS set-up or serving failed.
+    /// Serving failed.
     #[error("gRPC transport: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The TLS configuration (certificates, key, CA or CRL) is unusable.
+    #[error("TLS configuration: {0}")]
+    Tls(String),
     /// The dev PKI could not be created.
     #[error("dev certificates: {0}")]
     Pki(String),
@@ -137,10 +233,173 @@ pub enum ServerError {
     Reflection(String),
 }
 
+/// The TLS server configuration of new handshakes, rebuilt from the PEM
+/// material and the CRL file on [`TlsReloader::reload`]. A handshake uses
+/// the configuration current when it starts; connections already
+/// established are not affected (they end at the maximum connection age).
+#[derive(Clone)]
+pub struct TlsReloader {
+    inner: Arc<TlsShared>,
+}
+
+struct TlsShared {
+    pem: TlsPem,
+    crl: Option<PathBuf>,
+    current: RwLock<Arc<rustls::ServerConfig>>,
+}
+
+impl TlsReloader {
+    fn new(pem: TlsPem, crl: Option<PathBuf>) -> Result<Self, ServerError> {
+        let config = build_tls_config(&pem, crl.as_deref())?;
+        Ok(Self {
+            inner: Arc::new(TlsShared {
+                pem,
+                crl,
+                current: RwLock::new(config),
+            }),
+        })
+    }
+
+    /// Re-reads the CRL file and makes the result the configuration of every
+    /// later handshake. On an error (unreadable or invalid CRL) the previous
+    /// configuration stays in force and the error is returned.
+    pub fn reload(&self) -> Result<(), ServerError> {
+        let config = build_tls_config(&self.inner.pem, self.inner.crl.as_deref())?;
+        *self
+            .inner
+            .current
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = config;
+        tracing::info!(crl = ?self.inner.crl, "TLS configuration reloaded");
+        Ok(())
+    }
+
+    fn current(&self) -> Arc<rustls::ServerConfig> {
+        Arc::clone(&self.inner.current.read().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// The rustls configuration: the server identity, client certificates
+/// required and verified against the client CA and (if given) the CRLs,
+/// HTTP/2 by ALPN.
+fn build_tls_config(
+    pem: &TlsPem,
+    crl: Option<&Path>,
+) -> Result<Arc<rustls::ServerConfig>, ServerError> {
+    let tls = |what: &str, e: &dyn std::fmt::Display| ServerError::Tls(format!("{what}: {e}"));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certs = CertificateDer::pem_slice_iter(pem.cert.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| tls("server certificate", &e))?;
+    let key = PrivateKeyDer::from_pem_slice(pem.key.as_bytes())
+        .map_err(|e| tls("server private key", &e))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_slice_iter(pem.client_ca.as_bytes()) {
+        let ca = ca.map_err(|e| tls("client CA", &e))?;
+        roots.add(ca).map_err(|e| tls("client CA", &e))?;
+    }
+    let mut verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    );
+    if let Some(path) = crl {
+        let crls = read_crls(path)?;
+        // Only the client's own certificate is checked: the CA is the trust
+        // anchor. A certificate whose issuer has no CRL in the file is
+        // refused (fail closed).
+        verifier = verifier.with_crls(crls).only_check_end_entity_revocation();
+    }
+    let verifier = verifier.build().map_err(|e| tls("client verifier", &e))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls("protocol versions", &e))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .map_err(|e| tls("server certificate", &e))?;
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The CRLs in `path`: PEM (any number of `X509 CRL` blocks) or one DER CRL.
+fn read_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, ServerError> {
+    let bytes = std::fs::read(path).map_err(|source| ServerError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let bad = |why: String| ServerError::Tls(format!("{}: {why}", path.display()));
+    let crls = if bytes.starts_with(b"-----") || bytes.iter().take(64).all(u8::is_ascii) {
+        CertificateRevocationListDer::pem_slice_iter(&bytes)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(e.to_string()))?
+    } else {
+        vec![CertificateRevocationListDer::from(bytes)]
+    };
+    if crls.is_empty() {
+        return Err(bad("no certificate revocation list in the file".into()));
+    }
+    Ok(crls)
+}
+
+/// Accepts TCP connections and runs their TLS handshakes under the limits,
+/// handing finished TLS streams to `out` (tonic's incoming). Ends when
+/// tonic drops the receiving side (shutdown).
+async fn accept_loop(
+    listener: TcpListener,
+    tls: TlsReloader,
+    limits: TransportLimits,
+    out: mpsc::Sender<std::io::Result<TlsStream<TcpStream>>>,
+) {
+    let pending = Arc::new(Semaphore::new(limits.max_pending_handshakes.max(1)));
+    loop {
+        // A permit first: while the limit of handshakes is in progress,
+        // nothing more is accepted from the backlog.
+        let permit = tokio::select! {
+            p = Arc::clone(&pending).acquire_owned() => p,
+            _ = out.closed() => return,
+        };
+        let Ok(permit) = permit else { return };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = out.closed() => return,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // E.g. out of file descriptors: pause rather than spin.
+                tracing::warn!(error = %e, "accepting a connection failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        // Without TCP_NODELAY small responses wait on delayed ACKs (~40 ms
+        // per call).
+        let _ = tcp.set_nodelay(true);
+        let acceptor = TlsAcceptor::from(tls.current());
+        let out = out.clone();
+        let timeout = limits.handshake_timeout;
+        tokio::spawn(async move {
+            let result = tokio::time::timeout(timeout, acceptor.accept(tcp)).await;
+            drop(permit);
+            match result {
+                Ok(Ok(stream)) => {
+                    let _ = out.send(Ok(stream)).await;
+                }
+                Ok(Err(e)) => {
+                    tracing::info!(%peer, error = %e, "TLS handshake failed; connection closed")
+                }
+                Err(_) => {
+                    tracing::info!(%peer, ?timeout, "TLS handshake timed out; connection closed")
+                }
+            }
+        });
+    }
+}
+
 /// An opened data directory, ready to serve.
 pub struct KmsServer {
     kms: Kms,
-    tls: TlsPem,
+    tls: TlsReloader,
+    limits: TransportLimits,
     // Held for the server's life: the OS releases the lock when it closes.
     _lock: File,
 }
@@ -201,14 +460,27 @@ impl KmsServer {
     /// Locks the data directory and opens the store.
     pub fn open(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<Self, ServerError> {
         let dir = &config.data_dir;
+        let db_dir = dir.join("db");
+        crate::files::create_private_dir_all(&db_dir).map_err(|source| ServerError::Io {
+            path: db_dir.clone(),
+            source,
+        })?;
+        let tls = TlsReloader::new(config.tls, config.client_crl)?;
         let lock = lock_data_dir(dir)?;
-        let store = Store::open(&dir.join("db"))?;
+        let store = Store::open(&db_dir)?;
         let backend = LocalBackend::open(config.root_key, &store)?;
         Ok(Self {
             kms: Kms::new(store, Arc::new(backend), config.kms, clock),
-            tls: config.tls,
+            tls,
+            limits: config.limits,
             _lock: lock,
         })
+    }
+
+    /// The handle that re-reads the CRL for new handshakes (the daemon calls
+    /// it on SIGHUP).
+    pub fn tls_reloader(&self) -> TlsReloader {
+        self.tls.clone()
     }
 
     /// The core (for tests and tools in the same process).
@@ -223,10 +495,6 @@ impl KmsServer {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), ServerError> {
-        let tls = ServerTlsConfig::new()
-            .identity(Identity::from_pem(&self.tls.cert, &self.tls.key))
-            .client_ca_root(Certificate::from_pem(&self.tls.client_ca));
-
         let (health, health_service) = tonic_health::server::health_reporter();
         health
             .set_serving::<KeyManagementServiceServer<GrpcDoor>>()
@@ -258,13 +526,24 @@ impl KmsServer {
             shutdown.await;
             let _ = fired_tx.send(true);
         };
-        // A listener passed in skips tonic's socket options, so TCP_NODELAY
-        // is set here: without it, small responses wait on delayed ACKs
-        // (~40 ms per call).
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let (tls_tx, tls_rx) = mpsc::channel(16);
+        let acceptor = tokio::spawn(accept_loop(
+            listener,
+            self.tls.clone(),
+            self.limits.clone(),
+            tls_tx,
+        ));
+        let incoming = ReceiverStream::new(tls_rx);
         let door = GrpcDoor::new(self.kms.clone());
+        let limits = &self.limits;
         let serve = Server::builder()
-            .tls_config(tls)?
+            .timeout(limits.request_timeout)
+            .concurrency_limit_per_connection(limits.concurrency_per_connection)
+            .max_concurrent_streams(limits.max_concurrent_streams)
+            .max_connection_age(limits.max_connection_age)
+            .max_connection_age_grace(limits.max_connection_age_grace)
+            .http2_keepalive_interval(Some(limits.keepalive_interval))
+            .http2_keepalive_timeout(Some(limits.keepalive_timeout))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -292,6 +571,7 @@ impl KmsServer {
             }
         };
 
+        acceptor.abort();
         let _ = stop_jobs.send(true);
         if let Err(e) = jobs.await {
             tracing::error!(error = %e, "background jobs ended abnormally");

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use kmsd::api::CreateKeyRequest;
@@ -14,7 +14,7 @@ use kmsd::kms::{Caller, KmsConfig, Limits, RateLimit};
 use kmsd::model::Principal;
 use kmsd::pki;
 use kmsd::secret::RootKey;
-use kmsd::server::{KmsServer, ServerConfig, TlsPem};
+use kmsd::server::{KmsServer, ServerConfig, TlsPem, TransportLimits};
 use kmsd::store::{parse_root_key_hex, read_root_key_file};
 use zeroize::Zeroize;
 
@@ -45,12 +45,34 @@ enum Command {
     /// Manage dev certificates.
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// Inspect or unblock the background jobs of a stopped kmsd's data
+    /// directory (quarantined entries, clock-jump hold).
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Move a stopped kmsd's data directory to a new root key: every
     /// record is re-authenticated and all key material resealed under the
     /// new key, after which the old key is refused. Crash-safe: if it is
     /// interrupted, run it again with the same keys (kmsd refuses to serve
     /// the directory until it has finished).
     Rewrap(RewrapArgs),
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// Print the last job pass, any clock-jump hold, and the quarantined
+    /// schedule entries (JSON).
+    Status {
+        /// The data directory.
+        #[arg(long, env = "KMSD_DATA_DIR")]
+        data_dir: PathBuf,
+    },
+    /// Accept the current system time after a clock-jump hold: deletions
+    /// and rotations resume at the next start.
+    ConfirmClock {
+        /// The data directory.
+        #[arg(long, env = "KMSD_DATA_DIR")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -84,6 +106,60 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:7878")]
     listen: SocketAddr,
+    /// Certificate revocation lists (PEM or DER) for client certificates:
+    /// a revoked certificate is refused at the TLS handshake. Re-read on
+    /// SIGHUP.
+    #[arg(long)]
+    client_crl: Option<PathBuf>,
+    #[command(flatten)]
+    limits: LimitArgs,
+    /// Hours the clock may move forward between two background passes
+    /// before key deletions and rotations are held for confirmation (a
+    /// clock step must not delete keys early); 0 turns the check off.
+    #[arg(long, default_value_t = 24)]
+    max_clock_jump_hours: u64,
+    /// Accept the current time at start, lifting a clock-jump hold (e.g.
+    /// after a downtime longer than --max-clock-jump-hours).
+    #[arg(long)]
+    confirm_clock_jump: bool,
+}
+
+/// Connection and request limits (`kmsd::server::TransportLimits`).
+#[derive(Args)]
+struct LimitArgs {
+    /// Seconds a connection gets to complete its TLS handshake.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    handshake_timeout_secs: u64,
+    /// TLS handshakes in progress at once (more connections wait).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_pending_handshakes: u64,
+    /// Seconds one request may run.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    request_timeout_secs: u64,
+    /// Requests in flight per connection (also the HTTP/2 stream limit).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    max_requests_per_connection: u32,
+    /// Seconds a connection may live before it is closed gracefully (its
+    /// client reconnects and is verified again, e.g. against a new CRL).
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connection_age_secs: u64,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Result<TransportLimits, String> {
+        let secs = Duration::from_secs;
+        Ok(TransportLimits {
+            handshake_timeout: secs(self.handshake_timeout_secs),
+            max_pending_handshakes: usize::try_from(self.max_pending_handshakes)
+                .map_err(|e| format!("--max-pending-handshakes: {e}"))?,
+            request_timeout: secs(self.request_timeout_secs),
+            concurrency_per_connection: usize::try_from(self.max_requests_per_connection)
+                .map_err(|e| format!("--max-requests-per-connection: {e}"))?,
+            max_concurrent_streams: self.max_requests_per_connection,
+            max_connection_age: secs(self.max_connection_age_secs),
+            ..TransportLimits::default()
+        })
+    }
 }
 
 #[derive(Args)]
@@ -169,6 +245,19 @@ enum CertsCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write a CRL, signed by the dev CA, revoking the given client
+    /// certificates (for `serve --client-crl`; list every revoked one).
+    Revoke {
+        /// The data dir whose dev CA signs.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// A client certificate (PEM) to revoke; repeatable.
+        #[arg(long = "cert")]
+        certs: Vec<PathBuf>,
+        /// Where to write the CRL (PEM).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Sets RLIMIT_CORE to 0 (soft and hard).
@@ -217,6 +306,14 @@ fn main() -> ExitCode {
         }) => pki::issue_client(&data_dir, &principal, &out)
             .map(|()| println!("wrote {0}/client.pem and {0}/client.key", out.display()))
             .map_err(|e| e.to_string()),
+        Command::Certs(CertsCommand::Revoke {
+            data_dir,
+            certs,
+            out,
+        }) => pki::write_dev_crl(&data_dir, &certs, &out)
+            .map(|()| println!("wrote {}", out.display()))
+            .map_err(|e| e.to_string()),
+        Command::Jobs(cmd) => jobs(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -250,7 +347,7 @@ fn server_config(args: &DataDirArgs, env: EnvKeys) -> Result<ServerConfig, Strin
         },
     };
     Ok(if args.dev {
-        std::fs::create_dir_all(&args.data_dir)
+        kmsd::files::create_private_dir_all(&args.data_dir)
             .map_err(|e| format!("{}: {e}", args.data_dir.display()))?;
         ServerConfig::dev(
             &args.data_dir,
@@ -276,13 +373,22 @@ fn server_config(args: &DataDirArgs, env: EnvKeys) -> Result<ServerConfig, Strin
             data_dir: args.data_dir.clone(),
             kms: kms_config,
             tls,
+            client_crl: None,
+            limits: TransportLimits::default(),
             root_key,
         }
     })
 }
 
 fn serve(args: ServeArgs, env: EnvKeys) -> Result<(), String> {
-    let config = server_config(&args.data, env)?;
+    let mut config = server_config(&args.data, env)?;
+    config.client_crl = args.client_crl.clone();
+    config.limits = args.limits.limits()?;
+    if args.data.dev {
+        if let Some(warning) = kmsd::server::dev_bind_warning(&args.listen) {
+            tracing::warn!("{warning}");
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -296,12 +402,23 @@ fn serve(args: ServeArgs, env: EnvKeys) -> Result<(), String> {
         // Before the ready line: a SIGTERM sent as soon as it is printed
         // must shut down cleanly, not kill the process.
         let shutdown = shutdown_signal()?;
+        reload_on_sighup(server.tls_reloader());
         if args.data.dev {
             write_endpoint(&args.data.data_dir, addr)?;
             eprintln!(
                 "kmsd (dev) listening on https://{addr}\n  try: kmsctl --data-dir {} list-keys",
                 args.data.data_dir.display()
             );
+        }
+        let bound = (args.max_clock_jump_hours > 0)
+            .then(|| Duration::from_secs(args.max_clock_jump_hours.saturating_mul(3600)));
+        server.kms().set_max_clock_jump(bound);
+        if args.confirm_clock_jump {
+            server
+                .kms()
+                .confirm_clock()
+                .await
+                .map_err(|e| e.to_string())?;
         }
         server
             .serve(listener, shutdown)
@@ -407,11 +524,80 @@ fn create_keys(args: CreateKeysArgs, env: EnvKeys) -> Result<(), String> {
     })
 }
 
+/// `kmsd jobs ...` on a stopped data directory (RocksDB refuses a second
+/// opener, so a running kmsd is never written behind its back).
+fn jobs(cmd: JobsCommand) -> Result<(), String> {
+    let data_dir = match &cmd {
+        JobsCommand::Status { data_dir } | JobsCommand::ConfirmClock { data_dir } => data_dir,
+    };
+    let db = data_dir.join("db");
+    if !db.is_dir() {
+        return Err(format!(
+            "{}: no kmsd data directory here",
+            data_dir.display()
+        ));
+    }
+    let store = kmsd::store::Store::open(&db).map_err(|e| e.to_string())?;
+    match cmd {
+        JobsCommand::Status { .. } => {
+            let s = kmsd::kms::jobs_status_of(&store).map_err(|e| e.to_string())?;
+            let out = serde_json::json!({
+                "last_pass_ms": s.last_pass_ms,
+                "clock_hold": s.clock_hold,
+                "quarantined": s.quarantined,
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+            );
+        }
+        JobsCommand::ConfirmClock { .. } => {
+            use kmsd::clock::Clock;
+            let held = kmsd::kms::confirm_clock_in(&store, SystemClock.now_ms())
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                if held {
+                    "clock confirmed; the hold is lifted"
+                } else {
+                    "no clock hold was in force; the current time is recorded"
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Writes `DATA/endpoint`, which `kmsctl --data-dir` reads.
 fn write_endpoint(dir: &Path, addr: SocketAddr) -> Result<(), String> {
     let path = dir.join("endpoint");
     kmsd::files::write_public(&path, format!("https://{addr}\n").as_bytes())
         .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Re-reads the client CRL on every SIGHUP (for the connections accepted
+/// after it). A failed reload keeps the previous configuration.
+fn reload_on_sighup(tls: kmsd::server::TlsReloader) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hup) => {
+                tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        if let Err(e) = tls.reload() {
+                            tracing::error!(error = %e, "SIGHUP: reloading the TLS configuration failed; the previous one stays in force");
+                        }
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot handle SIGHUP; the CRL will not be reloaded")
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tls;
 }
 
 /// Installs the SIGINT and SIGTERM handlers now (tokio registers a signal

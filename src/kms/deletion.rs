@@ -63,60 +63,77 @@ impl Inner {
         let now = self.now_ms();
         let due = self
             .store
-            .due(Schedule::Deletion, now, BATCH)
+            .due_entries(Schedule::Deletion, now, BATCH)
             .map_err(KmsError::internal)?;
         let more = due.len() == BATCH;
         let mut deleted = 0;
-        for (due_ms, id) in due {
-            // Each key under its own lock (and its account's counters':
-            // a key's account never changes, so it can be read before),
-            // never one lock across the whole batch.
-            let account = self
-                .store
-                .get_key(&id)
-                .map_err(KmsError::internal)?
-                .map(|r| r.account);
-            let _w = match &account {
-                Some(a) => self.lock(&[LockName::Key(&id), LockName::Account(a)]),
-                None => self.lock(&[LockName::Key(&id)]),
+        for entry in due {
+            let result = match &entry.decoded {
+                Some((due_ms, id)) => self.delete_one_due(*due_ms, id),
+                None => Err(KmsError::internal("undecodable deletion schedule entry")),
             };
-            let rec = self
-                .store
-                .get_key(&id)
-                .map_err(KmsError::internal)?
-                .filter(|r| Some(&r.account) == account.as_ref());
-            let mut b = self.store.batch();
-            b.unschedule(Schedule::Deletion, due_ms, &id);
-            let doomed = rec.filter(|r| {
-                r.state == KeyState::PendingDeletion && r.deletion_date_ms == Some(due_ms)
-            });
-            if let Some(rec) = &doomed {
-                let aliases = self
-                    .store
-                    .aliases_of_key(&rec.account, &id)
-                    .map_err(KmsError::internal)?;
-                b.delete_key(rec, &aliases);
-                self.uncount_deleted_key(rec, aliases.len(), &mut b)?;
-                let grantees = self.delete_all_grants(rec, &mut b)?;
-                b.commit().map_err(KmsError::internal)?;
-                self.keys.remove(&id);
-                self.policies.remove(&id);
-                for g in grantees {
-                    self.grants.remove(&(id, g));
-                }
-                for a in aliases {
-                    self.aliases.remove(&(rec.account.clone(), a));
-                }
-                for v in 1..=rec.current_version {
-                    self.materials.remove(&(id, v));
-                }
-                tracing::info!(key_id = %id, "deleted key at the end of its waiting period");
-                deleted += 1;
-            } else {
-                // A stale entry (the deletion was cancelled): just drop it.
-                b.commit().map_err(KmsError::internal)?;
+            match result {
+                Ok(true) => deleted += 1,
+                Ok(false) => {}
+                // One bad entry must not block every later deletion, nor be
+                // retried in a loop: it moves to the quarantine (see
+                // `jobs.rs`), and the queue goes on.
+                Err(e) => self.quarantine_entry(Schedule::Deletion, &entry, &e)?,
             }
         }
         Ok(BatchResult { deleted, more })
+    }
+
+    /// Deletes key `id` if its deletion is due at `due_ms`, or drops a stale
+    /// entry; `true` if a key was deleted. Takes the key's lock (and its
+    /// account's, for the quota counters) for this one key only: never one
+    /// lock across the whole batch.
+    fn delete_one_due(&self, due_ms: i64, id: &crate::model::KeyId) -> KmsResult<bool> {
+        let id = *id;
+        // A key's account never changes, so it can be read before locking.
+        let account = self
+            .store
+            .get_key(&id)
+            .map_err(KmsError::internal)?
+            .map(|r| r.account);
+        let _w = match &account {
+            Some(a) => self.lock(&[LockName::Key(&id), LockName::Account(a)]),
+            None => self.lock(&[LockName::Key(&id)]),
+        };
+        let rec = self
+            .store
+            .get_key(&id)
+            .map_err(KmsError::internal)?
+            .filter(|r| Some(&r.account) == account.as_ref());
+        let mut b = self.store.batch();
+        b.unschedule(Schedule::Deletion, due_ms, &id);
+        let doomed = rec
+            .filter(|r| r.state == KeyState::PendingDeletion && r.deletion_date_ms == Some(due_ms));
+        let Some(rec) = &doomed else {
+            // A stale entry (the deletion was cancelled): just drop it.
+            b.commit().map_err(KmsError::internal)?;
+            return Ok(false);
+        };
+        let aliases = self
+            .store
+            .aliases_of_key(&rec.account, &id)
+            .map_err(KmsError::internal)?;
+        b.delete_key(rec, &aliases);
+        self.uncount_deleted_key(rec, aliases.len(), &mut b)?;
+        let grantees = self.delete_all_grants(rec, &mut b)?;
+        b.commit().map_err(KmsError::internal)?;
+        self.keys.remove(&id);
+        self.policies.remove(&id);
+        for g in grantees {
+            self.grants.remove(&(id, g));
+        }
+        for a in aliases {
+            self.aliases.remove(&(rec.account.clone(), a));
+        }
+        for v in 1..=rec.current_version {
+            self.materials.remove(&(id, v));
+        }
+        tracing::info!(key_id = %id, "deleted key at the end of its waiting period");
+        Ok(true)
     }
 }

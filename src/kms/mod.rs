@@ -57,7 +57,7 @@ pub use aliases::AliasEntry;
 pub use authz::default_key_policy;
 pub(crate) use authz::{AuthzInput, Resource};
 pub use crypto_ops::{DataKeyOutput, DecryptOutput, EncryptOutput, ReEncryptOutput};
-pub use jobs::JobPass;
+pub use jobs::{confirm_clock_in, jobs_status_of, JobPass, JobsStatus};
 pub use keys::{ScheduledDeletion, BULK_BATCH};
 pub use policies::POLICY_NAME as KEY_POLICY_NAME;
 pub use quotas::{Limits, RateLimit};

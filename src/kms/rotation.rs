@@ -104,58 +104,75 @@ impl Inner {
             .map_err(KmsError::internal)
     }
 
-    /// Performs the automatic rotations due now (one batch of keys).
+    /// Performs the automatic rotations due now (one batch of keys). An
+    /// entry that fails is quarantined (`jobs.rs`) so later ones proceed.
     fn rotate_due_batch(&self) -> KmsResult<(usize, bool)> {
         let now = self.now_ms();
         let due = self
             .store
-            .due(Schedule::Rotation, now, BATCH)
+            .due_entries(Schedule::Rotation, now, BATCH)
             .map_err(KmsError::internal)?;
         let more = due.len() == BATCH;
         let mut rotated = 0;
-        for (due_ms, id) in due {
-            // Each key under its own lock, never one across the batch.
-            let _w = self.lock(&[LockName::Key(&id)]);
-            let mut b = self.store.batch();
-            b.unschedule(Schedule::Rotation, due_ms, &id);
-            let Some(current) = self.store.get_key(&id).map_err(KmsError::internal)? else {
-                b.commit().map_err(KmsError::internal)?;
-                continue;
+        for entry in due {
+            let result = match &entry.decoded {
+                Some((due_ms, id)) => self.rotate_one_due(*due_ms, id, now),
+                None => Err(KmsError::internal("undecodable rotation schedule entry")),
             };
-            let mut rec = current.clone();
-            let live = rec.rotation.enabled && rec.rotation.next_ms == Some(due_ms);
-            if !live {
-                // A stale entry (rotation disabled or rescheduled).
-                b.commit().map_err(KmsError::internal)?;
-                continue;
+            match result {
+                Ok(true) => rotated += 1,
+                Ok(false) => {}
+                Err(e) => self.quarantine_entry(Schedule::Rotation, &entry, &e)?,
             }
-            let period =
-                i64::from(rec.rotation.period_days.unwrap_or(DEFAULT_PERIOD_DAYS)) * DAY_MS;
-            if rec.state == KeyState::Enabled {
-                self.rotate_in_batch(&mut rec, RotationType::Automatic, &mut b)?;
-                rotated += 1;
-            } else {
-                // AWS does not rotate a disabled key; it rotates it as soon
-                // as it is enabled again (see EnableKey).
-                rec.rotation.missed = true;
-            }
-            // The next rotation moves on by a period. After downtime, one
-            // catch-up rotation, then the schedule continues from now (no
-            // burst of missed rotations).
-            let mut next = due_ms.saturating_add(period);
-            if next <= now {
-                next = now.saturating_add(period);
-            }
-            rec.rotation.next_ms = Some(next);
-            b.schedule(Schedule::Rotation, next, &id);
-            b.put_key(&rec).map_err(KmsError::internal)?;
-            b.commit().map_err(KmsError::internal)?;
-            if rec.current_version != current.current_version {
-                tracing::info!(key_id = %id, version = rec.current_version, "rotated key material");
-            }
-            self.cache_put_key(rec);
         }
         Ok((rotated, more))
+    }
+
+    /// Rotates key `id` if its automatic rotation is due at `due_ms` (or
+    /// marks it missed, or drops a stale entry); `true` if it rotated.
+    fn rotate_one_due(&self, due_ms: i64, id: &crate::model::KeyId, now: i64) -> KmsResult<bool> {
+        let id = *id;
+        // This key's lock only, never one across the batch.
+        let _w = self.lock(&[LockName::Key(&id)]);
+        let mut b = self.store.batch();
+        b.unschedule(Schedule::Rotation, due_ms, &id);
+        let Some(current) = self.store.get_key(&id).map_err(KmsError::internal)? else {
+            b.commit().map_err(KmsError::internal)?;
+            return Ok(false);
+        };
+        let mut rec = current.clone();
+        let live = rec.rotation.enabled && rec.rotation.next_ms == Some(due_ms);
+        if !live {
+            // A stale entry (rotation disabled or rescheduled).
+            b.commit().map_err(KmsError::internal)?;
+            return Ok(false);
+        }
+        let period = i64::from(rec.rotation.period_days.unwrap_or(DEFAULT_PERIOD_DAYS)) * DAY_MS;
+        let mut rotated = false;
+        if rec.state == KeyState::Enabled {
+            self.rotate_in_batch(&mut rec, RotationType::Automatic, &mut b)?;
+            rotated = true;
+        } else {
+            // AWS does not rotate a disabled key; it rotates it as soon
+            // as it is enabled again (see EnableKey).
+            rec.rotation.missed = true;
+        }
+        // The next rotation moves on by a period. After downtime, one
+        // catch-up rotation, then the schedule continues from now (no
+        // burst of missed rotations).
+        let mut next = due_ms.saturating_add(period);
+        if next <= now {
+            next = now.saturating_add(period);
+        }
+        rec.rotation.next_ms = Some(next);
+        b.schedule(Schedule::Rotation, next, &id);
+        b.put_key(&rec).map_err(KmsError::internal)?;
+        b.commit().map_err(KmsError::internal)?;
+        if rec.current_version != current.current_version {
+            tracing::info!(key_id = %id, version = rec.current_version, "rotated key material");
+        }
+        self.cache_put_key(rec);
+        Ok(rotated)
     }
 }
 

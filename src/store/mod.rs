@@ -54,6 +54,7 @@
 
 mod aliases;
 mod grants;
+mod jobs;
 mod keys;
 mod material;
 mod meta;
@@ -83,6 +84,7 @@ pub use rewrap::RewrapProgress;
 /// The family of material records (whose values hold material sealed under
 /// a root-derived key, so a rewrap reseals them).
 pub const MATERIAL_FAMILY: &str = CF_MATERIAL;
+pub use jobs::{ClockHold, DueEntry, QuarantineEntry};
 pub use quotas::Counter;
 pub use root_key::{load_or_create_dev_root_key, parse_root_key_hex, read_root_key_file};
 pub use rotations::RotationEntry;

@@ -16,7 +16,7 @@ pub enum Schedule {
 }
 
 impl Schedule {
-    fn cf(self) -> &'static str {
+    pub(super) fn cf(self) -> &'static str {
         match self {
             Schedule::Deletion => CF_DELETIONS,
             Schedule::Rotation => CF_ROTATION_SCHEDULE,

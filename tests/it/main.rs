@@ -33,4 +33,5 @@ mod security;
 mod security_atrest;
 mod security_avail;
 mod security_crypto;
+mod security_transport;
 mod tidy;
