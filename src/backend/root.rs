@@ -56,7 +56,7 @@ pub fn check_root_key(root: &RootKey, store: &Store) -> Result<(), BackendError>
             b.commit()?;
         }
     }
-    store.set_record_key(derive_key(root, RECORD_AUTH));
+    store.set_record_key(derive_key(root, RECORD_AUTH))?;
     Ok(())
 }
 

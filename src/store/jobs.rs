@@ -9,7 +9,9 @@
 
 use std::ops::ControlFlow;
 
-use super::{Batch, Store, StoreError, CF_META};
+use rocksdb::IteratorMode;
+
+use super::{verify_record, Batch, Store, StoreError, CF_META};
 use crate::model::KeyId;
 use crate::store::Schedule;
 
@@ -82,24 +84,36 @@ impl Store {
         now_ms: i64,
         limit: usize,
     ) -> Result<Vec<DueEntry>, StoreError> {
-        self.scan(which.cf(), &[], None, limit, |k, _| {
+        // Not `scan`: an entry that fails authentication must not fail the
+        // whole queue (it would block every later job), but be handed out
+        // undecoded, to be quarantined like any entry that cannot be used.
+        let cf = which.cf();
+        let rk = self.record_key()?;
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(cf), IteratorMode::Start) {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = item?;
+            let authentic = verify_record(rk, cf, &k, &v).is_ok();
             let due = k
                 .get(..8)
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
                 .map(|b| i64::try_from(u64::from_be_bytes(b)).unwrap_or(i64::MAX))
                 .unwrap_or(i64::MIN);
             if due > now_ms {
-                return Ok(ControlFlow::Break(()));
+                break;
             }
-            let decoded = (k.len() == 25)
+            let decoded = (authentic && k.len() == 25)
                 .then(|| KeyId::from_storage_key(&k[8..]))
                 .flatten()
                 .map(|id| (due, id));
-            Ok(ControlFlow::Continue(DueEntry {
+            out.push(DueEntry {
                 raw: k.to_vec(),
                 decoded,
-            }))
-        })
+            });
+        }
+        Ok(out)
     }
 
     /// The clock reading of the last completed job pass, if any.

@@ -205,7 +205,6 @@ impl Store {
             commits: CommitQueue::default(),
         };
         store.check_schema()?;
-        store.ensure_counters()?;
         Ok(store)
     }
 
@@ -250,10 +249,13 @@ impl Store {
     /// Installs the record key (derived from the root key by
     /// `backend::root`, after the root key passed its check). A second call
     /// keeps the first key.
-    pub(crate) fn set_record_key(&self, key: KeyMaterial) {
+    pub(crate) fn set_record_key(&self, key: KeyMaterial) -> Result<(), StoreError> {
         // Err only when already set: the root check passed for that key
         // too, so it is the same key.
         let _ = self.record_key.set(key);
+        // The quota counters are records like any other, so they can be
+        // rebuilt (once, for a data directory without them) only now.
+        self.ensure_counters()
     }
 
     fn record_key(&self) -> Result<&KeyMaterial, StoreError> {
@@ -617,7 +619,9 @@ mod tests {
     pub(super) fn open_temp() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("open");
-        store.set_record_key(KeyMaterial::from_slice(&[3; 32]).expect("32 bytes"));
+        store
+            .set_record_key(KeyMaterial::from_slice(&[3; 32]).expect("32 bytes"))
+            .expect("record key");
         (dir, store)
     }
 

@@ -158,12 +158,22 @@ impl Batch<'_> {
 mod tests {
     use super::*;
 
+    /// The store at `path` with a record key (counters are authenticated
+    /// records like any other).
+    fn keyed(path: &std::path::Path) -> Store {
+        let store = Store::open(path).expect("open");
+        store
+            .set_record_key(crate::secret::KeyMaterial::from_slice(&[3; 32]).expect("32 bytes"))
+            .expect("record key");
+        store
+    }
+
     #[test]
     fn item_14_counters_round_trip_and_are_rebuilt_for_an_old_data_dir() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (k1, k2) = (KeyId::new_random(), KeyId::new_random());
         {
-            let store = Store::open(dir.path()).expect("open");
+            let store = keyed(dir.path());
             assert_eq!(
                 store.count(Counter::Keys("111122223333")).expect("count"),
                 0
@@ -204,7 +214,8 @@ mod tests {
             b.wb.delete_cf(store.cf(super::super::CF_META), COUNTERS_MARK);
             b.commit().expect("commit");
         }
-        let store = Store::open(dir.path()).expect("reopen");
+        // Reopened: the counters are rebuilt once the record key is set.
+        let store = keyed(dir.path());
         // Rebuilt from what exists: two identity policies, no grants (the
         // hand-set grant counter had nothing behind it).
         let p = Counter::IdentityPolicies("arn:aws:iam::111122223333:user/a");
