@@ -188,6 +188,17 @@ noop_service! {
         describe_key(DescribeKeyRequest) -> DescribeKeyResponse;
     }
     unimplemented {
+        get_public_key(GetPublicKeyRequest) -> GetPublicKeyResponse;
+        sign(SignRequest) -> SignResponse;
+        verify(VerifyRequest) -> VerifyResponse;
+        generate_data_key_pair(GenerateDataKeyPairRequest) -> GenerateDataKeyPairResponse;
+        generate_data_key_pair_without_plaintext(GenerateDataKeyPairWithoutPlaintextRequest)
+            -> GenerateDataKeyPairWithoutPlaintextResponse;
+        generate_mac(GenerateMacRequest) -> GenerateMacResponse;
+        verify_mac(VerifyMacRequest) -> VerifyMacResponse;
+        derive_shared_secret(DeriveSharedSecretRequest) -> DeriveSharedSecretResponse;
+        encapsulate(EncapsulateRequest) -> EncapsulateResponse;
+        decapsulate(DecapsulateRequest) -> DecapsulateResponse;
         create_key(CreateKeyRequest) -> CreateKeyResponse;
         list_keys(ListKeysRequest) -> ListKeysResponse;
         update_key_description(UpdateKeyDescriptionRequest) -> UpdateKeyDescriptionResponse;

@@ -146,6 +146,9 @@ aws_enums! {
     SigningAlgorithmSpec => "SIGNING_ALGORITHM_SPEC_", UpperSnake;
     MacAlgorithmSpec => "MAC_ALGORITHM_SPEC_", UpperSnake;
     KeyAgreementAlgorithmSpec => "KEY_AGREEMENT_ALGORITHM_SPEC_", UpperSnake;
+    MessageType => "MESSAGE_TYPE_", UpperSnake;
+    EncapsulationAlgorithmSpec => "ENCAPSULATION_ALGORITHM_SPEC_", UpperSnake;
+    DataKeyPairSpec => "DATA_KEY_PAIR_SPEC_", UpperSnake;
     DataKeySpec => "DATA_KEY_SPEC_", UpperSnake;
     ExpirationModelType => "EXPIRATION_MODEL_TYPE_", UpperSnake;
     MultiRegionKeyType => "MULTI_REGION_KEY_TYPE_", UpperSnake;
@@ -199,6 +202,9 @@ mod tests {
             SigningAlgorithmSpec => "SIGNING_ALGORITHM_SPEC_",
             MacAlgorithmSpec => "MAC_ALGORITHM_SPEC_",
             KeyAgreementAlgorithmSpec => "KEY_AGREEMENT_ALGORITHM_SPEC_",
+            MessageType => "MESSAGE_TYPE_",
+            EncapsulationAlgorithmSpec => "ENCAPSULATION_ALGORITHM_SPEC_",
+            DataKeyPairSpec => "DATA_KEY_PAIR_SPEC_",
             DataKeySpec => "DATA_KEY_SPEC_",
             ExpirationModelType => "EXPIRATION_MODEL_TYPE_",
             MultiRegionKeyType => "MULTI_REGION_KEY_TYPE_",

@@ -101,6 +101,12 @@ aws_enum!(
         MlDsa87 = "ML_DSA_87",
         /// Ed25519.
         EccNistEdwards25519 = "ECC_NIST_EDWARDS25519",
+        /// ML-KEM-512 (FIPS 203).
+        MlKem512 = "ML_KEM_512",
+        /// ML-KEM-768 (FIPS 203).
+        MlKem768 = "ML_KEM_768",
+        /// ML-KEM-1024 (FIPS 203).
+        MlKem1024 = "ML_KEM_1024",
     }
 );
 
@@ -115,6 +121,8 @@ aws_enum!(
         GenerateVerifyMac = "GENERATE_VERIFY_MAC",
         /// Key agreement.
         KeyAgreement = "KEY_AGREEMENT",
+        /// Key encapsulation (ML-KEM).
+        EncapsulateDecapsulate = "ENCAPSULATE_DECAPSULATE",
     }
 );
 
@@ -143,6 +151,104 @@ aws_enum!(
         RsaesOaepSha256 = "RSAES_OAEP_SHA_256",
         /// SM2 (China Regions).
         Sm2Pke = "SM2PKE",
+    }
+);
+
+aws_enum!(
+    /// AWS `SigningAlgorithmSpec`.
+    SigningAlgorithm {
+        /// RSASSA-PSS with SHA-256 (salt length 32).
+        RsassaPssSha256 = "RSASSA_PSS_SHA_256",
+        /// RSASSA-PSS with SHA-384 (salt length 48).
+        RsassaPssSha384 = "RSASSA_PSS_SHA_384",
+        /// RSASSA-PSS with SHA-512 (salt length 64).
+        RsassaPssSha512 = "RSASSA_PSS_SHA_512",
+        /// RSASSA-PKCS1-v1_5 with SHA-256.
+        RsassaPkcs1V15Sha256 = "RSASSA_PKCS1_V1_5_SHA_256",
+        /// RSASSA-PKCS1-v1_5 with SHA-384.
+        RsassaPkcs1V15Sha384 = "RSASSA_PKCS1_V1_5_SHA_384",
+        /// RSASSA-PKCS1-v1_5 with SHA-512.
+        RsassaPkcs1V15Sha512 = "RSASSA_PKCS1_V1_5_SHA_512",
+        /// ECDSA with SHA-256 (P-256, secp256k1).
+        EcdsaSha256 = "ECDSA_SHA_256",
+        /// ECDSA with SHA-384 (P-384).
+        EcdsaSha384 = "ECDSA_SHA_384",
+        /// ECDSA with SHA-512 (P-521).
+        EcdsaSha512 = "ECDSA_SHA_512",
+        /// SM2 (China Regions).
+        Sm2Dsa = "SM2DSA",
+        /// ML-DSA (FIPS 204) with SHAKE-256 for the message representative.
+        MlDsaShake256 = "ML_DSA_SHAKE_256",
+        /// Ed25519 (pure EdDSA, RFC 8032).
+        Ed25519Sha512 = "ED25519_SHA_512",
+        /// Ed25519ph (HashEdDSA over SHA-512, RFC 8032).
+        Ed25519PhSha512 = "ED25519_PH_SHA_512",
+    }
+);
+
+aws_enum!(
+    /// AWS `MessageType` (Sign, Verify).
+    MessageType {
+        /// The message itself; KMS hashes it as the algorithm says.
+        Raw = "RAW",
+        /// A digest of the message, made by the caller.
+        Digest = "DIGEST",
+        /// ML-DSA's 64-byte message representative mu, made by the caller.
+        ExternalMu = "EXTERNAL_MU",
+    }
+);
+
+aws_enum!(
+    /// AWS `MacAlgorithmSpec`.
+    MacAlgorithm {
+        /// HMAC-SHA-224.
+        HmacSha224 = "HMAC_SHA_224",
+        /// HMAC-SHA-256.
+        HmacSha256 = "HMAC_SHA_256",
+        /// HMAC-SHA-384.
+        HmacSha384 = "HMAC_SHA_384",
+        /// HMAC-SHA-512.
+        HmacSha512 = "HMAC_SHA_512",
+    }
+);
+
+aws_enum!(
+    /// AWS `KeyAgreementAlgorithmSpec`.
+    KeyAgreementAlgorithm {
+        /// Elliptic-curve Diffie-Hellman.
+        Ecdh = "ECDH",
+    }
+);
+
+aws_enum!(
+    /// AWS `KeyEncapsulationAlgorithmSpec` (Encapsulate, Decapsulate).
+    EncapsulationAlgorithm {
+        /// ML-KEM (FIPS 203).
+        MlKem = "ML_KEM",
+    }
+);
+
+aws_enum!(
+    /// AWS `DataKeyPairSpec` (GenerateDataKeyPair).
+    DataKeyPairSpec {
+        /// RSA 2048.
+        Rsa2048 = "RSA_2048",
+        /// RSA 3072.
+        Rsa3072 = "RSA_3072",
+        /// RSA 4096.
+        Rsa4096 = "RSA_4096",
+        /// NIST P-256.
+        EccNistP256 = "ECC_NIST_P256",
+        /// NIST P-384.
+        EccNistP384 = "ECC_NIST_P384",
+        /// NIST P-521.
+        EccNistP521 = "ECC_NIST_P521",
+        /// secp256k1.
+        EccSecgP256k1 = "ECC_SECG_P256K1",
+        /// SM2 (China Regions).
+        Sm2 = "SM2",
+        /// Ed25519.
+        EccNistEdwards25519 = "ECC_NIST_EDWARDS25519",
     }
 );
 
@@ -217,6 +323,10 @@ aws_enum!(
         VerifyMac = "VerifyMac",
         /// DeriveSharedSecret.
         DeriveSharedSecret = "DeriveSharedSecret",
+        /// Encapsulate.
+        Encapsulate = "Encapsulate",
+        /// Decapsulate.
+        Decapsulate = "Decapsulate",
     }
 );
 
@@ -259,6 +369,7 @@ impl GrantOperation {
             ),
             GenerateMac | VerifyMac => usage == KeyUsage::GenerateVerifyMac,
             DeriveSharedSecret => usage == KeyUsage::KeyAgreement,
+            Encapsulate | Decapsulate => usage == KeyUsage::EncapsulateDecapsulate,
         }
     }
 }

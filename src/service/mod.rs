@@ -68,7 +68,8 @@ type Rpc<T> = Result<Response<T>, Status>;
 /// Implements a generated service trait with every method going through
 /// [`GrpcDoor::rpc`]; the method's wire types pick the API operation.
 macro_rules! grpc_door {
-    ($service:ident { $($method:ident($req:ident) -> $resp:ident;)+ }) => {
+    ($service:ident { $($method:ident($req:ident) -> $resp:ident;)+ }
+     $(not_yet { $($nmethod:ident($nreq:ident) -> $nresp:ident;)+ })?) => {
         #[tonic::async_trait]
         impl $service for GrpcDoor {
             $(
@@ -76,6 +77,17 @@ macro_rules! grpc_door {
                     self.rpc(req).await
                 }
             )+
+            $($(
+                // TEMPORARY (issue 12 in progress): replaced by the real
+                // operation before the issue is resolved.
+                async fn $nmethod(&self, _req: Request<pb::$nreq>) -> Rpc<pb::$nresp> {
+                    Err(Status::unimplemented(concat!(
+                        "UnsupportedOperationException: ",
+                        stringify!($nmethod),
+                        " is not implemented yet"
+                    )))
+                }
+            )+)?
         }
     };
 }
@@ -116,6 +128,18 @@ grpc_door!(KeyManagementService {
     get_key_rotation_status(GetKeyRotationStatusRequest) -> GetKeyRotationStatusResponse;
     rotate_key_on_demand(RotateKeyOnDemandRequest) -> RotateKeyOnDemandResponse;
     list_key_rotations(ListKeyRotationsRequest) -> ListKeyRotationsResponse;
+} not_yet {
+    get_public_key(GetPublicKeyRequest) -> GetPublicKeyResponse;
+    sign(SignRequest) -> SignResponse;
+    verify(VerifyRequest) -> VerifyResponse;
+    generate_data_key_pair(GenerateDataKeyPairRequest) -> GenerateDataKeyPairResponse;
+    generate_data_key_pair_without_plaintext(GenerateDataKeyPairWithoutPlaintextRequest)
+        -> GenerateDataKeyPairWithoutPlaintextResponse;
+    generate_mac(GenerateMacRequest) -> GenerateMacResponse;
+    verify_mac(VerifyMacRequest) -> VerifyMacResponse;
+    derive_shared_secret(DeriveSharedSecretRequest) -> DeriveSharedSecretResponse;
+    encapsulate(EncapsulateRequest) -> EncapsulateResponse;
+    decapsulate(DecapsulateRequest) -> DecapsulateResponse;
 });
 
 grpc_door!(IdentityService {

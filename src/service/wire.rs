@@ -145,6 +145,7 @@ pub fn key_metadata(m: KeyMetadata) -> pb::KeyMetadata {
             .and_then(|d| i32::try_from(d).ok()),
         mac_algorithms: Vec::new(),
         current_key_material_id: m.current_key_material_id,
+        key_encapsulation_algorithms: Vec::new(),
     }
 }
 
