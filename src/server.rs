@@ -11,20 +11,27 @@
 //! accepted TCP connection gets [`TransportLimits::handshake_timeout`] to
 //! finish its handshake, at most [`TransportLimits::max_pending_handshakes`]
 //! handshakes are in progress at once (beyond that, connections wait in the
-//! kernel's backlog), and every handshake uses the TLS configuration current
-//! when it starts, so a CRL re-read on SIGHUP ([`TlsReloader`]) refuses a
-//! revoked client certificate on its next connection. Finished TLS streams
-//! go to tonic, which applies the per-request limits.
+//! kernel's backlog), at most [`TransportLimits::max_connections`]
+//! connections are open at once (handshaking or established: a permit is
+//! taken before `accept` and held by the connection's stream,
+//! [`LimitedStream`], until it closes), and every handshake uses the TLS
+//! configuration current when it starts, so a CRL re-read on SIGHUP
+//! ([`TlsReloader`]) refuses a revoked client certificate on its next
+//! connection. Finished TLS streams go to tonic, which applies the
+//! per-request limits.
 
 use std::fs::File;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{
@@ -33,6 +40,7 @@ use tokio_rustls::rustls::pki_types::{
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::server::Connected;
 use tonic::transport::Server;
 
 use crate::backend::{BackendError, LocalBackend};
@@ -110,6 +118,12 @@ pub struct TransportLimits {
     pub keepalive_interval: Duration,
     /// See `keepalive_interval`.
     pub keepalive_timeout: Duration,
+    /// How many connections may be open at once, handshaking or
+    /// established; further connections wait in the listen backlog until
+    /// one closes. Bounds the file descriptors and memory that clients
+    /// (which each hold a connection for up to `max_connection_age`) can
+    /// take.
+    pub max_connections: usize,
 }
 
 impl Default for TransportLimits {
@@ -124,6 +138,7 @@ impl Default for TransportLimits {
             max_connection_age_grace: Duration::from_secs(30),
             keepalive_interval: Duration::from_secs(60),
             keepalive_timeout: Duration::from_secs(20),
+            max_connections: 10_000,
         }
     }
 }
@@ -340,6 +355,63 @@ fn read_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, 
     Ok(crls)
 }
 
+/// A client's TLS stream, holding one of the [`TransportLimits::max_connections`]
+/// permits until tonic drops it (the connection closed).
+pub struct LimitedStream {
+    inner: TlsStream<TcpStream>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl AsyncRead for LimitedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for LimitedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+impl Connected for LimitedStream {
+    // The TLS stream's own: the service reads the client certificate from
+    // it (`Request::peer_certs`).
+    type ConnectInfo = <TlsStream<TcpStream> as Connected>::ConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.inner.connect_info()
+    }
+}
+
 /// Accepts TCP connections and runs their TLS handshakes under the limits,
 /// handing finished TLS streams to `out` (tonic's incoming). Ends when
 /// tonic drops the receiving side (shutdown).
@@ -347,12 +419,19 @@ async fn accept_loop(
     listener: TcpListener,
     tls: TlsReloader,
     limits: TransportLimits,
-    out: mpsc::Sender<std::io::Result<TlsStream<TcpStream>>>,
+    out: mpsc::Sender<std::io::Result<LimitedStream>>,
 ) {
+    let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let pending = Arc::new(Semaphore::new(limits.max_pending_handshakes.max(1)));
     loop {
-        // A permit first: while the limit of handshakes is in progress,
-        // nothing more is accepted from the backlog.
+        // Permits first: while the limit of connections is open, or of
+        // handshakes is in progress, nothing more is accepted from the
+        // backlog (so a flood costs kmsd no file descriptors).
+        let connection = tokio::select! {
+            p = Arc::clone(&open).acquire_owned() => p,
+            _ = out.closed() => return,
+        };
+        let Ok(connection) = connection else { return };
         let permit = tokio::select! {
             p = Arc::clone(&pending).acquire_owned() => p,
             _ = out.closed() => return,
@@ -382,6 +461,10 @@ async fn accept_loop(
             drop(permit);
             match result {
                 Ok(Ok(stream)) => {
+                    let stream = LimitedStream {
+                        inner: stream,
+                        _permit: connection,
+                    };
                     let _ = out.send(Ok(stream)).await;
                 }
                 Ok(Err(e)) => {
@@ -454,6 +537,88 @@ pub fn rewrap_data_dir(
     let progress = crate::backend::root::rewrap(&store, old, new, limit)?;
     store.flush()?;
     Ok(progress)
+}
+
+/// A stopped data directory's store, opened by an offline tool that writes
+/// (`kmsd jobs confirm-clock`, `kmsd jobs requeue`): the data-dir lock is
+/// held while it lives, so a running kmsd makes the open fail with
+/// [`ServerError::Locked`] and no daemon starts meanwhile.
+pub struct StoppedStore {
+    store: Store,
+    _lock: File,
+}
+
+impl StoppedStore {
+    /// Opens the store of `data_dir`, which must exist. With `root_key`,
+    /// the key is checked and the store can read and write authenticated
+    /// records (the schedules); without, only `meta`.
+    pub fn open(data_dir: &Path, root_key: Option<RootKey>) -> Result<Self, ServerError> {
+        let db = existing_db(data_dir)?;
+        let lock = lock_data_dir(data_dir)?;
+        let store = Store::open(&db)?;
+        if let Some(root_key) = root_key {
+            crate::backend::root::check_root_key(&root_key, &store)?;
+        }
+        Ok(Self { store, _lock: lock })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Moves quarantined schedule entries back to their schedules (all of
+    /// them, or the one whose `entry`, the raw key in hex, is given), in
+    /// one synced batch, for the next start to process; needs the store
+    /// opened with the root key. An entry that does not decode as a due
+    /// time and a key would only fail again, and stays (see
+    /// `store::Batch::requeue`).
+    pub fn requeue(&self, entry: Option<&str>) -> Result<Requeued, ServerError> {
+        let mut done = Requeued::default();
+        let mut b = self.store.batch();
+        for q in self.store.quarantined()? {
+            if entry.is_some_and(|e| !e.eq_ignore_ascii_case(&q.entry)) {
+                continue;
+            }
+            if b.requeue(&q) {
+                done.requeued.push(q);
+            } else {
+                done.kept.push(q);
+            }
+        }
+        b.commit()?;
+        Ok(done)
+    }
+}
+
+/// What [`StoppedStore::requeue`] did.
+#[derive(Debug, Default)]
+pub struct Requeued {
+    /// The entries moved back to their schedules.
+    pub requeued: Vec<crate::store::QuarantineEntry>,
+    /// The selected entries left in the quarantine (they do not decode).
+    pub kept: Vec<crate::store::QuarantineEntry>,
+}
+
+/// The store of `data_dir` opened read-only, whether or not a kmsd serves
+/// it: RocksDB's read-only mode takes no lock and replays the write-ahead
+/// log into memory, so it sees every commit the daemon has synced, and can
+/// write nothing (`kmsd jobs status`).
+pub fn open_store_read_only(data_dir: &Path) -> Result<Store, ServerError> {
+    Ok(Store::open_read_only(&existing_db(data_dir)?)?)
+}
+
+/// `data_dir/db`, if it is a directory.
+fn existing_db(data_dir: &Path) -> Result<PathBuf, ServerError> {
+    let db = data_dir.join("db");
+    if db.is_dir() {
+        Ok(db)
+    } else {
+        Err(ServerError::Io {
+            path: db,
+            source: std::io::ErrorKind::NotFound.into(),
+        })
+    }
 }
 
 impl KmsServer {

@@ -45,8 +45,9 @@ enum Command {
     /// Manage dev certificates.
     #[command(subcommand)]
     Certs(CertsCommand),
-    /// Inspect or unblock the background jobs of a stopped kmsd's data
-    /// directory (quarantined entries, clock-jump hold).
+    /// Inspect the background jobs of a data directory (also while a kmsd
+    /// serves it), or unblock those of a stopped one (quarantined entries,
+    /// clock-jump hold).
     #[command(subcommand)]
     Jobs(JobsCommand),
     /// Move a stopped kmsd's data directory to a new root key: every
@@ -59,19 +60,38 @@ enum Command {
 
 #[derive(Subcommand)]
 enum JobsCommand {
-    /// Print the last job pass, any clock-jump hold, and the quarantined
-    /// schedule entries (JSON).
+    /// Print the last job pass, any clock-jump hold, the quarantined
+    /// schedule entries and the head of each schedule (JSON). Reads the
+    /// store read-only, so it works while a kmsd serves the directory.
     Status {
         /// The data directory.
         #[arg(long, env = "KMSD_DATA_DIR")]
         data_dir: PathBuf,
     },
     /// Accept the current system time after a clock-jump hold: deletions
-    /// and rotations resume at the next start.
+    /// and rotations resume at the next start (the daemon must be stopped).
     ConfirmClock {
         /// The data directory.
         #[arg(long, env = "KMSD_DATA_DIR")]
         data_dir: PathBuf,
+    },
+    /// Move quarantined schedule entries back to their schedules, once
+    /// what made them fail is fixed; the next start processes them (the
+    /// daemon must be stopped). An entry that does not decode stays.
+    Requeue {
+        /// The data directory.
+        #[arg(long, env = "KMSD_DATA_DIR")]
+        data_dir: PathBuf,
+        /// File holding the root key as 64 hex digits (or set
+        /// KMSD_ROOT_KEY): schedule entries are authenticated records.
+        #[arg(long)]
+        root_key_file: Option<PathBuf>,
+        /// Every quarantined entry.
+        #[arg(long, conflicts_with = "entry", required_unless_present = "entry")]
+        all: bool,
+        /// One quarantined entry, as `kmsd jobs status` lists it (`entry`,
+        /// hex).
+        entry: Option<String>,
     },
 }
 
@@ -143,6 +163,10 @@ struct LimitArgs {
     /// client reconnects and is verified again, e.g. against a new CRL).
     #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     max_connection_age_secs: u64,
+    /// Connections open at once, handshaking or established (more wait in
+    /// the listen backlog until one closes).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
 }
 
 impl LimitArgs {
@@ -157,6 +181,8 @@ impl LimitArgs {
                 .map_err(|e| format!("--max-requests-per-connection: {e}"))?,
             max_concurrent_streams: self.max_requests_per_connection,
             max_connection_age: secs(self.max_connection_age_secs),
+            max_connections: usize::try_from(self.max_connections)
+                .map_err(|e| format!("--max-connections: {e}"))?,
             ..TransportLimits::default()
         })
     }
@@ -313,7 +339,7 @@ fn main() -> ExitCode {
         }) => pki::write_dev_crl(&data_dir, &certs, &out)
             .map(|()| println!("wrote {}", out.display()))
             .map_err(|e| e.to_string()),
-        Command::Jobs(cmd) => jobs(cmd),
+        Command::Jobs(cmd) => jobs(cmd, env),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -524,36 +550,30 @@ fn create_keys(args: CreateKeysArgs, env: EnvKeys) -> Result<(), String> {
     })
 }
 
-/// `kmsd jobs ...` on a stopped data directory (RocksDB refuses a second
-/// opener, so a running kmsd is never written behind its back).
-fn jobs(cmd: JobsCommand) -> Result<(), String> {
-    let data_dir = match &cmd {
-        JobsCommand::Status { data_dir } | JobsCommand::ConfirmClock { data_dir } => data_dir,
-    };
-    let db = data_dir.join("db");
-    if !db.is_dir() {
-        return Err(format!(
-            "{}: no kmsd data directory here",
-            data_dir.display()
-        ));
-    }
-    let store = kmsd::store::Store::open(&db).map_err(|e| e.to_string())?;
+/// `kmsd jobs ...`. `status` opens the store read-only (RocksDB takes no
+/// lock then), so it works while a kmsd serves the directory; the commands
+/// that write hold the data-dir lock, so they refuse a served directory
+/// and no daemon starts while they run.
+fn jobs(cmd: JobsCommand, env: EnvKeys) -> Result<(), String> {
+    use kmsd::server::{open_store_read_only, StoppedStore};
+    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).map_err(|e| e.to_string());
     match cmd {
-        JobsCommand::Status { .. } => {
+        JobsCommand::Status { data_dir } => {
+            let store = open_store_read_only(&data_dir).map_err(|e| e.to_string())?;
             let s = kmsd::kms::jobs_status_of(&store).map_err(|e| e.to_string())?;
             let out = serde_json::json!({
                 "last_pass_ms": s.last_pass_ms,
                 "clock_hold": s.clock_hold,
                 "quarantined": s.quarantined,
+                "deletions": s.deletions,
+                "rotations": s.rotations,
             });
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
-            );
+            println!("{}", pretty(&out)?);
         }
-        JobsCommand::ConfirmClock { .. } => {
+        JobsCommand::ConfirmClock { data_dir } => {
             use kmsd::clock::Clock;
-            let held = kmsd::kms::confirm_clock_in(&store, SystemClock.now_ms())
+            let stopped = StoppedStore::open(&data_dir, None).map_err(|e| e.to_string())?;
+            let held = kmsd::kms::confirm_clock_in(stopped.store(), SystemClock.now_ms())
                 .map_err(|e| e.to_string())?;
             println!(
                 "{}",
@@ -563,6 +583,35 @@ fn jobs(cmd: JobsCommand) -> Result<(), String> {
                     "no clock hold was in force; the current time is recorded"
                 }
             );
+        }
+        JobsCommand::Requeue {
+            data_dir,
+            root_key_file,
+            all: _,
+            entry,
+        } => {
+            let root = root_key(root_key_file.as_deref(), env.root)?
+                .ok_or("the root key is required: --root-key-file FILE or KMSD_ROOT_KEY")?;
+            let stopped = StoppedStore::open(&data_dir, Some(root)).map_err(|e| e.to_string())?;
+            let done = stopped
+                .requeue(entry.as_deref())
+                .map_err(|e| e.to_string())?;
+            if let Some(e) = &entry {
+                if done.requeued.is_empty() && done.kept.is_empty() {
+                    return Err(format!("no quarantined entry {e} (see `kmsd jobs status`)"));
+                }
+            }
+            let out = serde_json::json!({
+                "requeued": done.requeued,
+                "kept": done.kept,
+            });
+            println!("{}", pretty(&out)?);
+            if !done.kept.is_empty() {
+                return Err(format!(
+                    "{} entries do not decode as a schedule entry and stay quarantined",
+                    done.kept.len()
+                ));
+            }
         }
     }
     Ok(())

@@ -16,8 +16,9 @@
 //! Failure handling. A schedule entry whose processing fails (a corrupt
 //! record, an undecodable schedule key, a backend error) is moved, in one
 //! synced batch, to a persisted quarantine (`store/jobs.rs`), logged, and
-//! listed by [`Kms::jobs_status`] and `kmsd jobs status`; the entries after
-//! it proceed. A pass that fails as a whole (e.g. the store is unreadable)
+//! listed by [`Kms::jobs_status`] and `kmsd jobs status` (which reads a
+//! served data directory read-only); the entries after it proceed. `kmsd
+//! jobs requeue` moves quarantined entries back once the cause is fixed. A pass that fails as a whole (e.g. the store is unreadable)
 //! is retried after an exponential back-off of clock time (1 s doubling to
 //! 5 min), not at once.
 //!
@@ -41,7 +42,9 @@ use tokio::sync::watch;
 
 use super::{Inner, Kms};
 use crate::error::{KmsError, KmsResult};
-use crate::store::{ClockHold, DueEntry, QuarantineEntry, Schedule, Store, StoreError};
+use crate::store::{
+    ClockHold, DueEntry, QuarantineEntry, Schedule, ScheduledEntry, Store, StoreError,
+};
 
 /// The longest back-off between failed passes (clock ms).
 const MAX_BACKOFF_MS: i64 = 5 * 60 * 1000;
@@ -83,14 +86,26 @@ pub struct JobsStatus {
     pub clock_hold: Option<ClockHold>,
     /// Schedule entries that failed and were set aside.
     pub quarantined: Vec<QuarantineEntry>,
+    /// The first [`STATUS_HEAD`] entries of the deletion schedule, earliest
+    /// first, as stored (not authenticated: a status needs no root key).
+    pub deletions: Vec<ScheduledEntry>,
+    /// The same of the rotation schedule.
+    pub rotations: Vec<ScheduledEntry>,
 }
 
-/// The jobs' status in `store` (also for a stopped data directory).
+/// How many entries of each schedule a status lists.
+pub const STATUS_HEAD: usize = 20;
+
+/// The jobs' status in `store`: a running core's, a stopped data
+/// directory's, or a served one's opened read-only (`kmsd jobs status`).
+/// Reads only what needs no root key.
 pub fn jobs_status_of(store: &Store) -> Result<JobsStatus, StoreError> {
     Ok(JobsStatus {
         last_pass_ms: store.last_job_pass_ms()?,
         clock_hold: store.clock_hold()?,
         quarantined: store.quarantined()?,
+        deletions: store.schedule_head(Schedule::Deletion, STATUS_HEAD)?,
+        rotations: store.schedule_head(Schedule::Rotation, STATUS_HEAD)?,
     })
 }
 

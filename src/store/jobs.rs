@@ -5,7 +5,9 @@
 //!
 //! Also the tolerant read of a schedule (`due_entries`): an entry whose
 //! key cannot be decoded is returned as such, for quarantine, instead of
-//! failing the whole read.
+//! failing the whole read; the head of a schedule as stored, for status
+//! reports (`schedule_head`); and the way back from the quarantine
+//! (`Batch::requeue`).
 
 use std::ops::ControlFlow;
 
@@ -54,11 +56,47 @@ pub struct ClockHold {
     pub seen_ms: i64,
 }
 
+/// A schedule entry as stored, not authenticated (see
+/// [`Store::schedule_head`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ScheduledEntry {
+    /// The raw schedule key, hex.
+    pub entry: String,
+    /// When it is due (Unix ms), if the key has the stored shape.
+    pub due_ms: Option<i64>,
+    /// The key, if the entry decodes.
+    pub key_id: Option<String>,
+}
+
 fn schedule_name(which: Schedule) -> &'static str {
     match which {
         Schedule::Deletion => "deletion",
         Schedule::Rotation => "rotation",
     }
+}
+
+fn schedule_named(name: &str) -> Option<Schedule> {
+    match name {
+        "deletion" => Some(Schedule::Deletion),
+        "rotation" => Some(Schedule::Rotation),
+        _ => None,
+    }
+}
+
+/// Due time and key of a raw schedule key, if it has the stored shape
+/// (due ms (8, BE) + key id (17)).
+fn decode_schedule_key(raw: &[u8]) -> Option<(i64, KeyId)> {
+    let (due, id) = raw.split_first_chunk::<8>()?;
+    let id = KeyId::from_storage_key(id)?;
+    Some((i64::try_from(u64::from_be_bytes(*due)).ok()?, id))
+}
+
+fn quarantine_key(which: Schedule, raw: &[u8]) -> Vec<u8> {
+    let mut k = QUARANTINE.to_vec();
+    k.extend_from_slice(schedule_name(which).as_bytes());
+    k.push(b'/');
+    k.extend_from_slice(raw);
+    k
 }
 
 fn get_json<T: serde::de::DeserializeOwned>(
@@ -126,6 +164,32 @@ impl Store {
         get_json(self, CLOCK_HOLD, "clock hold")
     }
 
+    /// The first `limit` entries of schedule `which`, earliest first, as
+    /// stored and not authenticated: for `kmsd jobs status`, which runs
+    /// without the root key. The jobs themselves read through
+    /// `due_entries`, which verifies every entry.
+    pub fn schedule_head(
+        &self,
+        which: Schedule,
+        limit: usize,
+    ) -> Result<Vec<ScheduledEntry>, StoreError> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(which.cf()), IteratorMode::Start)
+            .take(limit)
+        {
+            let (k, _) = item?;
+            let decoded = decode_schedule_key(&k);
+            out.push(ScheduledEntry {
+                entry: hex::encode(&k),
+                due_ms: decoded.as_ref().map(|(d, _)| *d),
+                key_id: decoded.map(|(_, id)| id.to_string()),
+            });
+        }
+        Ok(out)
+    }
+
     /// Every quarantined schedule entry.
     pub fn quarantined(&self) -> Result<Vec<QuarantineEntry>, StoreError> {
         self.scan(CF_META, QUARANTINE, None, usize::MAX, |_, v| {
@@ -166,12 +230,33 @@ impl Batch<'_> {
             reason: reason.to_owned(),
             at_ms,
         };
-        let mut k = QUARANTINE.to_vec();
-        k.extend_from_slice(schedule_name(which).as_bytes());
-        k.push(b'/');
-        k.extend_from_slice(&entry.raw);
+        let k = quarantine_key(which, &entry.raw);
         let v = serde_json::to_vec(&q).unwrap_or_default();
         self.wb.put_cf(self.store.cf(CF_META), k, v);
+    }
+
+    /// Moves quarantined entry `q` back to its schedule, authenticated
+    /// anew, if its raw key decodes as a due time and a key id; returns
+    /// whether it did (an entry that does not decode would only fail
+    /// again, and stays). Re-authenticating an entry gives it no power of
+    /// its own: the jobs act only when the key's own authenticated record
+    /// agrees (pending deletion at that time, rotation due then), and drop
+    /// the entry otherwise. Needs the record key (a store opened with the
+    /// root key).
+    pub fn requeue(&mut self, q: &QuarantineEntry) -> bool {
+        let Some(which) = schedule_named(&q.schedule) else {
+            return false;
+        };
+        let Ok(raw) = hex::decode(&q.entry) else {
+            return false;
+        };
+        if decode_schedule_key(&raw).is_none() {
+            return false;
+        }
+        self.wb
+            .delete_cf(self.store.cf(CF_META), quarantine_key(which, &raw));
+        self.put(which.cf(), &raw, b"");
+        true
     }
 
     /// Test support: puts a raw (possibly undecodable) key into a schedule.

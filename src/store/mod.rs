@@ -84,7 +84,7 @@ pub use rewrap::RewrapProgress;
 /// The family of material records (whose values hold material sealed under
 /// a root-derived key, so a rewrap reseals them).
 pub const MATERIAL_FAMILY: &str = CF_MATERIAL;
-pub use jobs::{ClockHold, DueEntry, QuarantineEntry};
+pub use jobs::{ClockHold, DueEntry, QuarantineEntry, ScheduledEntry};
 pub use quotas::Counter;
 pub use root_key::{load_or_create_dev_root_key, parse_root_key_hex, read_root_key_file};
 pub use rotations::RotationEntry;
@@ -185,6 +185,36 @@ impl Store {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
+        let db = DB::open_cf_descriptors(&opts, path, Self::families())?;
+        let store = Self {
+            db,
+            record_key: OnceLock::new(),
+            commits: CommitQueue::default(),
+        };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    /// Opens the existing store at `path` read-only, also while a kmsd
+    /// serves it: RocksDB's read-only mode takes no lock and replays the
+    /// write-ahead log into memory (so every synced commit is seen, as of
+    /// the open). Every write fails.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let db =
+            DB::open_cf_descriptors_read_only(&Options::default(), path, Self::families(), false)?;
+        let store = Self {
+            db,
+            record_key: OnceLock::new(),
+            commits: CommitQueue::default(),
+        };
+        // A store of another schema is refused; one without a schema
+        // record (never opened by kmsd) fails at the write this attempts.
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    /// Every column family, with the options kmsd opens them with.
+    fn families() -> impl Iterator<Item = ColumnFamilyDescriptor> {
         // One block cache for all families, so memory stays bounded
         // (RocksDB's default is a separate 32 MB cache per family), and
         // Bloom filters, so a point read of one key among millions reads at
@@ -195,17 +225,9 @@ impl Store {
         table.set_bloom_filter(10.0, false);
         let mut cf_opts = Options::default();
         cf_opts.set_block_based_table_factory(&table);
-        let cfs = ALL_CFS
+        ALL_CFS
             .iter()
-            .map(|name| ColumnFamilyDescriptor::new(*name, cf_opts.clone()));
-        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
-        let store = Self {
-            db,
-            record_key: OnceLock::new(),
-            commits: CommitQueue::default(),
-        };
-        store.check_schema()?;
-        Ok(store)
+            .map(move |name| ColumnFamilyDescriptor::new(*name, cf_opts.clone()))
     }
 
     fn cf(&self, name: &str) -> &ColumnFamily {

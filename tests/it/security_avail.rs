@@ -2,9 +2,13 @@
 //! per-account request-rate limit, through the real gRPC API; the narrow
 //! write locks and group commit of item 13 are unit-tested beside the
 //! code (`kms::locks`, `kms::tests`, `store::tests`), where the locks and
-//! the commit queue can be observed.
+//! the commit queue can be observed. Item 16's quarantine as an operator
+//! sees it: `kmsd jobs status` on a served data directory and `kmsd jobs
+//! requeue`, through the real binary.
 
-use std::time::Duration;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 use kmsd::kms::{Limits, RateLimit};
 use kmsd::proto::kms::v1 as pb;
@@ -268,4 +272,171 @@ async fn item_14_request_rate_per_account_is_limited() {
     for _ in 0..10 {
         describe(&mut a, &key).await;
     }
+}
+
+/// `kmsd jobs ARGS` (the real binary).
+fn kmsd_jobs(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kmsd"))
+        .arg("jobs")
+        .args(args)
+        .env_remove("KMSD_ROOT_KEY")
+        .output()
+        .expect("run kmsd jobs")
+}
+
+/// `kmsd jobs status --data-dir DIR`, which must succeed, as JSON.
+fn jobs_status(dir: &Path) -> serde_json::Value {
+    let out = kmsd_jobs(&["status", "--data-dir", &dir.display().to_string()]);
+    assert!(
+        out.status.success(),
+        "kmsd jobs status failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("status JSON")
+}
+
+/// The `entry` fields of the status list `list` (`quarantined`,
+/// `deletions`, `rotations`).
+fn entries(status: &serde_json::Value, list: &str) -> Vec<String> {
+    status[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {list} in {status}"))
+        .iter()
+        .map(|e| e["entry"].as_str().expect("entry").to_owned())
+        .collect()
+}
+
+/// Item 16: a schedule entry that fails is quarantined, and an operator
+/// sees it with `kmsd jobs status` while kmsd serves the directory
+/// (read-only: the daemon's lock is not needed); `kmsd jobs requeue`
+/// refuses a served directory, and on the stopped one moves an entry that
+/// decodes back to its schedule, authenticated again (the next start
+/// processes it instead of quarantining it again), while one that does not
+/// decode stays.
+#[test]
+fn item_16_quarantined_entries_are_reported_live_and_can_be_requeued() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("data");
+    let dir_arg = dir.display().to_string();
+    assert!(DaemonProcess::start(&dir).terminate().success());
+
+    // Whoever can write the data directory adds two deletion entries due
+    // at once without the root key (so without a valid tag): one with the
+    // stored shape (due ms + a key id), one that does not even decode.
+    let mut decodable = 0u64.to_be_bytes().to_vec();
+    decodable.extend_from_slice(&kmsd::model::KeyId::new_random().storage_key());
+    let mut undecodable = 0u64.to_be_bytes().to_vec();
+    undecodable.push(0xff);
+    {
+        let path = dir.join("db");
+        let opts = rocksdb::Options::default();
+        let cfs = rocksdb::DB::list_cf(&opts, &path).expect("list families");
+        let db = rocksdb::DB::open_cf(&opts, &path, cfs).expect("open rocksdb");
+        let cf = db.cf_handle("deletions").expect("deletions family");
+        db.put_cf(cf, &decodable, [0u8; 32]).expect("put");
+        db.put_cf(cf, &undecodable, [0u8; 32]).expect("put");
+    }
+    let (decodable, undecodable) = (hex::encode(decodable), hex::encode(undecodable));
+
+    let daemon = DaemonProcess::start(&dir);
+    // The catch-up pass at start quarantines both and logs each (the wait
+    // ends at the second log line; the bound is a hang guard).
+    let started = Instant::now();
+    while daemon.stderr().matches("it is quarantined").count() < 2 {
+        assert!(
+            started.elapsed() < HANG_GUARD,
+            "no quarantine logged: {}",
+            daemon.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let live = jobs_status(&dir);
+    let mut quarantined = entries(&live, "quarantined");
+    quarantined.sort();
+    let mut expected = vec![decodable.clone(), undecodable.clone()];
+    expected.sort();
+    assert_eq!(quarantined, expected, "{live}");
+    assert!(entries(&live, "deletions").is_empty(), "{live}");
+    // Writing tools refuse a served directory.
+    let root_key = dir.join("root.key").display().to_string();
+    let refused = kmsd_jobs(&[
+        "requeue",
+        "--data-dir",
+        &dir_arg,
+        "--root-key-file",
+        &root_key,
+        "--all",
+    ]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("in use by another kmsd"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(!kmsd_jobs(&["confirm-clock", "--data-dir", &dir_arg])
+        .status
+        .success());
+    assert!(daemon.terminate().success());
+
+    // Requeue needs the root key (schedule entries are authenticated).
+    assert!(!kmsd_jobs(&["requeue", "--data-dir", &dir_arg, "--all"])
+        .status
+        .success());
+    let one = kmsd_jobs(&[
+        "requeue",
+        "--data-dir",
+        &dir_arg,
+        "--root-key-file",
+        &root_key,
+        &decodable,
+    ]);
+    assert!(
+        one.status.success(),
+        "{}",
+        String::from_utf8_lossy(&one.stderr)
+    );
+    let stopped = jobs_status(&dir);
+    assert_eq!(
+        entries(&stopped, "quarantined"),
+        std::slice::from_ref(&undecodable)
+    );
+    assert_eq!(
+        entries(&stopped, "deletions"),
+        std::slice::from_ref(&decodable)
+    );
+    // An entry that does not decode would only fail again: it stays, and
+    // the tool says so.
+    let all = kmsd_jobs(&[
+        "requeue",
+        "--data-dir",
+        &dir_arg,
+        "--root-key-file",
+        &root_key,
+        "--all",
+    ]);
+    assert!(!all.status.success());
+    assert!(String::from_utf8_lossy(&all.stderr).contains("stay quarantined"));
+    assert_eq!(
+        entries(&jobs_status(&dir), "quarantined"),
+        std::slice::from_ref(&undecodable)
+    );
+
+    // The next start processes the requeued entry: its key does not
+    // exist, so it is a stale entry and dropped, not quarantined again
+    // (which it would be if it were not authentic now).
+    let daemon = DaemonProcess::start(&dir);
+    let started = Instant::now();
+    let after = loop {
+        let s = jobs_status(&dir);
+        if entries(&s, "deletions").is_empty() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < HANG_GUARD,
+            "the entry was not processed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(entries(&after, "quarantined"), [undecodable]);
+    assert!(daemon.terminate().success());
 }
