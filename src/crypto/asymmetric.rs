@@ -651,9 +651,10 @@ impl PrivateKey {
         } else if let Some(level) = MlKemLevel::of(spec) {
             let dk = aws_lc_rs::kem::DecapsulationKey::new(level.algorithm(), material)
                 .map_err(rejected)?;
-            let ek = dk.encapsulation_key().map_err(rejected)?;
-            let ek_bytes = ek.key_bytes().map_err(rejected)?;
-            let public_der = ml_kem_spki(level, ek_bytes.as_ref())?;
+            // aws-lc-rs gives no encapsulation key for a key imported from
+            // bytes; FIPS 203 embeds it in the decapsulation key.
+            let ek = ml_kem_embedded_encapsulation_key(level, material)?;
+            let public_der = ml_kem_spki(level, ek)?;
             (public_der, Inner::MlKem { level, dk })
         } else {
             return Err(CryptoError::Unsupported);
@@ -1168,6 +1169,23 @@ fn ed25519_public_key(spki_der: &[u8]) -> Result<&[u8], CryptoError> {
 
 fn ed25519_spki(key: &[u8; 32]) -> Result<Vec<u8>, CryptoError> {
     spki_der(OID_ED25519, key)
+}
+
+/// The encapsulation key inside a FIPS 203 decapsulation key
+/// `dk = dk_PKE (384k) || ek (384k + 32) || H(ek) (32) || z (32)`, after the
+/// decapsulation-key check of FIPS 203 section 7.3: `H(ek)` must match.
+fn ml_kem_embedded_encapsulation_key(level: MlKemLevel, dk: &[u8]) -> Result<&[u8], CryptoError> {
+    let ek_len = level.encapsulation_key_len();
+    let start = ek_len - 32;
+    if dk.len() != start + ek_len + 64 {
+        return Err(CryptoError::KeyRejected);
+    }
+    let ek = &dk[start..start + ek_len];
+    let h = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA3_256, ek);
+    if h.as_ref() != &dk[start + ek_len..start + ek_len + 32] {
+        return Err(CryptoError::KeyRejected);
+    }
+    Ok(ek)
 }
 
 fn ml_kem_spki(level: MlKemLevel, ek: &[u8]) -> Result<Vec<u8>, CryptoError> {
