@@ -462,6 +462,22 @@ fn ml_dsa_material_is_the_pkcs8_seed_form() {
 }
 
 #[test]
+fn ml_kem_material_is_the_pkcs8_seed_form() {
+    let material = generate(K::MlKem768).expect("generate");
+    let info = pkcs8::PrivateKeyInfoRef::from_der(material.expose_secret()).expect("PKCS#8");
+    assert_eq!(info.algorithm.oid, OID_ML_KEM_768);
+    let inner = info.private_key.as_bytes();
+    assert_eq!(inner.len(), 66);
+    assert_eq!(&inner[..2], &[0x80, 0x40]);
+    let a = PrivateKey::from_material(K::MlKem768, material.expose_secret()).expect("parse");
+    let b = PrivateKey::from_material(K::MlKem768, material.expose_secret()).expect("parse");
+    assert_eq!(a.public_key_der(), b.public_key_der());
+    // Material of one parameter set is not read as another.
+    assert!(PrivateKey::from_material(K::MlKem512, material.expose_secret()).is_err());
+    assert!(PrivateKey::from_material(K::MlDsa65, material.expose_secret()).is_err());
+}
+
+#[test]
 fn rsa_oaep_round_trips_and_enforces_aws_plaintext_limits() {
     for (spec, sha1_max, sha256_max) in [
         (K::Rsa2048, 214, 190),
