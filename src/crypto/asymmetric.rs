@@ -996,7 +996,7 @@ pub fn verify(
             } else {
                 PrehashedSha512::of(message)
             };
-            Ok(vk.verify_prehashed(prehash, None, &sig).is_ok())
+            Ok(vk.verify_prehashed_strict(prehash, None, &sig).is_ok())
         }
         Scheme::MlDsa(level) => {
             check_ml_dsa_spki(level, public_key_spki)?;
