@@ -273,7 +273,8 @@ impl DataKeySpec {
 }
 
 impl KeySpec {
-    /// The encryption algorithms a key of this spec supports.
+    /// The encryption algorithms a key of this spec supports (with
+    /// ENCRYPT_DECRYPT usage).
     pub fn encryption_algorithms(self) -> &'static [EncryptionAlgorithm] {
         match self {
             KeySpec::SymmetricDefault => &[EncryptionAlgorithm::SymmetricDefault],
@@ -282,6 +283,203 @@ impl KeySpec {
                 EncryptionAlgorithm::RsaesOaepSha256,
             ],
             _ => &[],
+        }
+    }
+
+    /// The signing algorithms a key of this spec supports (with
+    /// SIGN_VERIFY usage).
+    pub fn signing_algorithms(self) -> &'static [SigningAlgorithm] {
+        use SigningAlgorithm as S;
+        match self {
+            KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => &[
+                S::RsassaPssSha256,
+                S::RsassaPssSha384,
+                S::RsassaPssSha512,
+                S::RsassaPkcs1V15Sha256,
+                S::RsassaPkcs1V15Sha384,
+                S::RsassaPkcs1V15Sha512,
+            ],
+            KeySpec::EccNistP256 | KeySpec::EccSecgP256k1 => &[S::EcdsaSha256],
+            KeySpec::EccNistP384 => &[S::EcdsaSha384],
+            KeySpec::EccNistP521 => &[S::EcdsaSha512],
+            KeySpec::EccNistEdwards25519 => &[S::Ed25519Sha512, S::Ed25519PhSha512],
+            KeySpec::MlDsa44 | KeySpec::MlDsa65 | KeySpec::MlDsa87 => &[S::MlDsaShake256],
+            _ => &[],
+        }
+    }
+
+    /// The MAC algorithm of an HMAC key spec (exactly one each).
+    pub fn mac_algorithms(self) -> &'static [MacAlgorithm] {
+        match self {
+            KeySpec::Hmac224 => &[MacAlgorithm::HmacSha224],
+            KeySpec::Hmac256 => &[MacAlgorithm::HmacSha256],
+            KeySpec::Hmac384 => &[MacAlgorithm::HmacSha384],
+            KeySpec::Hmac512 => &[MacAlgorithm::HmacSha512],
+            _ => &[],
+        }
+    }
+
+    /// The key agreement algorithms a key of this spec supports (with
+    /// KEY_AGREEMENT usage): ECDH on the NIST curves.
+    pub fn key_agreement_algorithms(self) -> &'static [KeyAgreementAlgorithm] {
+        match self {
+            KeySpec::EccNistP256 | KeySpec::EccNistP384 | KeySpec::EccNistP521 => {
+                &[KeyAgreementAlgorithm::Ecdh]
+            }
+            _ => &[],
+        }
+    }
+
+    /// The key encapsulation algorithms a key of this spec supports (with
+    /// ENCAPSULATE_DECAPSULATE usage).
+    pub fn encapsulation_algorithms(self) -> &'static [EncapsulationAlgorithm] {
+        match self {
+            KeySpec::MlKem512 | KeySpec::MlKem768 | KeySpec::MlKem1024 => {
+                &[EncapsulationAlgorithm::MlKem]
+            }
+            _ => &[],
+        }
+    }
+
+    /// The key usages a key of this spec may be created with (AWS's
+    /// table; SM2's, which kmsd refuses, included for completeness).
+    pub fn usages(self) -> &'static [KeyUsage] {
+        use KeyUsage as U;
+        match self {
+            KeySpec::SymmetricDefault => &[U::EncryptDecrypt],
+            KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => {
+                &[U::EncryptDecrypt, U::SignVerify]
+            }
+            KeySpec::EccNistP256 | KeySpec::EccNistP384 | KeySpec::EccNistP521 => {
+                &[U::SignVerify, U::KeyAgreement]
+            }
+            KeySpec::EccSecgP256k1
+            | KeySpec::EccNistEdwards25519
+            | KeySpec::MlDsa44
+            | KeySpec::MlDsa65
+            | KeySpec::MlDsa87 => &[U::SignVerify],
+            KeySpec::MlKem512 | KeySpec::MlKem768 | KeySpec::MlKem1024 => {
+                &[U::EncapsulateDecapsulate]
+            }
+            KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512 => {
+                &[U::GenerateVerifyMac]
+            }
+            KeySpec::Sm2 => &[U::SignVerify, U::EncryptDecrypt, U::KeyAgreement],
+        }
+    }
+
+    /// The usage CreateKey applies when KeyUsage is not given: AWS's
+    /// default, ENCRYPT_DECRYPT, where the spec allows it; `None` where
+    /// it does not (KeyUsage is then required).
+    pub fn default_usage(self) -> Option<KeyUsage> {
+        self.usages()
+            .contains(&KeyUsage::EncryptDecrypt)
+            .then_some(KeyUsage::EncryptDecrypt)
+    }
+
+    /// Whether the key has a public half (GetPublicKey answers for it).
+    pub fn is_asymmetric(self) -> bool {
+        !matches!(
+            self,
+            KeySpec::SymmetricDefault
+                | KeySpec::Hmac224
+                | KeySpec::Hmac256
+                | KeySpec::Hmac384
+                | KeySpec::Hmac512
+        )
+    }
+
+    /// Whether kmsd offers keys of this spec (SM2 is AWS's China Regions
+    /// only: refused with UnsupportedOperationException).
+    pub fn is_offered(self) -> bool {
+        self != KeySpec::Sm2
+    }
+
+    /// The length of an ML-KEM ciphertext of this parameter set (FIPS 203
+    /// table 3); `None` for other specs.
+    pub fn ml_kem_ciphertext_len(self) -> Option<usize> {
+        match self {
+            KeySpec::MlKem512 => Some(768),
+            KeySpec::MlKem768 => Some(1088),
+            KeySpec::MlKem1024 => Some(1568),
+            _ => None,
+        }
+    }
+
+    /// The largest plaintext RSA-OAEP with `alg` encrypts under a key of
+    /// this spec (k - 2·hLen - 2 bytes); `None` for other specs and
+    /// algorithms.
+    pub fn max_rsa_plaintext(self, alg: EncryptionAlgorithm) -> Option<usize> {
+        let modulus = match self {
+            KeySpec::Rsa2048 => 256,
+            KeySpec::Rsa3072 => 384,
+            KeySpec::Rsa4096 => 512,
+            _ => return None,
+        };
+        let hash = match alg {
+            EncryptionAlgorithm::RsaesOaepSha1 => 20,
+            EncryptionAlgorithm::RsaesOaepSha256 => 32,
+            _ => return None,
+        };
+        Some(modulus - 2 * hash - 2)
+    }
+}
+
+impl SigningAlgorithm {
+    /// The length of the digest a DIGEST message must have; `None` for
+    /// algorithms that take no digest.
+    pub fn digest_len(self) -> Option<usize> {
+        use SigningAlgorithm as S;
+        match self {
+            S::RsassaPssSha256 | S::RsassaPkcs1V15Sha256 | S::EcdsaSha256 | S::Sm2Dsa => Some(32),
+            S::RsassaPssSha384 | S::RsassaPkcs1V15Sha384 | S::EcdsaSha384 => Some(48),
+            S::RsassaPssSha512 | S::RsassaPkcs1V15Sha512 | S::EcdsaSha512 | S::Ed25519PhSha512 => {
+                Some(64)
+            }
+            S::Ed25519Sha512 | S::MlDsaShake256 => None,
+        }
+    }
+
+    /// The message types the algorithm accepts. Pure Ed25519 hashes the
+    /// message itself inside the algorithm, so it signs RAW messages only;
+    /// Ed25519ph signs a SHA-512 digest (AWS: DIGEST only); ML-DSA signs
+    /// a RAW message or its 64-byte representative mu.
+    pub fn message_types(self) -> &'static [MessageType] {
+        match self {
+            SigningAlgorithm::Ed25519Sha512 => &[MessageType::Raw],
+            SigningAlgorithm::Ed25519PhSha512 => &[MessageType::Digest],
+            SigningAlgorithm::MlDsaShake256 => &[MessageType::Raw, MessageType::ExternalMu],
+            _ => &[MessageType::Raw, MessageType::Digest],
+        }
+    }
+
+    /// The exact length a message of `message_type` must have, if fixed
+    /// (DIGEST: the digest length; EXTERNAL_MU: 64 bytes).
+    pub fn fixed_message_len(self, message_type: MessageType) -> Option<usize> {
+        match message_type {
+            MessageType::Raw => None,
+            MessageType::Digest => self.digest_len(),
+            MessageType::ExternalMu => Some(EXTERNAL_MU_LEN),
+        }
+    }
+}
+
+/// The length of ML-DSA's message representative mu (FIPS 204).
+pub const EXTERNAL_MU_LEN: usize = 64;
+
+impl DataKeyPairSpec {
+    /// The key spec of the same key type.
+    pub fn key_spec(self) -> KeySpec {
+        match self {
+            DataKeyPairSpec::Rsa2048 => KeySpec::Rsa2048,
+            DataKeyPairSpec::Rsa3072 => KeySpec::Rsa3072,
+            DataKeyPairSpec::Rsa4096 => KeySpec::Rsa4096,
+            DataKeyPairSpec::EccNistP256 => KeySpec::EccNistP256,
+            DataKeyPairSpec::EccNistP384 => KeySpec::EccNistP384,
+            DataKeyPairSpec::EccNistP521 => KeySpec::EccNistP521,
+            DataKeyPairSpec::EccSecgP256k1 => KeySpec::EccSecgP256k1,
+            DataKeyPairSpec::Sm2 => KeySpec::Sm2,
+            DataKeyPairSpec::EccNistEdwards25519 => KeySpec::EccNistEdwards25519,
         }
     }
 }

@@ -53,6 +53,16 @@ operations! {
     GenerateDataKey => "kms:GenerateDataKey", Cryptographic;
     GenerateDataKeyWithoutPlaintext => "kms:GenerateDataKeyWithoutPlaintext", Cryptographic;
     GenerateRandom => "kms:GenerateRandom", Any;
+    GetPublicKey => "kms:GetPublicKey", Cryptographic;
+    Sign => "kms:Sign", Cryptographic;
+    Verify => "kms:Verify", Cryptographic;
+    GenerateDataKeyPair => "kms:GenerateDataKeyPair", Cryptographic;
+    GenerateDataKeyPairWithoutPlaintext => "kms:GenerateDataKeyPairWithoutPlaintext", Cryptographic;
+    GenerateMac => "kms:GenerateMac", Cryptographic;
+    VerifyMac => "kms:VerifyMac", Cryptographic;
+    DeriveSharedSecret => "kms:DeriveSharedSecret", Cryptographic;
+    Encapsulate => "kms:Encapsulate", Cryptographic;
+    Decapsulate => "kms:Decapsulate", Cryptographic;
     PutKeyPolicy => "kms:PutKeyPolicy", NotPendingDeletion;
     GetKeyPolicy => "kms:GetKeyPolicy", Any;
     ListKeyPolicies => "kms:ListKeyPolicies", Any;
@@ -101,6 +111,18 @@ impl Operation {
             Operation::CreateGrant => G::CreateGrant,
             Operation::RetireGrant => G::RetireGrant,
             Operation::DescribeKey => G::DescribeKey,
+            Operation::GetPublicKey => G::GetPublicKey,
+            Operation::Sign => G::Sign,
+            Operation::Verify => G::Verify,
+            Operation::GenerateDataKeyPair => G::GenerateDataKeyPair,
+            Operation::GenerateDataKeyPairWithoutPlaintext => {
+                G::GenerateDataKeyPairWithoutPlaintext
+            }
+            Operation::GenerateMac => G::GenerateMac,
+            Operation::VerifyMac => G::VerifyMac,
+            Operation::DeriveSharedSecret => G::DeriveSharedSecret,
+            Operation::Encapsulate => G::Encapsulate,
+            Operation::Decapsulate => G::Decapsulate,
             _ => return None,
         })
     }
