@@ -16,8 +16,17 @@
 //! - HMAC (no outside check is possible: the key never leaves kmsd):
 //!   VerifyMac accepts GenerateMac's output and refuses any one-bit change.
 //!
-//! OpenSSL 3.0 has no ML-DSA, ML-KEM or Ed25519ph; those algorithms are
-//! not checked here.
+//!
+//! OpenSSL 3.0 has no ML-DSA, ML-KEM or Ed25519ph; for those the other side
+//! is a Rust implementation other than the one kmsd signs or decapsulates
+//! with where there is one:
+//! - ML-DSA: kmsd signs RAW messages with aws-lc-rs, checked by RustCrypto's
+//!   `ml-dsa`; it signs EXTERNAL_MU with `ml-dsa`, checked by aws-lc-rs;
+//! - ML-KEM: kmsd decapsulates with aws-lc-rs what RustCrypto's `ml-kem`
+//!   encapsulated to GetPublicKey's key;
+//! - Ed25519ph: checked by `ed25519-dalek`'s RFC 8032 HashEdDSA
+//!   verification (the library kmsd itself uses for Ed25519ph, as no other
+//!   available one has it), over a digest computed by openssl.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -867,5 +876,270 @@ async fn verify_mac_accepts_generate_mac_output_and_refuses_a_one_bit_change() {
             .await
             .unwrap_err();
         assert_aws_error(&e, Code::InvalidArgument, "KMSInvalidMacException");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// ML-DSA, ML-KEM and Ed25519ph against other implementations
+
+/// The algorithm OID and the raw key of a SubjectPublicKeyInfo; the
+/// parameters must be absent (as the NIST and RFC 8410 profiles say).
+fn spki_parts(spki_der: &[u8]) -> (String, Vec<u8>) {
+    use spki::der::Decode;
+    let info = spki::SubjectPublicKeyInfoRef::from_der(spki_der).expect("a DER SPKI");
+    assert!(
+        info.algorithm.parameters.is_none(),
+        "AlgorithmIdentifier parameters must be absent"
+    );
+    let raw = info
+        .subject_public_key
+        .as_bytes()
+        .expect("a whole-byte BIT STRING")
+        .to_vec();
+    (info.algorithm.oid.to_string(), raw)
+}
+
+/// `ml-dsa`'s FIPS 204 ML-DSA.Verify (empty context) of `sig` over `msg`.
+fn ml_dsa_verifies(spec: pb::KeySpec, spki_der: &[u8], msg: &[u8], sig: &[u8]) -> bool {
+    use spki::DecodePublicKey as _;
+    macro_rules! verify {
+        ($p:ty) => {{
+            let vk = ml_dsa::VerifyingKey::<$p>::from_public_key_der(spki_der)
+                .expect("ml-dsa reads kmsd's SPKI");
+            match ml_dsa::Signature::<$p>::try_from(sig) {
+                Ok(sig) => vk.verify_with_context(msg, &[], &sig),
+                Err(_) => false,
+            }
+        }};
+    }
+    match spec {
+        pb::KeySpec::MlDsa44 => verify!(ml_dsa::MlDsa44),
+        pb::KeySpec::MlDsa65 => verify!(ml_dsa::MlDsa65),
+        pb::KeySpec::MlDsa87 => verify!(ml_dsa::MlDsa87),
+        other => panic!("not ML-DSA: {other:?}"),
+    }
+}
+
+/// `ml-dsa`'s FIPS 204 mu (external mu) of `msg` for the key, empty
+/// context.
+fn ml_dsa_mu(spec: pb::KeySpec, spki_der: &[u8], msg: &[u8]) -> Vec<u8> {
+    use digest::Update as _;
+    use spki::DecodePublicKey as _;
+    macro_rules! mu {
+        ($p:ty) => {{
+            let vk = ml_dsa::VerifyingKey::<$p>::from_public_key_der(spki_der)
+                .expect("ml-dsa reads kmsd's SPKI");
+            vk.compute_mu(
+                |h| {
+                    h.update(msg);
+                    Ok(())
+                },
+                &[],
+            )
+            .expect("mu")
+            .to_vec()
+        }};
+    }
+    match spec {
+        pb::KeySpec::MlDsa44 => mu!(ml_dsa::MlDsa44),
+        pb::KeySpec::MlDsa65 => mu!(ml_dsa::MlDsa65),
+        pb::KeySpec::MlDsa87 => mu!(ml_dsa::MlDsa87),
+        other => panic!("not ML-DSA: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn ml_dsa_signatures_verify_with_another_implementation() {
+    let server = TestServer::start().await;
+    let mut c = server.client().await;
+    // (spec, NIST OID, public key length, signature length: FIPS 204)
+    let cases = [
+        (pb::KeySpec::MlDsa44, "2.16.840.1.101.3.4.3.17", 1312, 2420),
+        (pb::KeySpec::MlDsa65, "2.16.840.1.101.3.4.3.18", 1952, 3309),
+        (pb::KeySpec::MlDsa87, "2.16.840.1.101.3.4.3.19", 2592, 4627),
+    ];
+    let alg = Alg::MlDsaShake256;
+    for (spec, oid, pk_len, sig_len) in cases {
+        let key = create_asym_key(&mut c, spec, pb::KeyUsageType::SignVerify).await;
+        let public = get_public_key(&mut c, &key).await;
+        assert_eq!(public.signing_algorithms, vec![alg as i32], "{spec:?}");
+        let (got_oid, raw) = spki_parts(&public.public_key);
+        assert_eq!(got_oid, oid, "{spec:?}");
+        assert_eq!(raw.len(), pk_len, "{spec:?}");
+        let aws_lc_alg = match spec {
+            pb::KeySpec::MlDsa44 => &aws_lc_rs::signature::ML_DSA_44,
+            pb::KeySpec::MlDsa65 => &aws_lc_rs::signature::ML_DSA_65,
+            _ => &aws_lc_rs::signature::ML_DSA_87,
+        };
+        let aws_lc_verifies = |msg: &[u8], sig: &[u8]| {
+            aws_lc_rs::signature::UnparsedPublicKey::new(aws_lc_alg, &raw)
+                .verify(msg, sig)
+                .is_ok()
+        };
+
+        for len in [1, 1000, 4096] {
+            let message = message_for(alg, len);
+            // RAW: ML-DSA of the message itself, empty context.
+            let out = sign(&mut c, &key, alg, pb::MessageType::Raw, &message).await;
+            assert_eq!(out.signature.len(), sig_len, "{spec:?}");
+            assert!(
+                ml_dsa_verifies(spec, &public.public_key, &message, &out.signature),
+                "ml-dsa rejects kmsd's {spec:?} RAW signature of {len} bytes"
+            );
+            let mut changed = message.clone();
+            changed[0] ^= 0x01;
+            assert!(!ml_dsa_verifies(
+                spec,
+                &public.public_key,
+                &changed,
+                &out.signature
+            ));
+
+            // EXTERNAL_MU: the caller's mu; the signature is one over the
+            // message.
+            let mu = ml_dsa_mu(spec, &public.public_key, &message);
+            assert_eq!(mu.len(), 64);
+            let out = sign(&mut c, &key, alg, pb::MessageType::ExternalMu, &mu).await;
+            assert_eq!(out.signature.len(), sig_len, "{spec:?}");
+            assert!(
+                aws_lc_verifies(&message, &out.signature),
+                "aws-lc-rs rejects kmsd's {spec:?} EXTERNAL_MU signature"
+            );
+            assert!(!aws_lc_verifies(&changed, &out.signature));
+            // kmsd verifies it both ways too.
+            for (mt, m) in [
+                (pb::MessageType::ExternalMu, mu.as_slice()),
+                (pb::MessageType::Raw, message.as_slice()),
+            ] {
+                let v = try_verify(&mut c, &key, alg, mt, m, &out.signature)
+                    .await
+                    .unwrap_or_else(|e| panic!("kmsd Verify {spec:?} {mt:?}: {e:?}"));
+                assert!(v.signature_valid);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn ml_kem_encapsulation_by_another_implementation_decapsulates_through_kmsd() {
+    use ml_kem::pkcs8::DecodePublicKey as _;
+    use ml_kem::Encapsulate as _;
+    let server = TestServer::start().await;
+    let mut c = server.client().await;
+    // (spec, NIST OID, encapsulation key length, ciphertext length: FIPS 203)
+    let cases = [
+        (pb::KeySpec::MlKem512, "2.16.840.1.101.3.4.4.1", 800, 768),
+        (pb::KeySpec::MlKem768, "2.16.840.1.101.3.4.4.2", 1184, 1088),
+        (pb::KeySpec::MlKem1024, "2.16.840.1.101.3.4.4.3", 1568, 1568),
+    ];
+    let alg = pb::EncapsulationAlgorithmSpec::MlKem as i32;
+    for (spec, oid, ek_len, ct_len) in cases {
+        let key = create_asym_key(&mut c, spec, pb::KeyUsageType::EncapsulateDecapsulate).await;
+        let public = get_public_key(&mut c, &key).await;
+        assert_eq!(
+            public.key_usage,
+            pb::KeyUsageType::EncapsulateDecapsulate as i32
+        );
+        assert_eq!(public.key_encapsulation_algorithms, vec![alg], "{spec:?}");
+        let (got_oid, raw) = spki_parts(&public.public_key);
+        assert_eq!(got_oid, oid, "{spec:?}");
+        assert_eq!(raw.len(), ek_len, "{spec:?}");
+
+        macro_rules! encapsulate {
+            ($p:ty) => {{
+                let ek = ml_kem::EncapsulationKey::<$p>::from_public_key_der(&public.public_key)
+                    .expect("ml-kem reads kmsd's SPKI");
+                let (ct, k) = ek.encapsulate();
+                (ct.to_vec(), k.to_vec())
+            }};
+        }
+        let (ciphertext, secret) = match spec {
+            pb::KeySpec::MlKem512 => encapsulate!(ml_kem::MlKem512),
+            pb::KeySpec::MlKem768 => encapsulate!(ml_kem::MlKem768),
+            _ => encapsulate!(ml_kem::MlKem1024),
+        };
+        assert_eq!(ciphertext.len(), ct_len);
+        let out = c
+            .decapsulate(pb::DecapsulateRequest {
+                key_id: key.clone(),
+                shared_secret_ciphertext_blob: ciphertext,
+                encapsulation_algorithm: alg,
+                grant_tokens: vec![],
+            })
+            .await
+            .unwrap_or_else(|e| panic!("decapsulate ml-kem's {spec:?} ciphertext: {e:?}"))
+            .into_inner();
+        assert_eq!(out.key_id, key_arn_of(ACCOUNT_A, &key));
+        assert_eq!(out.encapsulation_algorithm, alg);
+        assert_eq!(
+            out.shared_secret, secret,
+            "{spec:?}: kmsd and ml-kem disagree"
+        );
+    }
+}
+
+#[tokio::test]
+async fn ed25519ph_signatures_verify_as_rfc_8032_hash_eddsa() {
+    use sha2::Digest as _;
+    use spki::DecodePublicKey as _;
+    let server = TestServer::start().await;
+    let mut c = server.client().await;
+    let s = Scratch::new();
+    let key = create_asym_key(
+        &mut c,
+        pb::KeySpec::EccNistEdwards25519,
+        pb::KeyUsageType::SignVerify,
+    )
+    .await;
+    let public = get_public_key(&mut c, &key).await;
+    let (oid, raw) = spki_parts(&public.public_key);
+    assert_eq!(oid, "1.3.101.112", "id-Ed25519");
+    assert_eq!(raw.len(), 32);
+    let mut listed = public.signing_algorithms.clone();
+    listed.sort_unstable();
+    assert_eq!(
+        listed,
+        vec![Alg::Ed25519Sha512 as i32, Alg::Ed25519PhSha512 as i32]
+    );
+    let vk = ed25519_dalek::VerifyingKey::from_public_key_der(&public.public_key)
+        .expect("ed25519-dalek reads kmsd's SPKI");
+
+    for len in [1, 1000, 4096] {
+        let message = message_for(Alg::Ed25519PhSha512, len);
+        let msg = s.write("msg.bin", &message);
+        let digest = s.openssl(&["dgst", "-sha512", "-binary", &msg]);
+        assert_eq!(digest.len(), 64);
+        let out = sign(
+            &mut c,
+            &key,
+            Alg::Ed25519PhSha512,
+            pb::MessageType::Digest,
+            &digest,
+        )
+        .await;
+        let sig = ed25519_dalek::Signature::from_slice(&out.signature).expect("64 bytes");
+        vk.verify_prehashed(sha2::Sha512::new().chain_update(&message), None, &sig)
+            .unwrap_or_else(|e| {
+                panic!("kmsd's Ed25519ph signature ({len} bytes) does not verify: {e}")
+            });
+        let mut changed = message.clone();
+        changed[0] ^= 0x01;
+        assert!(vk
+            .verify_prehashed(sha2::Sha512::new().chain_update(&changed), None, &sig)
+            .is_err());
+        // HashEdDSA is domain-separated from pure Ed25519: the signature is
+        // not a pure one over the digest (nor over the message), which
+        // openssl checks.
+        let pem = s.public_pem("ed", &public.public_key);
+        let sig_file = s.write("ph.sig", &out.signature);
+        for signed in [&digest, &message] {
+            let m = s.write("m.bin", signed);
+            assert!(s
+                .try_openssl(&[
+                    "pkeyutl", "-verify", "-pubin", "-inkey", &pem, "-rawin", "-in", &m,
+                    "-sigfile", &sig_file,
+                ])
+                .is_err());
+        }
     }
 }

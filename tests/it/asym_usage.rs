@@ -567,7 +567,14 @@ async fn every_algorithm_that_does_not_belong_to_the_key_is_invalid_key_usage() 
             .unwrap_or_else(|e| panic!("sign with {spec:?}: {e:?}"))
             .signature;
         for alg in all_signing.iter().filter(|a| !own.contains(a)) {
-            let e = try_sign(&mut c, sign_req(&key, *alg, raw, MSG))
+            // A message of the shape the algorithm takes, so only the key
+            // is wrong for it (ED25519_PH_SHA_512 signs a SHA-512 digest).
+            let (mt, msg) = if *alg == Alg::Ed25519PhSha512 {
+                (pb::MessageType::Digest, vec![0x11; 64])
+            } else {
+                (raw, MSG.to_vec())
+            };
+            let e = try_sign(&mut c, sign_req(&key, *alg, mt, &msg))
                 .await
                 .expect_err("sign with a foreign algorithm");
             assert!(
@@ -575,7 +582,7 @@ async fn every_algorithm_that_does_not_belong_to_the_key_is_invalid_key_usage() 
                 "Sign {alg:?} on {spec:?}: {e:?}"
             );
             invalid_key_usage(&e);
-            let e = try_verify(&mut c, verify_req(&key, *alg, raw, MSG, &good))
+            let e = try_verify(&mut c, verify_req(&key, *alg, mt, &msg, &good))
                 .await
                 .expect_err("verify with a foreign algorithm");
             assert!(
