@@ -515,7 +515,6 @@ async fn grants_allow_exactly_their_new_operations_at_once() {
         root.revoke_grant(pb::RevokeGrantRequest {
             key_id: keys.key_for(op).into(),
             grant_id: grant.grant_id.clone(),
-            ..Default::default()
         })
         .await
         .unwrap_or_else(|e| panic!("revoke the {op:?} grant: {e:?}"));

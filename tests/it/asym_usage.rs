@@ -699,6 +699,9 @@ async fn bad_lengths_and_missing_algorithms_are_validation_errors_that_change_no
     let ecc = create_key_of(&mut c, S::EccNistP256, U::SignVerify).await;
     let rsa_sign = create_key_of(&mut c, S::Rsa2048, U::SignVerify).await;
     let rsa_enc = create_key_of(&mut c, S::Rsa2048, U::EncryptDecrypt).await;
+    // One key of each larger RSA size, for their plaintext limits.
+    let rsa_3072 = create_key_of(&mut c, S::Rsa3072, U::EncryptDecrypt).await;
+    let rsa_4096 = create_key_of(&mut c, S::Rsa4096, U::EncryptDecrypt).await;
     let hmac = create_key_of(&mut c, S::Hmac256, U::GenerateVerifyMac).await;
     let agreement = create_key_of(&mut c, S::EccNistP256, U::KeyAgreement).await;
     let kem = create_key_of(&mut c, S::MlKem768, U::EncapsulateDecapsulate).await;
@@ -782,14 +785,22 @@ async fn bad_lengths_and_missing_algorithms_are_validation_errors_that_change_no
         .unwrap_err();
     validation(&e);
 
-    // RSA plaintext limits of RSA_2048 (AWS): 214 bytes with OAEP SHA-1,
-    // 190 with SHA-256.
-    for (alg, max) in [(E::RsaesOaepSha1, 214), (E::RsaesOaepSha256, 190)] {
-        c.encrypt(encrypt_req(&rsa_enc, alg, &vec![1; max]))
+    // RSA plaintext limits (AWS), per key size and OAEP hash: the largest
+    // encrypts, one byte more is refused. One key of each size.
+    let limits = [
+        (&rsa_enc, E::RsaesOaepSha1, 214),
+        (&rsa_enc, E::RsaesOaepSha256, 190),
+        (&rsa_3072, E::RsaesOaepSha1, 342),
+        (&rsa_3072, E::RsaesOaepSha256, 318),
+        (&rsa_4096, E::RsaesOaepSha1, 470),
+        (&rsa_4096, E::RsaesOaepSha256, 446),
+    ];
+    for (key, alg, max) in limits {
+        c.encrypt(encrypt_req(key, alg, &vec![1; max]))
             .await
             .unwrap_or_else(|e| panic!("{max} bytes with {alg:?}: {e:?}"));
         let e = c
-            .encrypt(encrypt_req(&rsa_enc, alg, &vec![1; max + 1]))
+            .encrypt(encrypt_req(key, alg, &vec![1; max + 1]))
             .await
             .unwrap_err();
         validation(&e);
