@@ -191,8 +191,8 @@ enum Loaded {
     Aes(KeyMaterial),
     /// An HMAC key.
     Hmac(KeyMaterial),
-    /// A parsed private key (asymmetric specs).
-    Private(PrivateKey),
+    /// A parsed private key (asymmetric specs); boxed, as it is large.
+    Private(Box<PrivateKey>),
     /// Material a caller handed in that does not parse (tests only).
     Unusable,
 }
@@ -204,7 +204,10 @@ impl Loaded {
             KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512 => {
                 Loaded::Hmac(key)
             }
-            _ => Loaded::Private(PrivateKey::from_material(spec, key.expose_secret())?),
+            _ => Loaded::Private(Box::new(PrivateKey::from_material(
+                spec,
+                key.expose_secret(),
+            )?)),
         })
     }
 }
@@ -501,14 +504,12 @@ mod tests {
         let be = backend(1);
         let id = KeyId::new_random();
         // RSA_3072/4096 are RSA_2048's code path, and slow in debug builds.
-        let specs = KeySpec::ALL.iter().filter(|s| {
-            s.is_offered() && !matches!(s, KeySpec::Rsa3072 | KeySpec::Rsa4096)
-        });
+        let specs = KeySpec::ALL
+            .iter()
+            .filter(|s| s.is_offered() && !matches!(s, KeySpec::Rsa3072 | KeySpec::Rsa4096));
         for spec in specs {
             let rec = be.generate(&id, 1, *spec, 0).expect("generate");
-            let h = be
-                .load(&id, &rec)
-                .unwrap_or_else(|e| panic!("{spec}: {e}"));
+            let h = be.load(&id, &rec).unwrap_or_else(|e| panic!("{spec}: {e}"));
             assert_eq!(h.spec(), *spec);
             assert_eq!(h.public_key().is_some(), spec.is_asymmetric(), "{spec}");
             // The sealed record holds no plaintext copy of the material.
