@@ -791,6 +791,139 @@ mod tests {
     }
 
     #[test]
+    fn usages_follow_aws_per_spec() {
+        use KeySpec::*;
+        use KeyUsage::*;
+        let cases: &[(KeySpec, &[KeyUsage], Option<KeyUsage>)] = &[
+            (SymmetricDefault, &[EncryptDecrypt], Some(EncryptDecrypt)),
+            (Rsa2048, &[EncryptDecrypt, SignVerify], Some(EncryptDecrypt)),
+            (Rsa4096, &[EncryptDecrypt, SignVerify], Some(EncryptDecrypt)),
+            (EccNistP256, &[SignVerify, KeyAgreement], None),
+            (EccNistP521, &[SignVerify, KeyAgreement], None),
+            (EccSecgP256k1, &[SignVerify], None),
+            (EccNistEdwards25519, &[SignVerify], None),
+            (MlDsa65, &[SignVerify], None),
+            (MlKem1024, &[EncapsulateDecapsulate], None),
+            (Hmac384, &[GenerateVerifyMac], None),
+        ];
+        for (spec, usages, default) in cases {
+            assert_eq!(spec.usages(), *usages, "{spec}");
+            assert_eq!(spec.default_usage(), *default, "{spec}");
+        }
+        assert!(!Sm2.is_offered());
+        assert!(KeySpec::ALL.iter().filter(|s| !s.is_offered()).eq([&Sm2]));
+    }
+
+    #[test]
+    fn every_usage_of_every_spec_lists_algorithms_for_it() {
+        for spec in KeySpec::ALL.iter().filter(|s| s.is_offered()) {
+            for usage in spec.usages() {
+                let n = match usage {
+                    KeyUsage::EncryptDecrypt => spec.encryption_algorithms().len(),
+                    KeyUsage::SignVerify => spec.signing_algorithms().len(),
+                    KeyUsage::GenerateVerifyMac => spec.mac_algorithms().len(),
+                    KeyUsage::KeyAgreement => spec.key_agreement_algorithms().len(),
+                    KeyUsage::EncapsulateDecapsulate => spec.encapsulation_algorithms().len(),
+                };
+                assert!(n > 0, "{spec} {usage}");
+            }
+            // GetPublicKey answers exactly for the specs with a public key.
+            assert_eq!(
+                GrantOperation::GetPublicKey.valid_for(*spec, spec.usages()[0]),
+                spec.is_asymmetric(),
+                "{spec}"
+            );
+        }
+        assert_eq!(
+            KeySpec::EccNistEdwards25519.signing_algorithms(),
+            &[
+                SigningAlgorithm::Ed25519Sha512,
+                SigningAlgorithm::Ed25519PhSha512
+            ]
+        );
+        assert_eq!(
+            KeySpec::EccSecgP256k1.signing_algorithms(),
+            &[SigningAlgorithm::EcdsaSha256]
+        );
+        assert!(KeySpec::EccSecgP256k1.key_agreement_algorithms().is_empty());
+        assert_eq!(
+            KeySpec::Hmac224.mac_algorithms(),
+            &[MacAlgorithm::HmacSha224]
+        );
+    }
+
+    #[test]
+    fn rsa_oaep_plaintext_limits_match_aws() {
+        use EncryptionAlgorithm::*;
+        let cases = [
+            (KeySpec::Rsa2048, 214, 190),
+            (KeySpec::Rsa3072, 342, 318),
+            (KeySpec::Rsa4096, 470, 446),
+        ];
+        for (spec, sha1, sha256) in cases {
+            assert_eq!(spec.max_rsa_plaintext(RsaesOaepSha1), Some(sha1));
+            assert_eq!(spec.max_rsa_plaintext(RsaesOaepSha256), Some(sha256));
+            assert_eq!(spec.max_rsa_plaintext(SymmetricDefault), None);
+        }
+        assert_eq!(KeySpec::EccNistP256.max_rsa_plaintext(RsaesOaepSha1), None);
+    }
+
+    #[test]
+    fn digests_and_message_types_per_signing_algorithm() {
+        use MessageType::*;
+        use SigningAlgorithm as S;
+        assert_eq!(S::RsassaPssSha384.digest_len(), Some(48));
+        assert_eq!(S::RsassaPkcs1V15Sha512.digest_len(), Some(64));
+        assert_eq!(S::EcdsaSha256.digest_len(), Some(32));
+        assert_eq!(S::Ed25519PhSha512.fixed_message_len(Digest), Some(64));
+        assert_eq!(S::MlDsaShake256.fixed_message_len(ExternalMu), Some(64));
+        assert_eq!(S::EcdsaSha384.fixed_message_len(Raw), None);
+        assert_eq!(S::Ed25519Sha512.message_types(), &[Raw]);
+        assert_eq!(S::Ed25519PhSha512.message_types(), &[Digest]);
+        assert_eq!(S::MlDsaShake256.message_types(), &[Raw, ExternalMu]);
+        assert_eq!(S::RsassaPssSha256.message_types(), &[Raw, Digest]);
+        // Every algorithm that takes a DIGEST knows its length.
+        for alg in S::ALL {
+            if alg.message_types().contains(&Digest) {
+                assert!(alg.digest_len().is_some(), "{alg}");
+            }
+        }
+    }
+
+    #[test]
+    fn grants_follow_the_keys_usage() {
+        use GrantOperation as G;
+        let sym = (KeySpec::SymmetricDefault, KeyUsage::EncryptDecrypt);
+        let rsa_enc = (KeySpec::Rsa2048, KeyUsage::EncryptDecrypt);
+        let ecc_sign = (KeySpec::EccNistP256, KeyUsage::SignVerify);
+        let ecc_agree = (KeySpec::EccNistP384, KeyUsage::KeyAgreement);
+        let hmac = (KeySpec::Hmac256, KeyUsage::GenerateVerifyMac);
+        let kem = (KeySpec::MlKem512, KeyUsage::EncapsulateDecapsulate);
+        let ok = |g: G, (s, u): (KeySpec, KeyUsage)| g.valid_for(s, u);
+        assert!(ok(G::GenerateDataKeyPair, sym));
+        assert!(ok(G::GenerateDataKeyPairWithoutPlaintext, sym));
+        assert!(!ok(G::GenerateDataKeyPair, rsa_enc));
+        assert!(ok(G::Encrypt, rsa_enc) && ok(G::Decrypt, rsa_enc));
+        assert!(!ok(G::GenerateDataKey, rsa_enc));
+        assert!(ok(G::Sign, ecc_sign) && !ok(G::Sign, ecc_agree));
+        assert!(ok(G::DeriveSharedSecret, ecc_agree));
+        assert!(ok(G::GenerateMac, hmac) && ok(G::VerifyMac, hmac));
+        assert!(!ok(G::GetPublicKey, hmac) && !ok(G::GetPublicKey, sym));
+        assert!(ok(G::Encapsulate, kem) && ok(G::Decapsulate, kem) && ok(G::GetPublicKey, kem));
+        // Every key may carry grants for DescribeKey, CreateGrant and RetireGrant.
+        for k in [sym, rsa_enc, ecc_sign, ecc_agree, hmac, kem] {
+            assert!(ok(G::DescribeKey, k) && ok(G::CreateGrant, k) && ok(G::RetireGrant, k));
+        }
+    }
+
+    #[test]
+    fn data_key_pair_specs_name_their_key_specs() {
+        for s in DataKeyPairSpec::ALL {
+            assert_eq!(s.key_spec().as_aws_str(), s.as_aws_str());
+        }
+    }
+
+    #[test]
     fn record_json_round_trip() {
         let r = record(KeyState::Enabled);
         let json = serde_json::to_string(&r).expect("serialize");

@@ -127,3 +127,48 @@ impl Operation {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::GrantOperation;
+
+    #[test]
+    fn every_grant_operation_authorizes_its_operation() {
+        let ops = [
+            Operation::Decrypt,
+            Operation::Encrypt,
+            Operation::GenerateDataKey,
+            Operation::GenerateDataKeyWithoutPlaintext,
+            Operation::ReEncryptFrom,
+            Operation::ReEncryptTo,
+            Operation::Sign,
+            Operation::Verify,
+            Operation::GetPublicKey,
+            Operation::CreateGrant,
+            Operation::RetireGrant,
+            Operation::DescribeKey,
+            Operation::GenerateDataKeyPair,
+            Operation::GenerateDataKeyPairWithoutPlaintext,
+            Operation::GenerateMac,
+            Operation::VerifyMac,
+            Operation::DeriveSharedSecret,
+            Operation::Encapsulate,
+            Operation::Decapsulate,
+        ];
+        for g in GrantOperation::ALL {
+            let op = ops
+                .iter()
+                .find(|o| o.grant_operation() == Some(*g))
+                .unwrap_or_else(|| panic!("no operation for grant operation {g}"));
+            // The grant operation is named as the IAM action is.
+            assert_eq!(op.name(), g.as_aws_str());
+        }
+        assert_eq!(Operation::Sign.action(), "kms:Sign");
+        assert_eq!(
+            Operation::GenerateDataKeyPairWithoutPlaintext.state_class(),
+            StateClass::Cryptographic
+        );
+        assert_eq!(Operation::ListKeys.grant_operation(), None);
+    }
+}
