@@ -566,6 +566,7 @@ fn pkcs8_algorithm(spec: pb::DataKeyPairSpec) -> (&'static str, Option<&'static 
         pb::DataKeyPairSpec::EccNistP384 => ("id-ecPublicKey", Some("secp384r1")),
         pb::DataKeyPairSpec::EccNistP521 => ("id-ecPublicKey", Some("secp521r1")),
         pb::DataKeyPairSpec::EccSecgP256k1 => ("id-ecPublicKey", Some("secp256k1")),
+        pb::DataKeyPairSpec::EccNistEdwards25519 => ("ED25519", None),
         other => panic!("no PKCS#8 expectation for {other:?}"),
     }
 }
@@ -632,6 +633,26 @@ fn check_data_key_pair_with_openssl(
         format!("signed by openssl with a {spec:?} data key pair").as_bytes(),
     );
     let sig = s.name("sig.bin");
+    let other = s.write("other.bin", b"another message");
+    if spec == pb::DataKeyPairSpec::EccNistEdwards25519 {
+        // Pure Ed25519: openssl 3.0 signs and verifies it with -rawin.
+        s.openssl(&[
+            "pkeyutl", "-sign", "-inkey", &priv_pem, "-rawin", "-in", &msg, "-out", &sig,
+        ]);
+        s.openssl(&[
+            "pkeyutl", "-verify", "-pubin", "-inkey", &pub_pem, "-rawin", "-in", &msg, "-sigfile",
+            &sig,
+        ]);
+        assert!(
+            s.try_openssl(&[
+                "pkeyutl", "-verify", "-pubin", "-inkey", &pub_pem, "-rawin", "-in", &other,
+                "-sigfile", &sig,
+            ])
+            .is_err(),
+            "{spec:?}: a signature verified for another message"
+        );
+        return;
+    }
     s.openssl(&["dgst", "-sha256", "-sign", &priv_pem, "-out", &sig, &msg]);
     s.openssl(&[
         "dgst",
@@ -642,7 +663,6 @@ fn check_data_key_pair_with_openssl(
         &sig,
         &msg,
     ]);
-    let other = s.write("other.bin", b"another message");
     assert!(
         s.try_openssl(&[
             "dgst",
@@ -672,6 +692,7 @@ async fn a_data_key_pair_private_key_is_pkcs8_that_openssl_signs_with() {
         pb::DataKeyPairSpec::EccNistP384,
         pb::DataKeyPairSpec::EccNistP521,
         pb::DataKeyPairSpec::EccSecgP256k1,
+        pb::DataKeyPairSpec::EccNistEdwards25519,
     ];
     for spec in specs {
         let pair = c
