@@ -36,7 +36,7 @@ CARGO              ?= cargo
 SHARED             ?= $(abspath $(CURDIR)/../shared)
 DATA               ?= ./data
 LISTEN             ?= 127.0.0.1:7878
-APT_PACKAGES       := libclang-dev protobuf-compiler
+APT_PACKAGES       := libclang-dev protobuf-compiler openssl
 CARGO_DENY_VERSION ?= 0.20.2
 # Parent of advisory-db-3157b0e258782691; deny.toml reads it from
 # $KMSD_ADVISORY_DB_ROOT (falling back to .tools/advisory-dbs relative to CWD).

@@ -12,6 +12,10 @@
 mod harness;
 
 mod accounts;
+mod asym_authz;
+mod asym_interop;
+mod asym_usage;
+mod asymmetric;
 mod at_rest;
 mod authz_every_rpc;
 mod bad_input;
