@@ -34,6 +34,14 @@ pub enum KmsError {
     /// The key's usage does not allow the operation.
     #[error("InvalidKeyUsageException: {0}")]
     InvalidKeyUsage(String),
+    /// Verify: the signature does not verify for the message, key and
+    /// algorithm (AWS never answers `SignatureValid: false`).
+    #[error("KMSInvalidSignatureException: {0}")]
+    InvalidSignature(String),
+    /// VerifyMac: the MAC does not verify for the message, key and
+    /// algorithm.
+    #[error("KMSInvalidMacException: {0}")]
+    InvalidMac(String),
     /// A request field breaks a rule (length, range, format, combination).
     #[error("ValidationException: {0}")]
     Validation(String),
@@ -103,6 +111,8 @@ impl KmsError {
             | KmsError::InvalidCiphertext(m)
             | KmsError::IncorrectKey(m)
             | KmsError::InvalidKeyUsage(m)
+            | KmsError::InvalidSignature(m)
+            | KmsError::InvalidMac(m)
             | KmsError::Validation(m)
             | KmsError::InvalidArn(m)
             | KmsError::InvalidAliasName(m)
@@ -131,6 +141,8 @@ impl KmsError {
             KmsError::InvalidCiphertext(_) => "InvalidCiphertextException",
             KmsError::IncorrectKey(_) => "IncorrectKeyException",
             KmsError::InvalidKeyUsage(_) => "InvalidKeyUsageException",
+            KmsError::InvalidSignature(_) => "KMSInvalidSignatureException",
+            KmsError::InvalidMac(_) => "KMSInvalidMacException",
             KmsError::Validation(_) => "ValidationException",
             KmsError::InvalidArn(_) => "InvalidArnException",
             KmsError::InvalidAliasName(_) => "InvalidAliasNameException",

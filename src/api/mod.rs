@@ -253,6 +253,122 @@ call!(GenerateRandomRequest => GenerateRandomResponse, GenerateRandom, |api, cal
     Ok(GenerateRandomResponse { plaintext })
 });
 
+// ---------------------------------------------------------------- asymmetric and HMAC
+
+call!(GetPublicKeyRequest => GetPublicKeyResponse, GetPublicKey, |api, caller, r| {
+    let out = api.kms.get_public_key(caller, r).await?;
+    let m = out.key.metadata(api.kms.region());
+    Ok(GetPublicKeyResponse {
+        key_id: m.arn,
+        public_key: out.public_key,
+        key_spec: m.key_spec,
+        key_usage: m.key_usage,
+        encryption_algorithms: m.encryption_algorithms,
+        signing_algorithms: m.signing_algorithms,
+        key_agreement_algorithms: m.key_agreement_algorithms,
+        key_encapsulation_algorithms: m.key_encapsulation_algorithms,
+    })
+});
+
+call!(SignRequest => SignResponse, Sign, |api, caller, r| {
+    let out = api.kms.sign(caller, r).await?;
+    Ok(SignResponse {
+        key_id: api.kms.key_arn(&out.key),
+        signature: out.signature,
+        signing_algorithm: out.signing_algorithm,
+    })
+});
+
+call!(VerifyRequest => VerifyResponse, Verify, |api, caller, r| {
+    let out = api.kms.verify(caller, r).await?;
+    Ok(VerifyResponse {
+        key_id: api.kms.key_arn(&out.key),
+        signature_valid: true,
+        signing_algorithm: out.signing_algorithm,
+    })
+});
+
+call!(GenerateDataKeyPairRequest => GenerateDataKeyPairResponse, GenerateDataKeyPair, |api, caller, r| {
+    let out = api.kms.generate_data_key_pair(caller, r).await?;
+    let private_key = out.private_key_plaintext.ok_or_else(|| {
+        crate::error::KmsError::internal("GenerateDataKeyPair produced no private key")
+    })?;
+    // Copied straight into the zeroizing type the response carries; the
+    // KeyMaterial wipes its own copy when it drops here.
+    let private_key_plaintext =
+        crate::secret::Plaintext::new(private_key.expose_secret().to_vec());
+    Ok(GenerateDataKeyPairResponse {
+        private_key_ciphertext_blob: out.private_key_ciphertext_blob,
+        private_key_plaintext,
+        public_key: out.public_key,
+        key_id: api.kms.key_arn(&out.key),
+        key_pair_spec: out.key_pair_spec,
+        key_material_id: out.key_material_id,
+    })
+});
+
+call!(
+    GenerateDataKeyPairWithoutPlaintextRequest => GenerateDataKeyPairWithoutPlaintextResponse,
+    GenerateDataKeyPairWithoutPlaintext,
+    |api, caller, r| {
+        let out = api.kms.generate_data_key_pair_without_plaintext(caller, r).await?;
+        Ok(GenerateDataKeyPairWithoutPlaintextResponse {
+            private_key_ciphertext_blob: out.private_key_ciphertext_blob,
+            public_key: out.public_key,
+            key_id: api.kms.key_arn(&out.key),
+            key_pair_spec: out.key_pair_spec,
+            key_material_id: out.key_material_id,
+        })
+    }
+);
+
+call!(GenerateMacRequest => GenerateMacResponse, GenerateMac, |api, caller, r| {
+    let out = api.kms.generate_mac(caller, r).await?;
+    Ok(GenerateMacResponse {
+        mac: out.mac,
+        mac_algorithm: out.mac_algorithm,
+        key_id: api.kms.key_arn(&out.key),
+    })
+});
+
+call!(VerifyMacRequest => VerifyMacResponse, VerifyMac, |api, caller, r| {
+    let out = api.kms.verify_mac(caller, r).await?;
+    Ok(VerifyMacResponse {
+        key_id: api.kms.key_arn(&out.key),
+        mac_valid: true,
+        mac_algorithm: out.mac_algorithm,
+    })
+});
+
+call!(DeriveSharedSecretRequest => DeriveSharedSecretResponse, DeriveSharedSecret, |api, caller, r| {
+    let out = api.kms.derive_shared_secret(caller, r).await?;
+    Ok(DeriveSharedSecretResponse {
+        key_id: api.kms.key_arn(&out.key),
+        shared_secret: out.shared_secret,
+        key_agreement_algorithm: out.key_agreement_algorithm,
+        key_origin: out.key.origin,
+    })
+});
+
+call!(EncapsulateRequest => EncapsulateResponse, Encapsulate, |api, caller, r| {
+    let out = api.kms.encapsulate(caller, r).await?;
+    Ok(EncapsulateResponse {
+        key_id: api.kms.key_arn(&out.key),
+        shared_secret: out.shared_secret,
+        shared_secret_ciphertext_blob: out.ciphertext,
+        encapsulation_algorithm: out.encapsulation_algorithm,
+    })
+});
+
+call!(DecapsulateRequest => DecapsulateResponse, Decapsulate, |api, caller, r| {
+    let out = api.kms.decapsulate(caller, r).await?;
+    Ok(DecapsulateResponse {
+        key_id: api.kms.key_arn(&out.key),
+        shared_secret: out.shared_secret,
+        encapsulation_algorithm: out.encapsulation_algorithm,
+    })
+});
+
 // ---------------------------------------------------------------- key policies
 
 call!(PutKeyPolicyRequest => (), PutKeyPolicy, |api, caller, r| {

@@ -4,7 +4,9 @@
 //! Operations whose AWS response is empty answer `()`.
 
 use crate::model::{
-    EncryptionAlgorithm, GrantRecord, KeyMaterialState, KeyMetadata, KeyState, RotationType,
+    DataKeyPairSpec, EncapsulationAlgorithm, EncryptionAlgorithm, GrantRecord,
+    KeyAgreementAlgorithm, KeyMaterialState, KeyMetadata, KeySpec, KeyState, KeyUsage,
+    MacAlgorithm, Origin, RotationType, SigningAlgorithm,
 };
 use crate::secret::Plaintext;
 
@@ -167,6 +169,140 @@ pub struct GenerateDataKeyWithoutPlaintextResponse {
 pub struct GenerateRandomResponse {
     /// Plaintext.
     pub plaintext: Plaintext,
+}
+
+/// GetPublicKey.
+#[derive(Debug, Clone)]
+pub struct GetPublicKeyResponse {
+    /// KeyId (the key ARN).
+    pub key_id: String,
+    /// PublicKey, DER SubjectPublicKeyInfo.
+    pub public_key: Vec<u8>,
+    /// KeySpec (and CustomerMasterKeySpec).
+    pub key_spec: KeySpec,
+    /// KeyUsage.
+    pub key_usage: KeyUsage,
+    /// EncryptionAlgorithms.
+    pub encryption_algorithms: &'static [EncryptionAlgorithm],
+    /// SigningAlgorithms.
+    pub signing_algorithms: &'static [SigningAlgorithm],
+    /// KeyAgreementAlgorithms.
+    pub key_agreement_algorithms: &'static [KeyAgreementAlgorithm],
+    /// KeyEncapsulationAlgorithms.
+    pub key_encapsulation_algorithms: &'static [EncapsulationAlgorithm],
+}
+
+/// Sign.
+#[derive(Debug, Clone)]
+pub struct SignResponse {
+    /// KeyId (the key ARN).
+    pub key_id: String,
+    /// Signature.
+    pub signature: Vec<u8>,
+    /// SigningAlgorithm.
+    pub signing_algorithm: SigningAlgorithm,
+}
+
+/// Verify (only a valid signature gets a response).
+#[derive(Debug, Clone)]
+pub struct VerifyResponse {
+    /// KeyId (the key ARN).
+    pub key_id: String,
+    /// SignatureValid: always true.
+    pub signature_valid: bool,
+    /// SigningAlgorithm.
+    pub signing_algorithm: SigningAlgorithm,
+}
+
+/// GenerateDataKeyPair.
+#[derive(Debug)]
+pub struct GenerateDataKeyPairResponse {
+    /// PrivateKeyCiphertextBlob.
+    pub private_key_ciphertext_blob: Vec<u8>,
+    /// PrivateKeyPlaintext, PKCS#8 DER.
+    pub private_key_plaintext: Plaintext,
+    /// PublicKey, DER SubjectPublicKeyInfo.
+    pub public_key: Vec<u8>,
+    /// KeyId (the key ARN).
+    pub key_id: String,
+    /// KeyPairSpec.
+    pub key_pair_spec: DataKeyPairSpec,
+    /// KeyMaterialId.
+    pub key_material_id: String,
+}
+
+/// GenerateDataKeyPairWithoutPlaintext.
+#[derive(Debug, Clone)]
+pub struct GenerateDataKeyPairWithoutPlaintextResponse {
+    /// PrivateKeyCiphertextBlob.
+    pub private_key_ciphertext_blob: Vec<u8>,
+    /// PublicKey, DER SubjectPublicKeyInfo.
+    pub public_key: Vec<u8>,
+    /// KeyId (the key ARN).
+    pub key_id: String,
+    /// KeyPairSpec.
+    pub key_pair_spec: DataKeyPairSpec,
+    /// KeyMaterialId.
+    pub key_material_id: String,
+}
+
+/// GenerateMac.
+#[derive(Debug, Clone)]
+pub struct GenerateMacResponse {
+    /// Mac.
+    pub mac: Vec<u8>,
+    /// MacAlgorithm.
+    pub mac_algorithm: MacAlgorithm,
+    /// KeyId (the key ARN).
+    pub key_id: String,
+}
+
+/// VerifyMac (only a valid MAC gets a response).
+#[derive(Debug, Clone)]
+pub struct VerifyMacResponse {
+    /// KeyId (the key ARN).
+    pub key_id: String,
+    /// MacValid: always true.
+    pub mac_valid: bool,
+    /// MacAlgorithm.
+    pub mac_algorithm: MacAlgorithm,
+}
+
+/// DeriveSharedSecret.
+#[derive(Debug)]
+pub struct DeriveSharedSecretResponse {
+    /// KeyId (the key ARN).
+    pub key_id: String,
+    /// SharedSecret.
+    pub shared_secret: Plaintext,
+    /// KeyAgreementAlgorithm.
+    pub key_agreement_algorithm: KeyAgreementAlgorithm,
+    /// KeyOrigin.
+    pub key_origin: Origin,
+}
+
+/// Encapsulate.
+#[derive(Debug)]
+pub struct EncapsulateResponse {
+    /// KeyId (the key ARN).
+    pub key_id: String,
+    /// SharedSecret (32 bytes).
+    pub shared_secret: Plaintext,
+    /// SharedSecretCiphertextBlob.
+    pub shared_secret_ciphertext_blob: Vec<u8>,
+    /// EncapsulationAlgorithm.
+    pub encapsulation_algorithm: EncapsulationAlgorithm,
+}
+
+/// Decapsulate.
+#[derive(Debug)]
+pub struct DecapsulateResponse {
+    /// KeyId (the key ARN).
+    pub key_id: String,
+    /// SharedSecret (32 bytes).
+    pub shared_secret: Plaintext,
+    /// EncapsulationAlgorithm.
+    pub encapsulation_algorithm: EncapsulationAlgorithm,
 }
 
 /// GetKeyPolicy.

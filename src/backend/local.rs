@@ -1,6 +1,7 @@
-//! The local backend: material generated from the OS CSPRNG, stored sealed
+//! The local backend: material generated from the OS CSPRNG (AES and HMAC
+//! keys) or by `crypto::asymmetric` (private keys), stored sealed
 //! (AES-256-GCM) under a key derived from the root key, and held unsealed
-//! in process memory while loaded.
+//! in process memory while loaded (private keys parsed once, at load).
 //!
 //! The sealed form is `nonce || ciphertext || tag` (see `crypto.rs`) with
 //! additional data `"kmsd/material/v1" || key id (17) || version (4, BE)`,
@@ -11,8 +12,12 @@ use std::sync::Arc;
 
 use super::root::{check_root_key, derive_key, MATERIAL_SEALING};
 use super::{BackendError, MaterialBackend, MaterialHandle};
-use crate::crypto::{self, SALT_LEN};
-use crate::model::{KeyId, KeySpec, MaterialLocation, MaterialOrigin, MaterialVersion, SealedBlob};
+use crate::crypto::asymmetric::PrivateKey;
+use crate::crypto::{self, CryptoError, SALT_LEN};
+use crate::model::{
+    EncryptionAlgorithm, KeyId, KeySpec, MacAlgorithm, MaterialLocation, MaterialOrigin,
+    MaterialVersion, MessageType, SealedBlob, SigningAlgorithm,
+};
 use crate::secret::{KeyMaterial, Plaintext, RootKey};
 use crate::store::Store;
 
@@ -112,17 +117,7 @@ impl MaterialBackend for LocalBackend {
         spec: KeySpec,
         now_ms: i64,
     ) -> Result<MaterialVersion, BackendError> {
-        // Only symmetric keys are made so far; HMAC and asymmetric specs
-        // come with the issues that implement their operations.
-        if spec != KeySpec::SymmetricDefault {
-            return Err(BackendError::Unsupported {
-                operation: "generate",
-                spec,
-                backend: NAME,
-            });
-        }
-        let len = material_len(spec).unwrap_or(crate::secret::SYMMETRIC_KEY_LEN);
-        let material = KeyMaterial::generate(len)?;
+        let material = generate_material(spec)?;
         let sealed = crypto::seal(
             self.sealing_key.expose_secret(),
             &material_aad(key_id, version),
@@ -146,9 +141,15 @@ impl MaterialBackend for LocalBackend {
         record: &MaterialVersion,
     ) -> Result<Arc<dyn MaterialHandle>, BackendError> {
         let key = self.unseal(key_id, record)?;
+        // Parsed once here, so a cached handle signs without re-reading
+        // PKCS#8; the unsealed bytes are wiped when `key` drops.
+        let material = Loaded::new(record.spec, key).map_err(|_| BackendError::CorruptRecord {
+            key_id: *key_id,
+            version: record.version,
+        })?;
         Ok(Arc::new(LocalHandle {
             spec: record.spec,
-            key,
+            material,
         }))
     }
 
@@ -159,18 +160,82 @@ impl MaterialBackend for LocalBackend {
 
 /// A handle over material the caller already holds in the clear (tests,
 /// benchmarks; imported material, once unwrapped, later). Its operations
-/// are the local backend's.
+/// are the local backend's. Material that does not parse as its spec's
+/// (a malformed private key) gives a handle that performs nothing.
 pub fn handle_from_material(spec: KeySpec, material: KeyMaterial) -> Arc<dyn MaterialHandle> {
-    Arc::new(LocalHandle {
-        spec,
-        key: material,
-    })
+    let material = Loaded::new(spec, material).unwrap_or(Loaded::Unusable);
+    Arc::new(LocalHandle { spec, material })
+}
+
+/// Fresh material of `spec`: AES and HMAC keys from the OS CSPRNG, private
+/// keys in their stored encoding (PKCS#8 DER, or the FIPS 203/204 seed).
+/// Slow for RSA (seconds): the core calls it off the async workers.
+pub fn generate_material(spec: KeySpec) -> Result<KeyMaterial, BackendError> {
+    match spec {
+        KeySpec::SymmetricDefault => Ok(KeyMaterial::generate(crate::secret::SYMMETRIC_KEY_LEN)?),
+        KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512 => {
+            Ok(crypto::hmac::generate(spec)?)
+        }
+        _ if spec.is_offered() => Ok(crypto::asymmetric::generate(spec)?),
+        _ => Err(BackendError::Unsupported {
+            operation: "generate",
+            spec,
+            backend: NAME,
+        }),
+    }
+}
+
+/// Loaded material, in the form its operations use.
+enum Loaded {
+    /// An AES-256 key (SYMMETRIC_DEFAULT).
+    Aes(KeyMaterial),
+    /// An HMAC key.
+    Hmac(KeyMaterial),
+    /// A parsed private key (asymmetric specs).
+    Private(PrivateKey),
+    /// Material a caller handed in that does not parse (tests only).
+    Unusable,
+}
+
+impl Loaded {
+    fn new(spec: KeySpec, key: KeyMaterial) -> Result<Self, CryptoError> {
+        Ok(match spec {
+            KeySpec::SymmetricDefault => Loaded::Aes(key),
+            KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512 => {
+                Loaded::Hmac(key)
+            }
+            _ => Loaded::Private(PrivateKey::from_material(spec, key.expose_secret())?),
+        })
+    }
 }
 
 /// One unsealed material version in memory.
 struct LocalHandle {
     spec: KeySpec,
-    key: KeyMaterial,
+    material: Loaded,
+}
+
+impl LocalHandle {
+    fn aes(&self, operation: &'static str) -> Result<&[u8], BackendError> {
+        match &self.material {
+            Loaded::Aes(k) => Ok(k.expose_secret()),
+            _ => Err(self.unsupported(operation)),
+        }
+    }
+
+    fn hmac(&self, operation: &'static str) -> Result<&[u8], BackendError> {
+        match &self.material {
+            Loaded::Hmac(k) => Ok(k.expose_secret()),
+            _ => Err(self.unsupported(operation)),
+        }
+    }
+
+    fn private(&self, operation: &'static str) -> Result<&PrivateKey, BackendError> {
+        match &self.material {
+            Loaded::Private(k) => Ok(k),
+            _ => Err(self.unsupported(operation)),
+        }
+    }
 }
 
 impl MaterialHandle for LocalHandle {
@@ -185,18 +250,10 @@ impl MaterialHandle for LocalHandle {
         plaintext: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), BackendError> {
-        if self.spec != KeySpec::SymmetricDefault {
-            return Err(self.unsupported("seal"));
-        }
+        let key = self.aes("seal")?;
         // The hot path: one HKDF and one AES key schedule per call, and no
         // allocation beyond `out`.
-        Ok(crypto::seal_derived_into(
-            self.key.expose_secret(),
-            salt,
-            aad,
-            plaintext,
-            out,
-        )?)
+        Ok(crypto::seal_derived_into(key, salt, aad, plaintext, out)?)
     }
 
     fn open(
@@ -205,22 +262,67 @@ impl MaterialHandle for LocalHandle {
         aad: &[u8],
         sealed: &[u8],
     ) -> Result<Plaintext, BackendError> {
-        if self.spec != KeySpec::SymmetricDefault {
-            return Err(self.unsupported("open"));
-        }
-        Ok(crypto::open_derived(
-            self.key.expose_secret(),
-            salt,
-            aad,
-            sealed,
-        )?)
+        let key = self.aes("open")?;
+        Ok(crypto::open_derived(key, salt, aad, sealed)?)
     }
 
     fn open_v1(&self, aad: &[u8], sealed: &[u8]) -> Result<Plaintext, BackendError> {
-        if self.spec != KeySpec::SymmetricDefault {
-            return Err(self.unsupported("open"));
+        let key = self.aes("open")?;
+        Ok(crypto::open(key, aad, sealed)?)
+    }
+
+    fn sign(
+        &self,
+        algorithm: SigningAlgorithm,
+        message_type: MessageType,
+        message: &[u8],
+    ) -> Result<Vec<u8>, BackendError> {
+        Ok(self
+            .private("sign")?
+            .sign(algorithm, message_type, message)?)
+    }
+
+    fn decrypt(
+        &self,
+        algorithm: EncryptionAlgorithm,
+        ciphertext: &[u8],
+    ) -> Result<Plaintext, BackendError> {
+        Ok(self.private("decrypt")?.decrypt(algorithm, ciphertext)?)
+    }
+
+    fn mac(&self, algorithm: MacAlgorithm, message: &[u8]) -> Result<Vec<u8>, BackendError> {
+        Ok(crypto::hmac::mac(algorithm, self.hmac("mac")?, message)?)
+    }
+
+    fn verify_mac(
+        &self,
+        algorithm: MacAlgorithm,
+        message: &[u8],
+        mac: &[u8],
+    ) -> Result<bool, BackendError> {
+        Ok(crypto::hmac::verify_mac(
+            algorithm,
+            self.hmac("verify_mac")?,
+            message,
+            mac,
+        )?)
+    }
+
+    fn derive_shared_secret(&self, peer_public_key: &[u8]) -> Result<Plaintext, BackendError> {
+        Ok(self
+            .private("derive_shared_secret")?
+            .derive_shared_secret(peer_public_key)?)
+    }
+
+    fn decapsulate(&self, ciphertext: &[u8]) -> Result<Plaintext, BackendError> {
+        Ok(self.private("decapsulate")?.decapsulate(ciphertext)?)
+    }
+
+    fn public_key(&self) -> Option<&[u8]> {
+        match &self.material {
+            Loaded::Private(k) => Some(k.public_key_der()),
+            _ => None,
         }
-        Ok(crypto::open(self.key.expose_secret(), aad, sealed)?)
     }
 
     fn backend_name(&self) -> &'static str {
@@ -372,7 +474,7 @@ mod tests {
     }
 
     #[test]
-    fn generation_is_fresh_and_limited_to_symmetric_keys() {
+    fn generation_is_fresh_and_refuses_sm2() {
         let be = backend(1);
         let id = KeyId::new_random();
         let a = be
@@ -386,7 +488,7 @@ mod tests {
             be.unseal(&id, &b).expect("b").expose_secret()
         );
         assert!(matches!(
-            be.generate(&id, 1, KeySpec::Rsa2048, 0),
+            be.generate(&id, 1, KeySpec::Sm2, 0),
             Err(BackendError::Unsupported {
                 operation: "generate",
                 ..
@@ -398,10 +500,10 @@ mod tests {
     fn non_aes_material_seals_nothing() {
         // An HMAC key loaded from a record (as import will make them): the
         // AEAD operations refuse, they do not treat it as an AES key.
-        let h = LocalHandle {
-            spec: KeySpec::Hmac256,
-            key: KeyMaterial::from_slice(&[5u8; 32]).expect("32 bytes"),
-        };
+        let h = handle_from_material(
+            KeySpec::Hmac256,
+            KeyMaterial::from_slice(&[5u8; 32]).expect("32 bytes"),
+        );
         let mut out = Vec::new();
         assert!(matches!(
             h.seal_into(&[6u8; SALT_LEN], b"", b"x", &mut out),

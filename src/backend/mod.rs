@@ -9,12 +9,14 @@
 //!   location (a sealed blob, an HSM reference) only that backend
 //!   understands; the store keeps it without knowing what is inside.
 //! - [`MaterialHandle`] is one loaded material version, performing the
-//!   operations the core needs: AEAD seal/open for symmetric keys now (under
-//!   a key derived per blob from the material and a salt); sign,
-//!   asymmetric decrypt, MAC and key agreement have default methods that
-//!   answer [`BackendError::Unsupported`], so the issues that add them only
-//!   add code. Raw bytes never cross this interface: a backend that holds
-//!   material in an HSM implements the same methods by calling the HSM.
+//!   operations the core needs: AEAD seal/open for symmetric keys (under
+//!   a key derived per blob from the material and a salt), sign, RSA
+//!   decrypt, MAC, key agreement and decapsulation, each typed by the
+//!   core's algorithm enums, and the public key of asymmetric material.
+//!   Every method has a default answering [`BackendError::Unsupported`],
+//!   so a handle implements what its material does. Private bytes never
+//!   cross this interface: a backend that holds material in an HSM
+//!   implements the same methods by calling the HSM.
 //!
 //! [`local::LocalBackend`] (material sealed under a key derived from the
 //! root key, held in process memory once loaded) is the only backend so
@@ -27,7 +29,10 @@ pub mod root;
 use std::sync::Arc;
 
 use crate::crypto::{CryptoError, SALT_LEN};
-use crate::model::{KeyId, KeySpec, MaterialVersion};
+use crate::model::{
+    EncryptionAlgorithm, KeyId, KeySpec, MacAlgorithm, MaterialVersion, MessageType,
+    SigningAlgorithm,
+};
 use crate::secret::{KeyMaterial, Plaintext};
 use crate::store::StoreError;
 
@@ -151,32 +156,67 @@ pub trait MaterialHandle: Send + Sync {
     /// longer seals that way) with `aad`. Fails opaquely.
     fn open_v1(&self, aad: &[u8], sealed: &[u8]) -> Result<Plaintext, BackendError>;
 
-    /// Signs `message` with `algorithm` (the AWS SigningAlgorithm spelling,
-    /// validated by the core). Asymmetric SIGN_VERIFY keys; later issue.
-    fn sign(&self, algorithm: &str, message: &[u8]) -> Result<Vec<u8>, BackendError> {
-        let _ = (algorithm, message);
+    /// Signs `message` (of `message_type`, already checked by the core
+    /// against the algorithm) with `algorithm`. SIGN_VERIFY keys.
+    fn sign(
+        &self,
+        algorithm: SigningAlgorithm,
+        message_type: MessageType,
+        message: &[u8],
+    ) -> Result<Vec<u8>, BackendError> {
+        let _ = (algorithm, message_type, message);
         Err(self.unsupported("sign"))
     }
 
-    /// Decrypts `ciphertext` with `algorithm` (AWS EncryptionAlgorithm
-    /// spelling). Asymmetric ENCRYPT_DECRYPT keys; later issue.
-    fn decrypt(&self, algorithm: &str, ciphertext: &[u8]) -> Result<Plaintext, BackendError> {
+    /// Decrypts an RSA-OAEP `ciphertext` with `algorithm`. Asymmetric
+    /// ENCRYPT_DECRYPT keys; fails opaquely.
+    fn decrypt(
+        &self,
+        algorithm: EncryptionAlgorithm,
+        ciphertext: &[u8],
+    ) -> Result<Plaintext, BackendError> {
         let _ = (algorithm, ciphertext);
         Err(self.unsupported("decrypt"))
     }
 
-    /// The MAC of `message` with `algorithm` (AWS MacAlgorithm spelling).
-    /// HMAC keys; later issue.
-    fn mac(&self, algorithm: &str, message: &[u8]) -> Result<Vec<u8>, BackendError> {
+    /// The MAC of `message` with `algorithm`. HMAC keys.
+    fn mac(&self, algorithm: MacAlgorithm, message: &[u8]) -> Result<Vec<u8>, BackendError> {
         let _ = (algorithm, message);
         Err(self.unsupported("mac"))
     }
 
-    /// The shared secret with `peer_public_key` (DER SubjectPublicKeyInfo).
-    /// KEY_AGREEMENT keys; later issue.
+    /// Whether `mac` is the MAC of `message` with `algorithm`, compared
+    /// in constant time. HMAC keys.
+    fn verify_mac(
+        &self,
+        algorithm: MacAlgorithm,
+        message: &[u8],
+        mac: &[u8],
+    ) -> Result<bool, BackendError> {
+        let _ = (algorithm, message, mac);
+        Err(self.unsupported("verify_mac"))
+    }
+
+    /// The ECDH shared secret with `peer_public_key` (DER
+    /// SubjectPublicKeyInfo). KEY_AGREEMENT keys.
     fn derive_shared_secret(&self, peer_public_key: &[u8]) -> Result<Plaintext, BackendError> {
         let _ = peer_public_key;
         Err(self.unsupported("derive_shared_secret"))
+    }
+
+    /// The shared secret an ML-KEM `ciphertext` encapsulates.
+    /// ENCAPSULATE_DECAPSULATE keys.
+    fn decapsulate(&self, ciphertext: &[u8]) -> Result<Plaintext, BackendError> {
+        let _ = ciphertext;
+        Err(self.unsupported("decapsulate"))
+    }
+
+    /// The public key (DER SubjectPublicKeyInfo) of asymmetric material;
+    /// `None` for symmetric and HMAC material. Verify, asymmetric Encrypt
+    /// and Encapsulate need only this, so the core performs them with it
+    /// (public-key operations need no backend boundary).
+    fn public_key(&self) -> Option<&[u8]> {
+        None
     }
 
     /// The backend's name (for `Unsupported`).
@@ -228,22 +268,37 @@ mod tests {
         let h = Minimal;
         let is_unsupported = |e: BackendError, op: &str| matches!(e, BackendError::Unsupported { operation, spec: KeySpec::Hmac256, backend: "test" } if operation == op);
         assert!(is_unsupported(
-            h.sign("ECDSA_SHA_256", b"m").unwrap_err(),
+            h.sign(SigningAlgorithm::EcdsaSha256, MessageType::Raw, b"m")
+                .unwrap_err(),
             "sign"
         ));
         assert!(is_unsupported(
-            h.decrypt("RSAES_OAEP_SHA_256", b"c").unwrap_err(),
+            h.decrypt(EncryptionAlgorithm::RsaesOaepSha256, b"c")
+                .unwrap_err(),
             "decrypt"
         ));
         assert!(is_unsupported(
-            h.mac("HMAC_SHA_256", b"m").unwrap_err(),
+            h.mac(MacAlgorithm::HmacSha256, b"m").unwrap_err(),
             "mac"
+        ));
+        assert!(is_unsupported(
+            h.verify_mac(MacAlgorithm::HmacSha256, b"m", b"t")
+                .unwrap_err(),
+            "verify_mac"
         ));
         assert!(is_unsupported(
             h.derive_shared_secret(b"pk").unwrap_err(),
             "derive_shared_secret"
         ));
-        let msg = h.mac("HMAC_SHA_256", b"m").unwrap_err().to_string();
+        assert!(is_unsupported(
+            h.decapsulate(b"c").unwrap_err(),
+            "decapsulate"
+        ));
+        assert!(h.public_key().is_none());
+        let msg = h
+            .mac(MacAlgorithm::HmacSha256, b"m")
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             msg,
             "mac is not supported for HMAC_256 key material by the test backend"

@@ -1,4 +1,5 @@
-//! Cryptographic operations: Encrypt, Decrypt, ReEncrypt, GenerateDataKey,
+//! Cryptographic operations: Encrypt, Decrypt, ReEncrypt (under symmetric
+//! keys and, with RSA-OAEP, RSA keys), GenerateDataKey,
 //! GenerateDataKeyWithoutPlaintext, GenerateRandom.
 //!
 //! This is the hot path. With warm caches a call does: parse the KeyId,
@@ -13,8 +14,9 @@ use super::request::{
     DecryptRequest, EncryptRequest, GenerateDataKeyRequest, GenerateDataKeyWithoutPlaintextRequest,
     GenerateRandomRequest, ReEncryptRequest,
 };
-use super::{validate, AuthzInput, Caller, Inner, Kms, Resource};
+use super::{key_use, validate, AuthzInput, Caller, Inner, Kms, Resource};
 use crate::ciphertext::{self, BlobHeader, CanonicalContext, MAX_BLOB_LEN};
+use crate::crypto::asymmetric;
 use crate::error::{KmsError, KmsResult};
 use crate::model::ids::key_material_id;
 use crate::model::{EncryptionAlgorithm, KeyRecord, KeyUsage, Operation};
@@ -124,6 +126,19 @@ struct Opened {
     alg: EncryptionAlgorithm,
 }
 
+/// An encryption context binds only kmsd's symmetric blobs; RSA-OAEP has
+/// nowhere to put it, and accepting one silently would let a caller
+/// believe it is bound (AWS supports it on symmetric keys only).
+fn no_context_for_asymmetric(context: &HashMap<String, String>) -> KmsResult<()> {
+    if !context.is_empty() {
+        return Err(validate::validation(
+            "encryptionContext",
+            "An encryption context is supported only with symmetric encryption KMS keys",
+        ));
+    }
+    Ok(())
+}
+
 fn check_usage(key: &KeyRecord, op: Operation, region: &str) -> KmsResult<()> {
     if key.usage != KeyUsage::EncryptDecrypt {
         return Err(KmsError::InvalidKeyUsage(format!(
@@ -138,7 +153,7 @@ fn check_usage(key: &KeyRecord, op: Operation, region: &str) -> KmsResult<()> {
 
 impl Inner {
     /// Seals `plaintext` under the current material of `key`.
-    async fn seal_current(
+    pub(super) async fn seal_current(
         self: &Arc<Self>,
         key: &KeyRecord,
         ctx: &CanonicalContext,
@@ -152,6 +167,86 @@ impl Inner {
         };
         let blob = ciphertext::seal(header, &*material, ctx, plaintext)?;
         Ok((blob, key_material_id(&key.id, version)))
+    }
+
+    /// Encrypts `plaintext` under the current material of `key` with
+    /// `alg` (already checked against the key): a kmsd blob for symmetric
+    /// keys, the raw RSA-OAEP ciphertext for RSA keys (as AWS: no header,
+    /// so Decrypt must be told the key).
+    async fn seal_for(
+        self: &Arc<Self>,
+        key: &KeyRecord,
+        alg: EncryptionAlgorithm,
+        context: &HashMap<String, String>,
+        ctx: &CanonicalContext,
+        plaintext: &[u8],
+    ) -> KmsResult<(Vec<u8>, String)> {
+        if !key.spec.is_asymmetric() {
+            return self.seal_current(key, ctx, plaintext).await;
+        }
+        no_context_for_asymmetric(context)?;
+        if let Some(max) = key.spec.max_rsa_plaintext(alg) {
+            validate::length("plaintext", plaintext.len(), 1, max)?;
+        }
+        let material = self.current_material(key).await?;
+        let public_key = self.public_key_of(key, &*material)?;
+        let ciphertext = asymmetric::encrypt(key.spec, public_key, alg, plaintext)
+            .map_err(|e| key_use::crypto_input_error("plaintext", e))?;
+        Ok((ciphertext, key_material_id(&key.id, key.current_version)))
+    }
+
+    /// Opens a ciphertext: an RSA-OAEP one when the request names an
+    /// RSA-OAEP algorithm (such a ciphertext has no header naming its
+    /// key), else a kmsd blob.
+    async fn open_any(self: &Arc<Self>, caller: &Caller, req: OpenBlob<'_>) -> KmsResult<Opened> {
+        match req.alg {
+            Some(EncryptionAlgorithm::RsaesOaepSha1 | EncryptionAlgorithm::RsaesOaepSha256) => {
+                self.open_rsa(caller, req).await
+            }
+            _ => self.open_blob(caller, req).await,
+        }
+    }
+
+    /// Decrypts an RSA-OAEP ciphertext with the private key of the key the
+    /// request names. Any failure of the decryption itself is the one
+    /// opaque InvalidCiphertextException (the private-key operation is
+    /// constant time in the backend; see docs/security.md).
+    async fn open_rsa(self: &Arc<Self>, caller: &Caller, req: OpenBlob<'_>) -> KmsResult<Opened> {
+        let OpenBlob {
+            op,
+            blob,
+            context,
+            ctx: _,
+            key_id,
+            alg,
+        } = req;
+        validate::length("ciphertextBlob", blob.len(), 1, MAX_BLOB_LEN)?;
+        let key_id = key_id.ok_or_else(|| {
+            validate::validation(
+                "keyId",
+                "KeyId is required to decrypt a ciphertext of an asymmetric KMS key",
+            )
+        })?;
+        no_context_for_asymmetric(context)?;
+        let key = self
+            .resolve(caller, key_id, op, &crypto_input(context, alg))
+            .await?;
+        check_usage(&key, op, &self.region)?;
+        let alg = check_algorithm(&key, alg, &self.region)?;
+        let material = self.current_material(&key).await?;
+        let ciphertext = blob.to_vec();
+        let plaintext = self
+            .private_op(material, move |m| {
+                m.decrypt(alg, &ciphertext)
+                    .map_err(|_| KmsError::InvalidCiphertext("The ciphertext is invalid.".into()))
+            })
+            .await?;
+        Ok(Opened {
+            plaintext,
+            key_material_id: key_material_id(&key.id, key.current_version),
+            key,
+            alg,
+        })
     }
 
     /// Opens a blob: finds its key from the header, checks an optional
@@ -230,7 +325,9 @@ impl Kms {
             .await?;
         check_usage(&key, Operation::Encrypt, &inner.region)?;
         let encryption_algorithm = check_algorithm(&key, alg, &inner.region)?;
-        let (ciphertext_blob, key_material_id) = inner.seal_current(&key, &ctx, plaintext).await?;
+        let (ciphertext_blob, key_material_id) = inner
+            .seal_for(&key, encryption_algorithm, context, &ctx, plaintext)
+            .await?;
         Ok(EncryptOutput {
             ciphertext_blob,
             key,
@@ -246,7 +343,7 @@ impl Kms {
         let ctx = CanonicalContext::new(&req.encryption_context)?;
         let opened = self
             .inner
-            .open_blob(
+            .open_any(
                 caller,
                 OpenBlob {
                     op: Operation::Decrypt,
@@ -283,7 +380,7 @@ impl Kms {
         crate::model::KeyRef::parse(&req.destination_key_id)?;
         let inner = &self.inner;
         let source = inner
-            .open_blob(
+            .open_any(
                 caller,
                 OpenBlob {
                     op: Operation::ReEncryptFrom,
@@ -310,7 +407,13 @@ impl Kms {
         check_usage(&key, Operation::ReEncryptTo, &inner.region)?;
         let destination_encryption_algorithm = check_algorithm(&key, dst_alg, &inner.region)?;
         let (ciphertext_blob, destination_key_material_id) = inner
-            .seal_current(&key, &dst_ctx, source.plaintext.expose_secret())
+            .seal_for(
+                &key,
+                destination_encryption_algorithm,
+                &req.destination_encryption_context,
+                &dst_ctx,
+                source.plaintext.expose_secret(),
+            )
             .await?;
         Ok(ReEncryptOutput {
             ciphertext_blob,

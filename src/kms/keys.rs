@@ -12,9 +12,7 @@ use super::request::{
 use super::{default_key_policy, validate, AuthzInput, Caller, Inner, Kms, LockName, Resource};
 use crate::clock::DAY_MS;
 use crate::error::{KmsError, KmsResult};
-use crate::model::{
-    KeyId, KeyRecord, KeySpec, KeyState, KeyUsage, Operation, Origin, RotationType,
-};
+use crate::model::{KeyId, KeyRecord, KeySpec, KeyState, Operation, Origin, RotationType};
 use crate::store::{Batch, Counter, Schedule};
 
 /// Keys per synced batch in [`Kms::create_keys_bulk`]: large enough that
@@ -124,9 +122,11 @@ impl Kms {
         input: CreateKeyRequest,
     ) -> KmsResult<Arc<KeyRecord>> {
         let (rec, policy) = self.plan_key(caller, input).await?;
+        // Before any lock: a key pair takes up to seconds (RSA_4096) and
+        // is made on the bounded generation pool (`key_use.rs`).
+        let material = self.inner.generate_material(&rec, 1).await?;
         self.inner
             .blocking(move |inner| {
-                let material = inner.new_material(&rec, 1)?;
                 // The new key conflicts with nothing but its account's
                 // key counter.
                 let _w = inner.lock(&[LockName::Account(&rec.account)]);
@@ -225,14 +225,22 @@ impl Kms {
             ));
         }
         let spec = input.key_spec.unwrap_or(KeySpec::SymmetricDefault);
-        let usage = input.key_usage.unwrap_or(KeyUsage::EncryptDecrypt);
-        let origin = input.origin.unwrap_or(Origin::AwsKms);
-        if spec != KeySpec::SymmetricDefault {
-            return Err(KmsError::UnsupportedOperation(format!(
-                "KeySpec {spec} is not supported by this kmsd version (only SYMMETRIC_DEFAULT)"
-            )));
+        if !spec.is_offered() {
+            return Err(super::key_use::not_offered(spec));
         }
-        if usage != KeyUsage::EncryptDecrypt {
+        // AWS's default usage is ENCRYPT_DECRYPT; a spec that cannot
+        // encrypt (ECC but RSA, HMAC, ML-DSA, ML-KEM) must name its usage.
+        let usage = match input.key_usage.or(spec.default_usage()) {
+            Some(u) => u,
+            None => {
+                return Err(validate::validation(
+                    "keyUsage",
+                    &format!("KeyUsage is required for KeySpec {spec}"),
+                ))
+            }
+        };
+        let origin = input.origin.unwrap_or(Origin::AwsKms);
+        if !spec.usages().contains(&usage) {
             return Err(validate::validation(
                 "keyUsage",
                 &format!("KeyUsage {usage} is not compatible with KeySpec {spec}"),

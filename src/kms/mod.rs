@@ -24,16 +24,22 @@ mod aliases;
 mod authz;
 pub mod cache;
 mod crypto_ops;
+mod data_key_pairs;
 mod deletion;
+mod encapsulation;
 mod grants;
 mod identity;
 mod jobs;
+mod key_agreement;
+pub mod key_use;
 mod keys;
 mod locks;
+mod mac;
 mod policies;
 mod quotas;
 pub mod request;
 mod rotation;
+mod signing;
 mod tags;
 pub mod validate;
 
@@ -57,11 +63,16 @@ pub use aliases::AliasEntry;
 pub use authz::default_key_policy;
 pub(crate) use authz::{AuthzInput, Resource};
 pub use crypto_ops::{DataKeyOutput, DecryptOutput, EncryptOutput, ReEncryptOutput};
+pub use data_key_pairs::DataKeyPairOutput;
+pub use encapsulation::{DecapsulateOutput, EncapsulateOutput};
 pub use jobs::{confirm_clock_in, jobs_status_of, JobPass, JobsStatus};
+pub use key_agreement::SharedSecretOutput;
 pub use keys::{ScheduledDeletion, BULK_BATCH};
+pub use mac::{MacOutput, VerifyMacOutput};
 pub use policies::POLICY_NAME as KEY_POLICY_NAME;
 pub use quotas::{Limits, RateLimit};
 pub use rotation::{RotationInfo, RotationStatus};
+pub use signing::{PublicKeyOutput, SignOutput, VerifyOutput};
 
 /// The authenticated caller of one request.
 #[derive(Debug, Clone)]
@@ -142,6 +153,8 @@ pub(crate) struct Inner {
     quotas: quotas::Quotas,
     /// Woken when a job schedule (deletion, rotation) changes.
     schedule_changed: Notify,
+    /// Permits for slow key-pair generation (`key_use.rs`).
+    keygen: tokio::sync::Semaphore,
     /// Publishes each completed background pass (see `jobs.rs`).
     jobs: jobs::JobSignal,
 }
@@ -173,6 +186,7 @@ impl Kms {
                 locks: Locks::new(),
                 quotas: quotas::Quotas::new(config.limits, config.rate_limit),
                 schedule_changed: Notify::new(),
+                keygen: tokio::sync::Semaphore::new(key_use::keygen_permits()),
                 jobs: jobs::JobSignal::new(),
             }),
         }
@@ -506,6 +520,16 @@ fn accepts_alias(op: Operation) -> bool {
             | Operation::ReEncryptTo
             | Operation::GenerateDataKey
             | Operation::GenerateDataKeyWithoutPlaintext
+            | Operation::GetPublicKey
+            | Operation::Sign
+            | Operation::Verify
+            | Operation::GenerateDataKeyPair
+            | Operation::GenerateDataKeyPairWithoutPlaintext
+            | Operation::GenerateMac
+            | Operation::VerifyMac
+            | Operation::DeriveSharedSecret
+            | Operation::Encapsulate
+            | Operation::Decapsulate
     )
 }
 

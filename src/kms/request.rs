@@ -11,7 +11,10 @@
 
 use std::collections::HashMap;
 
-use crate::model::{DataKeySpec, EncryptionAlgorithm, GrantConstraints, GrantOperation, KeySpec};
+use crate::model::{
+    DataKeyPairSpec, DataKeySpec, EncapsulationAlgorithm, EncryptionAlgorithm, GrantConstraints,
+    GrantOperation, KeyAgreementAlgorithm, KeySpec, MacAlgorithm, MessageType, SigningAlgorithm,
+};
 use crate::model::{KeyUsage, Origin};
 use crate::secret::Plaintext;
 
@@ -256,6 +259,131 @@ pub struct GenerateRandomRequest {
     pub number_of_bytes: Option<i32>,
     /// CustomKeyStoreId.
     pub custom_key_store_id: Option<String>,
+}
+
+/// GetPublicKey.
+#[derive(Debug, Clone, Default)]
+pub struct GetPublicKeyRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// GrantTokens.
+    pub grant_tokens: Vec<String>,
+}
+
+/// Sign.
+#[derive(Debug, Clone, Default)]
+pub struct SignRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// Message (1–4096 bytes): the message, its digest, or ML-DSA's mu.
+    pub message: Vec<u8>,
+    /// MessageType (RAW when not given).
+    pub message_type: Option<MessageType>,
+    /// GrantTokens.
+    pub grant_tokens: Vec<String>,
+    /// SigningAlgorithm (required).
+    pub signing_algorithm: Option<SigningAlgorithm>,
+}
+
+/// Verify.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// Message, as for Sign.
+    pub message: Vec<u8>,
+    /// MessageType (RAW when not given).
+    pub message_type: Option<MessageType>,
+    /// Signature.
+    pub signature: Vec<u8>,
+    /// SigningAlgorithm (required).
+    pub signing_algorithm: Option<SigningAlgorithm>,
+    /// GrantTokens.
+    pub grant_tokens: Vec<String>,
+}
+
+/// GenerateDataKeyPair.
+#[derive(Debug, Clone, Default)]
+pub struct GenerateDataKeyPairRequest {
+    /// EncryptionContext.
+    pub encryption_context: EncryptionContext,
+    /// KeyId: the symmetric encryption key that seals the private key.
+    pub key_id: String,
+    /// KeyPairSpec (required).
+    pub key_pair_spec: Option<DataKeyPairSpec>,
+    /// GrantTokens.
+    pub grant_tokens: Vec<String>,
+}
+
+/// GenerateDataKeyPairWithoutPlaintext: GenerateDataKeyPair's fields.
+#[derive(Debug, Clone, Default)]
+pub struct GenerateDataKeyPairWithoutPlaintextRequest(pub GenerateDataKeyPairRequest);
+
+/// GenerateMac.
+#[derive(Debug, Clone, Default)]
+pub struct GenerateMacRequest {
+    /// Message (1–4096 bytes).
+    pub message: Vec<u8>,
+    /// KeyId.
+    pub key_id: String,
+    /// MacAlgorithm (required).
+    pub mac_algorithm: Option<MacAlgorithm>,
+    /// GrantTokens.
+    pub grant_tokens: Vec<String>,
+}
+
+/// VerifyMac.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyMacRequest {
+    /// Message (1–4096 bytes).
+    pub message: Vec<u8>,
+    /// KeyId.
+    pub key_id: String,
+    /// MacAlgorithm (required).
+    pub mac_algorithm: Option<MacAlgorithm>,
+    /// Mac.
+    pub mac: Vec<u8>,
+    /// GrantTokens.
+    pub grant_tokens: Vec<String>,
+}
+
+/// DeriveSharedSecret.
+#[derive(Debug, Clone, Default)]
+pub struct DeriveSharedSecretRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// KeyAgreementAlgorithm (required).
+    pub key_agreement_algorithm: Option<KeyAgreementAlgorithm>,
+    /// PublicKey: the other party's, DER SubjectPublicKeyInfo.
+    pub public_key: Vec<u8>,
+    /// GrantTokens.
+    pub grant_tokens: Vec<String>,
+    /// Recipient.AttestationDocument (refused: kmsd has no enclaves).
+    pub recipient_attestation_document: Option<Vec<u8>>,
+}
+
+/// Encapsulate.
+#[derive(Debug, Clone, Default)]
+pub struct EncapsulateRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// EncapsulationAlgorithm (required).
+    pub encapsulation_algorithm: Option<EncapsulationAlgorithm>,
+    /// GrantTokens.
+    pub grant_tokens: Vec<String>,
+}
+
+/// Decapsulate.
+#[derive(Debug, Clone, Default)]
+pub struct DecapsulateRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// The ciphertext Encapsulate returned.
+    pub ciphertext: Vec<u8>,
+    /// EncapsulationAlgorithm (required).
+    pub encapsulation_algorithm: Option<EncapsulationAlgorithm>,
+    /// GrantTokens.
+    pub grant_tokens: Vec<String>,
 }
 
 /// PutKeyPolicy.

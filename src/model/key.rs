@@ -273,7 +273,8 @@ impl DataKeySpec {
 }
 
 impl KeySpec {
-    /// The encryption algorithms a key of this spec supports.
+    /// The encryption algorithms a key of this spec supports (with
+    /// ENCRYPT_DECRYPT usage).
     pub fn encryption_algorithms(self) -> &'static [EncryptionAlgorithm] {
         match self {
             KeySpec::SymmetricDefault => &[EncryptionAlgorithm::SymmetricDefault],
@@ -282,6 +283,203 @@ impl KeySpec {
                 EncryptionAlgorithm::RsaesOaepSha256,
             ],
             _ => &[],
+        }
+    }
+
+    /// The signing algorithms a key of this spec supports (with
+    /// SIGN_VERIFY usage).
+    pub fn signing_algorithms(self) -> &'static [SigningAlgorithm] {
+        use SigningAlgorithm as S;
+        match self {
+            KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => &[
+                S::RsassaPssSha256,
+                S::RsassaPssSha384,
+                S::RsassaPssSha512,
+                S::RsassaPkcs1V15Sha256,
+                S::RsassaPkcs1V15Sha384,
+                S::RsassaPkcs1V15Sha512,
+            ],
+            KeySpec::EccNistP256 | KeySpec::EccSecgP256k1 => &[S::EcdsaSha256],
+            KeySpec::EccNistP384 => &[S::EcdsaSha384],
+            KeySpec::EccNistP521 => &[S::EcdsaSha512],
+            KeySpec::EccNistEdwards25519 => &[S::Ed25519Sha512, S::Ed25519PhSha512],
+            KeySpec::MlDsa44 | KeySpec::MlDsa65 | KeySpec::MlDsa87 => &[S::MlDsaShake256],
+            _ => &[],
+        }
+    }
+
+    /// The MAC algorithm of an HMAC key spec (exactly one each).
+    pub fn mac_algorithms(self) -> &'static [MacAlgorithm] {
+        match self {
+            KeySpec::Hmac224 => &[MacAlgorithm::HmacSha224],
+            KeySpec::Hmac256 => &[MacAlgorithm::HmacSha256],
+            KeySpec::Hmac384 => &[MacAlgorithm::HmacSha384],
+            KeySpec::Hmac512 => &[MacAlgorithm::HmacSha512],
+            _ => &[],
+        }
+    }
+
+    /// The key agreement algorithms a key of this spec supports (with
+    /// KEY_AGREEMENT usage): ECDH on the NIST curves.
+    pub fn key_agreement_algorithms(self) -> &'static [KeyAgreementAlgorithm] {
+        match self {
+            KeySpec::EccNistP256 | KeySpec::EccNistP384 | KeySpec::EccNistP521 => {
+                &[KeyAgreementAlgorithm::Ecdh]
+            }
+            _ => &[],
+        }
+    }
+
+    /// The key encapsulation algorithms a key of this spec supports (with
+    /// ENCAPSULATE_DECAPSULATE usage).
+    pub fn encapsulation_algorithms(self) -> &'static [EncapsulationAlgorithm] {
+        match self {
+            KeySpec::MlKem512 | KeySpec::MlKem768 | KeySpec::MlKem1024 => {
+                &[EncapsulationAlgorithm::MlKem]
+            }
+            _ => &[],
+        }
+    }
+
+    /// The key usages a key of this spec may be created with (AWS's
+    /// table; SM2's, which kmsd refuses, included for completeness).
+    pub fn usages(self) -> &'static [KeyUsage] {
+        use KeyUsage as U;
+        match self {
+            KeySpec::SymmetricDefault => &[U::EncryptDecrypt],
+            KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => {
+                &[U::EncryptDecrypt, U::SignVerify]
+            }
+            KeySpec::EccNistP256 | KeySpec::EccNistP384 | KeySpec::EccNistP521 => {
+                &[U::SignVerify, U::KeyAgreement]
+            }
+            KeySpec::EccSecgP256k1
+            | KeySpec::EccNistEdwards25519
+            | KeySpec::MlDsa44
+            | KeySpec::MlDsa65
+            | KeySpec::MlDsa87 => &[U::SignVerify],
+            KeySpec::MlKem512 | KeySpec::MlKem768 | KeySpec::MlKem1024 => {
+                &[U::EncapsulateDecapsulate]
+            }
+            KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512 => {
+                &[U::GenerateVerifyMac]
+            }
+            KeySpec::Sm2 => &[U::SignVerify, U::EncryptDecrypt, U::KeyAgreement],
+        }
+    }
+
+    /// The usage CreateKey applies when KeyUsage is not given: AWS's
+    /// default, ENCRYPT_DECRYPT, where the spec allows it; `None` where
+    /// it does not (KeyUsage is then required).
+    pub fn default_usage(self) -> Option<KeyUsage> {
+        self.usages()
+            .contains(&KeyUsage::EncryptDecrypt)
+            .then_some(KeyUsage::EncryptDecrypt)
+    }
+
+    /// Whether the key has a public half (GetPublicKey answers for it).
+    pub fn is_asymmetric(self) -> bool {
+        !matches!(
+            self,
+            KeySpec::SymmetricDefault
+                | KeySpec::Hmac224
+                | KeySpec::Hmac256
+                | KeySpec::Hmac384
+                | KeySpec::Hmac512
+        )
+    }
+
+    /// Whether kmsd offers keys of this spec (SM2 is AWS's China Regions
+    /// only: refused with UnsupportedOperationException).
+    pub fn is_offered(self) -> bool {
+        self != KeySpec::Sm2
+    }
+
+    /// The length of an ML-KEM ciphertext of this parameter set (FIPS 203
+    /// table 3); `None` for other specs.
+    pub fn ml_kem_ciphertext_len(self) -> Option<usize> {
+        match self {
+            KeySpec::MlKem512 => Some(768),
+            KeySpec::MlKem768 => Some(1088),
+            KeySpec::MlKem1024 => Some(1568),
+            _ => None,
+        }
+    }
+
+    /// The largest plaintext RSA-OAEP with `alg` encrypts under a key of
+    /// this spec (k - 2·hLen - 2 bytes); `None` for other specs and
+    /// algorithms.
+    pub fn max_rsa_plaintext(self, alg: EncryptionAlgorithm) -> Option<usize> {
+        let modulus = match self {
+            KeySpec::Rsa2048 => 256,
+            KeySpec::Rsa3072 => 384,
+            KeySpec::Rsa4096 => 512,
+            _ => return None,
+        };
+        let hash = match alg {
+            EncryptionAlgorithm::RsaesOaepSha1 => 20,
+            EncryptionAlgorithm::RsaesOaepSha256 => 32,
+            _ => return None,
+        };
+        Some(modulus - 2 * hash - 2)
+    }
+}
+
+impl SigningAlgorithm {
+    /// The length of the digest a DIGEST message must have; `None` for
+    /// algorithms that take no digest.
+    pub fn digest_len(self) -> Option<usize> {
+        use SigningAlgorithm as S;
+        match self {
+            S::RsassaPssSha256 | S::RsassaPkcs1V15Sha256 | S::EcdsaSha256 | S::Sm2Dsa => Some(32),
+            S::RsassaPssSha384 | S::RsassaPkcs1V15Sha384 | S::EcdsaSha384 => Some(48),
+            S::RsassaPssSha512 | S::RsassaPkcs1V15Sha512 | S::EcdsaSha512 | S::Ed25519PhSha512 => {
+                Some(64)
+            }
+            S::Ed25519Sha512 | S::MlDsaShake256 => None,
+        }
+    }
+
+    /// The message types the algorithm accepts. Pure Ed25519 hashes the
+    /// message itself inside the algorithm, so it signs RAW messages only;
+    /// Ed25519ph signs a SHA-512 digest (AWS: DIGEST only); ML-DSA signs
+    /// a RAW message or its 64-byte representative mu.
+    pub fn message_types(self) -> &'static [MessageType] {
+        match self {
+            SigningAlgorithm::Ed25519Sha512 => &[MessageType::Raw],
+            SigningAlgorithm::Ed25519PhSha512 => &[MessageType::Digest],
+            SigningAlgorithm::MlDsaShake256 => &[MessageType::Raw, MessageType::ExternalMu],
+            _ => &[MessageType::Raw, MessageType::Digest],
+        }
+    }
+
+    /// The exact length a message of `message_type` must have, if fixed
+    /// (DIGEST: the digest length; EXTERNAL_MU: 64 bytes).
+    pub fn fixed_message_len(self, message_type: MessageType) -> Option<usize> {
+        match message_type {
+            MessageType::Raw => None,
+            MessageType::Digest => self.digest_len(),
+            MessageType::ExternalMu => Some(EXTERNAL_MU_LEN),
+        }
+    }
+}
+
+/// The length of ML-DSA's message representative mu (FIPS 204).
+pub const EXTERNAL_MU_LEN: usize = 64;
+
+impl DataKeyPairSpec {
+    /// The key spec of the same key type.
+    pub fn key_spec(self) -> KeySpec {
+        match self {
+            DataKeyPairSpec::Rsa2048 => KeySpec::Rsa2048,
+            DataKeyPairSpec::Rsa3072 => KeySpec::Rsa3072,
+            DataKeyPairSpec::Rsa4096 => KeySpec::Rsa4096,
+            DataKeyPairSpec::EccNistP256 => KeySpec::EccNistP256,
+            DataKeyPairSpec::EccNistP384 => KeySpec::EccNistP384,
+            DataKeyPairSpec::EccNistP521 => KeySpec::EccNistP521,
+            DataKeyPairSpec::EccSecgP256k1 => KeySpec::EccSecgP256k1,
+            DataKeyPairSpec::Sm2 => KeySpec::Sm2,
+            DataKeyPairSpec::EccNistEdwards25519 => KeySpec::EccNistEdwards25519,
         }
     }
 }
@@ -590,6 +788,139 @@ mod tests {
         }
         assert_eq!(KeyState::PendingDeletion.as_aws_str(), "PendingDeletion");
         assert_eq!(KeySpec::SymmetricDefault.as_aws_str(), "SYMMETRIC_DEFAULT");
+    }
+
+    #[test]
+    fn usages_follow_aws_per_spec() {
+        use KeySpec::*;
+        use KeyUsage::*;
+        let cases: &[(KeySpec, &[KeyUsage], Option<KeyUsage>)] = &[
+            (SymmetricDefault, &[EncryptDecrypt], Some(EncryptDecrypt)),
+            (Rsa2048, &[EncryptDecrypt, SignVerify], Some(EncryptDecrypt)),
+            (Rsa4096, &[EncryptDecrypt, SignVerify], Some(EncryptDecrypt)),
+            (EccNistP256, &[SignVerify, KeyAgreement], None),
+            (EccNistP521, &[SignVerify, KeyAgreement], None),
+            (EccSecgP256k1, &[SignVerify], None),
+            (EccNistEdwards25519, &[SignVerify], None),
+            (MlDsa65, &[SignVerify], None),
+            (MlKem1024, &[EncapsulateDecapsulate], None),
+            (Hmac384, &[GenerateVerifyMac], None),
+        ];
+        for (spec, usages, default) in cases {
+            assert_eq!(spec.usages(), *usages, "{spec}");
+            assert_eq!(spec.default_usage(), *default, "{spec}");
+        }
+        assert!(!Sm2.is_offered());
+        assert!(KeySpec::ALL.iter().filter(|s| !s.is_offered()).eq([&Sm2]));
+    }
+
+    #[test]
+    fn every_usage_of_every_spec_lists_algorithms_for_it() {
+        for spec in KeySpec::ALL.iter().filter(|s| s.is_offered()) {
+            for usage in spec.usages() {
+                let n = match usage {
+                    KeyUsage::EncryptDecrypt => spec.encryption_algorithms().len(),
+                    KeyUsage::SignVerify => spec.signing_algorithms().len(),
+                    KeyUsage::GenerateVerifyMac => spec.mac_algorithms().len(),
+                    KeyUsage::KeyAgreement => spec.key_agreement_algorithms().len(),
+                    KeyUsage::EncapsulateDecapsulate => spec.encapsulation_algorithms().len(),
+                };
+                assert!(n > 0, "{spec} {usage}");
+            }
+            // GetPublicKey answers exactly for the specs with a public key.
+            assert_eq!(
+                GrantOperation::GetPublicKey.valid_for(*spec, spec.usages()[0]),
+                spec.is_asymmetric(),
+                "{spec}"
+            );
+        }
+        assert_eq!(
+            KeySpec::EccNistEdwards25519.signing_algorithms(),
+            &[
+                SigningAlgorithm::Ed25519Sha512,
+                SigningAlgorithm::Ed25519PhSha512
+            ]
+        );
+        assert_eq!(
+            KeySpec::EccSecgP256k1.signing_algorithms(),
+            &[SigningAlgorithm::EcdsaSha256]
+        );
+        assert!(KeySpec::EccSecgP256k1.key_agreement_algorithms().is_empty());
+        assert_eq!(
+            KeySpec::Hmac224.mac_algorithms(),
+            &[MacAlgorithm::HmacSha224]
+        );
+    }
+
+    #[test]
+    fn rsa_oaep_plaintext_limits_match_aws() {
+        use EncryptionAlgorithm::*;
+        let cases = [
+            (KeySpec::Rsa2048, 214, 190),
+            (KeySpec::Rsa3072, 342, 318),
+            (KeySpec::Rsa4096, 470, 446),
+        ];
+        for (spec, sha1, sha256) in cases {
+            assert_eq!(spec.max_rsa_plaintext(RsaesOaepSha1), Some(sha1));
+            assert_eq!(spec.max_rsa_plaintext(RsaesOaepSha256), Some(sha256));
+            assert_eq!(spec.max_rsa_plaintext(SymmetricDefault), None);
+        }
+        assert_eq!(KeySpec::EccNistP256.max_rsa_plaintext(RsaesOaepSha1), None);
+    }
+
+    #[test]
+    fn digests_and_message_types_per_signing_algorithm() {
+        use MessageType::*;
+        use SigningAlgorithm as S;
+        assert_eq!(S::RsassaPssSha384.digest_len(), Some(48));
+        assert_eq!(S::RsassaPkcs1V15Sha512.digest_len(), Some(64));
+        assert_eq!(S::EcdsaSha256.digest_len(), Some(32));
+        assert_eq!(S::Ed25519PhSha512.fixed_message_len(Digest), Some(64));
+        assert_eq!(S::MlDsaShake256.fixed_message_len(ExternalMu), Some(64));
+        assert_eq!(S::EcdsaSha384.fixed_message_len(Raw), None);
+        assert_eq!(S::Ed25519Sha512.message_types(), &[Raw]);
+        assert_eq!(S::Ed25519PhSha512.message_types(), &[Digest]);
+        assert_eq!(S::MlDsaShake256.message_types(), &[Raw, ExternalMu]);
+        assert_eq!(S::RsassaPssSha256.message_types(), &[Raw, Digest]);
+        // Every algorithm that takes a DIGEST knows its length.
+        for alg in S::ALL {
+            if alg.message_types().contains(&Digest) {
+                assert!(alg.digest_len().is_some(), "{alg}");
+            }
+        }
+    }
+
+    #[test]
+    fn grants_follow_the_keys_usage() {
+        use GrantOperation as G;
+        let sym = (KeySpec::SymmetricDefault, KeyUsage::EncryptDecrypt);
+        let rsa_enc = (KeySpec::Rsa2048, KeyUsage::EncryptDecrypt);
+        let ecc_sign = (KeySpec::EccNistP256, KeyUsage::SignVerify);
+        let ecc_agree = (KeySpec::EccNistP384, KeyUsage::KeyAgreement);
+        let hmac = (KeySpec::Hmac256, KeyUsage::GenerateVerifyMac);
+        let kem = (KeySpec::MlKem512, KeyUsage::EncapsulateDecapsulate);
+        let ok = |g: G, (s, u): (KeySpec, KeyUsage)| g.valid_for(s, u);
+        assert!(ok(G::GenerateDataKeyPair, sym));
+        assert!(ok(G::GenerateDataKeyPairWithoutPlaintext, sym));
+        assert!(!ok(G::GenerateDataKeyPair, rsa_enc));
+        assert!(ok(G::Encrypt, rsa_enc) && ok(G::Decrypt, rsa_enc));
+        assert!(!ok(G::GenerateDataKey, rsa_enc));
+        assert!(ok(G::Sign, ecc_sign) && !ok(G::Sign, ecc_agree));
+        assert!(ok(G::DeriveSharedSecret, ecc_agree));
+        assert!(ok(G::GenerateMac, hmac) && ok(G::VerifyMac, hmac));
+        assert!(!ok(G::GetPublicKey, hmac) && !ok(G::GetPublicKey, sym));
+        assert!(ok(G::Encapsulate, kem) && ok(G::Decapsulate, kem) && ok(G::GetPublicKey, kem));
+        // Every key may carry grants for DescribeKey, CreateGrant and RetireGrant.
+        for k in [sym, rsa_enc, ecc_sign, ecc_agree, hmac, kem] {
+            assert!(ok(G::DescribeKey, k) && ok(G::CreateGrant, k) && ok(G::RetireGrant, k));
+        }
+    }
+
+    #[test]
+    fn data_key_pair_specs_name_their_key_specs() {
+        for s in DataKeyPairSpec::ALL {
+            assert_eq!(s.key_spec().as_aws_str(), s.as_aws_str());
+        }
     }
 
     #[test]

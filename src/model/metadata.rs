@@ -6,7 +6,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::ids::key_material_id;
-use super::key::{aws_enum, EncryptionAlgorithm, KeyRecord, KeySpec, KeyState, KeyUsage, Origin};
+use super::key::{
+    aws_enum, EncapsulationAlgorithm, EncryptionAlgorithm, KeyAgreementAlgorithm, KeyRecord,
+    KeySpec, KeyState, KeyUsage, MacAlgorithm, Origin, SigningAlgorithm,
+};
 
 aws_enum!(
     /// AWS `KeyManagerType`.
@@ -66,6 +69,14 @@ pub struct KeyMetadata {
     pub key_spec: KeySpec,
     /// EncryptionAlgorithms (keys with ENCRYPT_DECRYPT usage).
     pub encryption_algorithms: &'static [EncryptionAlgorithm],
+    /// SigningAlgorithms (keys with SIGN_VERIFY usage).
+    pub signing_algorithms: &'static [SigningAlgorithm],
+    /// MacAlgorithms (keys with GENERATE_VERIFY_MAC usage).
+    pub mac_algorithms: &'static [MacAlgorithm],
+    /// KeyAgreementAlgorithms (keys with KEY_AGREEMENT usage).
+    pub key_agreement_algorithms: &'static [KeyAgreementAlgorithm],
+    /// KeyEncapsulationAlgorithms (keys with ENCAPSULATE_DECAPSULATE usage).
+    pub key_encapsulation_algorithms: &'static [EncapsulationAlgorithm],
     /// MultiRegion.
     pub multi_region: bool,
     /// PendingDeletionWindowInDays.
@@ -93,14 +104,34 @@ impl KeyRecord {
             cloud_hsm_cluster_id: None,
             key_manager: KeyManager::Customer,
             key_spec: self.spec,
-            encryption_algorithms: if self.usage == KeyUsage::EncryptDecrypt {
-                self.spec.encryption_algorithms()
-            } else {
-                &[]
-            },
+            encryption_algorithms: self
+                .algorithms(KeyUsage::EncryptDecrypt, |s| s.encryption_algorithms()),
+            signing_algorithms: self.algorithms(KeyUsage::SignVerify, |s| s.signing_algorithms()),
+            mac_algorithms: self.algorithms(KeyUsage::GenerateVerifyMac, |s| s.mac_algorithms()),
+            key_agreement_algorithms: self
+                .algorithms(KeyUsage::KeyAgreement, |s| s.key_agreement_algorithms()),
+            key_encapsulation_algorithms: self.algorithms(KeyUsage::EncapsulateDecapsulate, |s| {
+                s.encapsulation_algorithms()
+            }),
             multi_region: self.multi_region,
             pending_deletion_window_in_days: self.pending_window_days,
             current_key_material_id: key_material_id(&self.id, self.current_version),
+        }
+    }
+}
+
+impl KeyRecord {
+    /// The algorithms of `spec` for `usage` if the key has that usage, else
+    /// none (an RSA SIGN_VERIFY key lists no encryption algorithms).
+    fn algorithms<T>(
+        &self,
+        usage: KeyUsage,
+        of: impl FnOnce(KeySpec) -> &'static [T],
+    ) -> &'static [T] {
+        if self.usage == usage {
+            of(self.spec)
+        } else {
+            &[]
         }
     }
 }
@@ -153,6 +184,37 @@ mod tests {
         let mut rec = record();
         rec.usage = KeyUsage::GenerateVerifyMac;
         rec.spec = KeySpec::Hmac256;
-        assert!(rec.metadata("us-east-1").encryption_algorithms.is_empty());
+        let m = rec.metadata("us-east-1");
+        assert!(m.encryption_algorithms.is_empty());
+        assert_eq!(m.mac_algorithms, &[crate::model::MacAlgorithm::HmacSha256]);
+        assert!(m.signing_algorithms.is_empty());
+    }
+
+    #[test]
+    fn each_usage_lists_its_own_algorithms_only() {
+        let mut rec = record();
+        rec.spec = KeySpec::Rsa3072;
+        rec.usage = KeyUsage::SignVerify;
+        let m = rec.metadata("us-east-1");
+        assert!(m.encryption_algorithms.is_empty());
+        assert_eq!(m.signing_algorithms.len(), 6);
+        rec.usage = KeyUsage::EncryptDecrypt;
+        let m = rec.metadata("us-east-1");
+        assert_eq!(m.encryption_algorithms.len(), 2);
+        assert!(m.signing_algorithms.is_empty());
+        rec.spec = KeySpec::EccNistP384;
+        rec.usage = KeyUsage::KeyAgreement;
+        let m = rec.metadata("us-east-1");
+        assert_eq!(
+            m.key_agreement_algorithms,
+            &[crate::model::KeyAgreementAlgorithm::Ecdh]
+        );
+        assert!(m.signing_algorithms.is_empty());
+        rec.spec = KeySpec::MlKem768;
+        rec.usage = KeyUsage::EncapsulateDecapsulate;
+        assert_eq!(
+            rec.metadata("us-east-1").key_encapsulation_algorithms,
+            &[crate::model::EncapsulationAlgorithm::MlKem]
+        );
     }
 }

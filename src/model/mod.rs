@@ -13,8 +13,9 @@ pub mod operation;
 pub use grant::{GrantConstraints, GrantRecord};
 pub use ids::{AliasName, KeyId, KeyRef, Principal};
 pub use key::{
-    DataKeySpec, EncryptionAlgorithm, GrantOperation, KeyRecord, KeySpec, KeyState, KeyUsage,
-    Origin, RotationSettings, RotationType,
+    DataKeyPairSpec, DataKeySpec, EncapsulationAlgorithm, EncryptionAlgorithm, GrantOperation,
+    KeyAgreementAlgorithm, KeyRecord, KeySpec, KeyState, KeyUsage, MacAlgorithm, MessageType,
+    Origin, RotationSettings, RotationType, SigningAlgorithm,
 };
 pub use material::{MaterialLocation, MaterialOrigin, MaterialState, MaterialVersion, SealedBlob};
 pub use metadata::{KeyManager, KeyMaterialState, KeyMetadata};

@@ -53,6 +53,16 @@ operations! {
     GenerateDataKey => "kms:GenerateDataKey", Cryptographic;
     GenerateDataKeyWithoutPlaintext => "kms:GenerateDataKeyWithoutPlaintext", Cryptographic;
     GenerateRandom => "kms:GenerateRandom", Any;
+    GetPublicKey => "kms:GetPublicKey", Cryptographic;
+    Sign => "kms:Sign", Cryptographic;
+    Verify => "kms:Verify", Cryptographic;
+    GenerateDataKeyPair => "kms:GenerateDataKeyPair", Cryptographic;
+    GenerateDataKeyPairWithoutPlaintext => "kms:GenerateDataKeyPairWithoutPlaintext", Cryptographic;
+    GenerateMac => "kms:GenerateMac", Cryptographic;
+    VerifyMac => "kms:VerifyMac", Cryptographic;
+    DeriveSharedSecret => "kms:DeriveSharedSecret", Cryptographic;
+    Encapsulate => "kms:Encapsulate", Cryptographic;
+    Decapsulate => "kms:Decapsulate", Cryptographic;
     PutKeyPolicy => "kms:PutKeyPolicy", NotPendingDeletion;
     GetKeyPolicy => "kms:GetKeyPolicy", Any;
     ListKeyPolicies => "kms:ListKeyPolicies", Any;
@@ -101,7 +111,64 @@ impl Operation {
             Operation::CreateGrant => G::CreateGrant,
             Operation::RetireGrant => G::RetireGrant,
             Operation::DescribeKey => G::DescribeKey,
+            Operation::GetPublicKey => G::GetPublicKey,
+            Operation::Sign => G::Sign,
+            Operation::Verify => G::Verify,
+            Operation::GenerateDataKeyPair => G::GenerateDataKeyPair,
+            Operation::GenerateDataKeyPairWithoutPlaintext => {
+                G::GenerateDataKeyPairWithoutPlaintext
+            }
+            Operation::GenerateMac => G::GenerateMac,
+            Operation::VerifyMac => G::VerifyMac,
+            Operation::DeriveSharedSecret => G::DeriveSharedSecret,
+            Operation::Encapsulate => G::Encapsulate,
+            Operation::Decapsulate => G::Decapsulate,
             _ => return None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::GrantOperation;
+
+    #[test]
+    fn every_grant_operation_authorizes_its_operation() {
+        let ops = [
+            Operation::Decrypt,
+            Operation::Encrypt,
+            Operation::GenerateDataKey,
+            Operation::GenerateDataKeyWithoutPlaintext,
+            Operation::ReEncryptFrom,
+            Operation::ReEncryptTo,
+            Operation::Sign,
+            Operation::Verify,
+            Operation::GetPublicKey,
+            Operation::CreateGrant,
+            Operation::RetireGrant,
+            Operation::DescribeKey,
+            Operation::GenerateDataKeyPair,
+            Operation::GenerateDataKeyPairWithoutPlaintext,
+            Operation::GenerateMac,
+            Operation::VerifyMac,
+            Operation::DeriveSharedSecret,
+            Operation::Encapsulate,
+            Operation::Decapsulate,
+        ];
+        for g in GrantOperation::ALL {
+            let op = ops
+                .iter()
+                .find(|o| o.grant_operation() == Some(*g))
+                .unwrap_or_else(|| panic!("no operation for grant operation {g}"));
+            // The grant operation is named as the IAM action is.
+            assert_eq!(op.name(), g.as_aws_str());
+        }
+        assert_eq!(Operation::Sign.action(), "kms:Sign");
+        assert_eq!(
+            Operation::GenerateDataKeyPairWithoutPlaintext.state_class(),
+            StateClass::Cryptographic
+        );
+        assert_eq!(Operation::ListKeys.grant_operation(), None);
     }
 }

@@ -4,8 +4,9 @@ use super::time::to_timestamp;
 use crate::error::KmsResult;
 use crate::kms::validate::validation;
 use crate::model::{
-    DataKeySpec, EncryptionAlgorithm, GrantConstraints, GrantOperation, GrantRecord, KeySpec,
-    KeyState, KeyUsage, Origin, RotationType,
+    DataKeyPairSpec, DataKeySpec, EncapsulationAlgorithm, EncryptionAlgorithm, GrantConstraints,
+    GrantOperation, GrantRecord, KeyAgreementAlgorithm, KeySpec, KeyState, KeyUsage, MacAlgorithm,
+    MessageType, Origin, RotationType, SigningAlgorithm,
 };
 use crate::proto::aws_enum::AwsEnum;
 use crate::proto::kms::v1 as pb;
@@ -63,6 +64,49 @@ enum_conv!(
     pb::DataKeySpec,
     DataKeySpec,
     "keySpec"
+);
+
+enum_conv!(
+    signing_alg_from,
+    signing_alg_to,
+    pb::SigningAlgorithmSpec,
+    SigningAlgorithm,
+    "signingAlgorithm"
+);
+enum_conv!(
+    message_type_from,
+    message_type_to,
+    pb::MessageType,
+    MessageType,
+    "messageType"
+);
+enum_conv!(
+    mac_alg_from,
+    mac_alg_to,
+    pb::MacAlgorithmSpec,
+    MacAlgorithm,
+    "macAlgorithm"
+);
+enum_conv!(
+    key_agreement_alg_from,
+    key_agreement_alg_to,
+    pb::KeyAgreementAlgorithmSpec,
+    KeyAgreementAlgorithm,
+    "keyAgreementAlgorithm"
+);
+enum_conv!(
+    encapsulation_alg_from,
+    encapsulation_alg_to,
+    pb::EncapsulationAlgorithmSpec,
+    EncapsulationAlgorithm,
+    "encapsulationAlgorithm"
+);
+enum_conv!(
+    key_pair_spec_from,
+    key_pair_spec_to,
+    pb::DataKeyPairSpec,
+    DataKeyPairSpec,
+    "keyPairSpec"
 );
 
 /// Wire grant operation to core, through the same table (GrantOperation's

@@ -68,8 +68,7 @@ type Rpc<T> = Result<Response<T>, Status>;
 /// Implements a generated service trait with every method going through
 /// [`GrpcDoor::rpc`]; the method's wire types pick the API operation.
 macro_rules! grpc_door {
-    ($service:ident { $($method:ident($req:ident) -> $resp:ident;)+ }
-     $(not_yet { $($nmethod:ident($nreq:ident) -> $nresp:ident;)+ })?) => {
+    ($service:ident { $($method:ident($req:ident) -> $resp:ident;)+ }) => {
         #[tonic::async_trait]
         impl $service for GrpcDoor {
             $(
@@ -77,17 +76,6 @@ macro_rules! grpc_door {
                     self.rpc(req).await
                 }
             )+
-            $($(
-                // TEMPORARY (issue 12 in progress): replaced by the real
-                // operation before the issue is resolved.
-                async fn $nmethod(&self, _req: Request<pb::$nreq>) -> Rpc<pb::$nresp> {
-                    Err(Status::unimplemented(concat!(
-                        "UnsupportedOperationException: ",
-                        stringify!($nmethod),
-                        " is not implemented yet"
-                    )))
-                }
-            )+)?
         }
     };
 }
@@ -128,7 +116,6 @@ grpc_door!(KeyManagementService {
     get_key_rotation_status(GetKeyRotationStatusRequest) -> GetKeyRotationStatusResponse;
     rotate_key_on_demand(RotateKeyOnDemandRequest) -> RotateKeyOnDemandResponse;
     list_key_rotations(ListKeyRotationsRequest) -> ListKeyRotationsResponse;
-} not_yet {
     get_public_key(GetPublicKeyRequest) -> GetPublicKeyResponse;
     sign(SignRequest) -> SignResponse;
     verify(VerifyRequest) -> VerifyResponse;

@@ -17,6 +17,8 @@ pub fn code_of(e: &KmsError) -> Code {
         KmsError::InvalidCiphertext(_)
         | KmsError::IncorrectKey(_)
         | KmsError::InvalidKeyUsage(_)
+        | KmsError::InvalidSignature(_)
+        | KmsError::InvalidMac(_)
         | KmsError::Validation(_)
         | KmsError::InvalidArn(_)
         | KmsError::InvalidAliasName(_)

@@ -136,16 +136,28 @@ pub fn key_metadata(m: KeyMetadata) -> pb::KeyMetadata {
         customer_master_key_spec: cmk_spec_to(m.key_spec),
         key_spec: key_spec_to(m.key_spec),
         encryption_algorithms: m.encryption_algorithms.iter().map(|a| alg_to(*a)).collect(),
-        signing_algorithms: Vec::new(),
-        key_agreement_algorithms: Vec::new(),
+        signing_algorithms: m
+            .signing_algorithms
+            .iter()
+            .map(|a| signing_alg_to(*a))
+            .collect(),
+        key_agreement_algorithms: m
+            .key_agreement_algorithms
+            .iter()
+            .map(|a| key_agreement_alg_to(*a))
+            .collect(),
         multi_region: m.multi_region,
         multi_region_configuration: None,
         pending_deletion_window_in_days: m
             .pending_deletion_window_in_days
             .and_then(|d| i32::try_from(d).ok()),
-        mac_algorithms: Vec::new(),
+        mac_algorithms: m.mac_algorithms.iter().map(|a| mac_alg_to(*a)).collect(),
         current_key_material_id: m.current_key_material_id,
-        key_encapsulation_algorithms: Vec::new(),
+        key_encapsulation_algorithms: m
+            .key_encapsulation_algorithms
+            .iter()
+            .map(|a| encapsulation_alg_to(*a))
+            .collect(),
     }
 }
 
@@ -495,6 +507,259 @@ impl FromApi<api::GenerateRandomResponse> for pb::GenerateRandomResponse {
     fn from_api(a: api::GenerateRandomResponse) -> Self {
         pb::GenerateRandomResponse {
             plaintext: a.plaintext.into_response_bytes(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- asymmetric and HMAC
+
+impl IntoApi for pb::GetPublicKeyRequest {
+    type Api = api::GetPublicKeyRequest;
+    fn into_api(self) -> KmsResult<api::GetPublicKeyRequest> {
+        Ok(api::GetPublicKeyRequest {
+            key_id: self.key_id,
+            grant_tokens: self.grant_tokens,
+        })
+    }
+}
+
+impl FromApi<api::GetPublicKeyResponse> for pb::GetPublicKeyResponse {
+    fn from_api(a: api::GetPublicKeyResponse) -> Self {
+        pb::GetPublicKeyResponse {
+            key_id: a.key_id,
+            public_key: a.public_key,
+            customer_master_key_spec: cmk_spec_to(a.key_spec),
+            key_spec: key_spec_to(a.key_spec),
+            key_usage: key_usage_to(a.key_usage),
+            encryption_algorithms: a.encryption_algorithms.iter().map(|x| alg_to(*x)).collect(),
+            signing_algorithms: a
+                .signing_algorithms
+                .iter()
+                .map(|x| signing_alg_to(*x))
+                .collect(),
+            key_agreement_algorithms: a
+                .key_agreement_algorithms
+                .iter()
+                .map(|x| key_agreement_alg_to(*x))
+                .collect(),
+            key_encapsulation_algorithms: a
+                .key_encapsulation_algorithms
+                .iter()
+                .map(|x| encapsulation_alg_to(*x))
+                .collect(),
+        }
+    }
+}
+
+impl IntoApi for pb::SignRequest {
+    type Api = api::SignRequest;
+    fn into_api(self) -> KmsResult<api::SignRequest> {
+        Ok(api::SignRequest {
+            message_type: message_type_from(self.message_type)?,
+            signing_algorithm: signing_alg_from(self.signing_algorithm)?,
+            key_id: self.key_id,
+            message: self.message,
+            grant_tokens: self.grant_tokens,
+        })
+    }
+}
+
+impl FromApi<api::SignResponse> for pb::SignResponse {
+    fn from_api(a: api::SignResponse) -> Self {
+        pb::SignResponse {
+            key_id: a.key_id,
+            signature: a.signature,
+            signing_algorithm: signing_alg_to(a.signing_algorithm),
+        }
+    }
+}
+
+impl IntoApi for pb::VerifyRequest {
+    type Api = api::VerifyRequest;
+    fn into_api(self) -> KmsResult<api::VerifyRequest> {
+        Ok(api::VerifyRequest {
+            message_type: message_type_from(self.message_type)?,
+            signing_algorithm: signing_alg_from(self.signing_algorithm)?,
+            key_id: self.key_id,
+            message: self.message,
+            signature: self.signature,
+            grant_tokens: self.grant_tokens,
+        })
+    }
+}
+
+impl FromApi<api::VerifyResponse> for pb::VerifyResponse {
+    fn from_api(a: api::VerifyResponse) -> Self {
+        pb::VerifyResponse {
+            key_id: a.key_id,
+            signature_valid: a.signature_valid,
+            signing_algorithm: signing_alg_to(a.signing_algorithm),
+        }
+    }
+}
+
+impl IntoApi for pb::GenerateDataKeyPairRequest {
+    type Api = api::GenerateDataKeyPairRequest;
+    fn into_api(self) -> KmsResult<api::GenerateDataKeyPairRequest> {
+        Ok(api::GenerateDataKeyPairRequest {
+            key_pair_spec: key_pair_spec_from(self.key_pair_spec)?,
+            encryption_context: self.encryption_context,
+            key_id: self.key_id,
+            grant_tokens: self.grant_tokens,
+        })
+    }
+}
+
+impl FromApi<api::GenerateDataKeyPairResponse> for pb::GenerateDataKeyPairResponse {
+    fn from_api(a: api::GenerateDataKeyPairResponse) -> Self {
+        pb::GenerateDataKeyPairResponse {
+            private_key_ciphertext_blob: a.private_key_ciphertext_blob,
+            private_key_plaintext: a.private_key_plaintext.into_response_bytes(),
+            public_key: a.public_key,
+            key_id: a.key_id,
+            key_pair_spec: key_pair_spec_to(a.key_pair_spec),
+            key_material_id: a.key_material_id,
+        }
+    }
+}
+
+impl IntoApi for pb::GenerateDataKeyPairWithoutPlaintextRequest {
+    type Api = api::GenerateDataKeyPairWithoutPlaintextRequest;
+    fn into_api(self) -> KmsResult<api::GenerateDataKeyPairWithoutPlaintextRequest> {
+        Ok(api::GenerateDataKeyPairWithoutPlaintextRequest(
+            api::GenerateDataKeyPairRequest {
+                key_pair_spec: key_pair_spec_from(self.key_pair_spec)?,
+                encryption_context: self.encryption_context,
+                key_id: self.key_id,
+                grant_tokens: self.grant_tokens,
+            },
+        ))
+    }
+}
+
+impl FromApi<api::GenerateDataKeyPairWithoutPlaintextResponse>
+    for pb::GenerateDataKeyPairWithoutPlaintextResponse
+{
+    fn from_api(a: api::GenerateDataKeyPairWithoutPlaintextResponse) -> Self {
+        pb::GenerateDataKeyPairWithoutPlaintextResponse {
+            private_key_ciphertext_blob: a.private_key_ciphertext_blob,
+            public_key: a.public_key,
+            key_id: a.key_id,
+            key_pair_spec: key_pair_spec_to(a.key_pair_spec),
+            key_material_id: a.key_material_id,
+        }
+    }
+}
+
+impl IntoApi for pb::GenerateMacRequest {
+    type Api = api::GenerateMacRequest;
+    fn into_api(self) -> KmsResult<api::GenerateMacRequest> {
+        Ok(api::GenerateMacRequest {
+            mac_algorithm: mac_alg_from(self.mac_algorithm)?,
+            message: self.message,
+            key_id: self.key_id,
+            grant_tokens: self.grant_tokens,
+        })
+    }
+}
+
+impl FromApi<api::GenerateMacResponse> for pb::GenerateMacResponse {
+    fn from_api(a: api::GenerateMacResponse) -> Self {
+        pb::GenerateMacResponse {
+            mac: a.mac,
+            mac_algorithm: mac_alg_to(a.mac_algorithm),
+            key_id: a.key_id,
+        }
+    }
+}
+
+impl IntoApi for pb::VerifyMacRequest {
+    type Api = api::VerifyMacRequest;
+    fn into_api(self) -> KmsResult<api::VerifyMacRequest> {
+        Ok(api::VerifyMacRequest {
+            mac_algorithm: mac_alg_from(self.mac_algorithm)?,
+            message: self.message,
+            key_id: self.key_id,
+            mac: self.mac,
+            grant_tokens: self.grant_tokens,
+        })
+    }
+}
+
+impl FromApi<api::VerifyMacResponse> for pb::VerifyMacResponse {
+    fn from_api(a: api::VerifyMacResponse) -> Self {
+        pb::VerifyMacResponse {
+            key_id: a.key_id,
+            mac_valid: a.mac_valid,
+            mac_algorithm: mac_alg_to(a.mac_algorithm),
+        }
+    }
+}
+
+impl IntoApi for pb::DeriveSharedSecretRequest {
+    type Api = api::DeriveSharedSecretRequest;
+    fn into_api(self) -> KmsResult<api::DeriveSharedSecretRequest> {
+        Ok(api::DeriveSharedSecretRequest {
+            key_agreement_algorithm: key_agreement_alg_from(self.key_agreement_algorithm)?,
+            key_id: self.key_id,
+            public_key: self.public_key,
+            grant_tokens: self.grant_tokens,
+            recipient_attestation_document: self.recipient_attestation_document,
+        })
+    }
+}
+
+impl FromApi<api::DeriveSharedSecretResponse> for pb::DeriveSharedSecretResponse {
+    fn from_api(a: api::DeriveSharedSecretResponse) -> Self {
+        pb::DeriveSharedSecretResponse {
+            key_id: a.key_id,
+            shared_secret: a.shared_secret.into_response_bytes(),
+            key_agreement_algorithm: key_agreement_alg_to(a.key_agreement_algorithm),
+            key_origin: origin_to(a.key_origin),
+        }
+    }
+}
+
+impl IntoApi for pb::EncapsulateRequest {
+    type Api = api::EncapsulateRequest;
+    fn into_api(self) -> KmsResult<api::EncapsulateRequest> {
+        Ok(api::EncapsulateRequest {
+            encapsulation_algorithm: encapsulation_alg_from(self.encapsulation_algorithm)?,
+            key_id: self.key_id,
+            grant_tokens: self.grant_tokens,
+        })
+    }
+}
+
+impl FromApi<api::EncapsulateResponse> for pb::EncapsulateResponse {
+    fn from_api(a: api::EncapsulateResponse) -> Self {
+        pb::EncapsulateResponse {
+            key_id: a.key_id,
+            shared_secret: a.shared_secret.into_response_bytes(),
+            shared_secret_ciphertext_blob: a.shared_secret_ciphertext_blob,
+            encapsulation_algorithm: encapsulation_alg_to(a.encapsulation_algorithm),
+        }
+    }
+}
+
+impl IntoApi for pb::DecapsulateRequest {
+    type Api = api::DecapsulateRequest;
+    fn into_api(self) -> KmsResult<api::DecapsulateRequest> {
+        Ok(api::DecapsulateRequest {
+            encapsulation_algorithm: encapsulation_alg_from(self.encapsulation_algorithm)?,
+            key_id: self.key_id,
+            ciphertext: self.shared_secret_ciphertext_blob,
+            grant_tokens: self.grant_tokens,
+        })
+    }
+}
+
+impl FromApi<api::DecapsulateResponse> for pb::DecapsulateResponse {
+    fn from_api(a: api::DecapsulateResponse) -> Self {
+        pb::DecapsulateResponse {
+            key_id: a.key_id,
+            shared_secret: a.shared_secret.into_response_bytes(),
+            encapsulation_algorithm: encapsulation_alg_to(a.encapsulation_algorithm),
         }
     }
 }

@@ -1100,9 +1100,18 @@ async fn create_key_options_and_enums() {
             UNSUPPORTED,
         ),
         (
-            "CreateKey: customer_master_key_spec RSA_2048".into(),
+            "CreateKey: customer_master_key_spec SM2".into(),
             ck(pb::CreateKeyRequest {
-                customer_master_key_spec: pb::CustomerMasterKeySpec::Rsa2048 as i32,
+                customer_master_key_spec: pb::CustomerMasterKeySpec::Sm2 as i32,
+                ..d()
+            }),
+            UNSUPPORTED,
+        ),
+        (
+            "CreateKey: key_spec SM2".into(),
+            ck(pb::CreateKeyRequest {
+                key_spec: pb::KeySpec::Sm2 as i32,
+                key_usage: pb::KeyUsageType::SignVerify as i32,
                 ..d()
             }),
             UNSUPPORTED,
@@ -1124,19 +1133,30 @@ async fn create_key_options_and_enums() {
             VALIDATION,
         ),
     ];
-    for spec in [
-        pb::KeySpec::Rsa2048,
-        pb::KeySpec::EccNistP256,
-        pb::KeySpec::Hmac256,
-        pb::KeySpec::MlDsa44,
+    // Specs that cannot encrypt need a KeyUsage (AWS's default,
+    // ENCRYPT_DECRYPT, does not apply to them); a usage the spec does not
+    // have is refused too.
+    for (spec, usage) in [
+        (pb::KeySpec::EccNistP256, pb::KeyUsageType::Unspecified),
+        (pb::KeySpec::Hmac256, pb::KeyUsageType::Unspecified),
+        (pb::KeySpec::MlDsa44, pb::KeyUsageType::Unspecified),
+        (pb::KeySpec::MlKem768, pb::KeyUsageType::Unspecified),
+        (pb::KeySpec::EccSecgP256k1, pb::KeyUsageType::KeyAgreement),
+        (pb::KeySpec::Hmac256, pb::KeyUsageType::SignVerify),
+        (pb::KeySpec::SymmetricDefault, pb::KeyUsageType::SignVerify),
     ] {
         list.push((
-            format!("CreateKey: key_spec {}", spec.as_str_name()),
+            format!(
+                "CreateKey: key_spec {} usage {}",
+                spec.as_str_name(),
+                usage.as_str_name()
+            ),
             ck(pb::CreateKeyRequest {
                 key_spec: spec as i32,
+                key_usage: usage as i32,
                 ..d()
             }),
-            UNSUPPORTED,
+            VALIDATION,
         ));
     }
     for origin in [

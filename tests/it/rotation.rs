@@ -557,46 +557,44 @@ async fn ineligible_keys_and_bad_requests_are_refused() {
     assert_eq!(rotations_only(&mut c, &busy).await.len(), 11);
     assert_ne!(current_material(&mut c, &busy).await, before);
 
-    // Asymmetric, HMAC and imported-material (EXTERNAL) keys cannot be
-    // rotated in AWS (UnsupportedOperationException from the rotation
-    // calls). kmsd cannot create such keys yet: CreateKey refuses them with
-    // UnsupportedOperationException, so there is nothing to rotate. When
-    // they arrive, this is where to assert that EnableKeyRotation and
-    // RotateKeyOnDemand refuse them.
-    let unsupported = [
+    // Asymmetric and HMAC keys cannot be rotated in AWS:
+    // UnsupportedOperationException from both rotation calls, and nothing
+    // changes. (Imported-material keys are issue 13's.)
+    for (spec, usage) in [
+        (pb::KeySpec::EccNistP256, pb::KeyUsageType::SignVerify),
+        (pb::KeySpec::Hmac256, pb::KeyUsageType::GenerateVerifyMac),
         (
-            pb::KeySpec::Rsa2048,
-            pb::KeyUsageType::EncryptDecrypt,
-            pb::OriginType::AwsKms,
+            pb::KeySpec::MlKem512,
+            pb::KeyUsageType::EncapsulateDecapsulate,
         ),
-        (
-            pb::KeySpec::EccNistP256,
-            pb::KeyUsageType::SignVerify,
-            pb::OriginType::AwsKms,
-        ),
-        (
-            pb::KeySpec::Hmac256,
-            pb::KeyUsageType::GenerateVerifyMac,
-            pb::OriginType::AwsKms,
-        ),
-        (
-            pb::KeySpec::SymmetricDefault,
-            pb::KeyUsageType::EncryptDecrypt,
-            pb::OriginType::External,
-        ),
-    ];
-    for (spec, usage, origin) in unsupported {
-        let e = c
+    ] {
+        let key = c
             .create_key(pb::CreateKeyRequest {
                 key_spec: spec as i32,
                 key_usage: usage as i32,
-                origin: origin as i32,
                 ..Default::default()
             })
             .await
-            .unwrap_err();
+            .expect("create key")
+            .into_inner()
+            .key_metadata
+            .expect("metadata")
+            .key_id;
+        let before = current_material(&mut c, &key).await;
+        let e = enable_rotation(&mut c, &key, None).await.unwrap_err();
         assert_aws_error(&e, Code::Unimplemented, "UnsupportedOperationException");
+        let e = rotate_on_demand(&mut c, &key).await.unwrap_err();
+        assert_aws_error(&e, Code::Unimplemented, "UnsupportedOperationException");
+        assert_eq!(current_material(&mut c, &key).await, before);
     }
+    let e = c
+        .create_key(pb::CreateKeyRequest {
+            origin: pb::OriginType::External as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_aws_error(&e, Code::Unimplemented, "UnsupportedOperationException");
 }
 
 /// ReEncrypt to the same key moves a ciphertext to the newest material.

@@ -14,6 +14,17 @@
 //! - Randomness (`ring::rand::SystemRandom`, the OS CSPRNG; small requests
 //!   through a per-thread buffer, see [`fill_random`]).
 //! - SHA-256 and HMAC-SHA-256 (`ring`), constant-time comparison (`subtle`).
+//!
+//! Submodules: [`asymmetric`] (RSA, ECDSA, ECDH, Ed25519, ML-DSA, ML-KEM:
+//! generation, parsing, sign/verify, OAEP, key agreement, encapsulation)
+//! and [`hmac`] (HMAC keys, MAC and constant-time verification). Which
+//! library does what, and why: docs/security.md, "Crypto choices (issue 12)".
+
+pub mod asymmetric;
+pub mod hmac;
+mod rng;
+#[cfg(test)]
+mod wycheproof_tests;
 
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -46,6 +57,20 @@ pub enum CryptoError {
     /// The operating system's random generator failed.
     #[error("random generator failed")]
     Random,
+    /// The input has the wrong shape for the key or algorithm (a digest of
+    /// the wrong length, a plaintext too long, an algorithm not for this
+    /// key spec, a malformed public key). The reason names no secret.
+    #[error("invalid input: {0}")]
+    InvalidInput(&'static str),
+    /// The key spec, algorithm or message type is not offered by kmsd.
+    #[error("unsupported key spec or algorithm")]
+    Unsupported,
+    /// A stored private key did not parse (corrupt or of another spec).
+    #[error("key material rejected")]
+    KeyRejected,
+    /// A private-key operation failed (sign, key agreement, key generation).
+    #[error("private-key operation failed")]
+    Operation,
 }
 
 /// Fills `buf` from the OS CSPRNG.
