@@ -104,10 +104,11 @@ pub struct BenchArgs {
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub message_bytes: u32,
     /// Also measure the operation's cryptography alone, in-process with
-    /// the library kmsd uses for it (ring), on --raw-threads threads, and
-    /// report the ceiling 1/(1/baseline + 1/raw) beside kmsd's throughput
-    /// (with --baseline). Sign, Verify (ECC_NIST_P256/P384, Ed25519, RSA),
-    /// GenerateMac and VerifyMac.
+    /// the library kmsd uses for it (ring; aws-lc-rs for RSA-OAEP), on
+    /// --raw-threads threads, and report the ceiling 1/(1/baseline + 1/raw)
+    /// beside kmsd's throughput (with --baseline). Sign and Verify
+    /// (ECC_NIST_P256/P384, ECC_NIST_EDWARDS25519, RSA), GenerateMac and
+    /// VerifyMac (HMAC_256/384/512), Decrypt (RSA).
     #[arg(long, help_heading = "Asymmetric and HMAC")]
     pub raw_crypto: bool,
     /// Threads of the raw-crypto measurement [default: this machine's
@@ -356,6 +357,15 @@ pub enum KeySpecArg {
     /// ML-DSA-87.
     #[value(name = "ML_DSA_87")]
     MlDsa87,
+    /// ML-KEM-512 (CreateKey timing, GetPublicKey, DescribeKey).
+    #[value(name = "ML_KEM_512")]
+    MlKem512,
+    /// ML-KEM-768.
+    #[value(name = "ML_KEM_768")]
+    MlKem768,
+    /// ML-KEM-1024.
+    #[value(name = "ML_KEM_1024")]
+    MlKem1024,
     /// HMAC with SHA-224.
     #[value(name = "HMAC_224")]
     Hmac224,
@@ -395,6 +405,9 @@ impl KeySpecArg {
             KeySpecArg::MlDsa44 => K::MlDsa44,
             KeySpecArg::MlDsa65 => K::MlDsa65,
             KeySpecArg::MlDsa87 => K::MlDsa87,
+            KeySpecArg::MlKem512 => K::MlKem512,
+            KeySpecArg::MlKem768 => K::MlKem768,
+            KeySpecArg::MlKem1024 => K::MlKem1024,
             KeySpecArg::Hmac224 => K::Hmac224,
             KeySpecArg::Hmac256 => K::Hmac256,
             KeySpecArg::Hmac384 => K::Hmac384,

@@ -1,7 +1,8 @@
 //! `--raw-crypto`: the cryptography of one operation alone, in-process,
 //! with the library kmsd uses for it (ring: ECDSA P-256 / P-384, Ed25519,
 //! RSA PKCS#1 v1.5 and PSS signatures and their verification, HMAC-SHA-256
-//! / 384 / 512), on as many threads as the server has cores.
+//! / 384 / 512; aws-lc-rs: constant-time RSA-OAEP decryption), on as many
+//! threads as the server has cores.
 //!
 //! Every kmsd call pays the transport (what the no-op baseline measures)
 //! and the crypto (what this measures); with both on the same cores the
@@ -36,7 +37,11 @@ const RSA_4096: &[u8] = include_bytes!("raw_keys/rsa4096.pk8.der");
 pub fn supports(op: BenchOp) -> bool {
     matches!(
         op,
-        BenchOp::Sign | BenchOp::Verify | BenchOp::GenerateMac | BenchOp::VerifyMac
+        BenchOp::Sign
+            | BenchOp::Verify
+            | BenchOp::GenerateMac
+            | BenchOp::VerifyMac
+            | BenchOp::Decrypt
     )
 }
 
@@ -45,7 +50,8 @@ pub fn operation_of(mix: &Mix) -> Result<BenchOp, String> {
     match mix.entries() {
         [(op, _)] if supports(*op) => Ok(*op),
         _ => Err(format!(
-            "--raw-crypto measures one operation: Sign, Verify, GenerateMac or VerifyMac (not {mix})"
+            "--raw-crypto measures one operation: Sign, Verify, GenerateMac, VerifyMac or \
+             Decrypt with an RSA key (not {mix})"
         )),
     }
 }
@@ -61,6 +67,11 @@ enum Kind {
     },
     Mac(hmac::Key),
     VerifyMac(hmac::Key, Vec<u8>),
+    OaepDecrypt {
+        key: aws_lc_rs::rsa::OaepPrivateDecryptingKey,
+        algorithm: &'static aws_lc_rs::rsa::OaepAlgorithm,
+        ciphertext: Vec<u8>,
+    },
 }
 
 /// One primitive, ready to run on many threads.
@@ -83,14 +94,49 @@ fn unsupported(what: &str) -> String {
     format!("--raw-crypto: {what} is not measured in-process (kmsd does not use ring for it)")
 }
 
+fn rsa_der(key_spec: pb::KeySpec) -> Result<&'static [u8], String> {
+    match key_spec {
+        pb::KeySpec::Rsa2048 => Ok(RSA_2048),
+        pb::KeySpec::Rsa3072 => Ok(RSA_3072),
+        pb::KeySpec::Rsa4096 => Ok(RSA_4096),
+        _ => Err(unsupported("this key spec")),
+    }
+}
+
 fn rsa_key(key_spec: pb::KeySpec) -> Result<signature::RsaKeyPair, String> {
-    let der = match key_spec {
-        pb::KeySpec::Rsa2048 => RSA_2048,
-        pb::KeySpec::Rsa3072 => RSA_3072,
-        pb::KeySpec::Rsa4096 => RSA_4096,
-        _ => return Err(unsupported("this key spec")),
+    signature::RsaKeyPair::from_pkcs8(rsa_der(key_spec)?)
+        .map_err(|e| format!("--raw-crypto: RSA key: {e}"))
+}
+
+/// RSA-OAEP decryption with aws-lc-rs (as kmsd decrypts: constant time),
+/// of a ciphertext of a data-key-sized plaintext made here.
+fn oaep_decrypt(key_spec: pb::KeySpec, encryption_algorithm: i32) -> Result<(Kind, String), String> {
+    use aws_lc_rs::rsa;
+    use pb::EncryptionAlgorithmSpec as E;
+    let (algorithm, alg_name) = match E::try_from(encryption_algorithm) {
+        Ok(E::RsaesOaepSha1) => (&rsa::OAEP_SHA1_MGF1SHA1, "SHA-1"),
+        Ok(E::RsaesOaepSha256) => (&rsa::OAEP_SHA256_MGF1SHA256, "SHA-256"),
+        _ => return Err(unsupported("this encryption algorithm")),
     };
-    signature::RsaKeyPair::from_pkcs8(der).map_err(|e| format!("--raw-crypto: RSA key: {e}"))
+    let bad = |e: &dyn std::fmt::Display| format!("--raw-crypto: RSA-OAEP key: {e}");
+    let private = rsa::PrivateDecryptingKey::from_pkcs8(rsa_der(key_spec)?).map_err(|e| bad(&e))?;
+    let bits = private.key_size_bits();
+    let public = rsa::OaepPublicEncryptingKey::new(private.public_key()).map_err(|e| bad(&e))?;
+    let mut ciphertext = vec![0u8; public.ciphertext_size()];
+    let len = public
+        .encrypt(algorithm, &[0x5a; 32], &mut ciphertext, None)
+        .map_err(|e| bad(&e))?
+        .len();
+    ciphertext.truncate(len);
+    let key = rsa::OaepPrivateDecryptingKey::new(private).map_err(|e| bad(&e))?;
+    Ok((
+        Kind::OaepDecrypt {
+            key,
+            algorithm,
+            ciphertext,
+        },
+        format!("aws-lc-rs RSA-{bits} OAEP {alg_name} decrypt"),
+    ))
 }
 
 /// A signer of the spec and algorithm: (the signing kind, the matching
@@ -250,6 +296,7 @@ impl Primitive {
                     (Kind::VerifyMac(key, tag), format!("{name} verify"))
                 }
             }
+            BenchOp::Decrypt => oaep_decrypt(spec, algorithms.encryption)?,
             other => return Err(format!("--raw-crypto does not measure {other}")),
         };
         let p = Primitive { kind, rng, name };
@@ -293,6 +340,15 @@ impl Primitive {
                 .is_ok(),
             Kind::Mac(key) => !hmac::sign(key, message).as_ref().is_empty(),
             Kind::VerifyMac(key, tag) => hmac::verify(key, message, tag).is_ok(),
+            Kind::OaepDecrypt {
+                key,
+                algorithm,
+                ciphertext,
+            } => {
+                let mut out = vec![0u8; key.min_output_size()];
+                key.decrypt(algorithm, ciphertext, &mut out, None)
+                    .is_ok_and(|p| p.len() == 32)
+            }
         }
     }
 }
@@ -458,6 +514,27 @@ mod tests {
             let r = run(&p, msg, 2, Limit::Requests(10));
             assert_eq!((r.ok, r.failed, r.threads), (10, 0, 2), "{}", p.name);
         }
+        for (spec, alg, name) in [
+            (
+                K::Rsa2048,
+                pb::EncryptionAlgorithmSpec::RsaesOaepSha256,
+                "aws-lc-rs RSA-2048 OAEP SHA-256 decrypt",
+            ),
+            (
+                K::Rsa4096,
+                pb::EncryptionAlgorithmSpec::RsaesOaepSha1,
+                "aws-lc-rs RSA-4096 OAEP SHA-1 decrypt",
+            ),
+        ] {
+            let a = Algorithms {
+                encryption: alg as i32,
+                ..Algorithms::default()
+            };
+            let p = Primitive::new(BenchOp::Decrypt, spec as i32, &a, msg).unwrap();
+            assert_eq!(p.name, name);
+            let r = run(&p, msg, 1, Limit::Requests(3));
+            assert_eq!((r.ok, r.failed), (3, 0), "{}", p.name);
+        }
     }
 
     #[test]
@@ -491,6 +568,17 @@ mod tests {
                 K::Rsa2048,
                 algs(S::Unspecified, M::Unspecified),
             ),
+            // Decrypt is RSA-OAEP only.
+            (
+                BenchOp::Decrypt,
+                K::EccNistP256,
+                algs(S::Unspecified, M::Unspecified),
+            ),
+            (
+                BenchOp::Decrypt,
+                K::Rsa2048,
+                algs(S::Unspecified, M::Unspecified),
+            ),
         ] {
             assert!(
                 Primitive::new(op, spec as i32, &a, b"m").is_err(),
@@ -500,6 +588,7 @@ mod tests {
         assert!(operation_of(&Mix::parse("Sign").unwrap()).is_ok());
         assert!(operation_of(&Mix::parse("Sign,Verify").unwrap()).is_err());
         assert!(operation_of(&Mix::parse("GenerateDataKey").unwrap()).is_err());
+        assert!(operation_of(&Mix::parse("Decrypt").unwrap()).is_ok());
     }
 
     #[test]

@@ -170,6 +170,11 @@ pub fn key_usage_for(mix: &Mix, spec: KeySpecArg) -> Result<pb::KeyUsageType, St
         U::EncryptDecrypt
     } else if is_hmac(wire) {
         U::GenerateVerifyMac
+    } else if matches!(
+        spec_of(wire),
+        Some(K::MlKem512 | K::MlKem768 | K::MlKem1024)
+    ) {
+        U::EncapsulateDecapsulate
     } else {
         U::SignVerify
     }))
@@ -285,6 +290,10 @@ mod tests {
             usage("GenerateDataKeyPair", KeySpecArg::Aes256),
             Ok(U::EncryptDecrypt)
         );
+        assert_eq!(
+            usage("GetPublicKey,DescribeKey", KeySpecArg::MlKem768),
+            Ok(U::EncapsulateDecapsulate)
+        );
         for (mix, spec) in [
             ("Sign", KeySpecArg::Aes256),
             ("Sign", KeySpecArg::Hmac256),
@@ -293,6 +302,7 @@ mod tests {
             ("GenerateDataKey", KeySpecArg::Rsa2048),
             ("GenerateDataKeyPair", KeySpecArg::Rsa2048),
             ("GetPublicKey", KeySpecArg::Aes256),
+            ("Sign", KeySpecArg::MlKem512),
             ("Sign,Encrypt", KeySpecArg::Rsa2048),
         ] {
             assert!(usage(mix, spec).is_err(), "{mix} {spec:?}");
