@@ -268,8 +268,7 @@ pub struct VerifyMacResponse {
     pub mac_algorithm: MacAlgorithm,
 }
 
-/// DeriveSharedSecret.
-#[derive(Debug)]
+/// DeriveSharedSecret. No `Debug`: it carries the shared secret.
 pub struct DeriveSharedSecretResponse {
     /// KeyId (the key ARN).
     pub key_id: String,

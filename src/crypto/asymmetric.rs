@@ -19,11 +19,14 @@
 //!   aws-lc-rs offers.
 //! - `ml-dsa`: ML-DSA signing from a caller's 64-byte mu (EXTERNAL_MU),
 //!   which aws-lc-rs does not offer, and its verification.
+//! - `ml-kem`: ML-KEM seeds in PKCS#8 and their expansion into the key
+//!   aws-lc-rs decapsulates with.
 //!
 //! Stored private-key encodings ([`generate`]): PKCS#8 DER for RSA, ECC and
 //! Ed25519 (v1, what openssl writes); for ML-DSA the PKCS#8 seed form
-//! (`[0] IMPLICIT OCTET STRING` of the 32-byte seed); for ML-KEM the FIPS 203
-//! expanded decapsulation key (aws-lc-rs imports no seed for ML-KEM).
+//! (`[0] IMPLICIT OCTET STRING` of the 32-byte seed), and for ML-KEM likewise
+//! of the 64-byte seed `d || z`: the seed is the standard private-key form,
+//! which `ml-dsa` / `ml-kem` read and aws-lc-rs (for ML-KEM) cannot.
 //!
 //! This module knows key specs and algorithms, not KMS keys, policies or
 //! AWS errors: the core validates requests first and maps [`CryptoError`];
@@ -419,10 +422,9 @@ pub fn generate(spec: KeySpec) -> Result<KeyMaterial, CryptoError> {
         return ml_dsa_pkcs8_from_seed(level, &seed);
     }
     if let Some(level) = MlKemLevel::of(spec) {
-        let dk = aws_lc_rs::kem::DecapsulationKey::generate(level.algorithm())
-            .map_err(|_| CryptoError::Operation)?;
-        let bytes = dk.key_bytes().map_err(|_| CryptoError::Operation)?;
-        return material(bytes.as_ref());
+        let mut seed = zeroize::Zeroizing::new([0u8; 64]);
+        super::fill_random(&mut seed[..])?;
+        return ml_kem_pkcs8_from_seed(level, &seed);
     }
     Err(CryptoError::Unsupported)
 }
@@ -447,6 +449,45 @@ fn ml_dsa_pkcs8_from_seed(level: MlDsaLevel, seed: &[u8; 32]) -> Result<KeyMater
         MlDsaLevel::L65 => encode::<MlDsa65>(seed),
         MlDsaLevel::L87 => encode::<MlDsa87>(seed),
     }
+}
+
+/// The PKCS#8 seed form of the ML-KEM key with the 64-byte `seed` (FIPS 203
+/// `d || z`), as `ml-kem` writes it.
+fn ml_kem_pkcs8_from_seed(level: MlKemLevel, seed: &[u8; 64]) -> Result<KeyMaterial, CryptoError> {
+    use pkcs8::EncodePrivateKey;
+    // ml-kem exports no trait naming its parameter sets, so one arm each.
+    let doc = match level {
+        MlKemLevel::L512 => ml_kem::DecapsulationKey512::from_seed((*seed).into()).to_pkcs8_der(),
+        MlKemLevel::L768 => ml_kem::DecapsulationKey768::from_seed((*seed).into()).to_pkcs8_der(),
+        MlKemLevel::L1024 => ml_kem::DecapsulationKey1024::from_seed((*seed).into()).to_pkcs8_der(),
+    };
+    material(doc.map_err(|_| CryptoError::Operation)?.as_bytes())
+}
+
+/// Parses the PKCS#8 seed form with `ml-kem` and expands it into the keys
+/// aws-lc-rs takes: the FIPS 203 expanded decapsulation key (in a wiped
+/// buffer) and the encapsulation key.
+#[allow(deprecated)] // The expanded form is what aws-lc-rs imports.
+fn ml_kem_expand(
+    level: MlKemLevel,
+    pkcs8_der: &[u8],
+) -> Result<(aws_lc_rs::kem::DecapsulationKey, Vec<u8>), CryptoError> {
+    use ml_kem::{ExpandedKeyEncoding, KeyExport};
+    use pkcs8::DecodePrivateKey;
+    macro_rules! expand {
+        ($key:ty) => {{
+            let key = <$key>::from_pkcs8_der(pkcs8_der).map_err(rejected)?;
+            let expanded = zeroize::Zeroizing::new(key.to_expanded_bytes());
+            let dk = aws_lc_rs::kem::DecapsulationKey::new(level.algorithm(), &expanded[..])
+                .map_err(rejected)?;
+            (dk, key.encapsulation_key().to_bytes().to_vec())
+        }};
+    }
+    Ok(match level {
+        MlKemLevel::L512 => expand!(ml_kem::DecapsulationKey512),
+        MlKemLevel::L768 => expand!(ml_kem::DecapsulationKey768),
+        MlKemLevel::L1024 => expand!(ml_kem::DecapsulationKey1024),
+    })
 }
 
 /// A data key pair for GenerateDataKeyPair: the private key as PKCS#8 DER
@@ -649,11 +690,8 @@ impl PrivateKey {
             }
             (public_der, Inner::MlDsa { level, lc, mu })
         } else if let Some(level) = MlKemLevel::of(spec) {
-            let dk = aws_lc_rs::kem::DecapsulationKey::new(level.algorithm(), material)
-                .map_err(rejected)?;
-            let ek = dk.encapsulation_key().map_err(rejected)?;
-            let ek_bytes = ek.key_bytes().map_err(rejected)?;
-            let public_der = ml_kem_spki(level, ek_bytes.as_ref())?;
+            let (dk, ek) = ml_kem_expand(level, material)?;
+            let public_der = ml_kem_spki(level, &ek)?;
             (public_der, Inner::MlKem { level, dk })
         } else {
             return Err(CryptoError::Unsupported);

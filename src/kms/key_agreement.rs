@@ -14,8 +14,7 @@ use crate::error::{KmsError, KmsResult};
 use crate::model::{KeyAgreementAlgorithm, KeyRecord, KeyUsage, Operation};
 use crate::secret::Plaintext;
 
-/// DeriveSharedSecret's result.
-#[derive(Debug)]
+/// DeriveSharedSecret's result. No `Debug`: it carries the secret.
 pub struct SharedSecretOutput {
     /// The key.
     pub key: Arc<KeyRecord>,

@@ -12,6 +12,7 @@
 mod harness;
 
 mod accounts;
+mod asymmetric;
 mod at_rest;
 mod authz_every_rpc;
 mod bad_input;
