@@ -110,7 +110,10 @@ fn rsa_key(key_spec: pb::KeySpec) -> Result<signature::RsaKeyPair, String> {
 
 /// RSA-OAEP decryption with aws-lc-rs (as kmsd decrypts: constant time),
 /// of a ciphertext of a data-key-sized plaintext made here.
-fn oaep_decrypt(key_spec: pb::KeySpec, encryption_algorithm: i32) -> Result<(Kind, String), String> {
+fn oaep_decrypt(
+    key_spec: pb::KeySpec,
+    encryption_algorithm: i32,
+) -> Result<(Kind, String), String> {
     use aws_lc_rs::rsa;
     use pb::EncryptionAlgorithmSpec as E;
     let (algorithm, alg_name) = match E::try_from(encryption_algorithm) {

@@ -815,7 +815,12 @@ mod live {
         // (flags, the algorithm the report names)
         for (extra, algorithm) in [
             (
-                &["--operation", "Sign,Verify,GetPublicKey", "--key-spec", "ECC_NIST_P256"][..],
+                &[
+                    "--operation",
+                    "Sign,Verify,GetPublicKey",
+                    "--key-spec",
+                    "ECC_NIST_P256",
+                ][..],
                 Some("ECDSA_SHA_256"),
             ),
             (
@@ -830,7 +835,12 @@ mod live {
                 Some("RSASSA_PSS_SHA_256"),
             ),
             (
-                &["--operation", "GenerateMac,VerifyMac", "--key-spec", "HMAC_256"][..],
+                &[
+                    "--operation",
+                    "GenerateMac,VerifyMac",
+                    "--key-spec",
+                    "HMAC_256",
+                ][..],
                 Some("HMAC_SHA_256"),
             ),
             (
@@ -908,8 +918,14 @@ mod live {
             want(pb::KeySpec::Rsa2048, pb::KeyUsageType::SignVerify),
             want(pb::KeySpec::Hmac256, pb::KeyUsageType::GenerateVerifyMac),
             want(pb::KeySpec::Hmac256, pb::KeyUsageType::GenerateVerifyMac),
-            want(pb::KeySpec::SymmetricDefault, pb::KeyUsageType::EncryptDecrypt),
-            want(pb::KeySpec::SymmetricDefault, pb::KeyUsageType::EncryptDecrypt),
+            want(
+                pb::KeySpec::SymmetricDefault,
+                pb::KeyUsageType::EncryptDecrypt,
+            ),
+            want(
+                pb::KeySpec::SymmetricDefault,
+                pb::KeyUsageType::EncryptDecrypt,
+            ),
             want(pb::KeySpec::Rsa2048, pb::KeyUsageType::EncryptDecrypt),
             want(pb::KeySpec::Rsa2048, pb::KeyUsageType::EncryptDecrypt),
         ];
@@ -941,7 +957,10 @@ mod live {
             // it (to the report's rounding), and the ratio is against it.
             let ceiling = report.ceiling_rps.unwrap();
             let expect = 1.0 / (1.0 / base + 1.0 / raw);
-            assert!((ceiling - expect).abs() <= 0.1 + expect * 1e-3, "{ceiling} vs {expect}");
+            assert!(
+                (ceiling - expect).abs() <= 0.1 + expect * 1e-3,
+                "{ceiling} vs {expect}"
+            );
             let ratio = report.ceiling_ratio.unwrap();
             assert!(
                 (ratio - report.throughput_rps / ceiling).abs() < 1e-3,

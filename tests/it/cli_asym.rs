@@ -222,11 +222,7 @@ fn signatures_from_kmsctl_verify_with_kmsctl_and_openssl() {
         assert!(out.stdout.is_empty());
 
         // openssl verifies the signature against get-public-key's output.
-        let der = text_blob(
-            dir,
-            &["get-public-key", "--key-id", &key],
-            "PublicKey",
-        );
+        let der = text_blob(dir, &["get-public-key", "--key-id", &key], "PublicKey");
         let pem = spki_pem(dir, "pub", &der);
         let sig_path = dir.join("sig");
         let mut args = vec!["dgst"];
