@@ -57,6 +57,9 @@ const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 const OID_P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
 const OID_SECP256K1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.10");
 const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+const OID_ML_DSA_44: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.17");
+const OID_ML_DSA_65: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.18");
+const OID_ML_DSA_87: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.19");
 const OID_ML_KEM_512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.4.1");
 const OID_ML_KEM_768: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.4.2");
 const OID_ML_KEM_1024: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.4.3");
@@ -996,7 +999,7 @@ pub fn verify(
             } else {
                 PrehashedSha512::of(message)
             };
-            Ok(vk.verify_prehashed(prehash, None, &sig).is_ok())
+            Ok(vk.verify_prehashed_strict(prehash, None, &sig).is_ok())
         }
         Scheme::MlDsa(level) => {
             check_ml_dsa_spki(level, public_key_spki)?;
@@ -1231,11 +1234,11 @@ fn check_ml_dsa_spki(level: MlDsaLevel, spki_der: &[u8]) -> Result<(), CryptoErr
     let bad = CryptoError::InvalidInput("malformed ML-DSA public key or wrong parameter set");
     let info = spki::SubjectPublicKeyInfoRef::from_der(spki_der).map_err(|_| bad)?;
     let expected = match level {
-        MlDsaLevel::L44 => "2.16.840.1.101.3.4.3.17",
-        MlDsaLevel::L65 => "2.16.840.1.101.3.4.3.18",
-        MlDsaLevel::L87 => "2.16.840.1.101.3.4.3.19",
+        MlDsaLevel::L44 => OID_ML_DSA_44,
+        MlDsaLevel::L65 => OID_ML_DSA_65,
+        MlDsaLevel::L87 => OID_ML_DSA_87,
     };
-    if info.algorithm.oid != ObjectIdentifier::new(expected).map_err(|_| bad)? {
+    if info.algorithm.oid != expected {
         return Err(bad);
     }
     Ok(())

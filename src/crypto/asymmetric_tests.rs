@@ -767,3 +767,24 @@ fn private_keys_are_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<PrivateKey>();
 }
+
+#[test]
+fn the_rsa_crate_does_no_private_key_operation() {
+    // deny.toml ignores RUSTSEC-2023-0071 (Marvin) on the grounds that
+    // `rsa` only parses public keys and encrypts; keep it so.
+    for source in [
+        include_str!("asymmetric.rs"),
+        include_str!("mod.rs"),
+        include_str!("hmac.rs"),
+    ] {
+        for private in [
+            "rsa::PrivateKey",
+            "rsa::RsaPrivateKey",
+            "DecodeRsaPrivateKey",
+            "rsa::pss::SigningKey",
+            "rsa::pkcs1v15::SigningKey",
+        ] {
+            assert!(!source.contains(private), "{private} used");
+        }
+    }
+}

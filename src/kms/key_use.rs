@@ -156,21 +156,16 @@ impl Inner {
         self.blocking(f).await
     }
 
-    /// Fresh material for version `version` of `rec`: cheap (AES, HMAC)
-    /// on the blocking pool directly, key pairs through the bounded pool.
-    pub(super) async fn generate_material(
+    /// Fresh key-pair material for version `version` of `rec`, made on
+    /// the bounded generation pool.
+    pub(super) async fn generate_key_pair(
         self: &Arc<Self>,
         rec: &KeyRecord,
         version: u32,
     ) -> KmsResult<MaterialVersion> {
         let rec = rec.clone();
-        if rec.spec.is_asymmetric() {
-            self.bounded_generation(move |inner| inner.new_material(&rec, version))
-                .await
-        } else {
-            self.blocking(move |inner| inner.new_material(&rec, version))
-                .await
-        }
+        self.bounded_generation(move |inner| inner.new_material(&rec, version))
+            .await
     }
 }
 

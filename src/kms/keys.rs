@@ -123,10 +123,19 @@ impl Kms {
     ) -> KmsResult<Arc<KeyRecord>> {
         let (rec, policy) = self.plan_key(caller, input).await?;
         // Before any lock: a key pair takes up to seconds (RSA_4096) and
-        // is made on the bounded generation pool (`key_use.rs`).
-        let material = self.inner.generate_material(&rec, 1).await?;
+        // is made on the bounded generation pool (`key_use.rs`). AES and
+        // HMAC keys take microseconds: made in the commit's own hop.
+        let pair = if rec.spec.is_asymmetric() {
+            Some(self.inner.generate_key_pair(&rec, 1).await?)
+        } else {
+            None
+        };
         self.inner
             .blocking(move |inner| {
+                let material = match pair {
+                    Some(m) => m,
+                    None => inner.new_material(&rec, 1)?,
+                };
                 // The new key conflicts with nothing but its account's
                 // key counter.
                 let _w = inner.lock(&[LockName::Account(&rec.account)]);

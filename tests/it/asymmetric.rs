@@ -924,3 +924,155 @@ async fn asymmetric_and_hmac_keys_work_after_a_restart() {
         .into_inner();
     assert_eq!(dec.shared_secret, enc.shared_secret);
 }
+
+/// The new condition keys reach policies, and grants for the new
+/// operations allow exactly those operations.
+#[tokio::test]
+async fn condition_keys_and_grants_cover_the_new_operations() {
+    use pb::MessageType as T;
+    let server = TestServer::start().await;
+    let mut root = server.client().await;
+    let mut alice = server.client_as(ALICE_A).await;
+    let signer = create(&mut root, Spec::Rsa2048, Usage::SignVerify)
+        .await
+        .key_id;
+    let policy = key_policy_with(
+        ACCOUNT_A,
+        &[serde_json::json!({
+            "Effect": "Allow",
+            "Principal": {"AWS": ALICE_A},
+            "Action": ["kms:Sign", "kms:Verify"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {
+                    "kms:SigningAlgorithm": "RSASSA_PSS_SHA_256",
+                    "kms:MessageType": "DIGEST",
+                }
+            }
+        })],
+    );
+    put_key_policy(&mut root, &signer, &policy).await;
+    let digest = sha2::Sha256::digest(b"m").to_vec();
+    let sig = sign(
+        &mut alice,
+        &signer,
+        Sig::RsassaPssSha256,
+        T::Digest,
+        &digest,
+    )
+    .await
+    .expect("allowed by the conditions");
+    verify(
+        &mut alice,
+        &signer,
+        Sig::RsassaPssSha256,
+        T::Digest,
+        &digest,
+        &sig,
+    )
+    .await
+    .expect("verify allowed");
+    let arn = key_arn_of(ACCOUNT_A, &signer);
+    let e = sign(
+        &mut alice,
+        &signer,
+        Sig::RsassaPkcs1V15Sha256,
+        T::Digest,
+        &digest,
+    )
+    .await
+    .unwrap_err();
+    assert_access_denied(&e, ALICE_A, "kms:Sign", &arn);
+    let e = sign(&mut alice, &signer, Sig::RsassaPssSha256, T::Raw, b"m")
+        .await
+        .unwrap_err();
+    assert_access_denied(&e, ALICE_A, "kms:Sign", &arn);
+
+    // kms:MacAlgorithm in an identity policy (the key policy delegates).
+    let hmac = create(&mut root, Spec::Hmac256, Usage::GenerateVerifyMac)
+        .await
+        .key_id;
+    let mac_req = |alg: pb::MacAlgorithmSpec| pb::GenerateMacRequest {
+        message: b"m".to_vec(),
+        key_id: hmac.clone(),
+        mac_algorithm: alg as i32,
+        ..Default::default()
+    };
+    let e = alice
+        .generate_mac(mac_req(pb::MacAlgorithmSpec::HmacSha256))
+        .await
+        .unwrap_err();
+    assert_access_denied(
+        &e,
+        ALICE_A,
+        "kms:GenerateMac",
+        &key_arn_of(ACCOUNT_A, &hmac),
+    );
+    put_identity_policy(
+        &server,
+        ALICE_A,
+        "macs",
+        &serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Action": "kms:GenerateMac",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"kms:MacAlgorithm": "HMAC_SHA_256"}}
+            }]
+        })
+        .to_string(),
+    )
+    .await;
+    alice
+        .generate_mac(mac_req(pb::MacAlgorithmSpec::HmacSha256))
+        .await
+        .expect("allowed by the identity policy");
+
+    // A grant for GetPublicKey and DeriveSharedSecret on a KEY_AGREEMENT key
+    // allows those two and nothing else; Sign is not valid for the key.
+    let agree = create(&mut root, Spec::EccNistP256, Usage::KeyAgreement)
+        .await
+        .key_id;
+    let agree_arn = key_arn_of(ACCOUNT_A, &agree);
+    let grant = |ops: Vec<pb::GrantOperation>| pb::CreateGrantRequest {
+        key_id: agree.clone(),
+        grantee_principal: ALICE_A.into(),
+        operations: ops.into_iter().map(|o| o as i32).collect(),
+        ..Default::default()
+    };
+    let e = root
+        .create_grant(grant(vec![pb::GrantOperation::Sign]))
+        .await
+        .unwrap_err();
+    assert_aws_error(&e, Code::InvalidArgument, "ValidationException");
+    let e = public_key(&mut alice, &agree).await.unwrap_err();
+    assert_access_denied(&e, ALICE_A, "kms:GetPublicKey", &agree_arn);
+    root.create_grant(grant(vec![
+        pb::GrantOperation::GetPublicKey,
+        pb::GrantOperation::DeriveSharedSecret,
+    ]))
+    .await
+    .expect("grant");
+    let peer = public_key(&mut alice, &agree)
+        .await
+        .expect("granted")
+        .public_key;
+    alice
+        .derive_shared_secret(pb::DeriveSharedSecretRequest {
+            key_id: agree.clone(),
+            key_agreement_algorithm: pb::KeyAgreementAlgorithmSpec::Ecdh as i32,
+            public_key: peer,
+            ..Default::default()
+        })
+        .await
+        .expect("granted derive");
+    let e = alice
+        .describe_key(pb::DescribeKeyRequest {
+            key_id: agree.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_access_denied(&e, ALICE_A, "kms:DescribeKey", &agree_arn);
+}
