@@ -10,8 +10,10 @@
 //! 2. connects `--connections` HTTP/2 channels as the main identity (and
 //!    as many as the grantee with `--grantee-cert`);
 //! 3. sets up against the real service ([`workload::setup`]): creates
-//!    `--keys` keys (or describes the `--key-id`s given) and, for Decrypt
-//!    and ReEncrypt, makes a pool of ciphertexts; then ([`authz`]) puts a
+//!    `--keys` keys of `--key-spec` and the usage the mix needs, timing
+//!    each CreateKey (or describes the `--key-id`s given); for Decrypt and
+//!    ReEncrypt makes a pool of ciphertexts, for Verify and VerifyMac one
+//!    signature or MAC per key; then ([`authz`]) puts a
 //!    `--key-policy-bytes` key policy, grants the grantee the mix's
 //!    operations and creates `--grants` filler grants on every key;
 //! 4. with `--baseline`, starts the no-op server ([`baseline`]) on its own
@@ -21,7 +23,9 @@
 //!    or — with `--baseline` — `--rounds` alternating slices of service
 //!    and baseline (service first in even rounds, baseline first in odd
 //!    ones), so drift in the machine's load hits both alike;
-//! 6. unless `--keep-keys`, schedules the keys it created for deletion and
+//! 6. with `--raw-crypto`, runs the operation's cryptography alone on
+//!    `--raw-threads` threads for as long as the service was measured;
+//! 7. unless `--keep-keys`, schedules the keys it created for deletion and
 //!    on `--key-id` keys revokes its grants and puts the old policy back;
 //!    prints the [`report::Report`] as text or JSON.
 //!
@@ -30,7 +34,10 @@
 //! `authz.rs` (grantee, grants and key policy set-up and undoing),
 //! `stats.rs` (histograms, error counts), `report.rs` (text and JSON),
 //! `baseline.rs` (the no-op server), `fixtures.rs` (contexts, policies and
-//! a PRNG, also used by `benches/`).
+//! a PRNG, also used by `benches/`), `specs.rs` (what a key spec implies:
+//! key usage, default algorithms, answer sizes), `raw_crypto.rs`
+//! (`--raw-crypto`: the operation's cryptography in-process, and the
+//! ceiling 1/(1/baseline + 1/raw)).
 //!
 //! Figures from a debug build of kms-bench or kmsd are not performance
 //! figures; the report says which build kms-bench is.
