@@ -19,7 +19,10 @@
 #   make bench       deps + build, then the standard benchmark suite
 #                    (scripts/bench_suite.py): kmsd vs the no-op baseline,
 #                    1,000,000 keys / 50,000 grants / 32 KB policy, restart
-#                    time, memory, criterion micro-benchmarks; writes
+#                    time, memory, the issue-12 asymmetric/HMAC runs against
+#                    the crypto ceiling (Sign/Verify ECC_NIST_P256,
+#                    GenerateMac HMAC_256, Sign RSA_2048) and CreateKey
+#                    latency per key spec, criterion micro-benchmarks; writes
 #                    target/bench/latest.md (BENCH_* variables: see the script)
 #   make clean-data  rm -rf $(DATA)
 #

@@ -19,12 +19,22 @@ table of every issue-6 target, met or not:
      Decrypt as in 1, with the baseline again.
   5. kmsd's peak resident memory (VmHWM) over its life since the restart.
 
+Between 1 and 2, on the fresh store (issue 12): Sign ECC_NIST_P256,
+Verify ECC_NIST_P256, GenerateMac HMAC_256 and Sign RSA_2048 at
+concurrency 64, each alternating with the baseline and followed by
+kms-bench's `--raw-crypto` run of the same primitive (ring, on as many
+threads as this machine has cores), against the ceiling
+1/(1/baseline + 1/raw); GetPublicKey, VerifyMac, GenerateDataKeyPair and
+RSA Encrypt/Decrypt once each for the record; and CreateKey latency for
+every key spec (BENCH_CREATE_KEYS keys each, one at a time).
+
 Then, unless BENCH_MICRO=0, the criterion micro-benchmarks (short runs).
 
 Settings (environment): BENCH_DURATION (10s), BENCH_WARMUP (2s),
 BENCH_CONCURRENCY (64), BENCH_CONNECTIONS (2), BENCH_ROUNDS (4),
 BENCH_KEYS (1000000), BENCH_GRANTS (50000), BENCH_POLICY_BYTES (32768),
-BENCH_MICRO (1), BENCH_REPEAT (3: each measured case runs that many
+BENCH_MICRO (1), BENCH_ASYM (1: the issue-12 runs), BENCH_CREATE_KEYS (5),
+BENCH_REPEAT (3: each measured case runs that many
 times and the run with the median service/baseline ratio is reported),
 BENCH_OUT (target/bench). Only the Python standard
 library is used.
@@ -58,6 +68,28 @@ MAX_P99_RATIO = 1.5
 MIN_HEAVY_RATIO = 0.90
 MAX_READY_MS = 2000.0
 MAX_RSS_MB = 512.0
+MIN_CEILING_RATIO = 0.85
+
+# Issue 12's targets: (operation, key spec), each at >= MIN_CEILING_RATIO of
+# 1/(1/baseline + 1/raw crypto) at BENCH_CONCURRENCY.
+ASYM_TARGETS = [("Sign", "ECC_NIST_P256"), ("Verify", "ECC_NIST_P256"),
+                ("GenerateMac", "HMAC_256"), ("Sign", "RSA_2048")]
+# Measured once each for the record (no target): (label, kms-bench flags).
+ASYM_RECORD = [
+    ("GetPublicKey ECC_NIST_P256", ["--operation", "GetPublicKey", "--key-spec", "ECC_NIST_P256"]),
+    ("VerifyMac HMAC_256", ["--operation", "VerifyMac", "--key-spec", "HMAC_256"]),
+    ("GenerateDataKeyPair ECC_NIST_P256", ["--operation", "GenerateDataKeyPair",
+                                            "--key-pair-spec", "ECC_NIST_P256"]),
+    ("GenerateDataKeyPair RSA_2048", ["--operation", "GenerateDataKeyPair",
+                                       "--key-pair-spec", "RSA_2048"]),
+    ("Encrypt RSA_2048 OAEP-SHA-256", ["--operation", "Encrypt", "--key-spec", "RSA_2048"]),
+    ("Decrypt RSA_2048 OAEP-SHA-256", ["--operation", "Decrypt", "--key-spec", "RSA_2048",
+                                        "--raw-crypto"]),
+]
+CREATE_KEY_SPECS = ["AES_256", "HMAC_256", "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521",
+                    "ECC_SECG_P256K1", "ECC_NIST_EDWARDS25519", "RSA_2048", "RSA_3072",
+                    "RSA_4096", "ML_DSA_44", "ML_DSA_65", "ML_DSA_87", "ML_KEM_512",
+                    "ML_KEM_768", "ML_KEM_1024"]
 
 
 def env(name, default):
@@ -78,6 +110,8 @@ SETTINGS = {
     "grants": min(env_int("BENCH_GRANTS", MAX_GRANTS_PER_KEY), MAX_GRANTS_PER_KEY),
     "policy_bytes": env_int("BENCH_POLICY_BYTES", 32768),
     "micro": env("BENCH_MICRO", "1") != "0",
+    "asym": env("BENCH_ASYM", "1") != "0",
+    "create_keys": max(env_int("BENCH_CREATE_KEYS", 5), 1),
     "repeat": max(env_int("BENCH_REPEAT", 3), 1),
 }
 
@@ -165,16 +199,77 @@ def measured(data_dir, operation, *extra):
                      "--rounds", SETTINGS["rounds"], *extra)
 
 
-def median_run(measure):
-    """Runs `measure` BENCH_REPEAT times; returns the run whose
-    service/baseline ratio is the median, with every run's ratio and
-    throughput attached (`all_ratios`, `all_rps`)."""
+def median_run(measure, key="ratio"):
+    """Runs `measure` BENCH_REPEAT times; returns the run whose `key`
+    (service/baseline ratio by default) is the median, with every run's
+    ratio and throughput attached (`all_ratios`, `all_rps`)."""
     reports = [measure() for _ in range(SETTINGS["repeat"])]
-    reports.sort(key=lambda r: r["ratio"])
+    reports.sort(key=lambda r: r[key])
     mid = dict(reports[len(reports) // 2])
-    mid["all_ratios"] = [r["ratio"] for r in reports]
+    mid["all_ratios"] = [r[key] for r in reports]
     mid["all_rps"] = [r["throughput_rps"] for r in reports]
     return mid
+
+
+def asym_measured(data_dir, *flags):
+    """An issue-12 run: the service alternating with the baseline, then
+    the same primitive's raw crypto on this machine's cores."""
+    return kms_bench(data_dir, *flags, "--duration", SETTINGS["duration"], "--baseline",
+                     "--rounds", SETTINGS["rounds"], "--raw-crypto")
+
+
+def asym_cases(data_dir, results):
+    for op, spec in ASYM_TARGETS:
+        results["asym"][f"{op} {spec}"] = median_run(
+            lambda: asym_measured(data_dir, "--operation", op, "--key-spec", spec),
+            key="ceiling_ratio")
+    for label, flags in ASYM_RECORD:
+        results["asym_record"][label] = kms_bench(
+            data_dir, *flags, "--duration", SETTINGS["duration"], "--baseline",
+            "--rounds", SETTINGS["rounds"])
+    for spec in CREATE_KEY_SPECS:
+        r = kms_bench(data_dir, "--operation", "DescribeKey", "--key-spec", spec,
+                      "--keys", SETTINGS["create_keys"], "--requests", 1,
+                      concurrency=1, connections=1, warmup="0s")
+        results["create_key"][spec] = {k: r.get(k) for k in (
+            "create_key_count", "create_key_p50_ms", "create_key_mean_ms", "create_key_max_ms")}
+
+
+def asym_table(results):
+    rows = ["| target | measured | goal | result |", "|---|---|---|---|"]
+    for name, r in results["asym"].items():
+        rows.append(f"| {name} ({r.get('algorithm')}): throughput vs ceiling "
+                    f"1/(1/baseline + 1/raw) | {r['throughput_rps']:.0f} vs "
+                    f"{r['ceiling_rps']:.0f} rps = {r['ceiling_ratio']:.2f} (baseline "
+                    f"{r['baseline_throughput_rps']:.0f} rps, raw {r['raw_primitive']} "
+                    f"{r['raw_throughput_rps']:.0f} op/s on {r['raw_threads']} threads) | "
+                    f"≥ {MIN_CEILING_RATIO} | "
+                    f"{verdict(r['ceiling_ratio'] >= MIN_CEILING_RATIO)} |")
+    return "\n".join(rows)
+
+
+def asym_detail_table(results):
+    rows = ["| run | rps | p50 ms | p99 ms | errors | baseline rps | ratio | "
+            "ceiling ratio of each repeat |", "|---|---|---|---|---|---|---|---|"]
+    for name, r in results["asym"].items():
+        rows.append(f"| {name} | {r['throughput_rps']:.0f} | {r['p50_ms']:.2f} | "
+                    f"{r['p99_ms']:.2f} | {r['errors']} | {r['baseline_throughput_rps']:.0f} | "
+                    f"{r['ratio']:.2f} | {', '.join(f'{x:.2f}' for x in r['all_ratios'])} |")
+    for name, r in results["asym_record"].items():
+        once = (f"{r['ceiling_ratio']:.2f} (once; ceiling {r['ceiling_rps']:.0f} rps)"
+                if r.get("ceiling_ratio") is not None else "(once)")
+        rows.append(f"| {name} | {r['throughput_rps']:.0f} | {r['p50_ms']:.2f} | "
+                    f"{r['p99_ms']:.2f} | {r['errors']} | {r['baseline_throughput_rps']:.0f} | "
+                    f"{r['ratio']:.2f} | {once} |")
+    return "\n".join(rows)
+
+
+def create_key_table(results):
+    rows = ["| key spec | keys | p50 ms | mean ms | max ms |", "|---|---|---|---|---|"]
+    for spec, r in results["create_key"].items():
+        rows.append(f"| {spec} | {r['create_key_count']} | {r['create_key_p50_ms']:.1f} | "
+                    f"{r['create_key_mean_ms']:.1f} | {r['create_key_max_ms']:.1f} |")
+    return "\n".join(rows)
 
 
 def verdict(ok):
@@ -274,7 +369,8 @@ def main():
     data = Path(tempfile.mkdtemp(prefix="kmsd-bench-", dir=ROOT / "target"))
     kmsd_log = out_dir / "kmsd.log"
     results = {"settings": SETTINGS, "machine": machine(), "started": stamp,
-               "minimal": {}, "heavy": {}}
+               "minimal": {}, "heavy": {}, "asym": {}, "asym_record": {},
+               "create_key": {}}
     log(f"settings {SETTINGS}; data dir {data}; results in {out_dir}")
     kmsd = None
     try:
@@ -286,6 +382,8 @@ def main():
                              stdout=subprocess.PIPE).stdout)["KeyMetadata"]["KeyId"]
         for op in ("GenerateDataKey", "Decrypt"):
             results["minimal"][op] = median_run(lambda: measured(data, op))
+        if SETTINGS["asym"]:
+            asym_cases(data, results)
         kmsd.stop()
 
         # 2. Bulk load.
@@ -355,6 +453,11 @@ def main():
           f"Bulk load of {SETTINGS['keys']:,} keys: {results['bulk_load_s']:.1f} s.", "",
           "## Targets", "", table(results), "",
           "## Runs", "", detail_table(results), ""]
+    if results["asym"]:
+        md += ["## Asymmetric and HMAC (issue 12): kmsd vs the crypto ceiling", "",
+               asym_table(results), "", asym_detail_table(results), "",
+               f"## CreateKey latency per key spec ({SETTINGS['create_keys']} keys each, "
+               "one at a time, fresh store)", "", create_key_table(results), ""]
     if "micro" in results:
         md += ["## Criterion micro-benchmarks (short runs)", "", results["micro"], ""]
     text = "\n".join(md)

@@ -11,6 +11,7 @@ use clap::{Parser, ValueEnum};
 
 use super::mix::Mix;
 use crate::fixtures::MAX_POLICY_BYTES;
+use kms_proto::aws_enum::AwsEnum;
 use kms_proto::client::{
     ConnectOptions, ENV_CA_CERT, ENV_CLIENT_CERT, ENV_CLIENT_KEY, ENV_DATA_DIR, ENV_ENDPOINT,
 };
@@ -64,13 +65,57 @@ pub struct BenchArgs {
 
     /// The operation, or a weighted mix: GenerateDataKey,
     /// GenerateDataKeyWithoutPlaintext, Encrypt, Decrypt, ReEncrypt,
-    /// GenerateRandom, DescribeKey; e.g. GenerateDataKey=3,Decrypt=7.
+    /// GenerateRandom, DescribeKey, Sign, Verify, GetPublicKey,
+    /// GenerateMac, VerifyMac, GenerateDataKeyPair,
+    /// GenerateDataKeyPairWithoutPlaintext; e.g.
+    /// GenerateDataKey=3,Decrypt=7. Encrypt and Decrypt are asymmetric
+    /// with an RSA --key-spec.
     #[arg(long, value_name = "OP[=W],...", default_value = "GenerateDataKey")]
     pub operation: Mix,
-    /// Data key spec (GenerateDataKey*; also the size of Encrypt's plaintext
-    /// and GenerateRandom's output).
+    /// Key spec: AES_256 / AES_128 (symmetric keys; the data key spec of
+    /// GenerateDataKey*, also the size of Encrypt's plaintext and
+    /// GenerateRandom's output), or the spec of the asymmetric or HMAC keys
+    /// to create (RSA_2048, ECC_NIST_P256, HMAC_256, ...).
     #[arg(long, value_enum, default_value_t = KeySpecArg::Aes256)]
     pub key_spec: KeySpecArg,
+    /// Signing algorithm of Sign and Verify [default: the key spec's
+    /// first: ECDSA_SHA_256/384/512, RSASSA_PKCS1_V1_5_SHA_256,
+    /// ED25519_SHA_512, ML_DSA_SHAKE_256].
+    #[arg(long, value_name = "ALG", value_parser = parse_aws::<pb::SigningAlgorithmSpec>,
+          help_heading = "Asymmetric and HMAC")]
+    pub signing_algorithm: Option<i32>,
+    /// MAC algorithm of GenerateMac and VerifyMac [default: the HMAC key
+    /// spec's, e.g. HMAC_SHA_256 for HMAC_256].
+    #[arg(long, value_name = "ALG", value_parser = parse_aws::<pb::MacAlgorithmSpec>,
+          help_heading = "Asymmetric and HMAC")]
+    pub mac_algorithm: Option<i32>,
+    /// Key pair spec of GenerateDataKeyPair(WithoutPlaintext).
+    #[arg(long, value_name = "SPEC", default_value = "ECC_NIST_P256",
+          value_parser = parse_aws::<pb::DataKeyPairSpec>, help_heading = "Asymmetric and HMAC")]
+    pub key_pair_spec: i32,
+    /// Encryption algorithm of Encrypt and Decrypt with RSA keys [default
+    /// RSAES_OAEP_SHA_256; SYMMETRIC_DEFAULT for symmetric keys].
+    #[arg(long, value_name = "ALG", value_parser = parse_aws::<pb::EncryptionAlgorithmSpec>,
+          help_heading = "Asymmetric and HMAC")]
+    pub encryption_algorithm: Option<i32>,
+    /// Length of the message of Sign, Verify, GenerateMac and VerifyMac
+    /// (MessageType RAW), 1 to 4096 bytes.
+    #[arg(long, value_name = "N", default_value_t = 32, help_heading = "Asymmetric and HMAC",
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub message_bytes: u32,
+    /// Also measure the operation's cryptography alone, in-process with
+    /// the library kmsd uses for it (ring; aws-lc-rs for RSA-OAEP), on
+    /// --raw-threads threads, and report the ceiling 1/(1/baseline + 1/raw)
+    /// beside kmsd's throughput (with --baseline). Sign and Verify
+    /// (ECC_NIST_P256/P384, ECC_NIST_EDWARDS25519, RSA), GenerateMac and
+    /// VerifyMac (HMAC_256/384/512), Decrypt (RSA).
+    #[arg(long, help_heading = "Asymmetric and HMAC")]
+    pub raw_crypto: bool,
+    /// Threads of the raw-crypto measurement [default: this machine's
+    /// cores, which are the server's when it runs here].
+    #[arg(long, value_name = "N", help_heading = "Asymmetric and HMAC",
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub raw_threads: Option<u32>,
     /// Pairs in the encryption context of every request (0 = none).
     #[arg(long, value_name = "N", default_value_t = 0, value_parser = parse_context_pairs)]
     pub context_pairs: usize,
@@ -266,31 +311,120 @@ impl Limit {
     }
 }
 
-/// `--key-spec`.
+/// `--key-spec`: AES_256 / AES_128 are data key specs (symmetric keys;
+/// the size of GenerateDataKey's keys, Encrypt's plaintext and
+/// GenerateRandom's output); the others are the spec of the asymmetric or
+/// HMAC keys kms-bench creates for Sign, Verify, GetPublicKey,
+/// GenerateMac, VerifyMac and asymmetric Encrypt / Decrypt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum KeySpecArg {
-    /// 256-bit data keys.
+    /// Symmetric key, 256-bit data keys.
     #[value(name = "AES_256")]
     Aes256,
-    /// 128-bit data keys.
+    /// Symmetric key, 128-bit data keys.
     #[value(name = "AES_128")]
     Aes128,
+    /// RSA 2048-bit key pair.
+    #[value(name = "RSA_2048")]
+    Rsa2048,
+    /// RSA 3072-bit key pair.
+    #[value(name = "RSA_3072")]
+    Rsa3072,
+    /// RSA 4096-bit key pair.
+    #[value(name = "RSA_4096")]
+    Rsa4096,
+    /// NIST P-256.
+    #[value(name = "ECC_NIST_P256")]
+    EccNistP256,
+    /// NIST P-384.
+    #[value(name = "ECC_NIST_P384")]
+    EccNistP384,
+    /// NIST P-521.
+    #[value(name = "ECC_NIST_P521")]
+    EccNistP521,
+    /// secp256k1.
+    #[value(name = "ECC_SECG_P256K1")]
+    EccSecgP256k1,
+    /// Ed25519.
+    #[value(name = "ECC_NIST_EDWARDS25519")]
+    EccNistEdwards25519,
+    /// ML-DSA-44.
+    #[value(name = "ML_DSA_44")]
+    MlDsa44,
+    /// ML-DSA-65.
+    #[value(name = "ML_DSA_65")]
+    MlDsa65,
+    /// ML-DSA-87.
+    #[value(name = "ML_DSA_87")]
+    MlDsa87,
+    /// ML-KEM-512 (CreateKey timing, GetPublicKey, DescribeKey).
+    #[value(name = "ML_KEM_512")]
+    MlKem512,
+    /// ML-KEM-768.
+    #[value(name = "ML_KEM_768")]
+    MlKem768,
+    /// ML-KEM-1024.
+    #[value(name = "ML_KEM_1024")]
+    MlKem1024,
+    /// HMAC with SHA-224.
+    #[value(name = "HMAC_224")]
+    Hmac224,
+    /// HMAC with SHA-256.
+    #[value(name = "HMAC_256")]
+    Hmac256,
+    /// HMAC with SHA-384.
+    #[value(name = "HMAC_384")]
+    Hmac384,
+    /// HMAC with SHA-512.
+    #[value(name = "HMAC_512")]
+    Hmac512,
 }
 
 impl KeySpecArg {
-    /// The wire enum.
+    /// The data key spec of GenerateDataKey* (AES_256 for non-AES specs).
     pub fn to_proto(self) -> pb::DataKeySpec {
         match self {
-            KeySpecArg::Aes256 => pb::DataKeySpec::Aes256,
             KeySpecArg::Aes128 => pb::DataKeySpec::Aes128,
+            _ => pb::DataKeySpec::Aes256,
         }
     }
 
-    /// The data key length in bytes.
+    /// The KMS key spec of the keys kms-bench creates.
+    pub fn kms_key_spec(self) -> pb::KeySpec {
+        use pb::KeySpec as K;
+        match self {
+            KeySpecArg::Aes256 | KeySpecArg::Aes128 => K::SymmetricDefault,
+            KeySpecArg::Rsa2048 => K::Rsa2048,
+            KeySpecArg::Rsa3072 => K::Rsa3072,
+            KeySpecArg::Rsa4096 => K::Rsa4096,
+            KeySpecArg::EccNistP256 => K::EccNistP256,
+            KeySpecArg::EccNistP384 => K::EccNistP384,
+            KeySpecArg::EccNistP521 => K::EccNistP521,
+            KeySpecArg::EccSecgP256k1 => K::EccSecgP256k1,
+            KeySpecArg::EccNistEdwards25519 => K::EccNistEdwards25519,
+            KeySpecArg::MlDsa44 => K::MlDsa44,
+            KeySpecArg::MlDsa65 => K::MlDsa65,
+            KeySpecArg::MlDsa87 => K::MlDsa87,
+            KeySpecArg::MlKem512 => K::MlKem512,
+            KeySpecArg::MlKem768 => K::MlKem768,
+            KeySpecArg::MlKem1024 => K::MlKem1024,
+            KeySpecArg::Hmac224 => K::Hmac224,
+            KeySpecArg::Hmac256 => K::Hmac256,
+            KeySpecArg::Hmac384 => K::Hmac384,
+            KeySpecArg::Hmac512 => K::Hmac512,
+        }
+    }
+
+    /// Whether the keys are symmetric encryption keys.
+    pub fn is_symmetric(self) -> bool {
+        matches!(self, KeySpecArg::Aes256 | KeySpecArg::Aes128)
+    }
+
+    /// The data key length in bytes (also Encrypt's plaintext length).
     pub fn byte_len(self) -> usize {
         match self {
-            KeySpecArg::Aes256 => 32,
             KeySpecArg::Aes128 => 16,
+            _ => 32,
         }
     }
 
@@ -299,8 +433,14 @@ impl KeySpecArg {
         match self {
             KeySpecArg::Aes256 => "AES_256",
             KeySpecArg::Aes128 => "AES_128",
+            other => pb::KeySpec::aws_name_of(other.kms_key_spec() as i32).unwrap_or("AES_256"),
         }
     }
+}
+
+/// Parses an AWS enum spelling (`ECDSA_SHA_256`) into the wire value.
+pub fn parse_aws<E: AwsEnum>(s: &str) -> Result<i32, String> {
+    E::wire_of(s.trim()).ok_or_else(|| format!("expected one of: {}", E::aws_names().join(", ")))
 }
 
 fn parse_context_pairs(s: &str) -> Result<usize, String> {
@@ -428,7 +568,7 @@ mod tests {
             Limit::Requests(5)
         );
         for bad in [
-            &["--operation", "Sign"][..],
+            &["--operation", "Sing"][..],
             &["--operation", "Decrypt=0"],
             &["--concurrency", "0"],
             &["--duration", "1s", "--requests", "3"],

@@ -150,6 +150,15 @@ pub fn grant_operations(mix: &Mix) -> Vec<pb::GrantOperation> {
             BenchOp::ReEncrypt => &[G::ReEncryptFrom, G::ReEncryptTo],
             BenchOp::DescribeKey => &[G::DescribeKey],
             BenchOp::GenerateRandom => &[],
+            BenchOp::Sign => &[G::Sign],
+            BenchOp::Verify => &[G::Verify],
+            BenchOp::GetPublicKey => &[G::GetPublicKey],
+            BenchOp::GenerateMac => &[G::GenerateMac],
+            BenchOp::VerifyMac => &[G::VerifyMac],
+            BenchOp::GenerateDataKeyPair => &[G::GenerateDataKeyPair],
+            BenchOp::GenerateDataKeyPairWithoutPlaintext => {
+                &[G::GenerateDataKeyPairWithoutPlaintext]
+            }
         })
         .copied()
         .collect();

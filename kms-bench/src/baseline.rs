@@ -28,6 +28,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 
+use super::specs;
 use kms_proto::kms::v1 as pb;
 use kms_proto::kms::v1::key_management_service_server::{
     KeyManagementService, KeyManagementServiceServer,
@@ -99,21 +100,47 @@ impl NoopKms {
         }
     }
 
+    /// The RSA modulus length when the request asks for RSA encryption
+    /// (an RSA ciphertext is that long and carries no key material id).
+    fn rsa(&self, encryption_algorithm: i32) -> Option<usize> {
+        if encryption_algorithm == 0 || encryption_algorithm == Self::symmetric() {
+            return None;
+        }
+        specs::rsa_modulus_len(self.metadata.key_spec)
+    }
+
     fn encrypt(&self, r: pb::EncryptRequest) -> pb::EncryptResponse {
-        pb::EncryptResponse {
-            ciphertext_blob: Self::blob(r.plaintext.len()),
-            key_id: self.key_arn.clone(),
-            encryption_algorithm: Self::symmetric(),
-            key_material_id: MATERIAL_ID.to_owned(),
+        match self.rsa(r.encryption_algorithm) {
+            Some(n) => pb::EncryptResponse {
+                ciphertext_blob: vec![0u8; n],
+                key_id: self.key_arn.clone(),
+                encryption_algorithm: r.encryption_algorithm,
+                key_material_id: String::new(),
+            },
+            None => pb::EncryptResponse {
+                ciphertext_blob: Self::blob(r.plaintext.len()),
+                key_id: self.key_arn.clone(),
+                encryption_algorithm: Self::symmetric(),
+                key_material_id: MATERIAL_ID.to_owned(),
+            },
         }
     }
 
     fn decrypt(&self, r: pb::DecryptRequest) -> pb::DecryptResponse {
-        pb::DecryptResponse {
-            key_id: self.key_arn.clone(),
-            plaintext: vec![0u8; r.ciphertext_blob.len().saturating_sub(MIN_BLOB_LEN)],
-            encryption_algorithm: Self::symmetric(),
-            key_material_id: MATERIAL_ID.to_owned(),
+        match self.rsa(r.encryption_algorithm) {
+            // kms-bench's RSA ciphertexts hold data-key-sized plaintexts.
+            Some(_) => pb::DecryptResponse {
+                key_id: self.key_arn.clone(),
+                plaintext: vec![0u8; 32],
+                encryption_algorithm: r.encryption_algorithm,
+                key_material_id: String::new(),
+            },
+            None => pb::DecryptResponse {
+                key_id: self.key_arn.clone(),
+                plaintext: vec![0u8; r.ciphertext_blob.len().saturating_sub(MIN_BLOB_LEN)],
+                encryption_algorithm: Self::symmetric(),
+                key_material_id: MATERIAL_ID.to_owned(),
+            },
         }
     }
 
@@ -138,6 +165,82 @@ impl NoopKms {
     fn describe_key(&self, _r: pb::DescribeKeyRequest) -> pb::DescribeKeyResponse {
         pb::DescribeKeyResponse {
             key_metadata: Some(self.metadata.clone()),
+        }
+    }
+
+    fn get_public_key(&self, _r: pb::GetPublicKeyRequest) -> pb::GetPublicKeyResponse {
+        let m = &self.metadata;
+        pb::GetPublicKeyResponse {
+            key_id: self.key_arn.clone(),
+            public_key: vec![0u8; specs::public_key_len(m.key_spec)],
+            customer_master_key_spec: m.customer_master_key_spec,
+            key_spec: m.key_spec,
+            key_usage: m.key_usage,
+            encryption_algorithms: m.encryption_algorithms.clone(),
+            signing_algorithms: m.signing_algorithms.clone(),
+            key_agreement_algorithms: m.key_agreement_algorithms.clone(),
+            key_encapsulation_algorithms: m.key_encapsulation_algorithms.clone(),
+        }
+    }
+
+    fn sign(&self, r: pb::SignRequest) -> pb::SignResponse {
+        pb::SignResponse {
+            key_id: self.key_arn.clone(),
+            signature: vec![0u8; specs::signature_len(self.metadata.key_spec)],
+            signing_algorithm: r.signing_algorithm,
+        }
+    }
+
+    fn verify(&self, r: pb::VerifyRequest) -> pb::VerifyResponse {
+        pb::VerifyResponse {
+            key_id: self.key_arn.clone(),
+            signature_valid: true,
+            signing_algorithm: r.signing_algorithm,
+        }
+    }
+
+    fn generate_mac(&self, r: pb::GenerateMacRequest) -> pb::GenerateMacResponse {
+        pb::GenerateMacResponse {
+            mac: vec![0u8; specs::mac_len(r.mac_algorithm)],
+            mac_algorithm: r.mac_algorithm,
+            key_id: self.key_arn.clone(),
+        }
+    }
+
+    fn verify_mac(&self, r: pb::VerifyMacRequest) -> pb::VerifyMacResponse {
+        pb::VerifyMacResponse {
+            key_id: self.key_arn.clone(),
+            mac_valid: true,
+            mac_algorithm: r.mac_algorithm,
+        }
+    }
+
+    fn generate_data_key_pair(
+        &self,
+        r: pb::GenerateDataKeyPairRequest,
+    ) -> pb::GenerateDataKeyPairResponse {
+        let (private, public) = specs::data_key_pair_lens(r.key_pair_spec);
+        pb::GenerateDataKeyPairResponse {
+            private_key_ciphertext_blob: Self::blob(private),
+            private_key_plaintext: vec![0u8; private],
+            public_key: vec![0u8; public],
+            key_id: self.key_arn.clone(),
+            key_pair_spec: r.key_pair_spec,
+            key_material_id: MATERIAL_ID.to_owned(),
+        }
+    }
+
+    fn generate_data_key_pair_without_plaintext(
+        &self,
+        r: pb::GenerateDataKeyPairWithoutPlaintextRequest,
+    ) -> pb::GenerateDataKeyPairWithoutPlaintextResponse {
+        let (private, public) = specs::data_key_pair_lens(r.key_pair_spec);
+        pb::GenerateDataKeyPairWithoutPlaintextResponse {
+            private_key_ciphertext_blob: Self::blob(private),
+            public_key: vec![0u8; public],
+            key_id: self.key_arn.clone(),
+            key_pair_spec: r.key_pair_spec,
+            key_material_id: MATERIAL_ID.to_owned(),
         }
     }
 }
@@ -186,8 +289,6 @@ noop_service! {
         re_encrypt(ReEncryptRequest) -> ReEncryptResponse;
         generate_random(GenerateRandomRequest) -> GenerateRandomResponse;
         describe_key(DescribeKeyRequest) -> DescribeKeyResponse;
-    }
-    unimplemented {
         get_public_key(GetPublicKeyRequest) -> GetPublicKeyResponse;
         sign(SignRequest) -> SignResponse;
         verify(VerifyRequest) -> VerifyResponse;
@@ -196,6 +297,8 @@ noop_service! {
             -> GenerateDataKeyPairWithoutPlaintextResponse;
         generate_mac(GenerateMacRequest) -> GenerateMacResponse;
         verify_mac(VerifyMacRequest) -> VerifyMacResponse;
+    }
+    unimplemented {
         derive_shared_secret(DeriveSharedSecretRequest) -> DeriveSharedSecretResponse;
         encapsulate(EncapsulateRequest) -> EncapsulateResponse;
         decapsulate(DecapsulateRequest) -> DecapsulateResponse;
@@ -420,6 +523,58 @@ mod tests {
             d.key_metadata.map(|m| m.encoded_len()),
             Some(metadata().encoded_len())
         );
+    }
+
+    #[test]
+    fn asymmetric_and_mac_responses_have_kmsd_sizes() {
+        let rsa = NoopKms::new(pb::KeyMetadata {
+            key_spec: pb::KeySpec::Rsa2048 as i32,
+            signing_algorithms: vec![pb::SigningAlgorithmSpec::RsassaPssSha256 as i32],
+            ..metadata()
+        });
+        let sig = rsa.sign(pb::SignRequest {
+            signing_algorithm: pb::SigningAlgorithmSpec::RsassaPssSha256 as i32,
+            ..Default::default()
+        });
+        assert_eq!(sig.signature.len(), 256);
+        assert_eq!(
+            sig.signing_algorithm,
+            pb::SigningAlgorithmSpec::RsassaPssSha256 as i32
+        );
+        let pk = rsa.get_public_key(pb::GetPublicKeyRequest::default());
+        assert_eq!(pk.public_key.len(), 294);
+        assert_eq!(pk.signing_algorithms.len(), 1);
+        let oaep = pb::EncryptionAlgorithmSpec::RsaesOaepSha256 as i32;
+        let e = rsa.encrypt(pb::EncryptRequest {
+            plaintext: vec![1; 32],
+            encryption_algorithm: oaep,
+            ..Default::default()
+        });
+        assert_eq!(e.ciphertext_blob.len(), 256);
+        let d = rsa.decrypt(pb::DecryptRequest {
+            ciphertext_blob: e.ciphertext_blob,
+            encryption_algorithm: oaep,
+            ..Default::default()
+        });
+        assert_eq!(d.plaintext.len(), 32);
+        let ec = NoopKms::new(pb::KeyMetadata {
+            key_spec: pb::KeySpec::EccNistP256 as i32,
+            ..metadata()
+        });
+        assert_eq!(ec.sign(pb::SignRequest::default()).signature.len(), 72);
+        assert!(ec.verify(pb::VerifyRequest::default()).signature_valid);
+        let mac = ec.generate_mac(pb::GenerateMacRequest {
+            mac_algorithm: pb::MacAlgorithmSpec::HmacSha512 as i32,
+            ..Default::default()
+        });
+        assert_eq!(mac.mac.len(), 64);
+        let pair = ec.generate_data_key_pair(pb::GenerateDataKeyPairRequest {
+            key_pair_spec: pb::DataKeyPairSpec::EccNistP256 as i32,
+            ..Default::default()
+        });
+        assert_eq!(pair.private_key_plaintext.len(), 138);
+        assert_eq!(pair.private_key_ciphertext_blob.len(), MIN_BLOB_LEN + 138);
+        assert_eq!(pair.public_key.len(), 91);
     }
 
     #[tokio::test]

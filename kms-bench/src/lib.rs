@@ -10,8 +10,10 @@
 //! 2. connects `--connections` HTTP/2 channels as the main identity (and
 //!    as many as the grantee with `--grantee-cert`);
 //! 3. sets up against the real service ([`workload::setup`]): creates
-//!    `--keys` keys (or describes the `--key-id`s given) and, for Decrypt
-//!    and ReEncrypt, makes a pool of ciphertexts; then ([`authz`]) puts a
+//!    `--keys` keys of `--key-spec` and the usage the mix needs, timing
+//!    each CreateKey (or describes the `--key-id`s given); for Decrypt and
+//!    ReEncrypt makes a pool of ciphertexts, for Verify and VerifyMac one
+//!    signature or MAC per key; then ([`authz`]) puts a
 //!    `--key-policy-bytes` key policy, grants the grantee the mix's
 //!    operations and creates `--grants` filler grants on every key;
 //! 4. with `--baseline`, starts the no-op server ([`baseline`]) on its own
@@ -21,7 +23,9 @@
 //!    or — with `--baseline` — `--rounds` alternating slices of service
 //!    and baseline (service first in even rounds, baseline first in odd
 //!    ones), so drift in the machine's load hits both alike;
-//! 6. unless `--keep-keys`, schedules the keys it created for deletion and
+//! 6. with `--raw-crypto`, runs the operation's cryptography alone on
+//!    `--raw-threads` threads for as long as the service was measured;
+//! 7. unless `--keep-keys`, schedules the keys it created for deletion and
 //!    on `--key-id` keys revokes its grants and puts the old policy back;
 //!    prints the [`report::Report`] as text or JSON.
 //!
@@ -30,7 +34,10 @@
 //! `authz.rs` (grantee, grants and key policy set-up and undoing),
 //! `stats.rs` (histograms, error counts), `report.rs` (text and JSON),
 //! `baseline.rs` (the no-op server), `fixtures.rs` (contexts, policies and
-//! a PRNG, also used by `benches/`).
+//! a PRNG, also used by `benches/`), `specs.rs` (what a key spec implies:
+//! key usage, default algorithms, answer sizes), `raw_crypto.rs`
+//! (`--raw-crypto`: the operation's cryptography in-process, and the
+//! ceiling 1/(1/baseline + 1/raw)).
 //!
 //! Figures from a debug build of kms-bench or kmsd are not performance
 //! figures; the report says which build kms-bench is.
@@ -46,7 +53,9 @@ pub mod authz;
 pub mod baseline;
 pub mod fixtures;
 pub mod mix;
+pub mod raw_crypto;
 pub mod report;
+pub mod specs;
 pub mod stats;
 pub mod workload;
 
@@ -69,7 +78,7 @@ use kms_proto::client::{
 };
 use kms_proto::kms::v1 as pb;
 use mix::BenchOp;
-use report::{Report, RunInfo};
+use report::{Extras, Report, RunInfo};
 use stats::Recorder;
 use workload::{Progress, SetupError, SetupOptions, Workload};
 
@@ -256,6 +265,14 @@ pub async fn run_from(args: &BenchArgs, ui: &Ui, started: Instant) -> Result<Rep
     let limit = args.limit();
     check_limit(limit, if args.baseline { args.rounds } else { 1 })?;
     args.check().map_err(BenchError::Usage)?;
+    let raw_op = if args.raw_crypto {
+        Some(raw_crypto::operation_of(&args.operation).map_err(BenchError::Usage)?)
+    } else {
+        None
+    };
+    if args.key_ids.is_empty() {
+        specs::key_usage_for(&args.operation, args.key_spec).map_err(BenchError::Usage)?;
+    }
     let opts = args.connect_options();
     let ready_ms = match args.wait_ready {
         Some(wait) => Some(wait_ready(args, &opts, ui, started, wait).await?),
@@ -295,17 +312,28 @@ pub async fn run_from(args: &BenchArgs, ui: &Ui, started: Instant) -> Result<Rep
         None => None,
     };
     let setup = SetupOptions {
-        mix: args.operation.clone(),
-        key_spec: args.key_spec,
         context: fixtures::encryption_context(args.context_pairs),
         key_ids: args.key_ids.clone(),
         create_keys: args.keys,
+        create_parallelism: args.concurrency,
         pool_size: args.pool_size,
+        signing_algorithm: args.signing_algorithm,
+        mac_algorithm: args.mac_algorithm,
+        encryption_algorithm: args.encryption_algorithm,
+        key_pair_spec: args.key_pair_spec,
+        message_bytes: args.message_bytes as usize,
+        ..SetupOptions::new(args.operation.clone(), args.key_spec)
     };
     if args.key_ids.is_empty() {
         ui.status(&format!(
-            "creating {} key(s) on {}",
-            args.keys, resolved.endpoint
+            "creating {} {} key(s) on {}",
+            args.keys,
+            if args.key_spec.is_symmetric() {
+                "SYMMETRIC_DEFAULT"
+            } else {
+                args.key_spec.as_str()
+            },
+            resolved.endpoint
         ));
     }
     if args.operation.needs_ciphertexts() {
@@ -338,7 +366,21 @@ pub async fn run_from(args: &BenchArgs, ui: &Ui, started: Instant) -> Result<Rep
     {
         Ok(()) => {
             let measured = grantee_clients.as_deref().unwrap_or(&clients);
-            measure(args, ui, &resolved, measured, &workload, baseline_tls).await
+            match raw_primitive(raw_op, &workload) {
+                Ok(primitive) => {
+                    match measure(args, ui, &resolved, measured, &workload, baseline_tls).await {
+                        Ok((service, baseline)) => {
+                            let raw = match primitive {
+                                Some(p) => Some(measure_raw(args, ui, p, &workload).await?),
+                                None => None,
+                            };
+                            Ok((service, baseline, raw))
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            }
         }
         Err(e) => Err(e),
     };
@@ -371,7 +413,7 @@ pub async fn run_from(args: &BenchArgs, ui: &Ui, started: Instant) -> Result<Rep
             }
         }
     }
-    let (service, baseline) = result?;
+    let (service, baseline, raw) = result?;
     let info = RunInfo {
         operation: args.operation.to_string(),
         endpoint: resolved.endpoint.clone(),
@@ -388,7 +430,67 @@ pub async fn run_from(args: &BenchArgs, ui: &Ui, started: Instant) -> Result<Rep
         rounds: args.rounds,
         baseline_tcp_nodelay: !args.baseline_nagle,
     };
-    Ok(Report::new(info, &service, baseline.as_ref()))
+    let extras = Extras {
+        algorithm: algorithm_name(&workload),
+        create_key_latencies: workload.create_key_latencies.clone(),
+        raw,
+    };
+    Ok(Report::new(info, &service, baseline.as_ref()).with_extras(extras))
+}
+
+/// The AWS spelling of the algorithm (or key pair spec) the mix's
+/// asymmetric or HMAC operations name, if any.
+fn algorithm_name(w: &Workload) -> Option<String> {
+    use kms_proto::aws_enum::AwsEnum as _;
+    let a = w.algorithms;
+    let has = |ops: &[BenchOp]| ops.iter().any(|op| w.mix.contains(*op));
+    let name = if has(&[BenchOp::Sign, BenchOp::Verify]) {
+        pb::SigningAlgorithmSpec::aws_name_of(a.signing)
+    } else if has(&[BenchOp::GenerateMac, BenchOp::VerifyMac]) {
+        pb::MacAlgorithmSpec::aws_name_of(a.mac)
+    } else if has(&[
+        BenchOp::GenerateDataKeyPair,
+        BenchOp::GenerateDataKeyPairWithoutPlaintext,
+    ]) {
+        pb::DataKeyPairSpec::aws_name_of(a.key_pair_spec)
+    } else if a.asymmetric_encryption() && has(&[BenchOp::Encrypt, BenchOp::Decrypt]) {
+        pb::EncryptionAlgorithmSpec::aws_name_of(a.encryption)
+    } else {
+        None
+    };
+    name.map(str::to_owned)
+}
+
+/// The `--raw-crypto` primitive for the workload's keys and algorithms.
+fn raw_primitive(
+    op: Option<BenchOp>,
+    w: &Workload,
+) -> Result<Option<raw_crypto::Primitive>, BenchError> {
+    let Some(op) = op else { return Ok(None) };
+    let spec = w.keys.first().map_or(0, |k| k.metadata.key_spec);
+    raw_crypto::Primitive::new(op, spec, &w.algorithms, &w.message)
+        .map(Some)
+        .map_err(BenchError::Usage)
+}
+
+/// Runs the raw-crypto measurement (off the async threads) for as long as
+/// the service was measured.
+async fn measure_raw(
+    args: &BenchArgs,
+    ui: &Ui,
+    primitive: raw_crypto::Primitive,
+    w: &Workload,
+) -> Result<raw_crypto::RawResult, BenchError> {
+    let threads = args.raw_threads.unwrap_or_else(raw_crypto::default_threads);
+    let limit = args.limit();
+    ui.status(&format!(
+        "raw crypto: {} on {threads} thread(s)",
+        primitive.name
+    ));
+    let message = w.message.clone();
+    tokio::task::spawn_blocking(move || raw_crypto::run(&primitive, &message, threads, limit))
+        .await
+        .map_err(|e| BenchError::Usage(format!("the raw-crypto run failed: {e}")))
 }
 
 fn check_limit(limit: Limit, rounds: u32) -> Result<(), BenchError> {

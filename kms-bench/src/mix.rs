@@ -31,11 +31,25 @@ pub enum BenchOp {
     GenerateRandom,
     /// DescribeKey (resolution and authorization, no crypto).
     DescribeKey,
+    /// Sign of a RAW message with an asymmetric key.
+    Sign,
+    /// Verify of a signature made beforehand.
+    Verify,
+    /// GetPublicKey.
+    GetPublicKey,
+    /// GenerateMac of a message with an HMAC key.
+    GenerateMac,
+    /// VerifyMac of a MAC made beforehand.
+    VerifyMac,
+    /// GenerateDataKeyPair under a symmetric key.
+    GenerateDataKeyPair,
+    /// GenerateDataKeyPairWithoutPlaintext under a symmetric key.
+    GenerateDataKeyPairWithoutPlaintext,
 }
 
 impl BenchOp {
     /// Every operation, in a fixed order (the index is [`BenchOp::index`]).
-    pub const ALL: [BenchOp; 7] = [
+    pub const ALL: [BenchOp; 14] = [
         BenchOp::GenerateDataKey,
         BenchOp::GenerateDataKeyWithoutPlaintext,
         BenchOp::Encrypt,
@@ -43,6 +57,13 @@ impl BenchOp {
         BenchOp::ReEncrypt,
         BenchOp::GenerateRandom,
         BenchOp::DescribeKey,
+        BenchOp::Sign,
+        BenchOp::Verify,
+        BenchOp::GetPublicKey,
+        BenchOp::GenerateMac,
+        BenchOp::VerifyMac,
+        BenchOp::GenerateDataKeyPair,
+        BenchOp::GenerateDataKeyPairWithoutPlaintext,
     ];
 
     /// The AWS operation name.
@@ -55,6 +76,13 @@ impl BenchOp {
             BenchOp::ReEncrypt => "ReEncrypt",
             BenchOp::GenerateRandom => "GenerateRandom",
             BenchOp::DescribeKey => "DescribeKey",
+            BenchOp::Sign => "Sign",
+            BenchOp::Verify => "Verify",
+            BenchOp::GetPublicKey => "GetPublicKey",
+            BenchOp::GenerateMac => "GenerateMac",
+            BenchOp::VerifyMac => "VerifyMac",
+            BenchOp::GenerateDataKeyPair => "GenerateDataKeyPair",
+            BenchOp::GenerateDataKeyPairWithoutPlaintext => "GenerateDataKeyPairWithoutPlaintext",
         }
     }
 
@@ -332,11 +360,13 @@ mod tests {
         ));
         assert!(matches!(Mix::parse("Encrypt,"), Err(MixError::Empty(_))));
         assert!(matches!(Mix::parse("=3"), Err(MixError::Empty(_))));
-        let e = Mix::parse("Sign=1").unwrap_err();
+        let e = Mix::parse("Sing=1").unwrap_err();
         assert!(matches!(e, MixError::UnknownOperation { .. }));
         let msg = e.to_string();
         assert!(
-            msg.contains("\"Sign\"") && msg.contains("GenerateDataKey, "),
+            msg.contains("\"Sing\"")
+                && msg.contains("GenerateDataKey, ")
+                && msg.contains("VerifyMac"),
             "{msg}"
         );
         for w in ["0", "-1", "x", "1.5", "", "1000001"] {

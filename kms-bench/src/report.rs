@@ -17,13 +17,24 @@
 //! `baseline_p999_ms`, `baseline_tcp_nodelay`, `ratio` (service /
 //! baseline throughput) and `p99_ratio` (service / baseline p99); with
 //! `--wait-ready` also `ready_ms` (from kms-bench's start to the first
-//! GenerateDataKey kmsd served).
+//! GenerateDataKey kmsd served); `algorithm` (the signing, MAC,
+//! encryption algorithm or key pair spec the requests named, for the
+//! asymmetric and HMAC operations); when kms-bench created keys,
+//! `create_key_count`, `create_key_p50_ms`, `create_key_mean_ms`,
+//! `create_key_max_ms` (set-up CreateKey latency, with up to
+//! min(16, concurrency) at once); with `--raw-crypto` also
+//! `raw_primitive`, `raw_threads`, `raw_throughput_rps`, `raw_errors`
+//! and, with `--baseline`, `ceiling_rps` (1/(1/baseline + 1/raw)) and
+//! `ceiling_ratio` (service / ceiling).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use std::time::Duration;
+
+use super::raw_crypto::{self, RawResult};
 use super::stats::Summary;
 
 /// Rounds to `digits` decimals (keeps the JSON readable; the histograms
@@ -181,9 +192,54 @@ pub struct Report {
     /// Service p99 / baseline p99.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub p99_ratio: Option<f64>,
+    /// The algorithm (or key pair spec) the requests named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
+    /// Keys created in set-up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub create_key_count: Option<usize>,
+    /// Median set-up CreateKey latency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub create_key_p50_ms: Option<f64>,
+    /// Mean set-up CreateKey latency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub create_key_mean_ms: Option<f64>,
+    /// Slowest set-up CreateKey.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub create_key_max_ms: Option<f64>,
+    /// `--raw-crypto`: the primitive measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_primitive: Option<String>,
+    /// `--raw-crypto`: threads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_threads: Option<u32>,
+    /// `--raw-crypto`: operations per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_throughput_rps: Option<f64>,
+    /// `--raw-crypto`: failed operations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_errors: Option<u64>,
+    /// 1/(1/baseline + 1/raw) requests per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ceiling_rps: Option<f64>,
+    /// Service throughput / ceiling.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ceiling_ratio: Option<f64>,
     /// The first message per error code (text output only).
     #[serde(skip)]
     pub first_errors: BTreeMap<String, String>,
+}
+
+/// Figures besides the measured calls: set-up CreateKey latencies and the
+/// raw-crypto run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extras {
+    /// The algorithm the requests named (AWS spelling).
+    pub algorithm: Option<String>,
+    /// How long each set-up CreateKey took.
+    pub create_key_latencies: Vec<Duration>,
+    /// `--raw-crypto`.
+    pub raw: Option<RawResult>,
 }
 
 fn ratio(a: f64, b: f64) -> Option<f64> {
@@ -257,12 +313,53 @@ impl Report {
             baseline_tcp_nodelay: baseline.map(|_| info.baseline_tcp_nodelay),
             ratio: baseline.and_then(|b| ratio(service.throughput_rps, b.throughput_rps)),
             p99_ratio: baseline.and_then(|b| ratio(l.p99_ms, b.latency.p99_ms)),
+            algorithm: None,
+            create_key_count: None,
+            create_key_p50_ms: None,
+            create_key_mean_ms: None,
+            create_key_max_ms: None,
+            raw_primitive: None,
+            raw_threads: None,
+            raw_throughput_rps: None,
+            raw_errors: None,
+            ceiling_rps: None,
+            ceiling_ratio: None,
             first_errors: service
                 .errors_by_code
                 .iter()
                 .map(|e| (e.code.clone(), e.first_message.clone()))
                 .collect(),
         }
+    }
+
+    /// Adds the set-up and raw-crypto figures.
+    pub fn with_extras(mut self, extras: Extras) -> Self {
+        self.algorithm = extras.algorithm;
+        let mut lat: Vec<f64> = extras
+            .create_key_latencies
+            .iter()
+            .map(|d| d.as_secs_f64() * 1e3)
+            .collect();
+        if !lat.is_empty() {
+            lat.sort_by(f64::total_cmp);
+            self.create_key_count = Some(lat.len());
+            self.create_key_p50_ms = Some(ms(lat[(lat.len() - 1) / 2]));
+            self.create_key_mean_ms = Some(ms(lat.iter().sum::<f64>() / lat.len() as f64));
+            self.create_key_max_ms = lat.last().map(|x| ms(*x));
+        }
+        if let Some(raw) = extras.raw {
+            let raw_rps = raw.throughput_rps();
+            self.raw_primitive = Some(raw.primitive.clone());
+            self.raw_threads = Some(raw.threads);
+            self.raw_throughput_rps = Some(rps(raw_rps));
+            self.raw_errors = Some(raw.failed);
+            self.ceiling_rps = self
+                .baseline_throughput_rps
+                .and_then(|b| raw_crypto::ceiling(b, raw_rps))
+                .map(rps);
+            self.ceiling_ratio = self.ceiling_rps.and_then(|c| ratio(self.throughput_rps, c));
+        }
+        self
     }
 
     /// The one-line JSON object.
@@ -381,6 +478,35 @@ impl Report {
         }
         if let Some(r) = self.p99_ratio {
             writeln!(o, "  p99 ratio service/baseline:        {r:.3}")?;
+        }
+        if let Some(a) = &self.algorithm {
+            writeln!(o, "  algorithm: {a}")?;
+        }
+        if let (Some(p), Some(t), Some(r)) = (
+            &self.raw_primitive,
+            self.raw_threads,
+            self.raw_throughput_rps,
+        ) {
+            writeln!(o)?;
+            writeln!(o, "  raw crypto ({p}, {t} thread(s)): {r:.1} op/s")?;
+            if let (Some(c), Some(cr)) = (self.ceiling_rps, self.ceiling_ratio) {
+                writeln!(
+                    o,
+                    "  ceiling 1/(1/baseline + 1/raw): {c:.1} req/s; service {:.1} req/s = {cr:.3} of the ceiling",
+                    self.throughput_rps
+                )?;
+            }
+        }
+        if let (Some(n), Some(p50), Some(max)) = (
+            self.create_key_count,
+            self.create_key_p50_ms,
+            self.create_key_max_ms,
+        ) {
+            writeln!(
+                o,
+                "  set-up CreateKey ({} {n} key(s)): p50 {p50:.1} ms, max {max:.1} ms",
+                self.key_spec
+            )?;
         }
         if self.operations.len() > 1 {
             writeln!(o)?;
@@ -563,5 +689,62 @@ mod tests {
             "{plain}"
         );
         assert!(!plain.contains("ready"), "{plain}");
+    }
+
+    #[test]
+    fn raw_crypto_and_create_key_figures_are_reported() {
+        let extras = Extras {
+            algorithm: Some("ECDSA_SHA_256".into()),
+            create_key_latencies: vec![
+                Duration::from_millis(3),
+                Duration::from_millis(1),
+                Duration::from_millis(2),
+            ],
+            raw: Some(RawResult {
+                primitive: "ring ECDSA P-256 SHA-256 sign".into(),
+                threads: 2,
+                ok: 300,
+                failed: 0,
+                elapsed: Duration::from_secs(1),
+            }),
+        };
+        // Service 100 rps, baseline 100 rps, raw 300 op/s: ceiling 75.
+        let r = Report::new(info(), &summary(2, 0), Some(&summary(1, 0))).with_extras(extras);
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(v["algorithm"], "ECDSA_SHA_256");
+        assert_eq!(v["create_key_count"], 3);
+        assert_eq!(v["create_key_p50_ms"], 2.0);
+        assert_eq!(v["create_key_max_ms"], 3.0);
+        assert_eq!(v["raw_threads"], 2);
+        assert_eq!(v["raw_throughput_rps"], 300.0);
+        assert_eq!(v["ceiling_rps"], 75.0);
+        assert!((v["ceiling_ratio"].as_f64().unwrap() - 100.0 / 75.0).abs() < 1e-3);
+        let t = r.to_text();
+        assert!(
+            t.contains("raw crypto (ring ECDSA P-256 SHA-256 sign, 2 thread(s))"),
+            "{t}"
+        );
+        assert!(
+            t.contains("ceiling 1/(1/baseline + 1/raw): 75.0 req/s"),
+            "{t}"
+        );
+        assert!(
+            t.contains("set-up CreateKey (AES_256 3 key(s)): p50 2.0 ms"),
+            "{t}"
+        );
+        // Without a baseline: the raw figure, no ceiling.
+        let plain = Report::new(info(), &summary(2, 0), None).with_extras(Extras {
+            raw: Some(RawResult {
+                primitive: "x".into(),
+                threads: 1,
+                ok: 10,
+                failed: 0,
+                elapsed: Duration::from_secs(1),
+            }),
+            ..Extras::default()
+        });
+        assert_eq!(plain.raw_throughput_rps, Some(10.0));
+        assert_eq!((plain.ceiling_rps, plain.ceiling_ratio), (None, None));
+        assert_eq!(plain.create_key_count, None);
     }
 }

@@ -19,6 +19,7 @@ use tonic::Status;
 use super::args::{KeySpecArg, Limit};
 use super::fixtures::SplitMix64;
 use super::mix::{BenchOp, Mix};
+use super::specs;
 use super::stats::Recorder;
 use kms_proto::client::KmsClient;
 use kms_proto::kms::v1 as pb;
@@ -37,6 +38,16 @@ pub struct BenchKey {
     pub created: bool,
 }
 
+/// A ciphertext of the pool and the key (an index into
+/// [`Workload::keys`]) that made it: asymmetric Decrypt must name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolEntry {
+    /// Index of the key in [`Workload::keys`].
+    pub key: usize,
+    /// The ciphertext.
+    pub blob: Vec<u8>,
+}
+
 /// Everything the requests are made from.
 #[derive(Debug, Clone)]
 pub struct Workload {
@@ -49,7 +60,63 @@ pub struct Workload {
     /// The encryption context of every request.
     pub context: HashMap<String, String>,
     /// Ciphertexts for Decrypt and ReEncrypt (empty if the mix has neither).
-    pub pool: Vec<Vec<u8>>,
+    pub pool: Vec<PoolEntry>,
+    /// The algorithms of Sign / Verify, GenerateMac / VerifyMac, and
+    /// Encrypt / Decrypt (0 = unset, SYMMETRIC_DEFAULT), the key pair spec
+    /// of GenerateDataKeyPair*.
+    pub algorithms: Algorithms,
+    /// The message of Sign, Verify, GenerateMac and VerifyMac.
+    pub message: Vec<u8>,
+    /// Per key (same index as `keys`): the signature of `message`, for
+    /// Verify (empty if the mix has no Verify).
+    pub signatures: Vec<Vec<u8>>,
+    /// Per key: the MAC of `message`, for VerifyMac.
+    pub macs: Vec<Vec<u8>>,
+    /// How long each CreateKey of the set-up took.
+    pub create_key_latencies: Vec<Duration>,
+}
+
+/// The algorithms the requests name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Algorithms {
+    /// SigningAlgorithmSpec (0 = none: the keys cannot sign).
+    pub signing: i32,
+    /// MacAlgorithmSpec (0 = none).
+    pub mac: i32,
+    /// EncryptionAlgorithmSpec (0 = unset: symmetric).
+    pub encryption: i32,
+    /// DataKeyPairSpec.
+    pub key_pair_spec: i32,
+}
+
+impl Algorithms {
+    /// The flags' choices, or else the defaults for `key_spec` (the wire
+    /// value of the keys' spec).
+    pub fn resolve(
+        key_spec: i32,
+        signing: Option<i32>,
+        mac: Option<i32>,
+        encryption: Option<i32>,
+        key_pair_spec: i32,
+    ) -> Self {
+        Self {
+            signing: signing
+                .or_else(|| specs::default_signing_algorithm(key_spec).map(|a| a as i32))
+                .unwrap_or(0),
+            mac: mac
+                .or_else(|| specs::default_mac_algorithm(key_spec).map(|a| a as i32))
+                .unwrap_or(0),
+            encryption: encryption.unwrap_or_else(|| specs::default_encryption_algorithm(key_spec)),
+            key_pair_spec,
+        }
+    }
+
+    /// Whether Encrypt / Decrypt are asymmetric (an algorithm other than
+    /// SYMMETRIC_DEFAULT).
+    pub fn asymmetric_encryption(&self) -> bool {
+        self.encryption != 0
+            && self.encryption != pb::EncryptionAlgorithmSpec::SymmetricDefault as i32
+    }
 }
 
 /// What to set up.
@@ -65,8 +132,40 @@ pub struct SetupOptions {
     pub key_ids: Vec<String>,
     /// Keys to create when `key_ids` is empty.
     pub create_keys: u32,
+    /// CreateKey calls at once (at most 16).
+    pub create_parallelism: u32,
     /// Ciphertexts to make when the mix needs them.
     pub pool_size: u32,
+    /// `--signing-algorithm`.
+    pub signing_algorithm: Option<i32>,
+    /// `--mac-algorithm`.
+    pub mac_algorithm: Option<i32>,
+    /// `--encryption-algorithm`.
+    pub encryption_algorithm: Option<i32>,
+    /// `--key-pair-spec`.
+    pub key_pair_spec: i32,
+    /// `--message-bytes`.
+    pub message_bytes: usize,
+}
+
+impl SetupOptions {
+    /// Set-up options with the defaults of every flag not given here.
+    pub fn new(mix: Mix, key_spec: KeySpecArg) -> Self {
+        Self {
+            mix,
+            key_spec,
+            context: HashMap::new(),
+            key_ids: Vec::new(),
+            create_keys: 1,
+            create_parallelism: SETUP_PARALLELISM as u32,
+            pool_size: 16,
+            signing_algorithm: None,
+            mac_algorithm: None,
+            encryption_algorithm: None,
+            key_pair_spec: pb::DataKeyPairSpec::EccNistP256 as i32,
+            message_bytes: 32,
+        }
+    }
 }
 
 /// A set-up call that failed.
@@ -90,38 +189,66 @@ impl SetupError {
             message: status.message().to_owned(),
         }
     }
+
+    /// A usage error found before any call.
+    pub fn usage(message: String) -> Self {
+        Self {
+            what: "checking the options".into(),
+            code: tonic::Code::InvalidArgument,
+            message,
+        }
+    }
+
+    fn join(what: &str, e: &tokio::task::JoinError) -> Self {
+        Self {
+            what: what.into(),
+            code: tonic::Code::Internal,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// The message of Sign / GenerateMac: `len` bytes, the same every run.
+pub fn bench_message(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
 }
 
 /// Prepares a workload against the real service: finds or creates the keys
-/// and makes the ciphertext pool.
+/// and makes the ciphertext pool, the signatures and the MACs the mix
+/// needs.
 pub async fn setup(client: &KmsClient, opts: SetupOptions) -> Result<Workload, SetupError> {
     let mut keys = Vec::new();
+    let mut create_key_latencies = Vec::new();
     if opts.key_ids.is_empty() {
+        let usage = specs::key_usage_for(&opts.mix, opts.key_spec).map_err(SetupError::usage)?;
+        let request = pb::CreateKeyRequest {
+            description: "kms-bench load-test key".into(),
+            key_spec: opts.key_spec.kms_key_spec() as i32,
+            key_usage: usage as i32,
+            ..Default::default()
+        };
+        let parallelism = opts.create_parallelism.clamp(1, SETUP_PARALLELISM as u32);
         let mut next = 0;
         while next < opts.create_keys {
-            let batch = (opts.create_keys - next).min(SETUP_PARALLELISM as u32);
+            let batch = (opts.create_keys - next).min(parallelism);
             let mut set = JoinSet::new();
             for _ in 0..batch {
                 let mut c = client.clone();
+                let req = request.clone();
                 set.spawn(async move {
-                    c.create_key(pb::CreateKeyRequest {
-                        description: "kms-bench load-test key".into(),
-                        ..Default::default()
-                    })
-                    .await
+                    let t = Instant::now();
+                    let r = c.create_key(req).await;
+                    (r, t.elapsed())
                 });
             }
             while let Some(r) = set.join_next().await {
-                let r = r.map_err(|e| SetupError {
-                    what: "CreateKey".into(),
-                    code: tonic::Code::Internal,
-                    message: e.to_string(),
-                })?;
+                let (r, took) = r.map_err(|e| SetupError::join("CreateKey", &e))?;
                 let meta = r
                     .map_err(|s| SetupError::new("CreateKey", &s))?
                     .into_inner()
                     .key_metadata
                     .unwrap_or_default();
+                create_key_latencies.push(took);
                 keys.push(BenchKey {
                     key_id: meta.key_id.clone(),
                     metadata: meta,
@@ -152,56 +279,112 @@ pub async fn setup(client: &KmsClient, opts: SetupOptions) -> Result<Workload, S
             });
         }
     }
+    let spec = keys.first().map_or(0, |k| k.metadata.key_spec);
     let mut workload = Workload {
+        algorithms: Algorithms::resolve(
+            spec,
+            opts.signing_algorithm,
+            opts.mac_algorithm,
+            opts.encryption_algorithm,
+            opts.key_pair_spec,
+        ),
         mix: opts.mix,
         key_spec: opts.key_spec,
         keys,
         context: opts.context,
         pool: Vec::new(),
+        message: bench_message(opts.message_bytes),
+        signatures: Vec::new(),
+        macs: Vec::new(),
+        create_key_latencies,
     };
     if workload.mix.needs_ciphertexts() {
         workload.pool = make_pool(client, &workload, opts.pool_size).await?;
     }
+    if workload.mix.contains(BenchOp::Verify) {
+        workload.signatures = per_key(client, &workload, BenchOp::Sign).await?;
+    }
+    if workload.mix.contains(BenchOp::VerifyMac) {
+        workload.macs = per_key(client, &workload, BenchOp::GenerateMac).await?;
+    }
     Ok(workload)
 }
 
-/// Makes `size` ciphertexts with GenerateDataKeyWithoutPlaintext, over the
-/// keys round-robin, with the workload's context and key spec.
+/// One Sign or GenerateMac of the workload's message per key, in key
+/// order: the signatures / MACs Verify and VerifyMac check.
+async fn per_key(
+    client: &KmsClient,
+    w: &Workload,
+    op: BenchOp,
+) -> Result<Vec<Vec<u8>>, SetupError> {
+    let mut out = Vec::with_capacity(w.keys.len());
+    for i in 0..w.keys.len() {
+        let mut c = client.clone();
+        let what = format!("{op} (set-up for {})", w.keys[i].key_id);
+        let bytes = match w.request(op, i, 0) {
+            Prepared::Sign(r) => c.sign(r).await.map(|r| r.into_inner().signature),
+            Prepared::GenerateMac(r) => c.generate_mac(r).await.map(|r| r.into_inner().mac),
+            _ => Ok(Vec::new()),
+        }
+        .map_err(|s| SetupError::new(what, &s))?;
+        out.push(bytes);
+    }
+    Ok(out)
+}
+
+/// Makes `size` ciphertexts over the keys round-robin: with
+/// GenerateDataKeyWithoutPlaintext (the workload's context and key spec)
+/// for symmetric keys, with Encrypt of a data-key-sized plaintext for
+/// asymmetric encryption.
 async fn make_pool(
     client: &KmsClient,
     w: &Workload,
     size: u32,
-) -> Result<Vec<Vec<u8>>, SetupError> {
+) -> Result<Vec<PoolEntry>, SetupError> {
     let size = size as usize;
+    let what = if w.algorithms.asymmetric_encryption() {
+        "Encrypt (ciphertext pool)"
+    } else {
+        "GenerateDataKeyWithoutPlaintext (ciphertext pool)"
+    };
     let mut pool = Vec::with_capacity(size);
     while pool.len() < size {
         let mut set = JoinSet::new();
         for i in pool.len()..(pool.len() + SETUP_PARALLELISM).min(size) {
             let mut c = client.clone();
-            let req = pb::GenerateDataKeyWithoutPlaintextRequest {
-                key_id: w.keys[i % w.keys.len()].key_id.clone(),
-                encryption_context: w.context.clone(),
-                key_spec: w.key_spec.to_proto() as i32,
-                number_of_bytes: None,
-                grant_tokens: Vec::new(),
-            };
-            set.spawn(async move { c.generate_data_key_without_plaintext(req).await });
+            let key = i % w.keys.len();
+            let req = w.request(
+                if w.algorithms.asymmetric_encryption() {
+                    BenchOp::Encrypt
+                } else {
+                    BenchOp::GenerateDataKeyWithoutPlaintext
+                },
+                key,
+                0,
+            );
+            set.spawn(async move {
+                let blob = match req {
+                    Prepared::Encrypt(r) => {
+                        c.encrypt(r).await.map(|r| r.into_inner().ciphertext_blob)
+                    }
+                    Prepared::GenerateDataKeyWithoutPlaintext(r) => c
+                        .generate_data_key_without_plaintext(r)
+                        .await
+                        .map(|r| r.into_inner().ciphertext_blob),
+                    _ => Ok(Vec::new()),
+                };
+                blob.map(|blob| PoolEntry { key, blob })
+            });
         }
         while let Some(r) = set.join_next().await {
-            let r = r.map_err(|e| SetupError {
-                what: "GenerateDataKeyWithoutPlaintext".into(),
-                code: tonic::Code::Internal,
-                message: e.to_string(),
-            })?;
-            let blob = r
-                .map_err(|s| {
-                    SetupError::new("GenerateDataKeyWithoutPlaintext (ciphertext pool)", &s)
-                })?
-                .into_inner()
-                .ciphertext_blob;
-            pool.push(blob);
+            let entry = r
+                .map_err(|e| SetupError::join(what, &e))?
+                .map_err(|s| SetupError::new(what, &s))?;
+            pool.push(entry);
         }
     }
+    // Deterministic order regardless of completion order.
+    pool.sort_by_key(|e| e.key);
     Ok(pool)
 }
 
@@ -244,24 +427,48 @@ pub enum Prepared {
     GenerateRandom(pb::GenerateRandomRequest),
     /// DescribeKey.
     DescribeKey(pb::DescribeKeyRequest),
+    /// Sign.
+    Sign(pb::SignRequest),
+    /// Verify.
+    Verify(pb::VerifyRequest),
+    /// GetPublicKey.
+    GetPublicKey(pb::GetPublicKeyRequest),
+    /// GenerateMac.
+    GenerateMac(pb::GenerateMacRequest),
+    /// VerifyMac.
+    VerifyMac(pb::VerifyMacRequest),
+    /// GenerateDataKeyPair.
+    GenerateDataKeyPair(pb::GenerateDataKeyPairRequest),
+    /// GenerateDataKeyPairWithoutPlaintext.
+    GenerateDataKeyPairWithoutPlaintext(pb::GenerateDataKeyPairWithoutPlaintextRequest),
 }
 
 impl Workload {
     /// The request for `op` using key number `key` and pool entry `blob`
     /// (both taken modulo their lengths).
     pub fn request(&self, op: BenchOp, key: usize, blob: usize) -> Prepared {
-        let k = &self.keys[key % self.keys.len()];
+        let key = key % self.keys.len().max(1);
+        let key_id = self
+            .keys
+            .get(key)
+            .map(|k| k.key_id.clone())
+            .unwrap_or_default();
         let spec = self.key_spec.to_proto() as i32;
         let len = self.key_spec.byte_len();
-        let blob = || {
+        let alg = self.algorithms;
+        let entry = || {
             self.pool
                 .get(blob % self.pool.len().max(1))
                 .cloned()
-                .unwrap_or_default()
+                .unwrap_or(PoolEntry {
+                    key,
+                    blob: Vec::new(),
+                })
         };
+        let per_key = |v: &[Vec<u8>]| v.get(key).cloned().unwrap_or_default();
         match op {
             BenchOp::GenerateDataKey => Prepared::GenerateDataKey(pb::GenerateDataKeyRequest {
-                key_id: k.key_id.clone(),
+                key_id,
                 encryption_context: self.context.clone(),
                 number_of_bytes: None,
                 key_spec: spec,
@@ -269,7 +476,7 @@ impl Workload {
             }),
             BenchOp::GenerateDataKeyWithoutPlaintext => Prepared::GenerateDataKeyWithoutPlaintext(
                 pb::GenerateDataKeyWithoutPlaintextRequest {
-                    key_id: k.key_id.clone(),
+                    key_id,
                     encryption_context: self.context.clone(),
                     key_spec: spec,
                     number_of_bytes: None,
@@ -277,25 +484,45 @@ impl Workload {
                 },
             ),
             BenchOp::Encrypt => Prepared::Encrypt(pb::EncryptRequest {
-                key_id: k.key_id.clone(),
+                key_id,
                 plaintext: vec![0x5a; len],
-                encryption_context: self.context.clone(),
+                // An RSA key takes no encryption context.
+                encryption_context: if alg.asymmetric_encryption() {
+                    HashMap::new()
+                } else {
+                    self.context.clone()
+                },
                 grant_tokens: Vec::new(),
-                encryption_algorithm: 0,
+                encryption_algorithm: alg.encryption,
             }),
-            BenchOp::Decrypt => Prepared::Decrypt(pb::DecryptRequest {
-                ciphertext_blob: blob(),
-                encryption_context: self.context.clone(),
-                grant_tokens: Vec::new(),
-                key_id: None,
-                encryption_algorithm: 0,
-            }),
+            BenchOp::Decrypt => {
+                let e = entry();
+                let asymmetric = alg.asymmetric_encryption();
+                Prepared::Decrypt(pb::DecryptRequest {
+                    ciphertext_blob: e.blob,
+                    encryption_context: if asymmetric {
+                        HashMap::new()
+                    } else {
+                        self.context.clone()
+                    },
+                    grant_tokens: Vec::new(),
+                    // An RSA ciphertext does not name its key: AWS requires it.
+                    key_id: asymmetric
+                        .then(|| self.keys.get(e.key).map(|k| k.key_id.clone()))
+                        .flatten(),
+                    encryption_algorithm: alg.encryption,
+                })
+            }
             BenchOp::ReEncrypt => Prepared::ReEncrypt(pb::ReEncryptRequest {
-                ciphertext_blob: blob(),
+                ciphertext_blob: entry().blob,
                 source_encryption_context: self.context.clone(),
                 source_key_id: None,
                 // To the next key (the same one when there is only one).
-                destination_key_id: self.keys[(key + 1) % self.keys.len()].key_id.clone(),
+                destination_key_id: self
+                    .keys
+                    .get((key + 1) % self.keys.len().max(1))
+                    .map(|k| k.key_id.clone())
+                    .unwrap_or_default(),
                 destination_encryption_context: self.context.clone(),
                 source_encryption_algorithm: 0,
                 destination_encryption_algorithm: 0,
@@ -306,9 +533,59 @@ impl Workload {
                 custom_key_store_id: None,
             }),
             BenchOp::DescribeKey => Prepared::DescribeKey(pb::DescribeKeyRequest {
-                key_id: k.key_id.clone(),
+                key_id,
                 grant_tokens: Vec::new(),
             }),
+            BenchOp::Sign => Prepared::Sign(pb::SignRequest {
+                key_id,
+                message: self.message.clone(),
+                message_type: pb::MessageType::Raw as i32,
+                grant_tokens: Vec::new(),
+                signing_algorithm: alg.signing,
+            }),
+            BenchOp::Verify => Prepared::Verify(pb::VerifyRequest {
+                key_id,
+                message: self.message.clone(),
+                message_type: pb::MessageType::Raw as i32,
+                signature: per_key(&self.signatures),
+                signing_algorithm: alg.signing,
+                grant_tokens: Vec::new(),
+            }),
+            BenchOp::GetPublicKey => Prepared::GetPublicKey(pb::GetPublicKeyRequest {
+                key_id,
+                grant_tokens: Vec::new(),
+            }),
+            BenchOp::GenerateMac => Prepared::GenerateMac(pb::GenerateMacRequest {
+                message: self.message.clone(),
+                key_id,
+                mac_algorithm: alg.mac,
+                grant_tokens: Vec::new(),
+            }),
+            BenchOp::VerifyMac => Prepared::VerifyMac(pb::VerifyMacRequest {
+                message: self.message.clone(),
+                key_id,
+                mac_algorithm: alg.mac,
+                mac: per_key(&self.macs),
+                grant_tokens: Vec::new(),
+            }),
+            BenchOp::GenerateDataKeyPair => {
+                Prepared::GenerateDataKeyPair(pb::GenerateDataKeyPairRequest {
+                    encryption_context: self.context.clone(),
+                    key_id,
+                    key_pair_spec: alg.key_pair_spec,
+                    grant_tokens: Vec::new(),
+                })
+            }
+            BenchOp::GenerateDataKeyPairWithoutPlaintext => {
+                Prepared::GenerateDataKeyPairWithoutPlaintext(
+                    pb::GenerateDataKeyPairWithoutPlaintextRequest {
+                        encryption_context: self.context.clone(),
+                        key_id,
+                        key_pair_spec: alg.key_pair_spec,
+                        grant_tokens: Vec::new(),
+                    },
+                )
+            }
         }
     }
 
@@ -334,6 +611,16 @@ pub async fn call(client: &mut KmsClient, req: Prepared) -> Result<(), Status> {
         Prepared::ReEncrypt(r) => client.re_encrypt(r).await.map(drop),
         Prepared::GenerateRandom(r) => client.generate_random(r).await.map(drop),
         Prepared::DescribeKey(r) => client.describe_key(r).await.map(drop),
+        Prepared::Sign(r) => client.sign(r).await.map(drop),
+        Prepared::Verify(r) => client.verify(r).await.map(drop),
+        Prepared::GetPublicKey(r) => client.get_public_key(r).await.map(drop),
+        Prepared::GenerateMac(r) => client.generate_mac(r).await.map(drop),
+        Prepared::VerifyMac(r) => client.verify_mac(r).await.map(drop),
+        Prepared::GenerateDataKeyPair(r) => client.generate_data_key_pair(r).await.map(drop),
+        Prepared::GenerateDataKeyPairWithoutPlaintext(r) => client
+            .generate_data_key_pair_without_plaintext(r)
+            .await
+            .map(drop),
     }
 }
 
@@ -439,7 +726,21 @@ mod tests {
             key_spec: KeySpecArg::Aes128,
             keys: vec![key("k1"), key("k2")],
             context: super::super::fixtures::encryption_context(2),
-            pool: vec![vec![1; 66], vec![2; 66]],
+            pool: vec![
+                PoolEntry {
+                    key: 0,
+                    blob: vec![1; 66],
+                },
+                PoolEntry {
+                    key: 1,
+                    blob: vec![2; 66],
+                },
+            ],
+            algorithms: Algorithms::default(),
+            message: bench_message(32),
+            signatures: vec![vec![7; 72], vec![8; 72]],
+            macs: vec![vec![9; 32], vec![10; 32]],
+            create_key_latencies: Vec::new(),
         }
     }
 
@@ -466,5 +767,62 @@ mod tests {
         assert_eq!(g.key_spec, pb::DataKeySpec::Aes128 as i32);
         assert_eq!(g.number_of_bytes, None);
         assert_eq!(w.baseline_metadata().key_id, "k1");
+    }
+
+    #[test]
+    fn asymmetric_and_mac_requests_name_key_algorithm_and_material() {
+        let mut w = workload("Sign,Verify,GenerateMac,VerifyMac,Decrypt");
+        w.algorithms = Algorithms::resolve(
+            pb::KeySpec::Rsa2048 as i32,
+            None,
+            Some(pb::MacAlgorithmSpec::HmacSha384 as i32),
+            None,
+            pb::DataKeyPairSpec::Rsa3072 as i32,
+        );
+        assert!(w.algorithms.asymmetric_encryption());
+        let Prepared::Sign(r) = w.request(BenchOp::Sign, 1, 0) else {
+            panic!("sign")
+        };
+        assert_eq!(r.key_id, "k2");
+        assert_eq!(r.message, bench_message(32));
+        assert_eq!(r.message_type, pb::MessageType::Raw as i32);
+        assert_eq!(
+            r.signing_algorithm,
+            pb::SigningAlgorithmSpec::RsassaPkcs1V15Sha256 as i32
+        );
+        let Prepared::Verify(v) = w.request(BenchOp::Verify, 1, 0) else {
+            panic!("verify")
+        };
+        // The signature made for that key.
+        assert_eq!(
+            (v.key_id.as_str(), v.signature.clone()),
+            ("k2", vec![8; 72])
+        );
+        let Prepared::VerifyMac(m) = w.request(BenchOp::VerifyMac, 2, 0) else {
+            panic!("verify-mac")
+        };
+        assert_eq!((m.key_id.as_str(), m.mac.clone()), ("k1", vec![9; 32]));
+        assert_eq!(m.mac_algorithm, pb::MacAlgorithmSpec::HmacSha384 as i32);
+        // An RSA Decrypt names the key that made the ciphertext, and the
+        // algorithm, and has no context.
+        let Prepared::Decrypt(d) = w.request(BenchOp::Decrypt, 0, 1) else {
+            panic!("decrypt")
+        };
+        assert_eq!(d.key_id.as_deref(), Some("k2"));
+        assert_eq!(
+            d.encryption_algorithm,
+            pb::EncryptionAlgorithmSpec::RsaesOaepSha256 as i32
+        );
+        assert!(d.encryption_context.is_empty());
+        let Prepared::GenerateDataKeyPair(p) = w.request(BenchOp::GenerateDataKeyPair, 0, 0) else {
+            panic!("gdkp")
+        };
+        assert_eq!(p.key_pair_spec, pb::DataKeyPairSpec::Rsa3072 as i32);
+        // Symmetric keys keep Decrypt as before: no key id, no algorithm.
+        let sym = workload("Decrypt");
+        let Prepared::Decrypt(d) = sym.request(BenchOp::Decrypt, 0, 1) else {
+            panic!("decrypt")
+        };
+        assert_eq!((d.key_id, d.encryption_algorithm), (None, 0));
     }
 }

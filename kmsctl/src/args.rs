@@ -175,6 +175,26 @@ pub enum Command {
     GenerateDataKeyWithoutPlaintext(GenerateDataKeyArgs),
     /// Generate random bytes.
     GenerateRandom(GenerateRandomArgs),
+    /// Download the public key of an asymmetric key (DER SubjectPublicKeyInfo).
+    GetPublicKey(GetPublicKeyArgs),
+    /// Sign a message or digest with an asymmetric key.
+    Sign(SignArgs),
+    /// Verify a signature made with an asymmetric key.
+    Verify(VerifyArgs),
+    /// Generate a data key pair: public key, private key and its encrypted copy.
+    GenerateDataKeyPair(GenerateDataKeyPairArgs),
+    /// Generate a data key pair, returning the public key and the encrypted private key.
+    GenerateDataKeyPairWithoutPlaintext(GenerateDataKeyPairArgs),
+    /// Compute an HMAC of a message with an HMAC key.
+    GenerateMac(GenerateMacArgs),
+    /// Verify an HMAC with an HMAC key.
+    VerifyMac(VerifyMacArgs),
+    /// Derive a shared secret (ECDH) from a key agreement key and a public key.
+    DeriveSharedSecret(DeriveSharedSecretArgs),
+    /// Generate a shared secret and its ML-KEM ciphertext under an ML-KEM key.
+    Encapsulate(EncapsulateArgs),
+    /// Recover a shared secret from its ML-KEM ciphertext.
+    Decapsulate(DecapsulateArgs),
     /// Replace a key's policy.
     PutKeyPolicy(PutKeyPolicyArgs),
     /// Show a key's policy (a JSON document in a string).
@@ -231,6 +251,18 @@ impl Command {
             Command::GenerateDataKey(_) => "GenerateDataKey",
             Command::GenerateDataKeyWithoutPlaintext(_) => "GenerateDataKeyWithoutPlaintext",
             Command::GenerateRandom(_) => "GenerateRandom",
+            Command::GetPublicKey(_) => "GetPublicKey",
+            Command::Sign(_) => "Sign",
+            Command::Verify(_) => "Verify",
+            Command::GenerateDataKeyPair(_) => "GenerateDataKeyPair",
+            Command::GenerateDataKeyPairWithoutPlaintext(_) => {
+                "GenerateDataKeyPairWithoutPlaintext"
+            }
+            Command::GenerateMac(_) => "GenerateMac",
+            Command::VerifyMac(_) => "VerifyMac",
+            Command::DeriveSharedSecret(_) => "DeriveSharedSecret",
+            Command::Encapsulate(_) => "Encapsulate",
+            Command::Decapsulate(_) => "Decapsulate",
             Command::PutKeyPolicy(_) => "PutKeyPolicy",
             Command::GetKeyPolicy(_) => "GetKeyPolicy",
             Command::ListKeyPolicies(_) => "ListKeyPolicies",
@@ -540,6 +572,163 @@ pub struct GenerateRandomArgs {
     pub custom_key_store_id: Option<String>,
 }
 
+/// `get-public-key`.
+#[derive(Debug, Args)]
+pub struct GetPublicKeyArgs {
+    /// Key id, key ARN, alias name or alias ARN.
+    #[arg(long)]
+    pub key_id: String,
+    /// Grant tokens.
+    #[arg(long, num_args = 1.., value_name = "TOKEN")]
+    pub grant_tokens: Vec<String>,
+}
+
+/// `sign`.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// Key id, key ARN, alias name or alias ARN of a SIGN_VERIFY key.
+    #[arg(long)]
+    pub key_id: String,
+    /// The message or digest: fileb://PATH for raw bytes, or base64.
+    #[arg(long, allow_hyphen_values = true)]
+    pub message: String,
+    /// RAW (default), DIGEST or EXTERNAL_MU.
+    #[arg(long, value_parser = EnumParser::<pb::MessageType>::new())]
+    pub message_type: Option<i32>,
+    /// Grant tokens.
+    #[arg(long, num_args = 1.., value_name = "TOKEN")]
+    pub grant_tokens: Vec<String>,
+    /// Signing algorithm.
+    #[arg(long, value_parser = EnumParser::<pb::SigningAlgorithmSpec>::new())]
+    pub signing_algorithm: i32,
+}
+
+/// `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Key id, key ARN, alias name or alias ARN of a SIGN_VERIFY key.
+    #[arg(long)]
+    pub key_id: String,
+    /// The message or digest: fileb://PATH for raw bytes, or base64.
+    #[arg(long, allow_hyphen_values = true)]
+    pub message: String,
+    /// RAW (default), DIGEST or EXTERNAL_MU.
+    #[arg(long, value_parser = EnumParser::<pb::MessageType>::new())]
+    pub message_type: Option<i32>,
+    /// The signature: fileb://PATH for raw bytes, or base64.
+    #[arg(long, allow_hyphen_values = true)]
+    pub signature: String,
+    /// Signing algorithm the signature was made with.
+    #[arg(long, value_parser = EnumParser::<pb::SigningAlgorithmSpec>::new())]
+    pub signing_algorithm: i32,
+    /// Grant tokens.
+    #[arg(long, num_args = 1.., value_name = "TOKEN")]
+    pub grant_tokens: Vec<String>,
+}
+
+/// `generate-data-key-pair` and `generate-data-key-pair-without-plaintext`.
+#[derive(Debug, Args)]
+pub struct GenerateDataKeyPairArgs {
+    /// Encryption context: `k1=v1,k2=v2`, JSON or file://PATH.
+    #[arg(long, allow_hyphen_values = true)]
+    pub encryption_context: Option<String>,
+    /// The symmetric key that encrypts the private key.
+    #[arg(long)]
+    pub key_id: String,
+    /// The kind of key pair.
+    #[arg(long, value_parser = EnumParser::<pb::DataKeyPairSpec>::new())]
+    pub key_pair_spec: i32,
+    /// Grant tokens.
+    #[arg(long, num_args = 1.., value_name = "TOKEN")]
+    pub grant_tokens: Vec<String>,
+}
+
+/// `generate-mac`.
+#[derive(Debug, Args)]
+pub struct GenerateMacArgs {
+    /// The message (1-4096 bytes): fileb://PATH for raw bytes, or base64.
+    #[arg(long, allow_hyphen_values = true)]
+    pub message: String,
+    /// Key id, key ARN, alias name or alias ARN of an HMAC key.
+    #[arg(long)]
+    pub key_id: String,
+    /// MAC algorithm.
+    #[arg(long, value_parser = EnumParser::<pb::MacAlgorithmSpec>::new())]
+    pub mac_algorithm: i32,
+    /// Grant tokens.
+    #[arg(long, num_args = 1.., value_name = "TOKEN")]
+    pub grant_tokens: Vec<String>,
+}
+
+/// `verify-mac`.
+#[derive(Debug, Args)]
+pub struct VerifyMacArgs {
+    /// The message: fileb://PATH for raw bytes, or base64.
+    #[arg(long, allow_hyphen_values = true)]
+    pub message: String,
+    /// Key id, key ARN, alias name or alias ARN of an HMAC key.
+    #[arg(long)]
+    pub key_id: String,
+    /// MAC algorithm the MAC was computed with.
+    #[arg(long, value_parser = EnumParser::<pb::MacAlgorithmSpec>::new())]
+    pub mac_algorithm: i32,
+    /// The MAC: fileb://PATH for raw bytes, or base64.
+    #[arg(long, allow_hyphen_values = true)]
+    pub mac: String,
+    /// Grant tokens.
+    #[arg(long, num_args = 1.., value_name = "TOKEN")]
+    pub grant_tokens: Vec<String>,
+}
+
+/// `derive-shared-secret`.
+#[derive(Debug, Args)]
+pub struct DeriveSharedSecretArgs {
+    /// Key id, key ARN, alias name or alias ARN of a KEY_AGREEMENT key.
+    #[arg(long)]
+    pub key_id: String,
+    /// Key agreement algorithm (ECDH).
+    #[arg(long, value_parser = EnumParser::<pb::KeyAgreementAlgorithmSpec>::new())]
+    pub key_agreement_algorithm: i32,
+    /// The other party's public key (DER SubjectPublicKeyInfo): fileb://PATH
+    /// for raw bytes, or base64.
+    #[arg(long, allow_hyphen_values = true)]
+    pub public_key: String,
+    /// Grant tokens.
+    #[arg(long, num_args = 1.., value_name = "TOKEN")]
+    pub grant_tokens: Vec<String>,
+}
+
+/// `encapsulate`.
+#[derive(Debug, Args)]
+pub struct EncapsulateArgs {
+    /// Key id, key ARN, alias name or alias ARN of an ML-KEM key.
+    #[arg(long)]
+    pub key_id: String,
+    /// Encapsulation algorithm (ML_KEM).
+    #[arg(long, value_parser = EnumParser::<pb::EncapsulationAlgorithmSpec>::new())]
+    pub encapsulation_algorithm: i32,
+    /// Grant tokens.
+    #[arg(long, num_args = 1.., value_name = "TOKEN")]
+    pub grant_tokens: Vec<String>,
+}
+
+/// `decapsulate`.
+#[derive(Debug, Args)]
+pub struct DecapsulateArgs {
+    /// Key id, key ARN, alias name or alias ARN of an ML-KEM key.
+    #[arg(long)]
+    pub key_id: String,
+    /// The encapsulated shared secret: fileb://PATH for raw bytes, or base64.
+    #[arg(long, allow_hyphen_values = true)]
+    pub shared_secret_ciphertext_blob: String,
+    /// Encapsulation algorithm (ML_KEM).
+    #[arg(long, value_parser = EnumParser::<pb::EncapsulationAlgorithmSpec>::new())]
+    pub encapsulation_algorithm: i32,
+    /// Grant tokens.
+    #[arg(long, num_args = 1.., value_name = "TOKEN")]
+    pub grant_tokens: Vec<String>,
+}
+
 /// `put-key-policy`.
 #[derive(Debug, Args)]
 pub struct PutKeyPolicyArgs {
@@ -601,7 +790,8 @@ pub struct CreateGrantArgs {
     /// GenerateDataKeyWithoutPlaintext, ReEncryptFrom, ReEncryptTo, Sign,
     /// Verify, GetPublicKey, CreateGrant, RetireGrant, DescribeKey,
     /// GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext, GenerateMac,
-    /// VerifyMac, DeriveSharedSecret (or a JSON list).
+    /// VerifyMac, DeriveSharedSecret, Encapsulate, Decapsulate (or a JSON
+    /// list).
     #[arg(long, num_args = 1.., required = true, value_name = "OPERATION")]
     pub operations: Vec<String>,
     /// `EncryptionContextSubset={k=v,...}` or `EncryptionContextEquals={k=v,...}`,

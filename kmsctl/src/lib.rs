@@ -305,6 +305,26 @@ pub enum Call {
     GenerateDataKeyWithoutPlaintext(pb::GenerateDataKeyWithoutPlaintextRequest),
     /// `generate-random`.
     GenerateRandom(pb::GenerateRandomRequest),
+    /// `get-public-key`.
+    GetPublicKey(pb::GetPublicKeyRequest),
+    /// `sign`.
+    Sign(pb::SignRequest),
+    /// `verify`.
+    Verify(pb::VerifyRequest),
+    /// `generate-data-key-pair`.
+    GenerateDataKeyPair(pb::GenerateDataKeyPairRequest),
+    /// `generate-data-key-pair-without-plaintext`.
+    GenerateDataKeyPairWithoutPlaintext(pb::GenerateDataKeyPairWithoutPlaintextRequest),
+    /// `generate-mac`.
+    GenerateMac(pb::GenerateMacRequest),
+    /// `verify-mac`.
+    VerifyMac(pb::VerifyMacRequest),
+    /// `derive-shared-secret`.
+    DeriveSharedSecret(pb::DeriveSharedSecretRequest),
+    /// `encapsulate`.
+    Encapsulate(pb::EncapsulateRequest),
+    /// `decapsulate`.
+    Decapsulate(pb::DecapsulateRequest),
     /// `put-key-policy`.
     PutKeyPolicy(pb::PutKeyPolicyRequest),
     /// `get-key-policy`.
@@ -532,6 +552,81 @@ pub fn prepare(
             number_of_bytes: a.number_of_bytes,
             custom_key_store_id: a.custom_key_store_id.clone(),
         }),
+        Command::GetPublicKey(a) => Call::GetPublicKey(pb::GetPublicKeyRequest {
+            key_id: a.key_id.clone(),
+            grant_tokens: grant_tokens(&a.grant_tokens)?,
+        }),
+        Command::Sign(a) => Call::Sign(pb::SignRequest {
+            key_id: a.key_id.clone(),
+            message: params::read_blob("--message", &a.message, format)?,
+            message_type: a.message_type.unwrap_or_default(),
+            grant_tokens: grant_tokens(&a.grant_tokens)?,
+            signing_algorithm: a.signing_algorithm,
+        }),
+        Command::Verify(a) => Call::Verify(pb::VerifyRequest {
+            key_id: a.key_id.clone(),
+            message: params::read_blob("--message", &a.message, format)?,
+            message_type: a.message_type.unwrap_or_default(),
+            signature: params::read_blob("--signature", &a.signature, format)?,
+            signing_algorithm: a.signing_algorithm,
+            grant_tokens: grant_tokens(&a.grant_tokens)?,
+        }),
+        Command::GenerateDataKeyPair(a) => {
+            Call::GenerateDataKeyPair(pb::GenerateDataKeyPairRequest {
+                encryption_context: optional_map("--encryption-context", &a.encryption_context)?,
+                key_id: a.key_id.clone(),
+                key_pair_spec: a.key_pair_spec,
+                grant_tokens: grant_tokens(&a.grant_tokens)?,
+            })
+        }
+        Command::GenerateDataKeyPairWithoutPlaintext(a) => {
+            Call::GenerateDataKeyPairWithoutPlaintext(
+                pb::GenerateDataKeyPairWithoutPlaintextRequest {
+                    encryption_context: optional_map(
+                        "--encryption-context",
+                        &a.encryption_context,
+                    )?,
+                    key_id: a.key_id.clone(),
+                    key_pair_spec: a.key_pair_spec,
+                    grant_tokens: grant_tokens(&a.grant_tokens)?,
+                },
+            )
+        }
+        Command::GenerateMac(a) => Call::GenerateMac(pb::GenerateMacRequest {
+            message: params::read_blob("--message", &a.message, format)?,
+            key_id: a.key_id.clone(),
+            mac_algorithm: a.mac_algorithm,
+            grant_tokens: grant_tokens(&a.grant_tokens)?,
+        }),
+        Command::VerifyMac(a) => Call::VerifyMac(pb::VerifyMacRequest {
+            message: params::read_blob("--message", &a.message, format)?,
+            key_id: a.key_id.clone(),
+            mac_algorithm: a.mac_algorithm,
+            mac: params::read_blob("--mac", &a.mac, format)?,
+            grant_tokens: grant_tokens(&a.grant_tokens)?,
+        }),
+        Command::DeriveSharedSecret(a) => Call::DeriveSharedSecret(pb::DeriveSharedSecretRequest {
+            key_id: a.key_id.clone(),
+            key_agreement_algorithm: a.key_agreement_algorithm,
+            public_key: params::read_blob("--public-key", &a.public_key, format)?,
+            grant_tokens: grant_tokens(&a.grant_tokens)?,
+            recipient_attestation_document: None,
+        }),
+        Command::Encapsulate(a) => Call::Encapsulate(pb::EncapsulateRequest {
+            key_id: a.key_id.clone(),
+            encapsulation_algorithm: a.encapsulation_algorithm,
+            grant_tokens: grant_tokens(&a.grant_tokens)?,
+        }),
+        Command::Decapsulate(a) => Call::Decapsulate(pb::DecapsulateRequest {
+            key_id: a.key_id.clone(),
+            shared_secret_ciphertext_blob: params::read_blob(
+                "--shared-secret-ciphertext-blob",
+                &a.shared_secret_ciphertext_blob,
+                format,
+            )?,
+            encapsulation_algorithm: a.encapsulation_algorithm,
+            grant_tokens: grant_tokens(&a.grant_tokens)?,
+        }),
         Command::PutKeyPolicy(a) => Call::PutKeyPolicy(pb::PutKeyPolicyRequest {
             key_id: a.key_id.clone(),
             policy_name: Some(a.policy_name.clone()),
@@ -749,6 +844,25 @@ impl Call {
                     .into_inner(),
             ),
             Call::GenerateRandom(r) => shaped(&client.generate_random(r).await?.into_inner()),
+            Call::GetPublicKey(r) => shaped(&client.get_public_key(r).await?.into_inner()),
+            Call::Sign(r) => shaped(&client.sign(r).await?.into_inner()),
+            Call::Verify(r) => shaped(&client.verify(r).await?.into_inner()),
+            Call::GenerateDataKeyPair(r) => {
+                shaped(&client.generate_data_key_pair(r).await?.into_inner())
+            }
+            Call::GenerateDataKeyPairWithoutPlaintext(r) => shaped(
+                &client
+                    .generate_data_key_pair_without_plaintext(r)
+                    .await?
+                    .into_inner(),
+            ),
+            Call::GenerateMac(r) => shaped(&client.generate_mac(r).await?.into_inner()),
+            Call::VerifyMac(r) => shaped(&client.verify_mac(r).await?.into_inner()),
+            Call::DeriveSharedSecret(r) => {
+                shaped(&client.derive_shared_secret(r).await?.into_inner())
+            }
+            Call::Encapsulate(r) => shaped(&client.encapsulate(r).await?.into_inner()),
+            Call::Decapsulate(r) => shaped(&client.decapsulate(r).await?.into_inner()),
             Call::PutKeyPolicy(r) => {
                 client.put_key_policy(r).await?;
                 None
@@ -1555,5 +1669,317 @@ mod tests {
         let err = params::parse_enum::<pb::IncludeKeyMaterial>("--include-key-material", "NOPE")
             .expect_err("bad enum");
         assert_eq!(CtlError::from(err).exit_code(), EXIT_USAGE);
+    }
+
+    #[test]
+    fn asymmetric_and_mac_requests_read_blobs_and_enums() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).expect("write");
+            format!("fileb://{}", path.display())
+        };
+        let msg = file("msg", b"\x00\xffhello");
+        let sig = file("sig", &[0x30, 0x44, 0x02]);
+        let Ok(Call::Sign(r)) = prep(&[
+            "sign",
+            "--key-id",
+            "alias/signer",
+            "--message",
+            &msg,
+            "--message-type",
+            "RAW",
+            "--signing-algorithm",
+            "ECDSA_SHA_256",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.key_id, "alias/signer");
+        assert_eq!(r.message, b"\x00\xffhello");
+        assert_eq!(r.message_type, pb::MessageType::Raw as i32);
+        assert_eq!(
+            r.signing_algorithm,
+            pb::SigningAlgorithmSpec::EcdsaSha256 as i32
+        );
+        // --message-type defaults to unset (the service takes RAW); base64
+        // inline messages are decoded.
+        let Ok(Call::Verify(r)) = prep(&[
+            "verify",
+            "--key-id",
+            "k",
+            "--message",
+            "aGk=",
+            "--signature",
+            &sig,
+            "--signing-algorithm",
+            "RSASSA_PSS_SHA_512",
+            "--grant-tokens",
+            "t1",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.message, b"hi");
+        assert_eq!(r.message_type, 0);
+        assert_eq!(r.signature, [0x30, 0x44, 0x02]);
+        assert_eq!(r.grant_tokens, ["t1"]);
+        let Ok(Call::Sign(r)) = prep(&[
+            "sign",
+            "--key-id",
+            "k",
+            "--message",
+            &msg,
+            "--message-type",
+            "DIGEST",
+            "--signing-algorithm",
+            "ML_DSA_SHAKE_256",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.message_type, pb::MessageType::Digest as i32);
+
+        let Ok(Call::GetPublicKey(r)) = prep(&["get-public-key", "--key-id", "k"]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.key_id, "k");
+
+        for (cmd, without) in [
+            ("generate-data-key-pair", false),
+            ("generate-data-key-pair-without-plaintext", true),
+        ] {
+            let call = prep(&[
+                cmd,
+                "--key-id",
+                "k",
+                "--key-pair-spec",
+                "ECC_NIST_P256",
+                "--encryption-context",
+                "purpose=test",
+            ]);
+            let (spec, context) = match call {
+                Ok(Call::GenerateDataKeyPair(r)) if !without => {
+                    (r.key_pair_spec, r.encryption_context)
+                }
+                Ok(Call::GenerateDataKeyPairWithoutPlaintext(r)) if without => {
+                    (r.key_pair_spec, r.encryption_context)
+                }
+                other => panic!("wrong call for {cmd}: {other:?}"),
+            };
+            assert_eq!(spec, pb::DataKeyPairSpec::EccNistP256 as i32);
+            assert_eq!(context.get("purpose").map(String::as_str), Some("test"));
+        }
+
+        let mac = file("mac", &[1, 2, 3]);
+        let Ok(Call::GenerateMac(r)) = prep(&[
+            "generate-mac",
+            "--key-id",
+            "k",
+            "--message",
+            &msg,
+            "--mac-algorithm",
+            "HMAC_SHA_256",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.mac_algorithm, pb::MacAlgorithmSpec::HmacSha256 as i32);
+        let Ok(Call::VerifyMac(r)) = prep(&[
+            "verify-mac",
+            "--key-id",
+            "k",
+            "--message",
+            &msg,
+            "--mac-algorithm",
+            "HMAC_SHA_384",
+            "--mac",
+            &mac,
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!((r.mac.as_slice(), r.message.len()), (&[1u8, 2, 3][..], 7));
+
+        let peer = file("peer.der", &[0x30, 0x59]);
+        let Ok(Call::DeriveSharedSecret(r)) = prep(&[
+            "derive-shared-secret",
+            "--key-id",
+            "k",
+            "--key-agreement-algorithm",
+            "ECDH",
+            "--public-key",
+            &peer,
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.public_key, [0x30, 0x59]);
+        assert_eq!(
+            r.key_agreement_algorithm,
+            pb::KeyAgreementAlgorithmSpec::Ecdh as i32
+        );
+        assert_eq!(r.recipient_attestation_document, None);
+
+        let Ok(Call::Encapsulate(r)) = prep(&[
+            "encapsulate",
+            "--key-id",
+            "k",
+            "--encapsulation-algorithm",
+            "ML_KEM",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(
+            r.encapsulation_algorithm,
+            pb::EncapsulationAlgorithmSpec::MlKem as i32
+        );
+        let ct = file("ct", &[9; 768]);
+        let Ok(Call::Decapsulate(r)) = prep(&[
+            "decapsulate",
+            "--key-id",
+            "k",
+            "--shared-secret-ciphertext-blob",
+            &ct,
+            "--encapsulation-algorithm",
+            "ML_KEM",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.shared_secret_ciphertext_blob.len(), 768);
+    }
+
+    #[test]
+    fn asymmetric_commands_name_their_operations_and_require_algorithms() {
+        for (args, op) in [
+            (&["get-public-key", "--key-id", "k"][..], "GetPublicKey"),
+            (
+                &[
+                    "sign",
+                    "--key-id",
+                    "k",
+                    "--message",
+                    "aGk=",
+                    "--signing-algorithm",
+                    "ED25519_SHA_512",
+                ][..],
+                "Sign",
+            ),
+            (
+                &[
+                    "encapsulate",
+                    "--key-id",
+                    "k",
+                    "--encapsulation-algorithm",
+                    "ML_KEM",
+                ][..],
+                "Encapsulate",
+            ),
+            (
+                &[
+                    "generate-data-key-pair-without-plaintext",
+                    "--key-id",
+                    "k",
+                    "--key-pair-spec",
+                    "RSA_4096",
+                ][..],
+                "GenerateDataKeyPairWithoutPlaintext",
+            ),
+        ] {
+            assert_eq!(parse(args).command.operation(), op);
+        }
+        // Required flags, and only AWS spellings.
+        for bad in [
+            &["kmsctl", "sign", "--key-id", "k", "--message", "aGk="][..],
+            &[
+                "kmsctl",
+                "sign",
+                "--key-id",
+                "k",
+                "--message",
+                "aGk=",
+                "--signing-algorithm",
+                "ecdsa_sha_256",
+            ][..],
+            &[
+                "kmsctl",
+                "verify",
+                "--key-id",
+                "k",
+                "--message",
+                "aGk=",
+                "--signing-algorithm",
+                "ECDSA_SHA_256",
+            ][..],
+            &["kmsctl", "generate-data-key-pair", "--key-id", "k"][..],
+            &[
+                "kmsctl",
+                "generate-data-key-pair",
+                "--key-id",
+                "k",
+                "--key-pair-spec",
+                "AES_256",
+            ][..],
+            &[
+                "kmsctl",
+                "generate-mac",
+                "--key-id",
+                "k",
+                "--message",
+                "aGk=",
+            ][..],
+            &[
+                "kmsctl",
+                "derive-shared-secret",
+                "--key-id",
+                "k",
+                "--public-key",
+                "aGk=",
+            ][..],
+            &[
+                "kmsctl",
+                "decapsulate",
+                "--key-id",
+                "k",
+                "--encapsulation-algorithm",
+                "ML_KEM",
+            ][..],
+            &[
+                "kmsctl",
+                "sign",
+                "--key-id",
+                "k",
+                "--message",
+                "aGk=",
+                "--signing-algorithm",
+                "ECDSA_SHA_256",
+                "--message-type",
+                "HASH",
+            ][..],
+        ] {
+            let err = Cli::try_parse_from(bad).expect_err("usage error");
+            assert!(err.use_stderr(), "{bad:?}");
+        }
+        // A blob that is neither base64 nor a readable file: exit 252.
+        let err = prep(&[
+            "sign",
+            "--key-id",
+            "k",
+            "--message",
+            "fileb:///nonexistent/msg",
+            "--signing-algorithm",
+            "ECDSA_SHA_256",
+        ])
+        .expect_err("no file");
+        assert!(err
+            .to_string()
+            .starts_with("Error parsing parameter '--message'"));
+        assert_eq!(CtlError::from(err).exit_code(), EXIT_USAGE);
+        // A service error names the operation and AWS exception.
+        let err = status_error(
+            "Verify",
+            &Status::invalid_argument("KMSInvalidSignatureException: the signature is not valid"),
+            "https://h",
+        );
+        assert_eq!(
+            err.to_string(),
+            "An error occurred (KMSInvalidSignatureException) when calling the Verify \
+             operation: the signature is not valid"
+        );
+        assert_eq!(err.exit_code(), EXIT_SERVICE);
     }
 }

@@ -543,6 +543,10 @@ impl Shape for pb::KeyMetadata {
             o = o.put("PendingDeletionWindowInDays", Value::Int(i64::from(days)));
         }
         o.enum_list::<pb::MacAlgorithmSpec>("MacAlgorithms", &self.mac_algorithms)
+            .enum_list::<pb::EncapsulationAlgorithmSpec>(
+                "KeyEncapsulationAlgorithms",
+                &self.key_encapsulation_algorithms,
+            )
             .str("CurrentKeyMaterialId", &self.current_key_material_id)
             .build()
     }
@@ -752,6 +756,149 @@ impl Shape for pb::GenerateDataKeyWithoutPlaintextResponse {
 impl Shape for pb::GenerateRandomResponse {
     fn shape(&self) -> Value {
         Obj::new().blob("Plaintext", &self.plaintext).build()
+    }
+}
+
+impl Shape for pb::GetPublicKeyResponse {
+    fn shape(&self) -> Value {
+        Obj::new()
+            .str("KeyId", &self.key_id)
+            .blob("PublicKey", &self.public_key)
+            .enumeration::<pb::CustomerMasterKeySpec>(
+                "CustomerMasterKeySpec",
+                self.customer_master_key_spec,
+            )
+            .enumeration::<pb::KeySpec>("KeySpec", self.key_spec)
+            .enumeration::<pb::KeyUsageType>("KeyUsage", self.key_usage)
+            .enum_list::<pb::EncryptionAlgorithmSpec>(
+                "EncryptionAlgorithms",
+                &self.encryption_algorithms,
+            )
+            .enum_list::<pb::SigningAlgorithmSpec>("SigningAlgorithms", &self.signing_algorithms)
+            .enum_list::<pb::KeyAgreementAlgorithmSpec>(
+                "KeyAgreementAlgorithms",
+                &self.key_agreement_algorithms,
+            )
+            .enum_list::<pb::EncapsulationAlgorithmSpec>(
+                "KeyEncapsulationAlgorithms",
+                &self.key_encapsulation_algorithms,
+            )
+            .build()
+    }
+}
+
+impl Shape for pb::SignResponse {
+    fn shape(&self) -> Value {
+        Obj::new()
+            .str("KeyId", &self.key_id)
+            .blob("Signature", &self.signature)
+            .enumeration::<pb::SigningAlgorithmSpec>("SigningAlgorithm", self.signing_algorithm)
+            .build()
+    }
+}
+
+impl Shape for pb::VerifyResponse {
+    fn shape(&self) -> Value {
+        Obj::new()
+            .str("KeyId", &self.key_id)
+            .put("SignatureValid", Value::Bool(self.signature_valid))
+            .enumeration::<pb::SigningAlgorithmSpec>("SigningAlgorithm", self.signing_algorithm)
+            .build()
+    }
+}
+
+impl Shape for pb::GenerateDataKeyPairResponse {
+    fn shape(&self) -> Value {
+        Obj::new()
+            .blob(
+                "PrivateKeyCiphertextBlob",
+                &self.private_key_ciphertext_blob,
+            )
+            .blob("PrivateKeyPlaintext", &self.private_key_plaintext)
+            .blob("PublicKey", &self.public_key)
+            .str("KeyId", &self.key_id)
+            .enumeration::<pb::DataKeyPairSpec>("KeyPairSpec", self.key_pair_spec)
+            .str("KeyMaterialId", &self.key_material_id)
+            .build()
+    }
+}
+
+impl Shape for pb::GenerateDataKeyPairWithoutPlaintextResponse {
+    fn shape(&self) -> Value {
+        Obj::new()
+            .blob(
+                "PrivateKeyCiphertextBlob",
+                &self.private_key_ciphertext_blob,
+            )
+            .blob("PublicKey", &self.public_key)
+            .str("KeyId", &self.key_id)
+            .enumeration::<pb::DataKeyPairSpec>("KeyPairSpec", self.key_pair_spec)
+            .str("KeyMaterialId", &self.key_material_id)
+            .build()
+    }
+}
+
+impl Shape for pb::GenerateMacResponse {
+    fn shape(&self) -> Value {
+        Obj::new()
+            .blob("Mac", &self.mac)
+            .enumeration::<pb::MacAlgorithmSpec>("MacAlgorithm", self.mac_algorithm)
+            .str("KeyId", &self.key_id)
+            .build()
+    }
+}
+
+impl Shape for pb::VerifyMacResponse {
+    fn shape(&self) -> Value {
+        Obj::new()
+            .str("KeyId", &self.key_id)
+            .put("MacValid", Value::Bool(self.mac_valid))
+            .enumeration::<pb::MacAlgorithmSpec>("MacAlgorithm", self.mac_algorithm)
+            .build()
+    }
+}
+
+impl Shape for pb::DeriveSharedSecretResponse {
+    fn shape(&self) -> Value {
+        Obj::new()
+            .str("KeyId", &self.key_id)
+            .blob("SharedSecret", &self.shared_secret)
+            .enumeration::<pb::KeyAgreementAlgorithmSpec>(
+                "KeyAgreementAlgorithm",
+                self.key_agreement_algorithm,
+            )
+            .enumeration::<pb::OriginType>("KeyOrigin", self.key_origin)
+            .build()
+    }
+}
+
+impl Shape for pb::EncapsulateResponse {
+    fn shape(&self) -> Value {
+        Obj::new()
+            .str("KeyId", &self.key_id)
+            .blob("SharedSecret", &self.shared_secret)
+            .blob(
+                "SharedSecretCiphertextBlob",
+                &self.shared_secret_ciphertext_blob,
+            )
+            .enumeration::<pb::EncapsulationAlgorithmSpec>(
+                "EncapsulationAlgorithm",
+                self.encapsulation_algorithm,
+            )
+            .build()
+    }
+}
+
+impl Shape for pb::DecapsulateResponse {
+    fn shape(&self) -> Value {
+        Obj::new()
+            .str("KeyId", &self.key_id)
+            .blob("SharedSecret", &self.shared_secret)
+            .enumeration::<pb::EncapsulationAlgorithmSpec>(
+                "EncapsulationAlgorithm",
+                self.encapsulation_algorithm,
+            )
+            .build()
     }
 }
 
@@ -1095,6 +1242,140 @@ mod tests {
         assert_eq!(
             to_json(&dec.shape()),
             "{\n    \"KeyId\": \"arn:k\",\n    \"Plaintext\": \"/w==\",\n    \"EncryptionAlgorithm\": \"SYMMETRIC_DEFAULT\",\n    \"KeyMaterialId\": \"m\"\n}"
+        );
+    }
+
+    #[test]
+    fn asymmetric_and_mac_shapes_like_aws() {
+        let sign = pb::SignResponse {
+            key_id: "arn:k".into(),
+            signature: vec![0x30, 0x45],
+            signing_algorithm: pb::SigningAlgorithmSpec::EcdsaSha256 as i32,
+        };
+        assert_eq!(
+            to_json(&sign.shape()),
+            "{\n    \"KeyId\": \"arn:k\",\n    \"Signature\": \"MEU=\",\n    \"SigningAlgorithm\": \"ECDSA_SHA_256\"\n}"
+        );
+        let verify = pb::VerifyResponse {
+            key_id: "arn:k".into(),
+            signature_valid: true,
+            signing_algorithm: pb::SigningAlgorithmSpec::RsassaPssSha384 as i32,
+        };
+        let v = verify.shape();
+        assert_eq!(v.get("SignatureValid"), Some(&Value::Bool(true)));
+        assert_eq!(
+            v.get("SigningAlgorithm"),
+            Some(&Value::Str("RSASSA_PSS_SHA_384".into()))
+        );
+        let pk = pb::GetPublicKeyResponse {
+            key_id: "arn:k".into(),
+            public_key: vec![1, 2, 3],
+            customer_master_key_spec: pb::CustomerMasterKeySpec::EccNistP256 as i32,
+            key_spec: pb::KeySpec::EccNistP256 as i32,
+            key_usage: pb::KeyUsageType::SignVerify as i32,
+            signing_algorithms: vec![pb::SigningAlgorithmSpec::EcdsaSha256 as i32],
+            ..Default::default()
+        };
+        let v = pk.shape();
+        let Value::Obj(members) = &v else {
+            panic!("object")
+        };
+        let names: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
+        // Empty algorithm lists are left out, as AWS leaves them out.
+        assert_eq!(
+            names,
+            [
+                "KeyId",
+                "PublicKey",
+                "CustomerMasterKeySpec",
+                "KeySpec",
+                "KeyUsage",
+                "SigningAlgorithms"
+            ]
+        );
+        assert_eq!(v.get("PublicKey"), Some(&Value::Str("AQID".into())));
+        assert_eq!(v.get("KeySpec"), Some(&Value::Str("ECC_NIST_P256".into())));
+        assert_eq!(v.get("KeyUsage"), Some(&Value::Str("SIGN_VERIFY".into())));
+        let pair = pb::GenerateDataKeyPairResponse {
+            private_key_ciphertext_blob: vec![1],
+            private_key_plaintext: vec![2],
+            public_key: vec![3],
+            key_id: "arn:k".into(),
+            key_pair_spec: pb::DataKeyPairSpec::Rsa2048 as i32,
+            key_material_id: "m".into(),
+        };
+        let v = pair.shape();
+        assert_eq!(
+            v.get("PrivateKeyCiphertextBlob"),
+            Some(&Value::Str("AQ==".into()))
+        );
+        assert_eq!(
+            v.get("PrivateKeyPlaintext"),
+            Some(&Value::Str("Ag==".into()))
+        );
+        assert_eq!(v.get("PublicKey"), Some(&Value::Str("Aw==".into())));
+        assert_eq!(v.get("KeyPairSpec"), Some(&Value::Str("RSA_2048".into())));
+        let without = pb::GenerateDataKeyPairWithoutPlaintextResponse {
+            private_key_ciphertext_blob: vec![1],
+            public_key: vec![3],
+            key_id: "arn:k".into(),
+            key_pair_spec: pb::DataKeyPairSpec::EccNistP256 as i32,
+            key_material_id: String::new(),
+        };
+        assert_eq!(without.shape().get("PrivateKeyPlaintext"), None);
+        let mac = pb::GenerateMacResponse {
+            mac: vec![0xff; 2],
+            mac_algorithm: pb::MacAlgorithmSpec::HmacSha256 as i32,
+            key_id: "arn:k".into(),
+        };
+        let v = mac.shape();
+        assert_eq!(v.get("Mac"), Some(&Value::Str("//8=".into())));
+        assert_eq!(
+            v.get("MacAlgorithm"),
+            Some(&Value::Str("HMAC_SHA_256".into()))
+        );
+        let vm = pb::VerifyMacResponse {
+            key_id: "arn:k".into(),
+            mac_valid: true,
+            mac_algorithm: pb::MacAlgorithmSpec::HmacSha512 as i32,
+        };
+        assert_eq!(vm.shape().get("MacValid"), Some(&Value::Bool(true)));
+        let ss = pb::DeriveSharedSecretResponse {
+            key_id: "arn:k".into(),
+            shared_secret: vec![4],
+            key_agreement_algorithm: pb::KeyAgreementAlgorithmSpec::Ecdh as i32,
+            key_origin: pb::OriginType::AwsKms as i32,
+        };
+        let v = ss.shape();
+        assert_eq!(v.get("SharedSecret"), Some(&Value::Str("BA==".into())));
+        assert_eq!(
+            v.get("KeyAgreementAlgorithm"),
+            Some(&Value::Str("ECDH".into()))
+        );
+        assert_eq!(v.get("KeyOrigin"), Some(&Value::Str("AWS_KMS".into())));
+        let enc = pb::EncapsulateResponse {
+            key_id: "arn:k".into(),
+            shared_secret: vec![5],
+            shared_secret_ciphertext_blob: vec![6],
+            encapsulation_algorithm: pb::EncapsulationAlgorithmSpec::MlKem as i32,
+        };
+        let v = enc.shape();
+        assert_eq!(
+            v.get("SharedSecretCiphertextBlob"),
+            Some(&Value::Str("Bg==".into()))
+        );
+        assert_eq!(
+            v.get("EncapsulationAlgorithm"),
+            Some(&Value::Str("ML_KEM".into()))
+        );
+        let dec = pb::DecapsulateResponse {
+            key_id: "arn:k".into(),
+            shared_secret: vec![5],
+            encapsulation_algorithm: pb::EncapsulationAlgorithmSpec::MlKem as i32,
+        };
+        assert_eq!(
+            dec.shape().get("SharedSecret"),
+            Some(&Value::Str("BQ==".into()))
         );
     }
 

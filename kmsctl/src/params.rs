@@ -1027,7 +1027,7 @@ mod tests {
         // Every proto value has a CamelCase name that maps back to it, and
         // the proto name is the CamelCase name in UPPER_SNAKE.
         let table = pb::GrantOperation::entries();
-        assert_eq!(table.len(), 17);
+        assert_eq!(table.len(), 19);
         for (op, name) in table {
             let value = *op as i32;
             assert_eq!(

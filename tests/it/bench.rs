@@ -783,4 +783,199 @@ mod live {
         );
         live.stop().await;
     }
+
+    /// Runs kms-bench as `extra` asks on fresh keys (`--keys 2`) against
+    /// `live`, with the baseline, and returns the report.
+    async fn asym_run(live: &Live, extra: &[&str]) -> kms_bench::report::Report {
+        let mut argv = vec![
+            "--keys",
+            "2",
+            "--requests",
+            "24",
+            "--warmup",
+            "0s",
+            "--concurrency",
+            "4",
+            "--rounds",
+            "2",
+            "--pool-size",
+            "4",
+            "--baseline",
+        ];
+        argv.extend_from_slice(extra);
+        let args = live.args(&argv);
+        run(&args, &Ui::quiet())
+            .await
+            .unwrap_or_else(|e| panic!("{extra:?}: {e}"))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn asymmetric_and_mac_operations_run_against_kmsd_and_the_baseline() {
+        let live = Live::start(Duration::ZERO).await;
+        // (flags, the algorithm the report names)
+        for (extra, algorithm) in [
+            (
+                &[
+                    "--operation",
+                    "Sign,Verify,GetPublicKey",
+                    "--key-spec",
+                    "ECC_NIST_P256",
+                ][..],
+                Some("ECDSA_SHA_256"),
+            ),
+            (
+                &[
+                    "--operation",
+                    "Sign=2,Verify",
+                    "--key-spec",
+                    "RSA_2048",
+                    "--signing-algorithm",
+                    "RSASSA_PSS_SHA_256",
+                ][..],
+                Some("RSASSA_PSS_SHA_256"),
+            ),
+            (
+                &[
+                    "--operation",
+                    "GenerateMac,VerifyMac",
+                    "--key-spec",
+                    "HMAC_256",
+                ][..],
+                Some("HMAC_SHA_256"),
+            ),
+            (
+                &[
+                    "--operation",
+                    "GenerateDataKeyPair,GenerateDataKeyPairWithoutPlaintext",
+                    "--key-pair-spec",
+                    "ECC_NIST_P384",
+                    "--context-pairs",
+                    "2",
+                ][..],
+                Some("ECC_NIST_P384"),
+            ),
+            (
+                &["--operation", "Encrypt,Decrypt", "--key-spec", "RSA_2048"][..],
+                Some("RSAES_OAEP_SHA_256"),
+            ),
+        ] {
+            let report = asym_run(&live, extra).await;
+            // Every call succeeded against kmsd and against the baseline.
+            assert_eq!(
+                (report.ok, report.errors),
+                (24, 0),
+                "{extra:?}\n{}",
+                report.to_text()
+            );
+            assert_eq!(
+                (report.baseline_requests, report.baseline_errors),
+                (Some(24), Some(0)),
+                "{extra:?}\n{}",
+                report.to_text()
+            );
+            assert_eq!(report.algorithm.as_deref(), algorithm, "{extra:?}");
+            // The two keys were created in set-up, and timed.
+            assert_eq!(report.create_key_count, Some(2), "{extra:?}");
+            assert!(report.create_key_max_ms.is_some());
+            assert_eq!(report.raw_primitive, None);
+            let v: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+            assert_eq!(v["create_key_count"], 2);
+        }
+
+        // The keys kms-bench created have the asked spec and usage (and
+        // are scheduled for deletion: it was not --keep-keys).
+        let mut root = live.client().await;
+        let keys = root
+            .list_keys(pb::ListKeysRequest {
+                limit: Some(1000),
+                marker: None,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .keys;
+        let mut specs = Vec::new();
+        for k in keys.iter().filter(|k| k.key_id != live.key) {
+            let m = root
+                .describe_key(pb::DescribeKeyRequest {
+                    key_id: k.key_id.clone(),
+                    grant_tokens: Vec::new(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .key_metadata
+                .unwrap();
+            assert_eq!(m.key_state, pb::KeyState::PendingDeletion as i32);
+            specs.push((m.key_spec, m.key_usage));
+        }
+        specs.sort_unstable();
+        let want = |spec: pb::KeySpec, usage: pb::KeyUsageType| (spec as i32, usage as i32);
+        let mut expected = vec![
+            want(pb::KeySpec::EccNistP256, pb::KeyUsageType::SignVerify),
+            want(pb::KeySpec::EccNistP256, pb::KeyUsageType::SignVerify),
+            want(pb::KeySpec::Rsa2048, pb::KeyUsageType::SignVerify),
+            want(pb::KeySpec::Rsa2048, pb::KeyUsageType::SignVerify),
+            want(pb::KeySpec::Hmac256, pb::KeyUsageType::GenerateVerifyMac),
+            want(pb::KeySpec::Hmac256, pb::KeyUsageType::GenerateVerifyMac),
+            want(
+                pb::KeySpec::SymmetricDefault,
+                pb::KeyUsageType::EncryptDecrypt,
+            ),
+            want(
+                pb::KeySpec::SymmetricDefault,
+                pb::KeyUsageType::EncryptDecrypt,
+            ),
+            want(pb::KeySpec::Rsa2048, pb::KeyUsageType::EncryptDecrypt),
+            want(pb::KeySpec::Rsa2048, pb::KeyUsageType::EncryptDecrypt),
+        ];
+        expected.sort_unstable();
+        assert_eq!(specs, expected);
+        live.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn raw_crypto_reports_the_ceiling_beside_kmsd() {
+        let live = Live::start(Duration::ZERO).await;
+        for extra in [
+            &["--operation", "Sign", "--key-spec", "ECC_NIST_P256"][..],
+            &["--operation", "Verify", "--key-spec", "ECC_NIST_P256"][..],
+            &["--operation", "GenerateMac", "--key-spec", "HMAC_256"][..],
+            &["--operation", "Sign", "--key-spec", "RSA_2048"][..],
+        ] {
+            let mut argv = extra.to_vec();
+            argv.extend_from_slice(&["--raw-crypto", "--raw-threads", "2"]);
+            let report = asym_run(&live, &argv).await;
+            assert_eq!((report.ok, report.errors), (24, 0), "{}", report.to_text());
+            // The raw run did the same number of operations, none failed.
+            assert_eq!(report.raw_threads, Some(2));
+            assert_eq!(report.raw_errors, Some(0));
+            let raw = report.raw_throughput_rps.unwrap();
+            let base = report.baseline_throughput_rps.unwrap();
+            assert!(raw > 0.0 && base > 0.0, "{}", report.to_text());
+            // The ceiling is 1/(1/baseline + 1/raw) of the figures beside
+            // it (to the report's rounding), and the ratio is against it.
+            let ceiling = report.ceiling_rps.unwrap();
+            let expect = 1.0 / (1.0 / base + 1.0 / raw);
+            assert!(
+                (ceiling - expect).abs() <= 0.1 + expect * 1e-3,
+                "{ceiling} vs {expect}"
+            );
+            let ratio = report.ceiling_ratio.unwrap();
+            assert!(
+                (ratio - report.throughput_rps / ceiling).abs() < 1e-3,
+                "{ratio}"
+            );
+            let text = report.to_text();
+            assert!(text.contains("ceiling 1/(1/baseline + 1/raw)"), "{text}");
+        }
+        // Operations it cannot measure raw are refused before any key is made.
+        let args = live.args(&["--operation", "GenerateDataKey", "--raw-crypto"]);
+        let e = run(&args, &Ui::quiet()).await.unwrap_err();
+        assert!(matches!(e, BenchError::Usage(_)), "{e}");
+        let args = live.args(&["--operation", "Sign", "--key-spec", "AES_256"]);
+        let e = run(&args, &Ui::quiet()).await.unwrap_err();
+        assert!(e.to_string().contains("--key-spec"), "{e}");
+        live.stop().await;
+    }
 }

@@ -22,6 +22,7 @@ mod bad_input;
 mod bench;
 mod bulk_load;
 mod cli;
+mod cli_asym;
 mod cross_account;
 mod deletion;
 mod door;
