@@ -1341,5 +1341,4 @@ impl digest::FixedOutput for PrehashedSha512 {
 }
 
 #[cfg(test)]
-#[path = "asymmetric_tests.rs"]
 mod tests;
