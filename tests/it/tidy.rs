@@ -8,7 +8,7 @@
 //!
 //! 1. **The core names no door and no wire crate.** Files under `src/kms/`,
 //!    `src/model/`, `src/store/`, `src/authz/`, `src/backend/`, and
-//!    `src/crypto.rs`, `src/ciphertext.rs`, `src/secret.rs`, `src/clock.rs`
+//!    `src/crypto/`, `src/ciphertext.rs`, `src/secret.rs`, `src/clock.rs`
 //!    name neither `tonic*` nor `prost*`, nor a door module
 //!    (`crate::service`, `crate::proto`, `crate::api`, `crate::http`,
 //!    `crate::json`): the doors sit above the core, the door-neutral `api`
@@ -46,15 +46,17 @@ use std::path::{Path, PathBuf};
 // ---------------------------------------------------------------------------
 // Configuration.
 
-/// The core: door-neutral, wire-neutral (rules 1 and 2). Missing entries
-/// (e.g. `src/backend/` before it exists) are skipped.
+/// The core: door-neutral, wire-neutral (rules 1 and 2). Every entry must
+/// exist (`tidy_core_paths_exist`): a rename that left an entry behind
+/// would silently take that code out of the rules (`src/crypto.rs` became
+/// `src/crypto/` in issue 12).
 const CORE: &[&str] = &[
     "src/kms",
     "src/model",
     "src/store",
     "src/authz",
     "src/backend",
-    "src/crypto.rs",
+    "src/crypto",
     "src/ciphertext.rs",
     "src/secret.rs",
     "src/clock.rs",
@@ -824,6 +826,16 @@ fn assert_clean(rule: &str, violations: Vec<Violation>) {
 
 // ---------------------------------------------------------------------------
 // The tidy tests: the real tree.
+
+#[test]
+fn tidy_core_paths_exist() {
+    for rel in CORE {
+        assert!(
+            !rust_files(rel).is_empty(),
+            "tidy: the core path {rel} holds no Rust file; update CORE"
+        );
+    }
+}
 
 #[test]
 fn tidy_core_names_no_door_or_wire_crate() {
