@@ -5,12 +5,13 @@
 //! Which library does what, and why (docs/security.md, "Crypto choices
 //! (issue 12)"):
 //! - `ring`: RSA PSS / PKCS#1 v1.5 and ECDSA P-256 / P-384 signing of RAW
-//!   messages and their verification, pure Ed25519.
+//!   messages and their verification, P-256 / P-384 key generation, pure
+//!   Ed25519.
 //! - `aws-lc-rs`: RSA key generation and constant-time RSA-OAEP decryption
 //!   (the `rsa` crate's decryption is RUSTSEC-2023-0071, "Marvin"); signing
 //!   and verifying a caller's DIGEST (ring cannot); ECDSA P-521 and
-//!   secp256k1; EC and Ed25519 key generation; ML-DSA (pure, empty context)
-//!   and ML-KEM.
+//!   secp256k1 including their key generation; Ed25519 key generation
+//!   (PKCS#8 v1); ML-DSA (pure, empty context) and ML-KEM.
 //! - `rsa`: public-key operations only: RSA public-key parsing and OAEP
 //!   encryption.
 //! - `p256` / `p384` / `p521`: static-key ECDH (ring's agreement is
@@ -408,12 +409,20 @@ pub fn generate(spec: KeySpec) -> Result<KeyMaterial, CryptoError> {
         return material(der.as_ref());
     }
     if let Some(curve) = Curve::of(spec) {
+        if let Some(alg) = curve.ring_signing() {
+            let rng = ring::rand::SystemRandom::new();
+            let doc = ring::signature::EcdsaKeyPair::generate_pkcs8(alg, &rng)
+                .map_err(|_| CryptoError::Operation)?;
+            return material(doc.as_ref());
+        }
         let rng = aws_lc_rs::rand::SystemRandom::new();
         let doc = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(curve.aws_lc_signing(), &rng)
             .map_err(|_| CryptoError::Operation)?;
         return material(doc.as_ref());
     }
     if spec == KeySpec::EccNistEdwards25519 {
+        // aws-lc-rs, not ring: ring writes only PKCS#8 v2, and a data key
+        // pair's private key should be the v1 form every tool reads.
         let kp =
             aws_lc_rs::signature::Ed25519KeyPair::generate().map_err(|_| CryptoError::Operation)?;
         let doc = kp.to_pkcs8v1().map_err(|_| CryptoError::Operation)?;
