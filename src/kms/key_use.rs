@@ -148,12 +148,18 @@ impl Inner {
         F: FnOnce(&Inner) -> KmsResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let _permit = self
-            .keygen
-            .acquire()
+        let permit = Arc::clone(&self.keygen)
+            .acquire_owned()
             .await
             .map_err(|e| KmsError::internal(format!("key generation pool closed: {e}")))?;
-        self.blocking(f).await
+        // The permit moves into the blocking task: a caller that gives up
+        // (its request cancelled) does not free it while the generation
+        // it started still runs, so the bound holds.
+        self.blocking(move |inner| {
+            let _permit = permit;
+            f(inner)
+        })
+        .await
     }
 
     /// Fresh key-pair material for version `version` of `rec`, made on

@@ -154,7 +154,7 @@ pub(crate) struct Inner {
     /// Woken when a job schedule (deletion, rotation) changes.
     schedule_changed: Notify,
     /// Permits for slow key-pair generation (`key_use.rs`).
-    keygen: tokio::sync::Semaphore,
+    keygen: Arc<tokio::sync::Semaphore>,
     /// Publishes each completed background pass (see `jobs.rs`).
     jobs: jobs::JobSignal,
 }
@@ -186,7 +186,7 @@ impl Kms {
                 locks: Locks::new(),
                 quotas: quotas::Quotas::new(config.limits, config.rate_limit),
                 schedule_changed: Notify::new(),
-                keygen: tokio::sync::Semaphore::new(key_use::keygen_permits()),
+                keygen: Arc::new(tokio::sync::Semaphore::new(key_use::keygen_permits())),
                 jobs: jobs::JobSignal::new(),
             }),
         }
@@ -577,6 +577,90 @@ mod tests {
             key_id: key.to_string(),
             tags: vec![("k".into(), "v".into())],
         }
+    }
+
+    /// Key-pair generation never runs more than the pool's permits at
+    /// once, however many requests ask, and a request that gives up does
+    /// not free its permit while its generation still runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn key_pair_generation_is_bounded() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        use std::sync::{Condvar, Mutex};
+        type Flag = Arc<(Mutex<usize>, Condvar)>;
+        let (_dir, kms) = core();
+        let permits = key_use::keygen_permits();
+        let running = Arc::new(AtomicUsize::new(0));
+        // Generations block until `gate` is 1, so the test decides when
+        // each ends; `started` counts the ones that began.
+        let gate: Flag = Arc::new((Mutex::new(0), Condvar::new()));
+        let started: Flag = Arc::new((Mutex::new(0), Condvar::new()));
+        // Opens the gate when the test ends, failed or not, so no blocked
+        // generation outlives it (the runtime waits for them).
+        struct Open(Flag);
+        impl Drop for Open {
+            fn drop(&mut self) {
+                let (open, cv) = &*self.0;
+                if let Ok(mut g) = open.lock() {
+                    *g = 1;
+                }
+                cv.notify_all();
+            }
+        }
+        let opener = Open(Arc::clone(&gate));
+        let spawn = || {
+            let inner = Arc::clone(&kms.inner);
+            let (running, gate, started) = (
+                Arc::clone(&running),
+                Arc::clone(&gate),
+                Arc::clone(&started),
+            );
+            tokio::spawn(async move {
+                inner
+                    .bounded_generation(move |_| {
+                        running.fetch_add(1, SeqCst);
+                        let (n, cv) = &*started;
+                        *n.lock().expect("lock") += 1;
+                        cv.notify_all();
+                        let (open, cv) = &*gate;
+                        let mut g = open.lock().expect("lock");
+                        while *g == 0 {
+                            g = cv.wait(g).expect("wait");
+                        }
+                        running.fetch_sub(1, SeqCst);
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        let mut holders: Vec<_> = (0..permits).map(|_| spawn()).collect();
+        let s = Arc::clone(&started);
+        tokio::task::spawn_blocking(move || {
+            let (n, cv) = &*s;
+            let mut g = n.lock().expect("lock");
+            while *g < permits {
+                g = cv.wait(g).expect("wait");
+            }
+        })
+        .await
+        .expect("wait for the pool to fill");
+        assert_eq!(kms.inner.keygen.available_permits(), 0);
+        // More requests wait; they give up.
+        for t in (0..3).map(|_| spawn()) {
+            t.abort();
+            assert!(t.await.expect_err("cancelled").is_cancelled());
+        }
+        // A request whose generation runs gives up too: its permit stays
+        // taken until the generation ends.
+        let first = holders.remove(0);
+        first.abort();
+        let _ = first.await;
+        assert_eq!(kms.inner.keygen.available_permits(), 0);
+        assert_eq!(running.load(SeqCst), permits);
+        drop(opener);
+        for t in holders {
+            t.await.expect("task").expect("generation");
+        }
+        assert_eq!(*started.0.lock().expect("lock"), permits);
     }
 
     /// Item 13: while a writer holds one key's lock (as a slow commit
