@@ -253,7 +253,7 @@ mod tests {
         // Every proto value has a PascalCase name that maps back to it, and
         // the proto name is the PascalCase name in UPPER_SNAKE.
         let table = pb::GrantOperation::entries();
-        assert_eq!(table.len(), 17);
+        assert_eq!(table.len(), 19);
         for (op, name) in table {
             assert_eq!(
                 op.as_str_name(),

@@ -19,7 +19,7 @@ use crate::ciphertext::{self, BlobHeader, CanonicalContext, MAX_BLOB_LEN};
 use crate::crypto::asymmetric;
 use crate::error::{KmsError, KmsResult};
 use crate::model::ids::key_material_id;
-use crate::model::{EncryptionAlgorithm, KeyRecord, KeyUsage, Operation};
+use crate::model::{EncryptionAlgorithm, KeyRecord, KeySpec, KeyUsage, Operation};
 use crate::secret::Plaintext;
 
 /// Encrypt's result.
@@ -140,11 +140,19 @@ fn no_context_for_asymmetric(context: &HashMap<String, String>) -> KmsResult<()>
 }
 
 fn check_usage(key: &KeyRecord, op: Operation, region: &str) -> KmsResult<()> {
-    if key.usage != KeyUsage::EncryptDecrypt {
+    key_use::check_usage(key, KeyUsage::EncryptDecrypt, op, region)
+}
+
+/// Data keys are sealed with the symmetric ciphertext format, so they need
+/// a SYMMETRIC_DEFAULT key: an RSA ENCRYPT_DECRYPT key passes the usage
+/// check but cannot make them (AWS: InvalidKeyUsageException).
+fn check_data_key_usage(key: &KeyRecord, op: Operation, region: &str) -> KmsResult<()> {
+    check_usage(key, op, region)?;
+    if key.spec != KeySpec::SymmetricDefault {
         return Err(KmsError::InvalidKeyUsage(format!(
-            "{} key usage is {} which is not valid for {}.",
+            "{} key spec is {} which is not valid for {}.",
             key.arn(region),
-            key.usage,
+            key.spec,
             op.name()
         )));
     }
@@ -483,7 +491,7 @@ impl Kms {
         inner
             .verify_grant_tokens(&req.grant_tokens, &[key.id])
             .await?;
-        check_usage(&key, op, &inner.region)?;
+        check_data_key_usage(&key, op, &inner.region)?;
         let data_key = Plaintext::random(len).map_err(KmsError::internal)?;
         let (ciphertext_blob, key_material_id) = inner
             .seal_current(&key, &ctx, data_key.expose_secret())
