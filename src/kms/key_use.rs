@@ -119,7 +119,11 @@ impl Inner {
 
     /// Runs a private-key operation on `material`: RSA's take
     /// milliseconds, so they go to the blocking pool rather than hold an
-    /// async worker; the others (microseconds) run in place.
+    /// async worker, at most [`Inner::private_ops`]'s permits (one per
+    /// core) at a time: more would not run faster, and a flood of RSA_4096
+    /// Sign or Decrypt would otherwise take every blocking thread from the
+    /// cache misses and commits of other callers. The others
+    /// (microseconds) run in place.
     pub(super) async fn private_op<T, F>(
         self: &Arc<Self>,
         material: Arc<dyn MaterialHandle>,
@@ -130,9 +134,8 @@ impl Inner {
         T: Send + 'static,
     {
         if is_slow(material.spec()) {
-            tokio::task::spawn_blocking(move || f(&*material))
-                .await
-                .map_err(KmsError::internal)?
+            let pool = Arc::clone(&self.private_ops);
+            self.on_bounded_pool(pool, move |_| f(&*material)).await
         } else {
             f(&*material)
         }
@@ -148,13 +151,27 @@ impl Inner {
         F: FnOnce(&Inner) -> KmsResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let permit = Arc::clone(&self.keygen)
+        let pool = Arc::clone(&self.keygen);
+        self.on_bounded_pool(pool, f).await
+    }
+
+    /// Runs `f` on the blocking pool holding one of `pool`'s permits.
+    async fn on_bounded_pool<T, F>(
+        self: &Arc<Self>,
+        pool: Arc<tokio::sync::Semaphore>,
+        f: F,
+    ) -> KmsResult<T>
+    where
+        F: FnOnce(&Inner) -> KmsResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let permit = pool
             .acquire_owned()
             .await
-            .map_err(|e| KmsError::internal(format!("key generation pool closed: {e}")))?;
+            .map_err(|e| KmsError::internal(format!("bounded pool closed: {e}")))?;
         // The permit moves into the blocking task: a caller that gives up
-        // (its request cancelled) does not free it while the generation
-        // it started still runs, so the bound holds.
+        // (its request cancelled) does not free it while the work it
+        // started still runs, so the bound holds.
         self.blocking(move |inner| {
             let _permit = permit;
             f(inner)
@@ -180,6 +197,14 @@ impl Inner {
 /// async workers.
 fn is_slow(spec: KeySpec) -> bool {
     matches!(spec, KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096)
+}
+
+/// How many RSA private-key operations run at once: one per core.
+pub(super) fn private_op_permits() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .max(1)
 }
 
 /// How many key pairs are generated at once: half the cores (at least

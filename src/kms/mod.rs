@@ -155,6 +155,8 @@ pub(crate) struct Inner {
     schedule_changed: Notify,
     /// Permits for slow key-pair generation (`key_use.rs`).
     keygen: Arc<tokio::sync::Semaphore>,
+    /// Permits for RSA private-key operations (`key_use.rs`).
+    private_ops: Arc<tokio::sync::Semaphore>,
     /// Publishes each completed background pass (see `jobs.rs`).
     jobs: jobs::JobSignal,
 }
@@ -187,6 +189,7 @@ impl Kms {
                 quotas: quotas::Quotas::new(config.limits, config.rate_limit),
                 schedule_changed: Notify::new(),
                 keygen: Arc::new(tokio::sync::Semaphore::new(key_use::keygen_permits())),
+                private_ops: Arc::new(tokio::sync::Semaphore::new(key_use::private_op_permits())),
                 jobs: jobs::JobSignal::new(),
             }),
         }
@@ -661,6 +664,55 @@ mod tests {
             t.await.expect("task").expect("generation");
         }
         assert_eq!(*started.0.lock().expect("lock"), permits);
+    }
+
+    /// RSA private-key operations run at most one per core at once: while
+    /// every permit is taken a Sign waits, and it runs once one is freed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rsa_private_operations_wait_for_a_permit() {
+        use crate::model::{KeySpec, KeyUsage, MessageType, SigningAlgorithm};
+        let (_dir, kms) = core();
+        let root = caller("arn:aws:iam::111122223333:root");
+        let key = kms
+            .create_key(
+                &root,
+                CreateKeyRequest {
+                    key_spec: Some(KeySpec::Rsa2048),
+                    key_usage: Some(KeyUsage::SignVerify),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("key");
+        let inner = Arc::clone(&kms.inner);
+        let material = inner
+            .material(key.id, key.current_version)
+            .await
+            .expect("material");
+        let permits = u32::try_from(key_use::private_op_permits()).expect("permits");
+        let all = Arc::clone(&inner.private_ops)
+            .acquire_many_owned(permits)
+            .await
+            .expect("permits");
+        let mut sign = tokio::spawn(async move {
+            inner
+                .private_op(material, |m| {
+                    m.sign(SigningAlgorithm::RsassaPssSha256, MessageType::Raw, b"m")
+                        .map_err(KmsError::internal)
+                })
+                .await
+        });
+        // Not a speed check: a Sign that bypassed the pool would finish in
+        // milliseconds; one that waits for a permit never does.
+        let waited = tokio::time::timeout(Duration::from_millis(300), &mut sign).await;
+        assert!(waited.is_err(), "the Sign ran without a permit");
+        drop(all);
+        let signature = tokio::time::timeout(HANG_GUARD, sign)
+            .await
+            .expect("hang")
+            .expect("task")
+            .expect("sign");
+        assert!(!signature.is_empty());
     }
 
     /// Item 13: while a writer holds one key's lock (as a slow commit
