@@ -113,25 +113,25 @@ impl Kms {
         Ok(PublicKeyOutput { key, public_key })
     }
 
-    /// Sign: a signature by the key's private key over a message, its
-    /// digest, or (ML-DSA) its representative mu.
-    pub async fn sign(&self, caller: &Caller, req: SignRequest) -> KmsResult<SignOutput> {
-        let (alg, message_type) =
-            check_message(&req.message, req.message_type, req.signing_algorithm)?;
+    /// The key of a Sign or Verify, resolved and authorized with the
+    /// request's signing condition keys, its grant tokens checked, and
+    /// refused unless it is a SIGN_VERIFY key offering `alg`.
+    async fn signing_key(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        grant_tokens: &[String],
+        op: Operation,
+        alg: SigningAlgorithm,
+        message_type: MessageType,
+    ) -> KmsResult<Arc<KeyRecord>> {
         let inner = &self.inner;
-        inner.check_grant_tokens(&req.grant_tokens)?;
+        inner.check_grant_tokens(grant_tokens)?;
         let key = inner
-            .resolve(
-                caller,
-                &req.key_id,
-                Operation::Sign,
-                &signing_input(alg, message_type),
-            )
+            .resolve(caller, key_id, op, &signing_input(alg, message_type))
             .await?;
-        inner
-            .verify_grant_tokens(&req.grant_tokens, &[key.id])
-            .await?;
-        check_usage(&key, KeyUsage::SignVerify, Operation::Sign, &inner.region)?;
+        inner.verify_grant_tokens(grant_tokens, &[key.id]).await?;
+        check_usage(&key, KeyUsage::SignVerify, op, &inner.region)?;
         check_listed(
             &key,
             alg,
@@ -139,6 +139,25 @@ impl Kms {
             "signing algorithm",
             &inner.region,
         )?;
+        Ok(key)
+    }
+
+    /// Sign: a signature by the key's private key over a message, its
+    /// digest, or (ML-DSA) its representative mu.
+    pub async fn sign(&self, caller: &Caller, req: SignRequest) -> KmsResult<SignOutput> {
+        let (alg, message_type) =
+            check_message(&req.message, req.message_type, req.signing_algorithm)?;
+        let inner = &self.inner;
+        let key = self
+            .signing_key(
+                caller,
+                &req.key_id,
+                &req.grant_tokens,
+                Operation::Sign,
+                alg,
+                message_type,
+            )
+            .await?;
         let material = inner.current_material(&key).await?;
         let message = req.message;
         let signature = inner
@@ -161,26 +180,16 @@ impl Kms {
             check_message(&req.message, req.message_type, req.signing_algorithm)?;
         validate::length("signature", req.signature.len(), 1, MAX_SIGNATURE)?;
         let inner = &self.inner;
-        inner.check_grant_tokens(&req.grant_tokens)?;
-        let key = inner
-            .resolve(
+        let key = self
+            .signing_key(
                 caller,
                 &req.key_id,
+                &req.grant_tokens,
                 Operation::Verify,
-                &signing_input(alg, message_type),
+                alg,
+                message_type,
             )
             .await?;
-        inner
-            .verify_grant_tokens(&req.grant_tokens, &[key.id])
-            .await?;
-        check_usage(&key, KeyUsage::SignVerify, Operation::Verify, &inner.region)?;
-        check_listed(
-            &key,
-            alg,
-            key.spec.signing_algorithms(),
-            "signing algorithm",
-            &inner.region,
-        )?;
         let material = inner.current_material(&key).await?;
         let public_key = inner.public_key_of(&key, &*material)?;
         // A malformed signature (not DER, wrong length) is as invalid as a
