@@ -302,6 +302,10 @@ noop_service! {
         derive_shared_secret(DeriveSharedSecretRequest) -> DeriveSharedSecretResponse;
         encapsulate(EncapsulateRequest) -> EncapsulateResponse;
         decapsulate(DecapsulateRequest) -> DecapsulateResponse;
+        get_parameters_for_import(GetParametersForImportRequest) -> GetParametersForImportResponse;
+        import_key_material(ImportKeyMaterialRequest) -> ImportKeyMaterialResponse;
+        delete_imported_key_material(DeleteImportedKeyMaterialRequest)
+            -> DeleteImportedKeyMaterialResponse;
         create_key(CreateKeyRequest) -> CreateKeyResponse;
         list_keys(ListKeysRequest) -> ListKeysResponse;
         update_key_description(UpdateKeyDescriptionRequest) -> UpdateKeyDescriptionResponse;

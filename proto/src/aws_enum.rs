@@ -156,6 +156,9 @@ aws_enums! {
     KeyMaterialState => "KEY_MATERIAL_STATE_", UpperSnake;
     ImportState => "IMPORT_STATE_", UpperSnake;
     IncludeKeyMaterial => "INCLUDE_KEY_MATERIAL_", UpperSnake;
+    AlgorithmSpec => "ALGORITHM_SPEC_", UpperSnake;
+    WrappingKeySpec => "WRAPPING_KEY_SPEC_", UpperSnake;
+    ImportType => "IMPORT_TYPE_", UpperSnake;
     GrantOperation => "GRANT_OPERATION_", Pascal;
 }
 
@@ -212,6 +215,9 @@ mod tests {
             KeyMaterialState => "KEY_MATERIAL_STATE_",
             ImportState => "IMPORT_STATE_",
             IncludeKeyMaterial => "INCLUDE_KEY_MATERIAL_",
+            AlgorithmSpec => "ALGORITHM_SPEC_",
+            WrappingKeySpec => "WRAPPING_KEY_SPEC_",
+            ImportType => "IMPORT_TYPE_",
             GrantOperation => "GRANT_OPERATION_",
         }
     }

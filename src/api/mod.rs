@@ -460,8 +460,14 @@ call!(ListKeyRotationsRequest => ListKeyRotationsResponse, ListKeyRotations, |ap
             .map(|e| RotationsListEntry {
                 key_id: e.key_id,
                 key_material_id: e.key_material_id,
+                key_material_description: e.description,
+                import_state: e.import_state,
+                expiration_model: e.expiration_model,
+                valid_to_ms: e.valid_to_ms,
                 key_material_state: if e.current {
                     KeyMaterialState::Current
+                } else if e.pending_rotation {
+                    KeyMaterialState::PendingRotation
                 } else {
                     KeyMaterialState::NonCurrent
                 },
@@ -470,6 +476,34 @@ call!(ListKeyRotationsRequest => ListKeyRotationsResponse, ListKeyRotations, |ap
             })
             .collect(),
         next_marker,
+    })
+});
+
+// ---------------------------------------------------------------- import (BYOK)
+
+call!(GetParametersForImportRequest => GetParametersForImportResponse, GetParametersForImport, |api, caller, r| {
+    let out = api.kms.get_parameters_for_import(caller, r).await?;
+    Ok(GetParametersForImportResponse {
+        key_id: api.kms.key_arn(&out.key),
+        import_token: out.import_token,
+        public_key: out.public_key,
+        parameters_valid_to_ms: out.parameters_valid_to_ms,
+    })
+});
+
+call!(ImportKeyMaterialRequest => ImportKeyMaterialResponse, ImportKeyMaterial, |api, caller, r| {
+    let out = api.kms.import_key_material(caller, r).await?;
+    Ok(ImportKeyMaterialResponse {
+        key_id: api.kms.key_arn(&out.key),
+        key_material_id: out.key_material_id,
+    })
+});
+
+call!(DeleteImportedKeyMaterialRequest => DeleteImportedKeyMaterialResponse, DeleteImportedKeyMaterial, |api, caller, r| {
+    let out = api.kms.delete_imported_key_material(caller, r).await?;
+    Ok(DeleteImportedKeyMaterialResponse {
+        key_id: api.kms.key_arn(&out.key),
+        key_material_id: out.key_material_id,
     })
 });
 

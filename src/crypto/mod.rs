@@ -23,6 +23,7 @@
 pub mod asymmetric;
 pub mod hmac;
 mod rng;
+pub mod wrapping;
 #[cfg(test)]
 mod wycheproof_tests;
 

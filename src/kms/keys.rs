@@ -301,6 +301,7 @@ impl Kms {
             multi_region: false,
             grant_count: 0,
             rotation: Default::default(),
+            imported: None,
         };
         if !input.bypass_policy_lockout_safety_check {
             self.inner.lockout_check(caller, &rec, &policy)?;

@@ -29,6 +29,7 @@ mod deletion;
 mod encapsulation;
 mod grants;
 mod identity;
+mod import;
 mod jobs;
 mod key_agreement;
 pub mod key_use;

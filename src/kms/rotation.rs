@@ -56,6 +56,16 @@ pub struct RotationInfo {
     pub rotation_ms: Option<i64>,
     /// How it was made (`None` for the original material).
     pub rotation_type: Option<RotationType>,
+    /// Imported (NEW_KEY_MATERIAL) and waiting for RotateKeyOnDemand.
+    pub pending_rotation: bool,
+    /// KeyMaterialDescription (imported material).
+    pub description: Option<String>,
+    /// ImportState (EXTERNAL keys only).
+    pub import_state: Option<crate::model::ImportState>,
+    /// ExpirationModel (EXTERNAL keys only).
+    pub expiration_model: Option<crate::model::ExpirationModel>,
+    /// ValidTo, Unix ms (imported material that expires).
+    pub valid_to_ms: Option<i64>,
 }
 
 impl Inner {
@@ -359,6 +369,11 @@ impl Kms {
                 current: current_version == 1,
                 rotation_ms: None,
                 rotation_type: None,
+                pending_rotation: false,
+                description: None,
+                import_state: None,
+                expiration_model: None,
+                valid_to_ms: None,
             });
         }
         page.extend(entries.into_iter().map(|e| RotationInfo {
@@ -368,6 +383,11 @@ impl Kms {
             current: e.version == current_version,
             rotation_ms: Some(e.rotation_ms),
             rotation_type: Some(e.rotation_type),
+            pending_rotation: false,
+            description: None,
+            import_state: None,
+            expiration_model: None,
+            valid_to_ms: None,
         }));
         let next = if page.len() > limit {
             page.truncate(limit);

@@ -610,6 +610,11 @@ pub struct KeyRecord {
     /// Automatic rotation state.
     #[serde(default)]
     pub rotation: RotationSettings,
+    /// EXTERNAL keys: the current imported material's id and expiry, as
+    /// DescribeKey reports them (`None` before the first import). For an
+    /// EXTERNAL key `current_version` is 0 until the first import.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<super::import::ImportedMaterialInfo>,
 }
 
 /// A key's automatic-rotation settings and on-demand count.
@@ -733,7 +738,7 @@ pub enum StateClass {
     NotPendingDeletion,
 }
 
-mod key_id_string {
+pub(super) mod key_id_string {
     use super::KeyId;
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -769,6 +774,7 @@ impl KeyRecord {
             multi_region: false,
             grant_count: 0,
             rotation: RotationSettings::default(),
+            imported: None,
         }
     }
 }

@@ -41,6 +41,11 @@ pub enum MaterialState {
     /// An earlier version: opens what it sealed, seals nothing new.
     #[serde(rename = "NON_CURRENT")]
     NonCurrent,
+    /// Imported with ImportType NEW_KEY_MATERIAL and waiting for
+    /// RotateKeyOnDemand to make it current: opens nothing yet (nothing
+    /// was sealed under it), seals nothing yet.
+    #[serde(rename = "PENDING_ROTATION")]
+    PendingRotation,
     /// Reserved for material the owner has yet to import; no bytes yet.
     #[serde(rename = "PENDING_IMPORT")]
     PendingImport,
@@ -135,8 +140,13 @@ pub struct MaterialVersion {
     /// When imported material expires, Unix ms; `None`: never.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_ms: Option<i64>,
-    /// Where it lives.
+    /// Where it lives. Imported material that expired or was deleted
+    /// (DeleteImportedKeyMaterial) is `Absent`; its record stays, with
+    /// its `material_id`, so the same material can be re-imported.
     pub location: MaterialLocation,
+    /// KeyMaterialDescription (imported material).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 impl MaterialVersion {
@@ -159,6 +169,7 @@ impl MaterialVersion {
             created_ms,
             expires_ms: None,
             location,
+            description: None,
         }
     }
 

@@ -57,6 +57,8 @@ pub struct KeyMetadata {
     pub deletion_date_ms: Option<i64>,
     /// ValidTo (imported material that expires).
     pub valid_to_ms: Option<i64>,
+    /// ExpirationModel (EXTERNAL keys with material).
+    pub expiration_model: Option<super::import::ExpirationModel>,
     /// Origin.
     pub origin: Origin,
     /// CustomKeyStoreId (keys in a custom key store).
@@ -98,7 +100,8 @@ impl KeyRecord {
             key_usage: self.usage,
             key_state: self.state,
             deletion_date_ms: self.deletion_date_ms,
-            valid_to_ms: None,
+            valid_to_ms: self.imported.as_ref().and_then(|i| i.valid_to_ms),
+            expiration_model: self.imported.as_ref().map(|i| i.expiration_model),
             origin: self.origin,
             custom_key_store_id: None,
             cloud_hsm_cluster_id: None,
@@ -115,7 +118,13 @@ impl KeyRecord {
             }),
             multi_region: self.multi_region,
             pending_deletion_window_in_days: self.pending_window_days,
-            current_key_material_id: key_material_id(&self.id, self.current_version),
+            // Imported material's id comes from the material (kms::import);
+            // an EXTERNAL key without material has none.
+            current_key_material_id: match (&self.imported, self.origin) {
+                (Some(i), _) => i.material_id.clone(),
+                (None, Origin::External) => String::new(),
+                (None, _) => key_material_id(&self.id, self.current_version),
+            },
         }
     }
 }
@@ -158,6 +167,7 @@ mod tests {
             multi_region: false,
             grant_count: 0,
             rotation: Default::default(),
+            imported: None,
         }
     }
 

@@ -5,6 +5,7 @@
 
 pub mod grant;
 pub mod ids;
+pub mod import;
 pub mod key;
 pub mod material;
 pub mod metadata;
@@ -12,6 +13,10 @@ pub mod operation;
 
 pub use grant::{GrantConstraints, GrantRecord};
 pub use ids::{AliasName, KeyId, KeyRef, Principal};
+pub use import::{
+    ExpirationModel, ImportParameters, ImportState, ImportType, ImportedMaterialInfo,
+    WrappingAlgorithm, WrappingKeySpec,
+};
 pub use key::{
     DataKeyPairSpec, DataKeySpec, EncapsulationAlgorithm, EncryptionAlgorithm, GrantOperation,
     KeyAgreementAlgorithm, KeyRecord, KeySpec, KeyState, KeyUsage, MacAlgorithm, MessageType,

@@ -76,6 +76,9 @@ operations! {
     GetKeyRotationStatus => "kms:GetKeyRotationStatus", Any;
     RotateKeyOnDemand => "kms:RotateKeyOnDemand", Cryptographic;
     ListKeyRotations => "kms:ListKeyRotations", Any;
+    GetParametersForImport => "kms:GetParametersForImport", NotPendingDeletion;
+    ImportKeyMaterial => "kms:ImportKeyMaterial", NotPendingDeletion;
+    DeleteImportedKeyMaterial => "kms:DeleteImportedKeyMaterial", NotPendingDeletion;
     // kmsd's IAM-lite IdentityService: inline identity policies.
     PutPrincipalPolicy => "iam:PutPrincipalPolicy", Any;
     GetPrincipalPolicy => "iam:GetPrincipalPolicy", Any;

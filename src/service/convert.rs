@@ -4,9 +4,10 @@ use super::time::to_timestamp;
 use crate::error::KmsResult;
 use crate::kms::validate::validation;
 use crate::model::{
-    DataKeyPairSpec, DataKeySpec, EncapsulationAlgorithm, EncryptionAlgorithm, GrantConstraints,
-    GrantOperation, GrantRecord, KeyAgreementAlgorithm, KeySpec, KeyState, KeyUsage, MacAlgorithm,
-    MessageType, Origin, RotationType, SigningAlgorithm,
+    DataKeyPairSpec, DataKeySpec, EncapsulationAlgorithm, EncryptionAlgorithm, ExpirationModel,
+    GrantConstraints, GrantOperation, GrantRecord, ImportState, ImportType, KeyAgreementAlgorithm,
+    KeySpec, KeyState, KeyUsage, MacAlgorithm, MessageType, Origin, RotationType, SigningAlgorithm,
+    WrappingAlgorithm, WrappingKeySpec,
 };
 use crate::proto::aws_enum::AwsEnum;
 use crate::proto::kms::v1 as pb;
@@ -100,6 +101,41 @@ enum_conv!(
     pb::EncapsulationAlgorithmSpec,
     EncapsulationAlgorithm,
     "encapsulationAlgorithm"
+);
+enum_conv!(
+    wrapping_alg_from,
+    wrapping_alg_to,
+    pb::AlgorithmSpec,
+    WrappingAlgorithm,
+    "wrappingAlgorithm"
+);
+enum_conv!(
+    wrapping_spec_from,
+    wrapping_spec_to,
+    pb::WrappingKeySpec,
+    WrappingKeySpec,
+    "wrappingKeySpec"
+);
+enum_conv!(
+    import_type_from,
+    import_type_to,
+    pb::ImportType,
+    ImportType,
+    "importType"
+);
+enum_conv!(
+    expiration_model_from,
+    expiration_model_to,
+    pb::ExpirationModelType,
+    ExpirationModel,
+    "expirationModel"
+);
+enum_conv!(
+    import_state_from,
+    import_state_to,
+    pb::ImportState,
+    ImportState,
+    "importState"
 );
 enum_conv!(
     key_pair_spec_from,

@@ -127,6 +127,10 @@ grpc_door!(KeyManagementService {
     derive_shared_secret(DeriveSharedSecretRequest) -> DeriveSharedSecretResponse;
     encapsulate(EncapsulateRequest) -> EncapsulateResponse;
     decapsulate(DecapsulateRequest) -> DecapsulateResponse;
+    get_parameters_for_import(GetParametersForImportRequest) -> GetParametersForImportResponse;
+    import_key_material(ImportKeyMaterialRequest) -> ImportKeyMaterialResponse;
+    delete_imported_key_material(DeleteImportedKeyMaterialRequest)
+        -> DeleteImportedKeyMaterialResponse;
 });
 
 grpc_door!(IdentityService {

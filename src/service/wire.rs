@@ -5,7 +5,7 @@
 //! (`convert.rs`); an unknown enum number is a ValidationException.
 
 use super::convert::*;
-use super::time::to_timestamp;
+use super::time::{from_timestamp, to_timestamp};
 use crate::api::{self, Call};
 use crate::error::KmsResult;
 use crate::kms::validate::validation;
@@ -128,7 +128,7 @@ pub fn key_metadata(m: KeyMetadata) -> pb::KeyMetadata {
         origin: origin_to(m.origin),
         custom_key_store_id: m.custom_key_store_id.unwrap_or_default(),
         cloud_hsm_cluster_id: m.cloud_hsm_cluster_id.unwrap_or_default(),
-        expiration_model: 0,
+        expiration_model: m.expiration_model.map(expiration_model_to).unwrap_or(0),
         key_manager: match m.key_manager {
             KeyManager::Aws => pb::KeyManagerType::Aws,
             KeyManager::Customer => pb::KeyManagerType::Customer,
@@ -979,15 +979,15 @@ impl FromApi<api::ListKeyRotationsResponse> for pb::ListKeyRotationsResponse {
                 .map(|e| pb::RotationsListEntry {
                     key_id: e.key_id,
                     key_material_id: e.key_material_id,
-                    key_material_description: String::new(),
-                    import_state: 0,
+                    key_material_description: e.key_material_description.unwrap_or_default(),
+                    import_state: e.import_state.map(import_state_to).unwrap_or(0),
                     key_material_state: match e.key_material_state {
                         KeyMaterialState::NonCurrent => pb::KeyMaterialState::NonCurrent,
                         KeyMaterialState::Current => pb::KeyMaterialState::Current,
                         KeyMaterialState::PendingRotation => pb::KeyMaterialState::PendingRotation,
                     } as i32,
-                    expiration_model: 0,
-                    valid_to: None,
+                    expiration_model: e.expiration_model.map(expiration_model_to).unwrap_or(0),
+                    valid_to: e.valid_to_ms.map(to_timestamp),
                     rotation_date: e.rotation_date_ms.map(to_timestamp),
                     rotation_type: e.rotation_type.map(rotation_type_to).unwrap_or(0),
                 })
@@ -1059,5 +1059,80 @@ impl IntoApi for pb::DeletePrincipalPolicyRequest {
             principal_arn: self.principal_arn,
             policy_name: self.policy_name,
         })
+    }
+}
+
+// ---------------------------------------------------------------- import (BYOK)
+
+impl IntoApi for pb::GetParametersForImportRequest {
+    type Api = api::GetParametersForImportRequest;
+    fn into_api(self) -> KmsResult<api::GetParametersForImportRequest> {
+        Ok(api::GetParametersForImportRequest {
+            key_id: self.key_id,
+            wrapping_algorithm: wrapping_alg_from(self.wrapping_algorithm)?,
+            wrapping_key_spec: wrapping_spec_from(self.wrapping_key_spec)?,
+        })
+    }
+}
+
+impl FromApi<api::GetParametersForImportResponse> for pb::GetParametersForImportResponse {
+    fn from_api(a: api::GetParametersForImportResponse) -> Self {
+        pb::GetParametersForImportResponse {
+            key_id: a.key_id,
+            import_token: a.import_token,
+            public_key: a.public_key,
+            parameters_valid_to: Some(to_timestamp(a.parameters_valid_to_ms)),
+        }
+    }
+}
+
+impl IntoApi for pb::ImportKeyMaterialRequest {
+    type Api = api::ImportKeyMaterialRequest;
+    fn into_api(self) -> KmsResult<api::ImportKeyMaterialRequest> {
+        let valid_to_ms = match &self.valid_to {
+            None => None,
+            Some(t) => Some(
+                from_timestamp(t)
+                    .ok_or_else(|| validation("validTo", "Member must be a valid timestamp"))?,
+            ),
+        };
+        Ok(api::ImportKeyMaterialRequest {
+            key_id: self.key_id,
+            import_token: self.import_token,
+            encrypted_key_material: self.encrypted_key_material,
+            valid_to_ms,
+            expiration_model: expiration_model_from(self.expiration_model)?,
+            import_type: import_type_from(self.import_type)?,
+            key_material_description: self.key_material_description,
+            key_material_id: self.key_material_id,
+        })
+    }
+}
+
+impl FromApi<api::ImportKeyMaterialResponse> for pb::ImportKeyMaterialResponse {
+    fn from_api(a: api::ImportKeyMaterialResponse) -> Self {
+        pb::ImportKeyMaterialResponse {
+            key_id: a.key_id,
+            key_material_id: a.key_material_id,
+        }
+    }
+}
+
+impl IntoApi for pb::DeleteImportedKeyMaterialRequest {
+    type Api = api::DeleteImportedKeyMaterialRequest;
+    fn into_api(self) -> KmsResult<api::DeleteImportedKeyMaterialRequest> {
+        Ok(api::DeleteImportedKeyMaterialRequest {
+            key_id: self.key_id,
+            key_material_id: self.key_material_id,
+        })
+    }
+}
+
+impl FromApi<api::DeleteImportedKeyMaterialResponse> for pb::DeleteImportedKeyMaterialResponse {
+    fn from_api(a: api::DeleteImportedKeyMaterialResponse) -> Self {
+        pb::DeleteImportedKeyMaterialResponse {
+            key_id: a.key_id,
+            key_material_id: a.key_material_id,
+        }
     }
 }
