@@ -30,6 +30,7 @@ mod encapsulation;
 mod grants;
 mod identity;
 mod import;
+pub mod import_token;
 mod jobs;
 mod key_agreement;
 pub mod key_use;
