@@ -874,7 +874,9 @@ mod tests {
             CreateKeyRequest {
                 origin: Some(Origin::External),
                 key_spec: Some(spec),
-                key_usage: spec.default_usage(),
+                key_usage: spec
+                    .default_usage()
+                    .or_else(|| spec.usages().first().copied()),
                 ..Default::default()
             },
         )
