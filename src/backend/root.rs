@@ -218,6 +218,48 @@ mod tests {
         assert!(crypto::open(root(1).expose_secret(), ROOT_CHECK_AAD, &sealed).is_err());
     }
 
+    /// `kmsd rewrap` reseals the wrapping private key of pending import
+    /// parameters too, so they still open under the new root key.
+    #[test]
+    fn rewrap_reseals_import_parameters() {
+        use crate::backend::MaterialBackend;
+        use crate::model::{ImportParameters, KeyId, WrappingAlgorithm, WrappingKeySpec};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        check_root_key(&root(1), &store).expect("check value");
+        let old = LocalBackend::new(root(1));
+        let id = KeyId::new_random();
+        let sealed = old
+            .seal_secret(super::super::WRAPPING_KEY_LABEL, &id, b"private key")
+            .expect("seal");
+        let mut b = store.batch();
+        b.put_import_params(&ImportParameters {
+            key_id: id,
+            account: "111122223333".into(),
+            params_id: "00".repeat(16),
+            wrapping_algorithm: WrappingAlgorithm::RsaesOaepSha256,
+            wrapping_key_spec: WrappingKeySpec::Rsa2048,
+            created_ms: 1,
+            expires_ms: 2,
+            sealed_private_key: sealed,
+        })
+        .expect("put");
+        b.commit().expect("commit");
+        let done = rewrap(&store, root(1), root(2), None).expect("rewrap");
+        assert!(done.done);
+        drop(store);
+        let store = open_store(dir.path(), &root(2)).expect("reopen under the new key");
+        let p = store.get_import_params(&id).expect("read").expect("params");
+        let new = LocalBackend::new(root(2));
+        let opened = new
+            .open_secret(super::super::WRAPPING_KEY_LABEL, &id, &p.sealed_private_key)
+            .expect("opens under the new root key");
+        assert_eq!(opened.expose_secret(), b"private key");
+        assert!(old
+            .open_secret(super::super::WRAPPING_KEY_LABEL, &id, &p.sealed_private_key)
+            .is_err());
+    }
+
     /// Item 11 of issue 11: one HKDF subkey per purpose; none is the root
     /// key itself or the old HMAC(root, label) derivation.
     #[test]
