@@ -1538,6 +1538,47 @@ mod tests {
         assert!(matches!(e, KmsError::Validation(_)), "{e}");
     }
 
+    /// CancelKeyDeletion returns an EXTERNAL key without material to
+    /// PendingImport (one with material to Disabled).
+    #[tokio::test]
+    async fn deletion_and_cancel_keep_the_import_state() {
+        use crate::kms::request::{CancelKeyDeletionRequest, ScheduleKeyDeletionRequest};
+        let (_dir, kms, _clock) = core();
+        let c = caller(ACCOUNT);
+        let schedule = |id: KeyId| {
+            kms.schedule_key_deletion(
+                &c,
+                ScheduleKeyDeletionRequest {
+                    key_id: id.to_string(),
+                    pending_window_in_days: Some(7),
+                },
+            )
+        };
+        let cancel = |id: KeyId| {
+            kms.cancel_key_deletion(
+                &c,
+                CancelKeyDeletionRequest {
+                    key_id: id.to_string(),
+                },
+            )
+        };
+        let empty = external_key(&kms, &c, KeySpec::SymmetricDefault).await;
+        schedule(empty.id).await.expect("schedule");
+        assert_eq!(
+            cancel(empty.id).await.expect("cancel").state,
+            KeyState::PendingImport
+        );
+        let full = external_key(&kms, &c, KeySpec::SymmetricDefault).await;
+        import(&kms, &c, &full.id, &[8u8; 32], |_| {})
+            .await
+            .expect("import");
+        schedule(full.id).await.expect("schedule");
+        assert_eq!(
+            cancel(full.id).await.expect("cancel").state,
+            KeyState::Disabled
+        );
+    }
+
     #[test]
     fn material_ids_are_64_hex_digits() {
         assert!(parse_material_id("f", &"A".repeat(64)).is_ok());
