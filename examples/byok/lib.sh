@@ -27,14 +27,27 @@ if [ -n "${KMS_DATA_DIR:-}" ]; then
 fi
 
 BYOK_NAME=$(basename "$0" .sh)
+BYOK_STEP="start"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/byok-$BYOK_NAME.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+# On any exit: remove the temp dir; on failure (a failed check, or a
+# command that failed under set -e) say in which step.
+byok_exit() {
+    rc=$?
+    cd /
+    rm -rf "$WORK"
+    if [ "$rc" -ne 0 ]; then
+        printf '\nFAILED (%s, exit %s) in step: %s\n' "$BYOK_NAME" "$rc" "$BYOK_STEP" >&2
+    fi
+    exit "$rc"
+}
+trap byok_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 cd "$WORK"
 
 # step TEXT: announce a step.
 step() {
+    BYOK_STEP=$*
     printf '\n==> %s: %s\n' "$BYOK_NAME" "$*" >&2
 }
 
