@@ -140,6 +140,10 @@ pub(crate) struct Inner {
     missing_keys: Cache<KeyId, i64>,
     /// Loaded material versions, by (key, version).
     materials: Cache<(KeyId, u32), dyn MaterialHandle>,
+    /// KeyMaterialIds of imported material versions that are not current
+    /// (Decrypt of an older material reports its id). A version's id never
+    /// changes, so entries never go stale.
+    imported_ids: Cache<(KeyId, u32), String>,
     aliases: Cache<(String, AliasName), KeyId>,
     /// Compiled key policies.
     policies: Cache<KeyId, Policy>,
@@ -149,6 +153,10 @@ pub(crate) struct Inner {
     grants: Cache<(KeyId, String), Vec<GrantRecord>>,
     /// Authenticates grant tokens (derived from the root key).
     grant_token_key: KeyMaterial,
+    /// Seals import tokens (derived from the root key).
+    import_token_key: KeyMaterial,
+    /// Names imported material (`import_token::imported_material_id`).
+    material_id_key: KeyMaterial,
     /// The control plane's write locks (see `locks.rs`).
     locks: Locks,
     /// Resource limits and the request-rate limiter.
@@ -173,6 +181,8 @@ impl Kms {
     ) -> Self {
         let cap = config.cache_capacity.max(1);
         let grant_token_key = backend.derive_service_key("kmsd/grant-token/v1");
+        let import_token_key = backend.derive_service_key(import_token::TOKEN_KEY_LABEL);
+        let material_id_key = backend.derive_service_key(import_token::MATERIAL_ID_KEY_LABEL);
         Self {
             inner: Arc::new(Inner {
                 store: Arc::new(store),
@@ -182,11 +192,14 @@ impl Kms {
                 keys: Cache::new(cap),
                 missing_keys: Cache::new(cap),
                 materials: Cache::new(cap),
+                imported_ids: Cache::new(cap),
                 aliases: Cache::new(cap),
                 policies: Cache::new(cap),
                 identity: Cache::new(cap),
                 grants: Cache::new(cap),
                 grant_token_key,
+                import_token_key,
+                material_id_key,
                 locks: Locks::new(),
                 quotas: quotas::Quotas::new(config.limits, config.rate_limit),
                 schedule_changed: Notify::new(),
@@ -349,6 +362,15 @@ impl Inner {
                         .ok_or_else(|| {
                             KmsError::internal(format!("material {version} of {id} is missing"))
                         })?;
+                    // Imported material that expired or was deleted: the
+                    // key's owner must import it again (nothing is cached,
+                    // so a re-import is seen at once).
+                    if matches!(rec.location, crate::model::MaterialLocation::Absent) {
+                        return Err(KmsError::InvalidState(format!(
+                            "Key material {} of KMS key {id} is pending import: it expired or was deleted; import it again to use it",
+                            rec.material_id
+                        )));
+                    }
                     let m = inner.backend.load(&id, &rec).map_err(KmsError::internal)?;
                     inner
                         .materials
@@ -358,6 +380,40 @@ impl Inner {
             }
         })
         .await
+    }
+
+    /// The KeyMaterialId of version `version` of `key`: derived for
+    /// kmsd's own material, the stored one for imported material (the
+    /// current one is on the key record; others are read once and cached).
+    async fn material_id_of(self: &Arc<Self>, key: &KeyRecord, version: u32) -> KmsResult<String> {
+        if key.origin != crate::model::Origin::External {
+            return Ok(crate::model::ids::key_material_id(&key.id, version));
+        }
+        if let Some(info) = key
+            .imported
+            .as_ref()
+            .filter(|_| version == key.current_version)
+        {
+            return Ok(info.material_id.clone());
+        }
+        let k = (key.id, version);
+        let epoch = match self.imported_ids.get(&k) {
+            Ok(id) => return Ok((*id).clone()),
+            Err(epoch) => epoch,
+        };
+        let id = key.id;
+        let rec = self
+            .blocking(move |inner| {
+                inner
+                    .store
+                    .get_material(&id, version)
+                    .map_err(KmsError::internal)
+            })
+            .await?
+            .ok_or_else(|| KmsError::internal(format!("material {version} of {id} is missing")))?;
+        self.imported_ids
+            .insert_if_unchanged(k, epoch, Arc::new(rec.material_id.clone()));
+        Ok(rec.material_id)
     }
 
     // ------------------------------------------------------------ resolution
