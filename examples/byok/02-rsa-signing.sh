@@ -6,7 +6,8 @@
 #   2. download a wrapping public key (RSA_4096) and an import token for
 #      RSA_AES_KEY_WRAP_SHA_256 (the only choice for an RSA private key:
 #      it is too large for RSA-OAEP alone);
-#   3. generate the private key (PKCS#8 DER, openssl genpkey), wrap it with
+#   3. generate the private key (openssl genpkey, converted to PKCS#8 DER
+#      with openssl pkcs8 -topk8), wrap it with
 #      a fresh AES-256 key (AES key wrap with padding, openssl enc
 #      -id-aes256-wrap-pad), encrypt the AES key with RSA-OAEP SHA-256 under
 #      the wrapping public key, and concatenate the two;
@@ -26,9 +27,11 @@ expect_eq "$(key_state "$KEY_ID")" PendingImport "KeyState after create-key"
 step "2. get-parameters-for-import (RSA_AES_KEY_WRAP_SHA_256, RSA_4096)"
 get_parameters "$KEY_ID" RSA_AES_KEY_WRAP_SHA_256 RSA_4096
 
-step "3. generate an RSA 2048 private key (PKCS#8 DER) and wrap it"
-"$OPENSSL" genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
-    -outform DER -out PrivateKey.der
+step "3. generate an RSA 2048 private key, convert it to PKCS#8 DER, and wrap it"
+# KMS takes PKCS#8 only. openssl genpkey writes PKCS#8 as PEM, but its
+# -outform DER is the traditional PKCS#1 form: convert with openssl pkcs8.
+"$OPENSSL" genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out PrivateKey.pem
+"$OPENSSL" pkcs8 -topk8 -nocrypt -inform PEM -in PrivateKey.pem -outform DER -out PrivateKey.der
 "$OPENSSL" rand -out aes-key.bin 32
 "$OPENSSL" enc -id-aes256-wrap-pad -K "$(hex aes-key.bin)" -iv A65959A6 \
     -in PrivateKey.der -out key-material-wrapped.bin
