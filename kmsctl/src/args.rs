@@ -221,6 +221,13 @@ pub enum Command {
     RotateKeyOnDemand(KeyIdArgs),
     /// List a key's completed rotations (and, optionally, all its material).
     ListKeyRotations(ListKeyRotationsArgs),
+    /// Get the public key and import token to wrap key material for an
+    /// EXTERNAL key.
+    GetParametersForImport(GetParametersForImportArgs),
+    /// Import wrapped key material into an EXTERNAL key.
+    ImportKeyMaterial(ImportKeyMaterialArgs),
+    /// Delete an EXTERNAL key's imported material (the key becomes PendingImport).
+    DeleteImportedKeyMaterial(DeleteImportedKeyMaterialArgs),
     /// IAM-lite: inline policies attached to principals (IdentityService).
     #[command(subcommand)]
     Iam(IamCommand),
@@ -276,6 +283,9 @@ impl Command {
             Command::GetKeyRotationStatus(_) => "GetKeyRotationStatus",
             Command::RotateKeyOnDemand(_) => "RotateKeyOnDemand",
             Command::ListKeyRotations(_) => "ListKeyRotations",
+            Command::GetParametersForImport(_) => "GetParametersForImport",
+            Command::ImportKeyMaterial(_) => "ImportKeyMaterial",
+            Command::DeleteImportedKeyMaterial(_) => "DeleteImportedKeyMaterial",
             Command::Iam(c) => c.operation(),
         }
     }
@@ -892,6 +902,64 @@ pub struct ListKeyRotationsArgs {
     /// NextMarker from a previous page.
     #[arg(long)]
     pub marker: Option<String>,
+}
+
+/// `get-parameters-for-import`.
+#[derive(Debug, Args)]
+pub struct GetParametersForImportArgs {
+    /// Key id or key ARN of a key with origin EXTERNAL.
+    #[arg(long)]
+    pub key_id: String,
+    /// How the key material will be wrapped (RSAES_OAEP_SHA_256,
+    /// RSA_AES_KEY_WRAP_SHA_256, ...).
+    #[arg(long, value_parser = EnumParser::<pb::AlgorithmSpec>::new())]
+    pub wrapping_algorithm: i32,
+    /// The RSA wrapping key's size.
+    #[arg(long, value_parser = EnumParser::<pb::WrappingKeySpec>::new())]
+    pub wrapping_key_spec: i32,
+}
+
+/// `import-key-material`.
+#[derive(Debug, Args)]
+pub struct ImportKeyMaterialArgs {
+    /// Key id or key ARN of a key with origin EXTERNAL.
+    #[arg(long)]
+    pub key_id: String,
+    /// The import token from get-parameters-for-import: fileb://PATH for raw
+    /// bytes, or base64.
+    #[arg(long, allow_hyphen_values = true)]
+    pub import_token: String,
+    /// The wrapped key material: fileb://PATH for raw bytes, or base64.
+    #[arg(long, allow_hyphen_values = true)]
+    pub encrypted_key_material: String,
+    /// When the material expires: ISO 8601 (2027-01-01T00:00:00Z) or epoch
+    /// seconds; only with KEY_MATERIAL_EXPIRES.
+    #[arg(long, allow_hyphen_values = true)]
+    pub valid_to: Option<String>,
+    /// KEY_MATERIAL_EXPIRES (needs --valid-to) or KEY_MATERIAL_DOES_NOT_EXPIRE.
+    #[arg(long, value_parser = EnumParser::<pb::ExpirationModelType>::new())]
+    pub expiration_model: Option<i32>,
+    /// NEW_KEY_MATERIAL (a further material, for rotate-key-on-demand) or
+    /// EXISTING_KEY_MATERIAL (re-import of one the key had).
+    #[arg(long, value_parser = EnumParser::<pb::ImportType>::new())]
+    pub import_type: Option<i32>,
+    /// A description of this key material.
+    #[arg(long, allow_hyphen_values = true)]
+    pub key_material_description: Option<String>,
+    /// The id of the key material to re-import (EXISTING_KEY_MATERIAL).
+    #[arg(long)]
+    pub key_material_id: Option<String>,
+}
+
+/// `delete-imported-key-material`.
+#[derive(Debug, Args)]
+pub struct DeleteImportedKeyMaterialArgs {
+    /// Key id or key ARN of a key with origin EXTERNAL.
+    #[arg(long)]
+    pub key_id: String,
+    /// The material to delete (default: the current one).
+    #[arg(long)]
+    pub key_material_id: Option<String>,
 }
 
 /// `iam put-principal-policy`.

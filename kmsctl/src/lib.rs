@@ -371,6 +371,12 @@ pub enum Call {
         /// Follow `NextMarker` to the end.
         all_pages: bool,
     },
+    /// `get-parameters-for-import`.
+    GetParametersForImport(pb::GetParametersForImportRequest),
+    /// `import-key-material`.
+    ImportKeyMaterial(pb::ImportKeyMaterialRequest),
+    /// `delete-imported-key-material`.
+    DeleteImportedKeyMaterial(pb::DeleteImportedKeyMaterialRequest),
     /// `iam put-principal-policy` (IdentityService).
     PutPrincipalPolicy(pb::PutPrincipalPolicyRequest),
     /// `iam get-principal-policy` (IdentityService).
@@ -709,6 +715,41 @@ pub fn prepare(
             },
             all_pages: paginate && a.limit.is_none() && a.marker.is_none(),
         },
+        Command::GetParametersForImport(a) => {
+            Call::GetParametersForImport(pb::GetParametersForImportRequest {
+                key_id: a.key_id.clone(),
+                wrapping_algorithm: a.wrapping_algorithm,
+                wrapping_key_spec: a.wrapping_key_spec,
+            })
+        }
+        Command::ImportKeyMaterial(a) => Call::ImportKeyMaterial(pb::ImportKeyMaterialRequest {
+            key_id: a.key_id.clone(),
+            import_token: params::read_blob("--import-token", &a.import_token, format)?,
+            encrypted_key_material: params::read_blob(
+                "--encrypted-key-material",
+                &a.encrypted_key_material,
+                format,
+            )?,
+            valid_to: a
+                .valid_to
+                .as_deref()
+                .map(|v| params::parse_timestamp("--valid-to", v))
+                .transpose()?,
+            expiration_model: a.expiration_model.unwrap_or_default(),
+            import_type: a.import_type.unwrap_or_default(),
+            key_material_description: a
+                .key_material_description
+                .as_deref()
+                .map(|d| params::read_text("--key-material-description", d).map(|t| t.into_owned()))
+                .transpose()?,
+            key_material_id: a.key_material_id.clone(),
+        }),
+        Command::DeleteImportedKeyMaterial(a) => {
+            Call::DeleteImportedKeyMaterial(pb::DeleteImportedKeyMaterialRequest {
+                key_id: a.key_id.clone(),
+                key_material_id: a.key_material_id.clone(),
+            })
+        }
         Command::Iam(IamCommand::PutPrincipalPolicy(a)) => {
             Call::PutPrincipalPolicy(pb::PutPrincipalPolicyRequest {
                 principal_arn: a.principal_arn.clone(),
@@ -902,6 +943,15 @@ impl Call {
             }
             Call::ListKeyRotations { request, all_pages } => {
                 list!(client, list_key_rotations, request, all_pages, rotations)
+            }
+            Call::GetParametersForImport(r) => {
+                shaped(&client.get_parameters_for_import(r).await?.into_inner())
+            }
+            Call::ImportKeyMaterial(r) => {
+                shaped(&client.import_key_material(r).await?.into_inner())
+            }
+            Call::DeleteImportedKeyMaterial(r) => {
+                shaped(&client.delete_imported_key_material(r).await?.into_inner())
             }
             Call::PutPrincipalPolicy(r) => {
                 iam.put_principal_policy(r).await?;
@@ -1981,5 +2031,233 @@ mod tests {
              operation: the signature is not valid"
         );
         assert_eq!(err.exit_code(), EXIT_SERVICE);
+    }
+
+    #[test]
+    fn import_commands_build_requests() {
+        let Ok(Call::GetParametersForImport(r)) = prep(&[
+            "get-parameters-for-import",
+            "--key-id",
+            "k",
+            "--wrapping-algorithm",
+            "RSA_AES_KEY_WRAP_SHA_256",
+            "--wrapping-key-spec",
+            "RSA_4096",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.key_id, "k");
+        assert_eq!(
+            r.wrapping_algorithm,
+            pb::AlgorithmSpec::RsaAesKeyWrapSha256 as i32
+        );
+        assert_eq!(r.wrapping_key_spec, pb::WrappingKeySpec::Rsa4096 as i32);
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let token = dir.path().join("ImportToken.bin");
+        let material = dir.path().join("EncryptedKeyMaterial.bin");
+        std::fs::write(&token, [0_u8, 1, 2, 0xff]).expect("write");
+        std::fs::write(&material, [9_u8; 256]).expect("write");
+        let token_uri = format!("fileb://{}", token.display());
+        let material_uri = format!("fileb://{}", material.display());
+        let Ok(Call::ImportKeyMaterial(r)) = prep(&[
+            "import-key-material",
+            "--key-id",
+            "k",
+            "--encrypted-key-material",
+            &material_uri,
+            "--import-token",
+            &token_uri,
+            "--expiration-model",
+            "KEY_MATERIAL_EXPIRES",
+            "--valid-to",
+            "2027-01-01T00:00:00Z",
+            "--import-type",
+            "NEW_KEY_MATERIAL",
+            "--key-material-description",
+            "from HSM batch 7",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.import_token, [0, 1, 2, 0xff]);
+        assert_eq!(r.encrypted_key_material, [9; 256]);
+        assert_eq!(
+            r.expiration_model,
+            pb::ExpirationModelType::KeyMaterialExpires as i32
+        );
+        assert_eq!(
+            r.valid_to,
+            Some(prost_types::Timestamp {
+                seconds: 1_798_761_600,
+                nanos: 0
+            })
+        );
+        assert_eq!(r.import_type, pb::ImportType::NewKeyMaterial as i32);
+        assert_eq!(
+            r.key_material_description.as_deref(),
+            Some("from HSM batch 7")
+        );
+        assert_eq!(r.key_material_id, None);
+
+        // Defaults left to the service: no expiry given, no import type.
+        let Ok(Call::ImportKeyMaterial(r)) = prep(&[
+            "import-key-material",
+            "--key-id",
+            "k",
+            "--encrypted-key-material",
+            "AAEC",
+            "--import-token",
+            "AwQF",
+            "--expiration-model",
+            "KEY_MATERIAL_DOES_NOT_EXPIRE",
+            "--key-material-id",
+            "abc",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.encrypted_key_material, [0, 1, 2]);
+        assert_eq!(r.import_token, [3, 4, 5]);
+        assert_eq!(r.valid_to, None);
+        assert_eq!(r.import_type, 0);
+        assert_eq!(r.key_material_id.as_deref(), Some("abc"));
+
+        let Ok(Call::DeleteImportedKeyMaterial(r)) =
+            prep(&["delete-imported-key-material", "--key-id", "k"])
+        else {
+            panic!("wrong call")
+        };
+        assert_eq!((r.key_id.as_str(), r.key_material_id), ("k", None));
+        let Ok(Call::DeleteImportedKeyMaterial(r)) = prep(&[
+            "delete-imported-key-material",
+            "--key-id",
+            "k",
+            "--key-material-id",
+            "m1",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.key_material_id.as_deref(), Some("m1"));
+
+        let Ok(Call::CreateKey(r)) = prep(&["create-key", "--origin", "EXTERNAL"]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.origin, pb::OriginType::External as i32);
+    }
+
+    #[test]
+    fn import_commands_refuse_bad_values_before_any_call() {
+        // Bad enums and missing flags: clap usage errors.
+        for bad in [
+            &[
+                "kmsctl",
+                "get-parameters-for-import",
+                "--key-id",
+                "k",
+                "--wrapping-algorithm",
+                "RSAES_OAEP_SHA_512",
+                "--wrapping-key-spec",
+                "RSA_2048",
+            ][..],
+            &[
+                "kmsctl",
+                "get-parameters-for-import",
+                "--key-id",
+                "k",
+                "--wrapping-algorithm",
+                "RSAES_OAEP_SHA_256",
+                "--wrapping-key-spec",
+                "RSA_1024",
+            ][..],
+            &[
+                "kmsctl",
+                "get-parameters-for-import",
+                "--key-id",
+                "k",
+                "--wrapping-algorithm",
+                "RSAES_OAEP_SHA_256",
+            ][..],
+            &[
+                "kmsctl",
+                "import-key-material",
+                "--key-id",
+                "k",
+                "--encrypted-key-material",
+                "AA==",
+                "--import-token",
+                "AA==",
+                "--expiration-model",
+                "NEVER",
+            ][..],
+            &[
+                "kmsctl",
+                "import-key-material",
+                "--key-id",
+                "k",
+                "--encrypted-key-material",
+                "AA==",
+                "--import-token",
+                "AA==",
+                "--import-type",
+                "NEW",
+            ][..],
+            &["kmsctl", "import-key-material", "--key-id", "k"][..],
+            &["kmsctl", "create-key", "--origin", "EXTERNALL"][..],
+        ] {
+            let err = Cli::try_parse_from(bad).expect_err("usage error");
+            assert!(err.use_stderr(), "{bad:?}");
+        }
+        let err = Cli::try_parse_from([
+            "kmsctl",
+            "get-parameters-for-import",
+            "--key-id",
+            "k",
+            "--wrapping-algorithm",
+            "RSAES_OAEP_SHA_512",
+            "--wrapping-key-spec",
+            "RSA_2048",
+        ])
+        .expect_err("bad enum");
+        assert!(
+            err.to_string().contains("RSA_AES_KEY_WRAP_SHA_256"),
+            "{err}"
+        );
+
+        // Bad values read by params: exit 252, naming the flag.
+        let err = prep(&[
+            "import-key-material",
+            "--key-id",
+            "k",
+            "--encrypted-key-material",
+            "AA==",
+            "--import-token",
+            "AA==",
+            "--valid-to",
+            "next tuesday",
+        ])
+        .expect_err("bad timestamp");
+        assert_eq!(err.param, "--valid-to");
+        assert_eq!(CtlError::from(err).exit_code(), EXIT_USAGE);
+        let err = prep(&[
+            "import-key-material",
+            "--key-id",
+            "k",
+            "--encrypted-key-material",
+            "fileb:///nonexistent/EncryptedKeyMaterial.bin",
+            "--import-token",
+            "AA==",
+        ])
+        .expect_err("no file");
+        assert_eq!(err.param, "--encrypted-key-material");
+        let err = prep(&[
+            "import-key-material",
+            "--key-id",
+            "k",
+            "--encrypted-key-material",
+            "AA==",
+            "--import-token",
+            "not base64!",
+        ])
+        .expect_err("bad base64");
+        assert_eq!(err.param, "--import-token");
     }
 }

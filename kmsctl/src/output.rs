@@ -1041,6 +1041,35 @@ impl Shape for pb::ListKeyRotationsResponse {
     }
 }
 
+impl Shape for pb::GetParametersForImportResponse {
+    fn shape(&self) -> Value {
+        Obj::new()
+            .str("KeyId", &self.key_id)
+            .blob("ImportToken", &self.import_token)
+            .blob("PublicKey", &self.public_key)
+            .timestamp("ParametersValidTo", self.parameters_valid_to.as_ref())
+            .build()
+    }
+}
+
+impl Shape for pb::ImportKeyMaterialResponse {
+    fn shape(&self) -> Value {
+        Obj::new()
+            .str("KeyId", &self.key_id)
+            .str("KeyMaterialId", &self.key_material_id)
+            .build()
+    }
+}
+
+impl Shape for pb::DeleteImportedKeyMaterialResponse {
+    fn shape(&self) -> Value {
+        Obj::new()
+            .str("KeyId", &self.key_id)
+            .str("KeyMaterialId", &self.key_material_id)
+            .build()
+    }
+}
+
 impl Shape for pb::GetPrincipalPolicyResponse {
     fn shape(&self) -> Value {
         // The document stays a string, as get-key-policy's Policy does.
@@ -1801,6 +1830,89 @@ mod tests {
                 pb::ListKeyRotationsResponse::default().shape()
             )),
             "{\n    \"Rotations\": []\n}"
+        );
+    }
+
+    #[test]
+    fn import_shapes_and_public_key_text() {
+        let resp = pb::GetParametersForImportResponse {
+            key_id: "arn:aws:kms:us-east-1:111122223333:key/k".into(),
+            import_token: vec![1, 2, 3],
+            public_key: vec![0x30, 0x82, 0xff],
+            parameters_valid_to: Some(ts(1_795_593_662, 0)),
+        };
+        let v = resp.shape();
+        let Value::Obj(members) = &v else {
+            panic!("not an object")
+        };
+        let names: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            names,
+            ["KeyId", "ImportToken", "PublicKey", "ParametersValidTo"]
+        );
+        assert_eq!(v.get("ImportToken"), Some(&Value::Str("AQID".into())));
+        assert_eq!(
+            v.get("ParametersValidTo"),
+            Some(&Value::Str("2026-11-25T08:01:02+00:00".into()))
+        );
+        // `--output text --query PublicKey`: the base64 alone, for `| base64 --decode`.
+        let q = Query::parse("PublicKey").expect("query");
+        assert_eq!(render(Some(&v), Some(&q), OutputFormat::Text), "MIL/\n");
+
+        for resp in [
+            pb::ImportKeyMaterialResponse {
+                key_id: "arn:k".into(),
+                key_material_id: "ab".repeat(32),
+            }
+            .shape(),
+            pb::DeleteImportedKeyMaterialResponse {
+                key_id: "arn:k".into(),
+                key_material_id: "ab".repeat(32),
+            }
+            .shape(),
+        ] {
+            assert_eq!(
+                resp,
+                Value::Obj(vec![
+                    ("KeyId".into(), Value::Str("arn:k".into())),
+                    ("KeyMaterialId".into(), Value::Str("ab".repeat(32))),
+                ])
+            );
+        }
+    }
+
+    #[test]
+    fn imported_key_metadata_shows_expiry_and_material() {
+        let meta = pb::KeyMetadata {
+            key_state: pb::KeyState::Enabled as i32,
+            origin: pb::OriginType::External as i32,
+            valid_to: Some(ts(1_798_761_600, 0)),
+            expiration_model: pb::ExpirationModelType::KeyMaterialExpires as i32,
+            deletion_date: None,
+            pending_deletion_window_in_days: None,
+            ..sample_metadata()
+        };
+        let v = pb::DescribeKeyResponse {
+            key_metadata: Some(meta),
+        }
+        .shape();
+        let m = v.get("KeyMetadata").expect("KeyMetadata");
+        let s = |v: &str| Value::Str(v.to_owned());
+        assert_eq!(m.get("Origin"), Some(&s("EXTERNAL")));
+        assert_eq!(m.get("ValidTo"), Some(&s("2027-01-01T00:00:00+00:00")));
+        assert_eq!(m.get("ExpirationModel"), Some(&s("KEY_MATERIAL_EXPIRES")));
+        assert_eq!(m.get("CurrentKeyMaterialId"), Some(&s(&"ab".repeat(32))));
+        // AWS's member order: ValidTo after DeletionDate, ExpirationModel after Origin.
+        let Value::Obj(members) = m else {
+            panic!("not an object")
+        };
+        let pos = |n: &str| members.iter().position(|(k, _)| k == n).expect(n);
+        assert!(pos("KeyState") < pos("ValidTo") && pos("ValidTo") < pos("Origin"));
+        assert!(pos("Origin") < pos("ExpirationModel"));
+        let q = Query::parse("KeyMetadata.ExpirationModel").expect("query");
+        assert_eq!(
+            render(Some(&v), Some(&q), OutputFormat::Text),
+            "KEY_MATERIAL_EXPIRES\n"
         );
     }
 }

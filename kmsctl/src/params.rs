@@ -442,6 +442,149 @@ pub fn parse_string_list(param: &str, values: &[String]) -> Result<Vec<String>, 
     Ok(values.to_vec())
 }
 
+// ---------------------------------------------------------------- timestamps
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`, the inverse of the one output.rs prints with).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Reads exactly `n` ASCII digits from the front of `s`.
+fn digits(s: &mut &str, n: usize) -> Option<i64> {
+    let head = s.get(..n)?;
+    if !head.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    *s = &s[n..];
+    head.parse().ok()
+}
+
+/// Seconds since the epoch, as the AWS CLI takes them (`1798761600`, or with
+/// a fraction).
+fn parse_epoch(value: &str) -> Option<prost_types::Timestamp> {
+    let (whole, frac) = value.split_once('.').unwrap_or((value, ""));
+    let negative = whole.starts_with('-');
+    let unsigned = whole.strip_prefix('-').unwrap_or(whole);
+    if unsigned.is_empty()
+        || !unsigned.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let seconds: i64 = whole.parse().ok()?;
+    let mut nanos: i64 = 0;
+    for (i, b) in frac.bytes().take(9).enumerate() {
+        nanos += i64::from(b - b'0') * 10_i64.pow(8 - i as u32);
+    }
+    // -1.5 is 1.5 s before the epoch: seconds -2, nanos 500_000_000.
+    let (seconds, nanos) = if negative && nanos > 0 {
+        (seconds - 1, 1_000_000_000 - nanos)
+    } else {
+        (seconds, nanos)
+    };
+    Some(prost_types::Timestamp {
+        seconds,
+        nanos: i32::try_from(nanos).ok()?,
+    })
+}
+
+/// ISO 8601 as the AWS CLI takes it: `2027-01-01`, `2027-01-01T00:00:00Z`,
+/// `2027-01-01 00:00`, `2027-01-01T00:00:00.5+02:00` (no zone means UTC,
+/// as botocore reads it).
+fn parse_iso8601(value: &str) -> Option<prost_types::Timestamp> {
+    let mut s = value;
+    let year = digits(&mut s, 4)?;
+    s = s.strip_prefix('-')?;
+    let month = digits(&mut s, 2)?;
+    s = s.strip_prefix('-')?;
+    let day = digits(&mut s, 2)?;
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return None;
+    }
+    let (mut hour, mut minute, mut second, mut nanos) = (0, 0, 0, 0_i64);
+    let mut offset_secs = 0_i64;
+    if let Some(rest) = s.strip_prefix(['T', 't', ' ']) {
+        s = rest;
+        hour = digits(&mut s, 2)?;
+        s = s.strip_prefix(':')?;
+        minute = digits(&mut s, 2)?;
+        if let Some(rest) = s.strip_prefix(':') {
+            s = rest;
+            second = digits(&mut s, 2)?;
+            if let Some(rest) = s.strip_prefix(['.', ',']) {
+                let len = rest.bytes().take_while(u8::is_ascii_digit).count();
+                if len == 0 {
+                    return None;
+                }
+                for (i, b) in rest.bytes().take(len.min(9)).enumerate() {
+                    nanos += i64::from(b - b'0') * 10_i64.pow(8 - i as u32);
+                }
+                s = &rest[len..];
+            }
+        }
+        if hour > 23 || minute > 59 || second > 59 {
+            return None;
+        }
+        if let Some(rest) = s.strip_prefix(['Z', 'z']) {
+            s = rest;
+        } else if let Some(sign) = s.chars().next().filter(|c| *c == '+' || *c == '-') {
+            s = &s[1..];
+            let oh = digits(&mut s, 2)?;
+            if let Some(rest) = s.strip_prefix(':') {
+                s = rest;
+            }
+            let om = if s.is_empty() { 0 } else { digits(&mut s, 2)? };
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let off = oh * 3600 + om * 60;
+            offset_secs = if sign == '+' { off } else { -off };
+        }
+    }
+    if !s.is_empty() {
+        return None;
+    }
+    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+        - offset_secs;
+    Some(prost_types::Timestamp {
+        seconds,
+        nanos: i32::try_from(nanos).ok()?,
+    })
+}
+
+/// A timestamp parameter (`--valid-to`): ISO 8601 or seconds since the
+/// epoch, as the AWS CLI accepts them.
+pub fn parse_timestamp(param: &str, value: &str) -> Result<prost_types::Timestamp, ParamError> {
+    let trimmed = value.trim();
+    parse_epoch(trimmed)
+        .or_else(|| parse_iso8601(trimmed))
+        .ok_or_else(|| {
+            ParamError::new(
+                param,
+                ParamErrorKind::Shape(format!(
+                    "Invalid timestamp value: '{value}'; use ISO 8601 \
+                     (2027-01-01T00:00:00Z) or seconds since the epoch"
+                )),
+            )
+        })
+}
+
 // ---------------------------------------------------------------- enums
 
 // The proto-enum <-> AWS spelling table itself is kms-proto's
@@ -934,6 +1077,77 @@ mod tests {
         );
         assert!(parse_string_list("--tag-keys", &["[1]".to_owned()]).is_err());
         assert!(parse_string_list("--tag-keys", &["[oops".to_owned()]).is_err());
+    }
+
+    fn ts(seconds: i64, nanos: i32) -> prost_types::Timestamp {
+        prost_types::Timestamp { seconds, nanos }
+    }
+
+    #[test]
+    fn timestamps_iso8601_and_epoch() {
+        let jan_2027 = ts(1_798_761_600, 0);
+        for ok in [
+            "2027-01-01T00:00:00Z",
+            "2027-01-01T00:00:00z",
+            "2027-01-01T00:00:00+00:00",
+            "2027-01-01T01:00:00+01:00",
+            "2026-12-31T19:00:00-0500",
+            "2027-01-01T02:00+02",
+            "2027-01-01 00:00:00",
+            "2027-01-01T00:00",
+            "2027-01-01",
+            "1798761600",
+            " 1798761600\n",
+        ] {
+            assert_eq!(
+                parse_timestamp("--valid-to", ok).expect(ok),
+                jan_2027,
+                "{ok}"
+            );
+        }
+        assert_eq!(
+            parse_timestamp("--valid-to", "2027-01-01T00:00:00.25Z").expect("fraction"),
+            ts(1_798_761_600, 250_000_000)
+        );
+        assert_eq!(
+            parse_timestamp("--valid-to", "1798761600.5").expect("fraction"),
+            ts(1_798_761_600, 500_000_000)
+        );
+        assert_eq!(
+            parse_timestamp("--valid-to", "-1.5").expect("negative"),
+            ts(-2, 500_000_000)
+        );
+        assert_eq!(
+            parse_timestamp("--valid-to", "2024-02-29T12:00:00Z").expect("leap day"),
+            ts(1_709_208_000, 0)
+        );
+        assert_eq!(
+            parse_timestamp("--valid-to", "1970-01-01T00:00:00Z").expect("epoch"),
+            ts(0, 0)
+        );
+        for bad in [
+            "",
+            "tomorrow",
+            "2027-13-01",
+            "2027-02-29",
+            "2027-01-32T00:00:00Z",
+            "2027-01-01T24:00:00Z",
+            "2027-01-01T00:60Z",
+            "2027-01-01T00:00:00.Z",
+            "2027-01-01T00:00:00Zjunk",
+            "2027-1-1",
+            "1e9",
+            "--",
+            "12:00",
+            "2027-01-01T00:00:00+25:00",
+        ] {
+            let err = parse_timestamp("--valid-to", bad).expect_err(bad);
+            assert!(
+                err.to_string()
+                    .starts_with("Error parsing parameter '--valid-to': Invalid timestamp"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

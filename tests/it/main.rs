@@ -21,6 +21,7 @@ mod authz_every_rpc;
 mod bad_input;
 mod bench;
 mod bulk_load;
+mod byok_examples;
 mod cli;
 mod cli_asym;
 mod cross_account;
