@@ -84,6 +84,17 @@ pub enum KmsError {
     /// A dependency (e.g. the HSM) did not answer in time.
     #[error("DependencyTimeoutException: {0}")]
     DependencyTimeout(String),
+    /// ImportKeyMaterial: the import token is not one kmsd issued for this
+    /// key and account, or its parameters were superseded or used.
+    #[error("InvalidImportTokenException: {0}")]
+    InvalidImportToken(String),
+    /// ImportKeyMaterial: the import token (and its wrapping key) expired.
+    #[error("ExpiredImportTokenException: {0}")]
+    ExpiredImportToken(String),
+    /// ImportKeyMaterial: the material is not the key's (a re-import of
+    /// other material, or a NEW import of material the key already has).
+    #[error("IncorrectKeyMaterialException: {0}")]
+    IncorrectKeyMaterial(String),
     /// Something failed inside kmsd. The message is generic on purpose.
     #[error("KMSInternalException: {0}")]
     Internal(String),
@@ -127,6 +138,9 @@ impl KmsError {
             | KmsError::UnsupportedOperation(m)
             | KmsError::Unauthenticated(m)
             | KmsError::DependencyTimeout(m)
+            | KmsError::InvalidImportToken(m)
+            | KmsError::ExpiredImportToken(m)
+            | KmsError::IncorrectKeyMaterial(m)
             | KmsError::Internal(m) => m,
         }
     }
@@ -157,6 +171,9 @@ impl KmsError {
             KmsError::UnsupportedOperation(_) => "UnsupportedOperationException",
             KmsError::Unauthenticated(_) => "UnauthenticatedException",
             KmsError::DependencyTimeout(_) => "DependencyTimeoutException",
+            KmsError::InvalidImportToken(_) => "InvalidImportTokenException",
+            KmsError::ExpiredImportToken(_) => "ExpiredImportTokenException",
+            KmsError::IncorrectKeyMaterial(_) => "IncorrectKeyMaterialException",
             KmsError::Internal(_) => "KMSInternalException",
         }
     }

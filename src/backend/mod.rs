@@ -30,13 +30,17 @@ use std::sync::Arc;
 
 use crate::crypto::{CryptoError, SALT_LEN};
 use crate::model::{
-    EncryptionAlgorithm, KeyId, KeySpec, MacAlgorithm, MaterialVersion, MessageType,
+    EncryptionAlgorithm, KeyId, KeySpec, MacAlgorithm, MaterialVersion, MessageType, SealedBlob,
     SigningAlgorithm,
 };
 use crate::secret::{KeyMaterial, Plaintext};
 use crate::store::StoreError;
 
 pub use local::LocalBackend;
+
+/// The `seal_secret` label of an import's wrapping private key
+/// (`ImportParameters::sealed_private_key`).
+pub const WRAPPING_KEY_LABEL: &str = "kmsd/import-wrapping-key/v1";
 
 /// A failure of a backend. Carries no secret and no detail of why a
 /// cryptographic operation failed.
@@ -119,6 +123,75 @@ pub trait MaterialBackend: Send + Sync {
     /// tokens), derived deterministically under `label` so it is the same
     /// after a restart. Not KMS key material: the core holds these bytes.
     fn derive_service_key(&self, label: &str) -> KeyMaterial;
+
+    /// Takes imported `material` (already unwrapped and checked by the
+    /// core: the stored encoding of `spec`) as version `version` of key
+    /// `key_id`, with origin Imported, state Current, KeyMaterialId
+    /// `material_id`, expiry `expires_ms` and `description`, held exactly as
+    /// this backend holds generated material, so `load` opens it. The core
+    /// sets the state (PendingRotation for a NEW material of a key that
+    /// has one) on the record returned.
+    #[allow(clippy::too_many_arguments)] // One record's fields; a struct would only rename them.
+    fn import(
+        &self,
+        key_id: &KeyId,
+        version: u32,
+        spec: KeySpec,
+        material: &KeyMaterial,
+        material_id: String,
+        now_ms: i64,
+        expires_ms: Option<i64>,
+        description: Option<String>,
+    ) -> Result<MaterialVersion, BackendError> {
+        let _ = (
+            key_id,
+            version,
+            material,
+            material_id,
+            now_ms,
+            expires_ms,
+            description,
+        );
+        Err(BackendError::Unsupported {
+            operation: "import",
+            spec,
+            backend: self.name(),
+        })
+    }
+
+    /// Seals `secret` (not KMS key material: e.g. an import's wrapping
+    /// private key) for storage, bound to `label` and `key_id`: the blob
+    /// opens only through [`MaterialBackend::open_secret`] with the same
+    /// label and key id.
+    fn seal_secret(
+        &self,
+        label: &str,
+        key_id: &KeyId,
+        secret: &[u8],
+    ) -> Result<SealedBlob, BackendError> {
+        let _ = (label, key_id, secret);
+        Err(BackendError::Unsupported {
+            operation: "seal_secret",
+            spec: KeySpec::SymmetricDefault,
+            backend: self.name(),
+        })
+    }
+
+    /// Opens what [`MaterialBackend::seal_secret`] sealed for `label` and
+    /// `key_id`; fails opaquely (as `Crypto`) for anything else.
+    fn open_secret(
+        &self,
+        label: &str,
+        key_id: &KeyId,
+        sealed: &SealedBlob,
+    ) -> Result<KeyMaterial, BackendError> {
+        let _ = (label, key_id, sealed);
+        Err(BackendError::Unsupported {
+            operation: "open_secret",
+            spec: KeySpec::SymmetricDefault,
+            backend: self.name(),
+        })
+    }
 }
 
 /// One loaded material version. Cached by the core and shared across

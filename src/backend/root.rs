@@ -112,6 +112,23 @@ pub fn rewrap(
         &old_rk,
         &new_rk,
         |cf, key, value| {
+            if cf == crate::store::IMPORT_PARAMS_FAMILY {
+                // The wrapping private key of pending import parameters.
+                let corrupt = || {
+                    BackendError::Store(StoreError::Corrupt {
+                        what: "import parameters",
+                    })
+                };
+                let mut p: crate::model::ImportParameters =
+                    serde_json::from_slice(value).map_err(|_| corrupt())?;
+                p.sealed_private_key = from.reseal_secret_for(
+                    super::WRAPPING_KEY_LABEL,
+                    &p.key_id,
+                    &p.sealed_private_key,
+                    &to,
+                )?;
+                return serde_json::to_vec(&p).map_err(|_| corrupt());
+            }
             if cf != crate::store::MATERIAL_FAMILY {
                 return Ok(value.to_vec());
             }

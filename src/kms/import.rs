@@ -1,17 +1,53 @@
 //! Imported key material (BYOK): GetParametersForImport, ImportKeyMaterial
-//! and DeleteImportedKeyMaterial, and the expiry of imported material.
+//! and DeleteImportedKeyMaterial, and the expiry of imported material and
+//! of import parameters (run by `jobs.rs`).
 //!
-//! CONTRACT STUB (issue 13): the operations below answer
-//! UnsupportedOperationException until the core helper fills them in.
+//! The flow, as AWS's:
+//! - GetParametersForImport makes a fresh RSA wrapping key pair (on the
+//!   bounded generation pool), stores its private half sealed by the
+//!   backend in the key's one set of import parameters (`import_params`,
+//!   replacing any earlier set, which supersedes its tokens), schedules the
+//!   set's expiry (24 h), and returns the public half with an import token
+//!   sealed under a root-derived service key (`import_token.rs`).
+//! - ImportKeyMaterial opens the token, checks that it is for this key and
+//!   account, unexpired, and names the stored set (constant-time compare),
+//!   unwraps the material with the stored private key (on the private-op
+//!   pool), checks it fits the key's spec, names it (`imported_material_id`:
+//!   the same material always gets the same id for a key, so a re-import of
+//!   other material is detected by comparing ids), and installs it in one
+//!   synced batch with the key record; the set is deleted (a token is
+//!   single-use) and the material's expiry scheduled.
+//! - DeleteImportedKeyMaterial and the expiry job erase the sealed material
+//!   (the record stays, with its id, so the same material can come back)
+//!   and, for the current material, put the key in PendingImport.
+//!
+//! Every change drops the loaded-material cache entry of the version it
+//! touches, under the key's lock: a cached handle would otherwise keep
+//! decrypting after its material was deleted.
 
 use std::sync::Arc;
 
+use super::import_token::{self, TokenClaims};
+use super::key_use::required;
 use super::request::{
     DeleteImportedKeyMaterialRequest, GetParametersForImportRequest, ImportKeyMaterialRequest,
 };
-use super::{Caller, Kms};
+use super::{validate, AuthzInput, Caller, Inner, Kms, LockName};
+use crate::backend::WRAPPING_KEY_LABEL;
+use crate::clock::DAY_MS;
+use crate::crypto::{self, wrapping, CryptoError};
 use crate::error::{KmsError, KmsResult};
-use crate::model::KeyRecord;
+use crate::model::import::{
+    check_wrapping, spec_takes_several_materials, MAX_MATERIAL_DESCRIPTION_LEN,
+    PARAMETERS_VALID_MS,
+};
+use crate::model::{
+    ExpirationModel, ImportParameters, ImportType, ImportedMaterialInfo, KeyId, KeyRecord,
+    KeyState, MaterialLocation, MaterialState, MaterialVersion, Operation, Origin,
+    WrappingKeySpec,
+};
+use crate::secret::KeyMaterial;
+use crate::store::{Batch, Schedule};
 
 /// GetParametersForImport's result.
 #[derive(Debug)]
@@ -35,37 +71,767 @@ pub struct ImportedMaterialOutput {
     pub key_material_id: String,
 }
 
+/// The longest ImportToken and EncryptedKeyMaterial (AWS: 6144 bytes).
+const MAX_IMPORT_BLOB: usize = 6144;
+/// How far ahead ValidTo may be (AWS: 365 days).
+const MAX_VALID_TO_AHEAD_MS: i64 = 365 * DAY_MS;
+/// How many material versions of one key an import reads (a key holds the
+/// first material plus at most one per on-demand rotation).
+const MAX_MATERIALS: usize = 10_000;
+
+/// UnsupportedOperationException unless `key` has origin EXTERNAL.
+fn check_external(key: &KeyRecord, region: &str, op: Operation) -> KmsResult<()> {
+    if key.origin == Origin::External {
+        return Ok(());
+    }
+    Err(KmsError::UnsupportedOperation(format!(
+        "{} is not supported for {}: its origin is {}, and only keys with origin EXTERNAL take imported key material",
+        op.name(),
+        key.arn(region),
+        key.origin
+    )))
+}
+
+/// A KeyMaterialId as a request gives it: 64 hex digits (lowercased).
+fn parse_material_id(field: &str, id: &str) -> KmsResult<String> {
+    if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(id.to_ascii_lowercase())
+    } else {
+        Err(validate::validation(
+            field,
+            "KeyMaterialId must be 64 hexadecimal digits",
+        ))
+    }
+}
+
+/// The expiration model of a stored material (`expires_ms` set: expires).
+fn model_of(m: &MaterialVersion) -> ExpirationModel {
+    if m.expires_ms.is_some() {
+        ExpirationModel::KeyMaterialExpires
+    } else {
+        ExpirationModel::KeyMaterialDoesNotExpire
+    }
+}
+
+/// The imported-material summary a key record keeps of its current material.
+fn info_of(m: &MaterialVersion) -> ImportedMaterialInfo {
+    ImportedMaterialInfo {
+        material_id: m.material_id.clone(),
+        expiration_model: model_of(m),
+        valid_to_ms: m.expires_ms,
+    }
+}
+
+/// What an ImportKeyMaterial installs, decided before any lock.
+struct Unwrapped {
+    material: KeyMaterial,
+    material_id: String,
+}
+
+/// The checked, non-secret fields of an ImportKeyMaterial.
+struct ImportChoice {
+    import_type: Option<ImportType>,
+    expires_ms: Option<i64>,
+    model: ExpirationModel,
+    description: Option<String>,
+    target_id: Option<String>,
+}
+
+impl Inner {
+    /// Whether `rec`'s current material is present (AWS_KMS keys always;
+    /// EXTERNAL keys once imported and until expired or deleted). Blocking
+    /// pool only.
+    pub(super) fn has_current_material(&self, rec: &KeyRecord) -> KmsResult<bool> {
+        if rec.origin != Origin::External {
+            return Ok(true);
+        }
+        if rec.current_version == 0 {
+            return Ok(false);
+        }
+        Ok(self
+            .store
+            .get_material(&rec.id, rec.current_version)
+            .map_err(KmsError::internal)?
+            .is_some_and(|m| !matches!(m.location, MaterialLocation::Absent)))
+    }
+
+    /// Every material record of key `id`, in version order.
+    fn materials_of(&self, id: &KeyId) -> KmsResult<Vec<MaterialVersion>> {
+        self.store
+            .list_materials(id, 0, MAX_MATERIALS)
+            .map_err(KmsError::internal)
+    }
+
+    /// Erases material `m` of key `rec` in batch `b` (DeleteImportedKeyMaterial
+    /// and expiry): the sealed bytes go, the record (and its id) stays. The
+    /// current material's key goes to PendingImport (a key pending deletion
+    /// stays so, as AWS). The caller holds the key's lock, puts `rec` and
+    /// drops the version from the material cache after the commit.
+    fn erase_material(
+        &self,
+        rec: &mut KeyRecord,
+        mut m: MaterialVersion,
+        b: &mut Batch<'_>,
+    ) -> KmsResult<()> {
+        m.location = MaterialLocation::Absent;
+        m.expires_ms = None;
+        b.put_material(&rec.id, &m).map_err(KmsError::internal)?;
+        if m.version == rec.current_version {
+            if matches!(rec.state, KeyState::Enabled | KeyState::Disabled) {
+                rec.state = KeyState::PendingImport;
+            }
+            if let Some(info) = &mut rec.imported {
+                info.valid_to_ms = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// Expiry job: erases every imported material of key `id` whose ValidTo
+    /// has passed (the entry at `due_ms` is one of possibly several; a stale
+    /// one finds nothing). Returns whether anything was erased.
+    fn expire_materials_due(&self, due_ms: i64, id: &KeyId, now: i64) -> KmsResult<bool> {
+        let _w = self.lock(&[LockName::Key(id)]);
+        let mut b = self.store.batch();
+        b.unschedule(Schedule::MaterialExpiry, due_ms, id);
+        let Some(current) = self.store.get_key(id).map_err(KmsError::internal)? else {
+            b.commit().map_err(KmsError::internal)?;
+            return Ok(false);
+        };
+        let mut rec = current.clone();
+        let mut erased = Vec::new();
+        for m in self.materials_of(id)? {
+            let due = m.expires_ms.is_some_and(|e| e <= now);
+            if due && !matches!(m.location, MaterialLocation::Absent) {
+                erased.push(m.version);
+                self.erase_material(&mut rec, m, &mut b)?;
+            }
+        }
+        if erased.is_empty() {
+            b.commit().map_err(KmsError::internal)?;
+            return Ok(false);
+        }
+        b.put_key(&rec).map_err(KmsError::internal)?;
+        b.commit().map_err(KmsError::internal)?;
+        for v in &erased {
+            self.materials.remove(&(*id, *v));
+        }
+        tracing::info!(key_id = %id, versions = ?erased, "imported key material expired and was deleted");
+        self.cache_put_key(rec);
+        Ok(true)
+    }
+
+    /// Expiry job: deletes key `id`'s import parameters if they are the
+    /// ones that expire at `due_ms` (or earlier); a stale entry (replaced
+    /// or used parameters) is just dropped.
+    fn expire_import_params_due(&self, due_ms: i64, id: &KeyId, now: i64) -> KmsResult<bool> {
+        let _w = self.lock(&[LockName::Key(id)]);
+        let mut b = self.store.batch();
+        b.unschedule(Schedule::ImportParamsExpiry, due_ms, id);
+        let stale = self
+            .store
+            .get_import_params(id)
+            .map_err(KmsError::internal)?
+            .is_none_or(|p| p.expires_ms > now);
+        if !stale {
+            b.delete_import_params(id);
+        }
+        b.commit().map_err(KmsError::internal)?;
+        Ok(!stale)
+    }
+
+    /// One batch of due entries of an expiry schedule; a failing entry is
+    /// quarantined (`jobs.rs`) so later ones proceed.
+    fn expire_due_batch(&self, which: Schedule) -> KmsResult<(usize, bool)> {
+        let now = self.now_ms();
+        let due = self
+            .store
+            .due_entries(which, now, super::deletion::BATCH)
+            .map_err(KmsError::internal)?;
+        let more = due.len() == super::deletion::BATCH;
+        let mut done = 0;
+        for entry in due {
+            let result = match (&entry.decoded, which) {
+                (Some((due_ms, id)), Schedule::MaterialExpiry) => {
+                    self.expire_materials_due(*due_ms, id, now)
+                }
+                (Some((due_ms, id)), _) => self.expire_import_params_due(*due_ms, id, now),
+                (None, _) => Err(KmsError::internal("undecodable expiry schedule entry")),
+            };
+            match result {
+                Ok(true) => done += 1,
+                Ok(false) => {}
+                Err(e) => self.quarantine_entry(which, &entry, &e)?,
+            }
+        }
+        Ok((done, more))
+    }
+}
+
 impl Kms {
+    /// Deletes the imported material and import parameters that expired by
+    /// now; returns how many keys changed. The background job calls this;
+    /// tests may too.
+    pub async fn process_due_import_expiry(&self) -> KmsResult<usize> {
+        let mut total = 0;
+        for which in [Schedule::MaterialExpiry, Schedule::ImportParamsExpiry] {
+            loop {
+                let (n, more) = self
+                    .inner
+                    .blocking(move |inner| inner.expire_due_batch(which))
+                    .await?;
+                total += n;
+                if !more {
+                    break;
+                }
+            }
+        }
+        Ok(total)
+    }
+
     /// GetParametersForImport.
     pub async fn get_parameters_for_import(
         &self,
-        _caller: &Caller,
-        _req: GetParametersForImportRequest,
+        caller: &Caller,
+        req: GetParametersForImportRequest,
     ) -> KmsResult<ImportParametersOutput> {
-        Err(KmsError::UnsupportedOperation(
-            "GetParametersForImport is not implemented yet".into(),
-        ))
+        let op = Operation::GetParametersForImport;
+        let alg = required("wrappingAlgorithm", req.wrapping_algorithm)?;
+        let wspec = required("wrappingKeySpec", req.wrapping_key_spec)?;
+        if !alg.is_offered() {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "WrappingAlgorithm {alg} is not supported (use RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, RSA_AES_KEY_WRAP_SHA_1 or RSA_AES_KEY_WRAP_SHA_256)"
+            )));
+        }
+        if wspec == WrappingKeySpec::Sm2 {
+            return Err(KmsError::UnsupportedOperation(
+                "WrappingKeySpec SM2 is not supported (use RSA_2048, RSA_3072 or RSA_4096)".into(),
+            ));
+        }
+        let input = AuthzInput::default()
+            .value("kms:wrappingalgorithm", alg.as_aws_str())
+            .value("kms:wrappingkeyspec", wspec.as_aws_str());
+        let key = self
+            .inner
+            .resolve(caller, &req.key_id, op, &input)
+            .await?;
+        check_external(&key, &self.inner.region, op)?;
+        check_wrapping(key.spec, alg, wspec)
+            .map_err(|reason| validate::validation("wrappingAlgorithm", reason))?;
+        // Up to a second for RSA_4096: on the bounded generation pool,
+        // before any lock.
+        let pair = self
+            .inner
+            .bounded_generation(move |_| {
+                wrapping::generate_wrapping_key(wspec).map_err(KmsError::internal)
+            })
+            .await?;
+        let public_key = pair.public_spki;
+        let private = pair.private_pkcs8;
+        let (key, params) = self
+            .inner
+            .blocking(move |inner| {
+                let _w = inner.lock(&[LockName::Key(&key.id)]);
+                let rec = inner.recheck(&key, op)?;
+                let sealed = inner
+                    .backend
+                    .seal_secret(WRAPPING_KEY_LABEL, &rec.id, private.expose_secret())
+                    .map_err(KmsError::internal)?;
+                let mut id = [0u8; 16];
+                crypto::fill_random(&mut id).map_err(KmsError::internal)?;
+                let now = inner.now_ms();
+                let params = ImportParameters {
+                    key_id: rec.id,
+                    account: rec.account.clone(),
+                    params_id: hex::encode(id),
+                    wrapping_algorithm: alg,
+                    wrapping_key_spec: wspec,
+                    created_ms: now,
+                    expires_ms: now.saturating_add(PARAMETERS_VALID_MS),
+                    sealed_private_key: sealed,
+                };
+                let old = inner
+                    .store
+                    .get_import_params(&rec.id)
+                    .map_err(KmsError::internal)?;
+                let mut b = inner.store.batch();
+                if let Some(old) = old.filter(|o| o.expires_ms != params.expires_ms) {
+                    b.unschedule(Schedule::ImportParamsExpiry, old.expires_ms, &rec.id);
+                }
+                // Replacing the set supersedes every earlier token.
+                b.put_import_params(&params)
+                    .map_err(KmsError::internal)?;
+                b.schedule(Schedule::ImportParamsExpiry, params.expires_ms, &rec.id);
+                b.commit().map_err(KmsError::internal)?;
+                Ok((rec, params))
+            })
+            .await?;
+        self.inner.schedule_changed.notify_one();
+        let claims = TokenClaims {
+            key_id: params.key_id,
+            account: params.account,
+            params_id: params.params_id,
+            wrapping_algorithm: alg,
+            wrapping_key_spec: wspec,
+            expires_ms: params.expires_ms,
+        };
+        let import_token = import_token::seal_token(&self.inner.import_token_key, &claims)
+            .map_err(KmsError::internal)?;
+        Ok(ImportParametersOutput {
+            key,
+            import_token,
+            public_key,
+            parameters_valid_to_ms: params.expires_ms,
+        })
     }
 
     /// ImportKeyMaterial.
     pub async fn import_key_material(
         &self,
-        _caller: &Caller,
-        _req: ImportKeyMaterialRequest,
+        caller: &Caller,
+        req: ImportKeyMaterialRequest,
     ) -> KmsResult<ImportedMaterialOutput> {
-        Err(KmsError::UnsupportedOperation(
-            "ImportKeyMaterial is not implemented yet".into(),
-        ))
+        let op = Operation::ImportKeyMaterial;
+        let ImportKeyMaterialRequest {
+            key_id,
+            import_token,
+            encrypted_key_material,
+            valid_to_ms,
+            expiration_model,
+            import_type,
+            key_material_description,
+            key_material_id,
+        } = req;
+        validate::length("importToken", import_token.len(), 1, MAX_IMPORT_BLOB)?;
+        validate::length(
+            "encryptedKeyMaterial",
+            encrypted_key_material.len(),
+            1,
+            MAX_IMPORT_BLOB,
+        )?;
+        if let Some(d) = &key_material_description {
+            if d.chars().count() > MAX_MATERIAL_DESCRIPTION_LEN {
+                return Err(validate::validation(
+                    "keyMaterialDescription",
+                    "Member must have length less than or equal to 256",
+                ));
+            }
+        }
+        let target_id = match &key_material_id {
+            Some(id) => Some(parse_material_id("keyMaterialId", id)?),
+            None => None,
+        };
+        if import_type == Some(ImportType::NewKeyMaterial) && target_id.is_some() {
+            return Err(validate::validation(
+                "keyMaterialId",
+                "KeyMaterialId cannot be given with ImportType NEW_KEY_MATERIAL (the id of new material is derived from it)",
+            ));
+        }
+        let model = expiration_model.unwrap_or(ExpirationModel::KeyMaterialExpires);
+        let now = self.inner.now_ms();
+        let expires_ms = match model {
+            ExpirationModel::KeyMaterialExpires => {
+                let v = valid_to_ms.ok_or_else(|| {
+                    validate::validation(
+                        "validTo",
+                        "ValidTo is required when ExpirationModel is KEY_MATERIAL_EXPIRES",
+                    )
+                })?;
+                if v <= now {
+                    return Err(validate::validation(
+                        "validTo",
+                        "ValidTo must be in the future",
+                    ));
+                }
+                if v > now.saturating_add(MAX_VALID_TO_AHEAD_MS) {
+                    return Err(validate::validation(
+                        "validTo",
+                        "ValidTo must be at most 365 days in the future",
+                    ));
+                }
+                Some(v)
+            }
+            ExpirationModel::KeyMaterialDoesNotExpire => {
+                if valid_to_ms.is_some() {
+                    return Err(validate::validation(
+                        "validTo",
+                        "ValidTo must not be given when ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE",
+                    ));
+                }
+                None
+            }
+        };
+        // `kms:ValidTo` is numeric in AWS: Unix seconds.
+        let valid_to_secs = expires_ms.map(|v| v.div_euclid(1000).to_string());
+        let mut input = AuthzInput::default().value("kms:expirationmodel", model.as_aws_str());
+        if let Some(secs) = &valid_to_secs {
+            input = input.value("kms:validto", secs.as_str());
+        }
+        let key = self.inner.resolve(caller, &key_id, op, &input).await?;
+        check_external(&key, &self.inner.region, op)?;
+
+        let invalid = |why: &str| {
+            KmsError::InvalidImportToken(format!(
+                "The import token is not valid for {}: {why}",
+                key.arn(&self.inner.region)
+            ))
+        };
+        let claims = import_token::open_token(&self.inner.import_token_key, &import_token)
+            .ok_or_else(|| invalid("it is not an import token issued by this kmsd"))?;
+        if claims.key_id != key.id || claims.account != key.account {
+            return Err(invalid("it was issued for another KMS key"));
+        }
+        // Before the stored-parameters check: the expiry job deletes
+        // expired parameters, and an expired token must still be told so.
+        if now >= claims.expires_ms {
+            return Err(KmsError::ExpiredImportToken(format!(
+                "The import token for {} expired; call GetParametersForImport again",
+                key.arn(&self.inner.region)
+            )));
+        }
+        let id = key.id;
+        let params = self
+            .inner
+            .blocking(move |inner| {
+                inner
+                    .store
+                    .get_import_params(&id)
+                    .map_err(KmsError::internal)
+            })
+            .await?;
+        let params = match params {
+            Some(p)
+                if crypto::ct_eq(p.params_id.as_bytes(), claims.params_id.as_bytes())
+                    && p.wrapping_algorithm == claims.wrapping_algorithm
+                    && p.wrapping_key_spec == claims.wrapping_key_spec =>
+            {
+                p
+            }
+            _ => {
+                return Err(invalid(
+                    "its import parameters were superseded by a later GetParametersForImport or already used",
+                ))
+            }
+        };
+
+        // RSA decryption takes milliseconds: on the private-op pool.
+        let spec = key.spec;
+        let unwrapped = self
+            .inner
+            .on_bounded_pool(Arc::clone(&self.inner.private_ops), move |inner| {
+                let private = inner
+                    .backend
+                    .open_secret(WRAPPING_KEY_LABEL, &id, &params.sealed_private_key)
+                    .map_err(KmsError::internal)?;
+                let raw = wrapping::unwrap_key_material(
+                    private.expose_secret(),
+                    params.wrapping_key_spec,
+                    params.wrapping_algorithm,
+                    &encrypted_key_material,
+                )
+                .map_err(|_| {
+                    KmsError::InvalidCiphertext(
+                        "The encrypted key material cannot be unwrapped with the wrapping key and algorithm of the import parameters".into(),
+                    )
+                })?;
+                let material = wrapping::check_imported_material(spec, raw).map_err(|e| {
+                    let reason = match e {
+                        CryptoError::InvalidInput(r) => r,
+                        _ => "it does not fit the key spec",
+                    };
+                    validate::validation(
+                        "encryptedKeyMaterial",
+                        &format!("The imported key material is not valid for a {spec} key: {reason}"),
+                    )
+                })?;
+                let material_id = import_token::imported_material_id(
+                    &inner.material_id_key,
+                    &id,
+                    material.expose_secret(),
+                );
+                Ok(Unwrapped {
+                    material,
+                    material_id,
+                })
+            })
+            .await?;
+
+        let choice = ImportChoice {
+            import_type,
+            expires_ms,
+            model,
+            description: key_material_description,
+            target_id,
+        };
+        let params_id = claims.params_id;
+        let out = self
+            .inner
+            .blocking(move |inner| {
+                let _w = inner.lock(&[LockName::Key(&key.id)]);
+                let current = inner.recheck(&key, op)?;
+                // Another import may have used the parameters meanwhile.
+                let stored = inner
+                    .store
+                    .get_import_params(&key.id)
+                    .map_err(KmsError::internal)?
+                    .filter(|p| crypto::ct_eq(p.params_id.as_bytes(), params_id.as_bytes()))
+                    .ok_or_else(|| {
+                        KmsError::InvalidImportToken(format!(
+                            "The import token is not valid for {}: its import parameters were superseded or already used",
+                            key.arn(&inner.region)
+                        ))
+                    })?;
+                inner.install_material(&current, &stored, unwrapped, choice)
+            })
+            .await?;
+        self.inner.schedule_changed.notify_one();
+        Ok(out)
     }
 
     /// DeleteImportedKeyMaterial.
     pub async fn delete_imported_key_material(
         &self,
-        _caller: &Caller,
-        _req: DeleteImportedKeyMaterialRequest,
+        caller: &Caller,
+        req: DeleteImportedKeyMaterialRequest,
     ) -> KmsResult<ImportedMaterialOutput> {
-        Err(KmsError::UnsupportedOperation(
-            "DeleteImportedKeyMaterial is not implemented yet".into(),
-        ))
+        let op = Operation::DeleteImportedKeyMaterial;
+        let target_id = match &req.key_material_id {
+            Some(id) => Some(parse_material_id("keyMaterialId", id)?),
+            None => None,
+        };
+        let key = self
+            .inner
+            .resolve(caller, &req.key_id, op, &AuthzInput::default())
+            .await?;
+        check_external(&key, &self.inner.region, op)?;
+        self.inner
+            .blocking(move |inner| {
+                let _w = inner.lock(&[LockName::Key(&key.id)]);
+                let mut rec = (*inner.recheck(&key, op)?).clone();
+                let arn = rec.arn(&inner.region);
+                let materials = inner.materials_of(&rec.id)?;
+                let target = match &target_id {
+                    Some(t) => materials.into_iter().find(|m| &m.material_id == t).ok_or_else(|| {
+                        validate::validation(
+                            "keyMaterialId",
+                            &format!("{t} is not a key material of {arn}"),
+                        )
+                    })?,
+                    None => materials
+                        .into_iter()
+                        .find(|m| m.version == rec.current_version)
+                        .ok_or_else(|| {
+                            KmsError::InvalidState(format!(
+                                "{arn} has no imported key material to delete"
+                            ))
+                        })?,
+                };
+                if matches!(target.location, MaterialLocation::Absent) {
+                    return Err(KmsError::InvalidState(format!(
+                        "Key material {} of {arn} is already deleted (pending import)",
+                        target.material_id
+                    )));
+                }
+                let (version, material_id) = (target.version, target.material_id.clone());
+                let mut b = inner.store.batch();
+                inner.erase_material(&mut rec, target, &mut b)?;
+                b.put_key(&rec).map_err(KmsError::internal)?;
+                b.commit().map_err(KmsError::internal)?;
+                inner.materials.remove(&(rec.id, version));
+                Ok(ImportedMaterialOutput {
+                    key: inner.cache_put_key(rec),
+                    key_material_id: material_id,
+                })
+            })
+            .await
     }
+}
+
+impl Inner {
+    /// Installs unwrapped material in key `current` (under its lock, with
+    /// its import parameters `params` still stored): decides the version
+    /// and state by the import type, commits material, key record, the
+    /// deletion of the used parameters and the material's expiry schedule
+    /// in one synced batch, then updates the caches.
+    fn install_material(
+        &self,
+        current: &KeyRecord,
+        params: &ImportParameters,
+        unwrapped: Unwrapped,
+        choice: ImportChoice,
+    ) -> KmsResult<ImportedMaterialOutput> {
+        let mut rec = current.clone();
+        let arn = rec.arn(&self.region);
+        let materials = self.materials_of(&rec.id)?;
+        let import_type = choice.import_type.unwrap_or(if materials.is_empty() {
+            ImportType::NewKeyMaterial
+        } else {
+            ImportType::ExistingKeyMaterial
+        });
+        let same_id = |m: &MaterialVersion| {
+            crypto::ct_eq(m.material_id.as_bytes(), unwrapped.material_id.as_bytes())
+        };
+        let now = self.now_ms();
+        let record = match import_type {
+            ImportType::NewKeyMaterial => {
+                let (version, state) = if materials.is_empty() {
+                    (1, MaterialState::Current)
+                } else {
+                    if !spec_takes_several_materials(rec.spec) || rec.multi_region {
+                        return Err(KmsError::UnsupportedOperation(format!(
+                            "{arn} already has key material: only single-Region symmetric encryption keys take new key material (import the same material with ImportType EXISTING_KEY_MATERIAL)"
+                        )));
+                    }
+                    if materials.iter().any(same_id) {
+                        return Err(KmsError::IncorrectKeyMaterial(format!(
+                            "This key material is already a key material of {arn}: import it with ImportType EXISTING_KEY_MATERIAL"
+                        )));
+                    }
+                    if materials
+                        .iter()
+                        .any(|m| m.state == MaterialState::PendingRotation)
+                    {
+                        return Err(KmsError::InvalidState(format!(
+                            "{arn} already has new key material pending rotation: call RotateKeyOnDemand (or delete it) before importing more"
+                        )));
+                    }
+                    let last = materials.iter().map(|m| m.version).max().unwrap_or(0);
+                    let version = last.checked_add(1).ok_or_else(|| {
+                        KmsError::LimitExceeded(format!("{arn} has too many key materials"))
+                    })?;
+                    (version, MaterialState::PendingRotation)
+                };
+                let mut m = self
+                    .backend
+                    .import(
+                        &rec.id,
+                        version,
+                        rec.spec,
+                        &unwrapped.material,
+                        unwrapped.material_id.clone(),
+                        now,
+                        choice.expires_ms,
+                        choice.description,
+                    )
+                    .map_err(KmsError::internal)?;
+                m.state = state;
+                m
+            }
+            ImportType::ExistingKeyMaterial => {
+                let target = match &choice.target_id {
+                    Some(t) => materials.iter().find(|m| &m.material_id == t),
+                    None => materials.iter().find(|m| m.version == rec.current_version),
+                };
+                let Some(target) = target else {
+                    return Err(KmsError::IncorrectKeyMaterial(format!(
+                        "{arn} has no such key material to re-import (use ImportType NEW_KEY_MATERIAL for material the key never had)"
+                    )));
+                };
+                if !same_id(target) {
+                    return Err(KmsError::IncorrectKeyMaterial(format!(
+                        "The key material is not key material {} of {arn}",
+                        target.material_id
+                    )));
+                }
+                let mut m = self
+                    .backend
+                    .import(
+                        &rec.id,
+                        target.version,
+                        rec.spec,
+                        &unwrapped.material,
+                        target.material_id.clone(),
+                        target.created_ms,
+                        choice.expires_ms,
+                        choice.description.or_else(|| target.description.clone()),
+                    )
+                    .map_err(KmsError::internal)?;
+                m.state = target.state;
+                m
+            }
+        };
+        if record.version == 1 && rec.current_version == 0 {
+            rec.current_version = 1;
+        }
+        if record.version == rec.current_version {
+            rec.imported = Some(ImportedMaterialInfo {
+                material_id: record.material_id.clone(),
+                expiration_model: choice.model,
+                valid_to_ms: choice.expires_ms,
+            });
+            if rec.state == KeyState::PendingImport {
+                rec.state = KeyState::Enabled;
+            }
+        }
+        let mut b = self.store.batch();
+        b.put_material(&rec.id, &record)
+            .map_err(KmsError::internal)?;
+        if let Some(t) = choice.expires_ms {
+            b.schedule(Schedule::MaterialExpiry, t, &rec.id);
+        }
+        // A token is single-use.
+        b.delete_import_params(&rec.id);
+        b.unschedule(Schedule::ImportParamsExpiry, params.expires_ms, &rec.id);
+        b.put_key(&rec).map_err(KmsError::internal)?;
+        b.commit().map_err(KmsError::internal)?;
+        self.materials.remove(&(rec.id, record.version));
+        tracing::info!(key_id = %rec.id, version = record.version, "imported key material");
+        Ok(ImportedMaterialOutput {
+            key: self.cache_put_key(rec),
+            key_material_id: record.material_id,
+        })
+    }
+
+    /// RotateKeyOnDemand of a symmetric EXTERNAL key (in `rotation.rs`'s
+    /// batch): the material imported as NEW_KEY_MATERIAL becomes current.
+    pub(super) fn rotate_to_imported(
+        &self,
+        rec: &mut KeyRecord,
+        b: &mut Batch<'_>,
+    ) -> KmsResult<u32> {
+        let arn = rec.arn(&self.region);
+        let materials = self.materials_of(&rec.id)?;
+        let Some(mut next) = materials
+            .iter()
+            .find(|m| m.state == MaterialState::PendingRotation)
+            .cloned()
+        else {
+            return Err(KmsError::InvalidState(format!(
+                "{arn} has no key material pending rotation: import new key material (ImportKeyMaterial with ImportType NEW_KEY_MATERIAL) before RotateKeyOnDemand"
+            )));
+        };
+        if matches!(next.location, MaterialLocation::Absent) {
+            return Err(KmsError::InvalidState(format!(
+                "Key material {} of {arn}, pending rotation, was deleted: import it again before RotateKeyOnDemand",
+                next.material_id
+            )));
+        }
+        if let Some(mut previous) = materials
+            .into_iter()
+            .find(|m| m.version == rec.current_version)
+        {
+            previous.state = MaterialState::NonCurrent;
+            b.put_material(&rec.id, &previous)
+                .map_err(KmsError::internal)?;
+        }
+        next.state = MaterialState::Current;
+        b.put_material(&rec.id, &next)
+            .map_err(KmsError::internal)?;
+        rec.current_version = next.version;
+        rec.imported = Some(info_of(&next));
+        Ok(next.version)
+    }
+}
+
+/// ListKeyRotations of an EXTERNAL key: what each material reports.
+pub(super) fn import_fields(
+    m: &MaterialVersion,
+) -> (crate::model::ImportState, Option<ExpirationModel>) {
+    let state = if matches!(m.location, MaterialLocation::Absent) {
+        crate::model::ImportState::PendingImport
+    } else {
+        crate::model::ImportState::Imported
+    };
+    let model = (!matches!(m.location, MaterialLocation::Absent)).then(|| model_of(m));
+    (state, model)
 }

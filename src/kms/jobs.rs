@@ -1,4 +1,6 @@
-//! The background scheduler: key deletion and automatic rotation.
+//! The background scheduler: key deletion, automatic rotation, and the
+//! expiry of imported key material and of import parameters
+//! (`import.rs`).
 //!
 //! Both schedules are column families ordered by due time, so they survive
 //! restarts: on start the loop performs whatever fell due while kmsd was
@@ -308,6 +310,10 @@ impl Kms {
                     tracing::error!(error = %e, "rotation job failed; retrying");
                     ok = false;
                 }
+                if let Err(e) = self.process_due_import_expiry().await {
+                    tracing::error!(error = %e, "imported-material expiry job failed; retrying");
+                    ok = false;
+                }
                 let recorded = self
                     .inner
                     .blocking(move |i| {
@@ -326,18 +332,15 @@ impl Kms {
             let inner = Arc::clone(&self.inner);
             let next = inner
                 .blocking(|i| {
-                    let d = i
-                        .store
-                        .next_due(Schedule::Deletion)
-                        .map_err(KmsError::internal)?;
-                    let r = i
-                        .store
-                        .next_due(Schedule::Rotation)
-                        .map_err(KmsError::internal)?;
-                    Ok(match (d, r) {
-                        (Some(a), Some(b)) => Some(a.min(b)),
-                        (a, b) => a.or(b),
-                    })
+                    let mut next: Option<i64> = None;
+                    for which in Schedule::ALL {
+                        let due = i.store.next_due(which).map_err(KmsError::internal)?;
+                        next = match (next, due) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            (a, b) => a.or(b),
+                        };
+                    }
+                    Ok(next)
                 })
                 .await;
             let next = match next {

@@ -156,7 +156,7 @@ impl Inner {
     }
 
     /// Runs `f` on the blocking pool holding one of `pool`'s permits.
-    async fn on_bounded_pool<T, F>(
+    pub(super) async fn on_bounded_pool<T, F>(
         self: &Arc<Self>,
         pool: Arc<tokio::sync::Semaphore>,
         f: F,

@@ -125,7 +125,9 @@ impl Kms {
         // Before any lock: a key pair takes up to seconds (RSA_4096) and
         // is made on the bounded generation pool (`key_use.rs`). AES and
         // HMAC keys take microseconds: made in the commit's own hop.
-        let pair = if rec.spec.is_asymmetric() {
+        // An EXTERNAL key gets no material here (ImportKeyMaterial).
+        let external = rec.origin == Origin::External;
+        let pair = if rec.spec.is_asymmetric() && !external {
             Some(self.inner.generate_key_pair(&rec, 1).await?)
         } else {
             None
@@ -133,8 +135,9 @@ impl Kms {
         self.inner
             .blocking(move |inner| {
                 let material = match pair {
-                    Some(m) => m,
-                    None => inner.new_material(&rec, 1)?,
+                    Some(m) => Some(m),
+                    None if external => None,
+                    None => Some(inner.new_material(&rec, 1)?),
                 };
                 // The new key conflicts with nothing but its account's
                 // key counter.
@@ -142,8 +145,10 @@ impl Kms {
                 let mut b = inner.store.batch();
                 inner.count_new_keys(&rec.account, 1, true, &mut b)?;
                 b.put_key(&rec).map_err(KmsError::internal)?;
-                b.put_material(&rec.id, &material)
-                    .map_err(KmsError::internal)?;
+                if let Some(material) = &material {
+                    b.put_material(&rec.id, material)
+                        .map_err(KmsError::internal)?;
+                }
                 b.put_key_policy(&rec.id, policy.text());
                 b.commit().map_err(KmsError::internal)?;
                 inner.policies.put(rec.id, Arc::new(policy));
@@ -192,10 +197,13 @@ impl Kms {
                             created_ms: now,
                             ..template.clone()
                         };
-                        let material = inner.new_material(&rec, 1)?;
                         b.put_key(&rec).map_err(KmsError::internal)?;
-                        b.put_material(&rec.id, &material)
-                            .map_err(KmsError::internal)?;
+                        // EXTERNAL keys: no material until imported.
+                        if rec.origin != Origin::External {
+                            let material = inner.new_material(&rec, 1)?;
+                            b.put_material(&rec.id, &material)
+                                .map_err(KmsError::internal)?;
+                        }
                         b.put_key_policy(&rec.id, policy.text());
                         ids.push(rec.id);
                     }
@@ -255,10 +263,20 @@ impl Kms {
                 &format!("KeyUsage {usage} is not compatible with KeySpec {spec}"),
             ));
         }
-        if origin != Origin::AwsKms {
-            return Err(KmsError::UnsupportedOperation(format!(
-                "Origin {origin} is not supported by this kmsd version (only AWS_KMS)"
-            )));
+        match origin {
+            Origin::AwsKms => {}
+            // BYOK: the key waits in PendingImport for ImportKeyMaterial.
+            Origin::External if crate::model::import::spec_accepts_import(spec) => {}
+            Origin::External => {
+                return Err(KmsError::UnsupportedOperation(format!(
+                    "KeySpec {spec} does not support Origin EXTERNAL in this kmsd version (imported key material is offered for SYMMETRIC_DEFAULT, HMAC, RSA and ECC key specs)"
+                )))
+            }
+            _ => {
+                return Err(KmsError::UnsupportedOperation(format!(
+                    "Origin {origin} is not supported by this kmsd version (only AWS_KMS and EXTERNAL)"
+                )))
+            }
         }
         check_request_tags(&input.tags)?;
         let mut tags = BTreeMap::new();
@@ -293,11 +311,17 @@ impl Kms {
             spec,
             usage,
             origin,
-            state: KeyState::Enabled,
+            // An EXTERNAL key has no material (version 0) until its first
+            // ImportKeyMaterial.
+            state: if origin == Origin::External {
+                KeyState::PendingImport
+            } else {
+                KeyState::Enabled
+            },
             deletion_date_ms: None,
             pending_window_days: None,
             tags,
-            current_version: 1,
+            current_version: u32::from(origin != Origin::External),
             multi_region: false,
             grant_count: 0,
             rotation: Default::default(),
@@ -509,12 +533,19 @@ impl Kms {
                 &req.key_id,
                 Operation::CancelKeyDeletion,
                 &AuthzInput::default(),
-                |_, rec, b| {
+                |inner, rec, b| {
                     if let Some(due) = rec.deletion_date_ms.take() {
                         b.unschedule(Schedule::Deletion, due, &rec.id);
                     }
                     rec.pending_window_days = None;
-                    rec.state = KeyState::Disabled;
+                    // AWS: Disabled, but an EXTERNAL key whose material is
+                    // absent (never imported, expired or deleted) goes
+                    // back to PendingImport.
+                    rec.state = if inner.has_current_material(rec)? {
+                        KeyState::Disabled
+                    } else {
+                        KeyState::PendingImport
+                    };
                     Ok(Arc::new(rec.clone()))
                 },
             )

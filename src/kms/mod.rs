@@ -149,6 +149,10 @@ pub(crate) struct Inner {
     grants: Cache<(KeyId, String), Vec<GrantRecord>>,
     /// Authenticates grant tokens (derived from the root key).
     grant_token_key: KeyMaterial,
+    /// Seals import tokens (derived from the root key).
+    import_token_key: KeyMaterial,
+    /// Names imported material (`import_token::imported_material_id`).
+    material_id_key: KeyMaterial,
     /// The control plane's write locks (see `locks.rs`).
     locks: Locks,
     /// Resource limits and the request-rate limiter.
@@ -173,6 +177,8 @@ impl Kms {
     ) -> Self {
         let cap = config.cache_capacity.max(1);
         let grant_token_key = backend.derive_service_key("kmsd/grant-token/v1");
+        let import_token_key = backend.derive_service_key(import_token::TOKEN_KEY_LABEL);
+        let material_id_key = backend.derive_service_key(import_token::MATERIAL_ID_KEY_LABEL);
         Self {
             inner: Arc::new(Inner {
                 store: Arc::new(store),
@@ -187,6 +193,8 @@ impl Kms {
                 identity: Cache::new(cap),
                 grants: Cache::new(cap),
                 grant_token_key,
+                import_token_key,
+                material_id_key,
                 locks: Locks::new(),
                 quotas: quotas::Quotas::new(config.limits, config.rate_limit),
                 schedule_changed: Notify::new(),
@@ -349,6 +357,15 @@ impl Inner {
                         .ok_or_else(|| {
                             KmsError::internal(format!("material {version} of {id} is missing"))
                         })?;
+                    // Imported material that expired or was deleted: the
+                    // key's owner must import it again (nothing is cached,
+                    // so a re-import is seen at once).
+                    if matches!(rec.location, crate::model::MaterialLocation::Absent) {
+                        return Err(KmsError::InvalidState(format!(
+                            "Key material {} of KMS key {id} is pending import: it expired or was deleted; import it again to use it",
+                            rec.material_id
+                        )));
+                    }
                     let m = inner.backend.load(&id, &rec).map_err(KmsError::internal)?;
                     inner
                         .materials

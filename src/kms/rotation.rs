@@ -20,7 +20,10 @@ use super::{validate, AuthzInput, Caller, Inner, Kms, LockName};
 use crate::clock::DAY_MS;
 use crate::error::{KmsError, KmsResult};
 use crate::model::ids::key_material_id;
-use crate::model::{KeyRecord, KeyState, MaterialState, MaterialVersion, Operation, RotationType};
+use crate::model::import::spec_takes_several_materials;
+use crate::model::{
+    KeyRecord, KeyState, MaterialState, MaterialVersion, Operation, Origin, RotationType,
+};
 use crate::store::{RotationEntry, Schedule};
 
 /// AWS's limit of on-demand rotations per key.
@@ -302,14 +305,35 @@ impl Kms {
             Operation::RotateKeyOnDemand,
             &AuthzInput::default(),
             move |inner, rec, b| {
-                rec.check_rotation_eligible(&inner.region)?;
+                // A symmetric EXTERNAL key rotates on demand to material
+                // imported as NEW_KEY_MATERIAL; every other key must be
+                // eligible for kmsd-made rotation.
+                let imported = rec.origin == Origin::External
+                    && spec_takes_several_materials(rec.spec)
+                    && !rec.multi_region;
+                if !imported {
+                    rec.check_rotation_eligible(&inner.region)?;
+                }
                 if rec.rotation.on_demand_count >= MAX_ON_DEMAND_ROTATIONS {
                     return Err(KmsError::LimitExceeded(format!(
                         "{} has reached the limit of {MAX_ON_DEMAND_ROTATIONS} on-demand rotations",
                         rec.arn(&inner.region)
                     )));
                 }
-                inner.rotate_in_batch(rec, RotationType::OnDemand, b)?;
+                if imported {
+                    let version = inner.rotate_to_imported(rec, b)?;
+                    b.put_rotation(
+                        &rec.id,
+                        &RotationEntry {
+                            version,
+                            rotation_ms: inner.now_ms(),
+                            rotation_type: RotationType::OnDemand,
+                        },
+                    )
+                    .map_err(KmsError::internal)?;
+                } else {
+                    inner.rotate_in_batch(rec, RotationType::OnDemand, b)?;
+                }
                 rec.rotation.on_demand_count += 1;
                 Ok(Arc::new(rec.clone()))
             },
@@ -344,6 +368,9 @@ impl Kms {
                 &AuthzInput::default(),
             )
             .await?;
+        if key.origin == Origin::External {
+            return self.list_imported_materials(key, after, limit).await;
+        }
         key.check_rotation_eligible(&self.inner.region)?;
         let id = key.id;
         let entries = self
@@ -389,6 +416,62 @@ impl Kms {
             expiration_model: None,
             valid_to_ms: None,
         }));
+        let next = if page.len() > limit {
+            page.truncate(limit);
+            page.last().map(|r| r.version.to_string())
+        } else {
+            None
+        };
+        Ok((page, next))
+    }
+}
+
+impl Kms {
+    /// ListKeyRotations of an EXTERNAL key: every material it has (the
+    /// first one too, and one pending rotation), in version order, with
+    /// its import state, expiry and description; a material made current
+    /// by RotateKeyOnDemand carries that rotation's time.
+    async fn list_imported_materials(
+        &self,
+        key: Arc<KeyRecord>,
+        after: u32,
+        limit: usize,
+    ) -> KmsResult<(Vec<RotationInfo>, Option<String>)> {
+        let id = key.id;
+        let (materials, rotations) = self
+            .inner
+            .blocking(move |inner| {
+                let m = inner
+                    .store
+                    .list_materials(&id, after, limit + 1)
+                    .map_err(KmsError::internal)?;
+                let r = inner
+                    .store
+                    .list_rotations(&id, after.max(1), usize::MAX)
+                    .map_err(KmsError::internal)?;
+                Ok((m, r))
+            })
+            .await?;
+        let mut page: Vec<RotationInfo> = materials
+            .into_iter()
+            .map(|m| {
+                let rotation = rotations.iter().find(|r| r.version == m.version);
+                let (import_state, expiration_model) = super::import::import_fields(&m);
+                RotationInfo {
+                    key_id: id.to_string(),
+                    version: m.version,
+                    current: m.version == key.current_version,
+                    rotation_ms: rotation.map(|r| r.rotation_ms),
+                    rotation_type: rotation.map(|r| r.rotation_type),
+                    pending_rotation: m.state == MaterialState::PendingRotation,
+                    description: m.description.clone(),
+                    import_state: Some(import_state),
+                    expiration_model,
+                    valid_to_ms: m.expires_ms,
+                    key_material_id: m.material_id,
+                }
+            })
+            .collect();
         let next = if page.len() > limit {
             page.truncate(limit);
             page.last().map(|r| r.version.to_string())

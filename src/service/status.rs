@@ -26,7 +26,10 @@ pub fn code_of(e: &KmsError) -> Code {
         | KmsError::Tag(_)
         | KmsError::MalformedPolicyDocument(_)
         | KmsError::InvalidGrantToken(_)
-        | KmsError::InvalidGrantId(_) => Code::InvalidArgument,
+        | KmsError::InvalidGrantId(_)
+        | KmsError::InvalidImportToken(_)
+        | KmsError::ExpiredImportToken(_)
+        | KmsError::IncorrectKeyMaterial(_) => Code::InvalidArgument,
         KmsError::AlreadyExists(_) => Code::AlreadyExists,
         KmsError::LimitExceeded(_) | KmsError::Throttling(_) => Code::ResourceExhausted,
         KmsError::UnsupportedOperation(_) => Code::Unimplemented,

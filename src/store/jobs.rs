@@ -33,7 +33,7 @@ pub struct DueEntry {
 /// A quarantined schedule entry.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct QuarantineEntry {
-    /// `deletion` or `rotation`.
+    /// `deletion`, `rotation`, `import-params-expiry` or `material-expiry`.
     pub schedule: String,
     /// The raw schedule key, hex.
     pub entry: String,
@@ -72,6 +72,8 @@ fn schedule_name(which: Schedule) -> &'static str {
     match which {
         Schedule::Deletion => "deletion",
         Schedule::Rotation => "rotation",
+        Schedule::ImportParamsExpiry => "import-params-expiry",
+        Schedule::MaterialExpiry => "material-expiry",
     }
 }
 
@@ -79,6 +81,8 @@ fn schedule_named(name: &str) -> Option<Schedule> {
     match name {
         "deletion" => Some(Schedule::Deletion),
         "rotation" => Some(Schedule::Rotation),
+        "import-params-expiry" => Some(Schedule::ImportParamsExpiry),
+        "material-expiry" => Some(Schedule::MaterialExpiry),
         _ => None,
     }
 }

@@ -4,7 +4,7 @@
 use std::ops::ControlFlow;
 
 use super::{concat, Batch, Store, StoreError, CF_ACCOUNT_KEYS, CF_KEYS, CF_KEY_POLICIES};
-use super::{CF_MATERIAL, CF_ROTATIONS, CF_ROTATION_SCHEDULE};
+use super::{CF_IMPORT_PARAMS, CF_MATERIAL, CF_ROTATIONS, CF_ROTATION_SCHEDULE};
 use crate::model::{AliasName, KeyId, KeyRecord};
 
 impl Store {
@@ -46,7 +46,9 @@ impl Batch<'_> {
     }
 
     /// Removes every trace of key `rec`: record, index, all material
-    /// versions, rotation history, key policy and its aliases. (The
+    /// versions, rotation history, key policy, import parameters and its
+    /// aliases. (Expiry schedule entries left behind find no key and are
+    /// dropped when they fire.) (The
     /// deletion-schedule entry is removed by the caller, which knows its due
     /// time; grants by the core, which knows their grantees.)
     pub fn delete_key(&mut self, rec: &KeyRecord, aliases: &[AliasName]) {
@@ -61,6 +63,8 @@ impl Batch<'_> {
         self.wb
             .delete_cf(s.cf(CF_KEY_POLICIES), rec.id.storage_key());
         self.delete_versions(CF_ROTATIONS, &rec.id);
+        self.wb
+            .delete_cf(s.cf(CF_IMPORT_PARAMS), rec.id.storage_key());
         if let Some(due) = rec.rotation.next_ms {
             self.wb.delete_cf(
                 s.cf(CF_ROTATION_SCHEDULE),

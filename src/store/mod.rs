@@ -54,6 +54,7 @@
 
 mod aliases;
 mod grants;
+mod import_params;
 mod jobs;
 mod keys;
 mod material;
@@ -84,6 +85,9 @@ pub use rewrap::RewrapProgress;
 /// The family of material records (whose values hold material sealed under
 /// a root-derived key, so a rewrap reseals them).
 pub const MATERIAL_FAMILY: &str = CF_MATERIAL;
+/// The family of import parameters (whose values hold a wrapping private
+/// key sealed under a root-derived key, so a rewrap reseals them too).
+pub const IMPORT_PARAMS_FAMILY: &str = CF_IMPORT_PARAMS;
 pub use jobs::{ClockHold, DueEntry, QuarantineEntry, ScheduledEntry};
 pub use quotas::Counter;
 pub use root_key::{load_or_create_dev_root_key, parse_root_key_hex, read_root_key_file};
@@ -106,7 +110,10 @@ const CF_GRANT_NAMES: &str = "grant_names";
 const CF_ROTATIONS: &str = "rotations";
 const CF_ROTATION_SCHEDULE: &str = "rotation_schedule";
 const CF_QUOTAS: &str = "quotas";
-const ALL_CFS: [&str; 16] = [
+const CF_IMPORT_PARAMS: &str = "import_params";
+const CF_IMPORT_PARAMS_EXPIRY: &str = "import_params_expiry";
+const CF_MATERIAL_EXPIRY: &str = "material_expiry";
+const ALL_CFS: [&str; 19] = [
     CF_META,
     CF_KEYS,
     CF_ACCOUNT_KEYS,
@@ -123,6 +130,9 @@ const ALL_CFS: [&str; 16] = [
     CF_ROTATIONS,
     CF_ROTATION_SCHEDULE,
     CF_QUOTAS,
+    CF_IMPORT_PARAMS,
+    CF_IMPORT_PARAMS_EXPIRY,
+    CF_MATERIAL_EXPIRY,
 ];
 
 /// A storage failure. Never shown to clients (they get KMSInternalException).

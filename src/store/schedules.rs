@@ -1,9 +1,13 @@
-//! The time-ordered job queues: `deletions` and `rotation_schedule`, each
-//! keyed by due time then key id, so the earliest entry comes first.
+//! The time-ordered job queues: `deletions`, `rotation_schedule`,
+//! `import_params_expiry` and `material_expiry`, each keyed by due time
+//! then key id, so the earliest entry comes first.
 
 use std::ops::ControlFlow;
 
-use super::{Batch, Store, StoreError, CF_DELETIONS, CF_ROTATION_SCHEDULE};
+use super::{
+    Batch, Store, StoreError, CF_DELETIONS, CF_IMPORT_PARAMS_EXPIRY, CF_MATERIAL_EXPIRY,
+    CF_ROTATION_SCHEDULE,
+};
 use crate::model::KeyId;
 
 /// The time-ordered job queues.
@@ -13,6 +17,26 @@ pub enum Schedule {
     Deletion,
     /// Keys due for automatic rotation.
     Rotation,
+    /// Keys whose import parameters (wrapping key pair, token) expire.
+    /// An entry whose key's stored parameters no longer expire at its due
+    /// time (replaced, or used) is stale and dropped when it fires.
+    ImportParamsExpiry,
+    /// Keys with imported material whose ValidTo falls then. One entry per
+    /// key and time, not per material version: when it fires, every
+    /// imported material of the key whose expiry has passed is deleted, so
+    /// two materials expiring together need no second entry, and an entry
+    /// left behind by a re-import with another ValidTo finds nothing due.
+    MaterialExpiry,
+}
+
+impl Schedule {
+    /// Every schedule, in the order a job pass processes them.
+    pub const ALL: [Schedule; 4] = [
+        Schedule::Deletion,
+        Schedule::Rotation,
+        Schedule::ImportParamsExpiry,
+        Schedule::MaterialExpiry,
+    ];
 }
 
 impl Schedule {
@@ -20,6 +44,8 @@ impl Schedule {
         match self {
             Schedule::Deletion => CF_DELETIONS,
             Schedule::Rotation => CF_ROTATION_SCHEDULE,
+            Schedule::ImportParamsExpiry => CF_IMPORT_PARAMS_EXPIRY,
+            Schedule::MaterialExpiry => CF_MATERIAL_EXPIRY,
         }
     }
 }
