@@ -38,13 +38,11 @@ use crate::clock::DAY_MS;
 use crate::crypto::{self, wrapping, CryptoError};
 use crate::error::{KmsError, KmsResult};
 use crate::model::import::{
-    check_wrapping, spec_takes_several_materials, MAX_MATERIAL_DESCRIPTION_LEN,
-    PARAMETERS_VALID_MS,
+    check_wrapping, spec_takes_several_materials, MAX_MATERIAL_DESCRIPTION_LEN, PARAMETERS_VALID_MS,
 };
 use crate::model::{
     ExpirationModel, ImportParameters, ImportType, ImportedMaterialInfo, KeyId, KeyRecord,
-    KeyState, MaterialLocation, MaterialState, MaterialVersion, Operation, Origin,
-    WrappingKeySpec,
+    KeyState, MaterialLocation, MaterialState, MaterialVersion, Operation, Origin, WrappingKeySpec,
 };
 use crate::secret::KeyMaterial;
 use crate::store::{Batch, Schedule};
@@ -311,10 +309,7 @@ impl Kms {
         let input = AuthzInput::default()
             .value("kms:wrappingalgorithm", alg.as_aws_str())
             .value("kms:wrappingkeyspec", wspec.as_aws_str());
-        let key = self
-            .inner
-            .resolve(caller, &req.key_id, op, &input)
-            .await?;
+        let key = self.inner.resolve(caller, &req.key_id, op, &input).await?;
         check_external(&key, &self.inner.region, op)?;
         check_wrapping(key.spec, alg, wspec)
             .map_err(|reason| validate::validation("wrappingAlgorithm", reason))?;
@@ -359,8 +354,7 @@ impl Kms {
                     b.unschedule(Schedule::ImportParamsExpiry, old.expires_ms, &rec.id);
                 }
                 // Replacing the set supersedes every earlier token.
-                b.put_import_params(&params)
-                    .map_err(KmsError::internal)?;
+                b.put_import_params(&params).map_err(KmsError::internal)?;
                 b.schedule(Schedule::ImportParamsExpiry, params.expires_ms, &rec.id);
                 b.commit().map_err(KmsError::internal)?;
                 Ok((rec, params))
@@ -611,12 +605,15 @@ impl Kms {
                 let arn = rec.arn(&inner.region);
                 let materials = inner.materials_of(&rec.id)?;
                 let target = match &target_id {
-                    Some(t) => materials.into_iter().find(|m| &m.material_id == t).ok_or_else(|| {
-                        validate::validation(
-                            "keyMaterialId",
-                            &format!("{t} is not a key material of {arn}"),
-                        )
-                    })?,
+                    Some(t) => materials
+                        .into_iter()
+                        .find(|m| &m.material_id == t)
+                        .ok_or_else(|| {
+                            validate::validation(
+                                "keyMaterialId",
+                                &format!("{t} is not a key material of {arn}"),
+                            )
+                        })?,
                     None => materials
                         .into_iter()
                         .find(|m| m.version == rec.current_version)
@@ -815,8 +812,7 @@ impl Inner {
                 .map_err(KmsError::internal)?;
         }
         next.state = MaterialState::Current;
-        b.put_material(&rec.id, &next)
-            .map_err(KmsError::internal)?;
+        b.put_material(&rec.id, &next).map_err(KmsError::internal)?;
         rec.current_version = next.version;
         rec.imported = Some(info_of(&next));
         Ok(next.version)

@@ -183,9 +183,15 @@ impl Scratch {
             .unwrap_or_else(|e| panic!("openssl {args:?} failed:\n{e}"))
     }
 
-    /// A fresh private key from `openssl genpkey` (PKCS#8 DER) and its
-    /// public key (DER SubjectPublicKeyInfo).
+    /// A fresh private key from `openssl genpkey`, as PKCS#8 DER (through
+    /// `openssl pkcs8 -topk8 -nocrypt`, as AWS's import guide does: OpenSSL
+    /// 3.0's `genpkey -outform DER` writes the traditional SEC1 / PKCS#1
+    /// form), and its public key (DER SubjectPublicKeyInfo).
     pub fn genpkey(&self, stem: &str, algorithm: &str, opt: &str) -> (Vec<u8>, Vec<u8>) {
+        let pem = self
+            .path(&format!("{stem}.pem"))
+            .to_string_lossy()
+            .into_owned();
         let key = self
             .path(&format!("{stem}.der"))
             .to_string_lossy()
@@ -200,18 +206,24 @@ impl Scratch {
             algorithm,
             "-pkeyopt",
             opt,
-            "-outform",
-            "DER",
             "-out",
-            &key,
+            &pem,
         ]);
         self.openssl(&[
-            "pkey", "-inform", "DER", "-in", &key, "-pubout", "-outform", "DER", "-out", &public,
+            "pkcs8", "-topk8", "-nocrypt", "-in", &pem, "-outform", "DER", "-out", &key,
         ]);
-        (
-            std::fs::read(&key).expect("private key"),
-            std::fs::read(&public).expect("public key"),
-        )
+        self.openssl(&[
+            "pkey", "-in", &pem, "-pubout", "-outform", "DER", "-out", &public,
+        ]);
+        let der = std::fs::read(&key).expect("private key");
+        // PrivateKeyInfo: SEQUENCE { INTEGER 0, AlgorithmIdentifier, ... }.
+        let text = self.openssl(&["asn1parse", "-inform", "DER", "-in", &key]);
+        let text = String::from_utf8_lossy(&text);
+        assert!(
+            text.contains(":rsaEncryption") || text.contains(":id-ecPublicKey"),
+            "not PKCS#8:\n{text}"
+        );
+        (der, std::fs::read(&public).expect("public key"))
     }
 
     /// Whether `openssl dgst -sha256 -verify` accepts `signature` over
