@@ -23,9 +23,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use kmsd::backend::{LocalBackend, MaterialBackend, WRAPPING_KEY_LABEL};
 use kmsd::clock::{Clock, ManualClock};
+use kmsd::model::KeyId;
 use kmsd::proto::kms::v1 as pb;
 use kmsd::service::time::to_timestamp;
+use kmsd::store::{parse_root_key_hex, Store};
 use tonic::{Code, Status};
 
 use crate::harness::*;
@@ -1851,10 +1854,55 @@ async fn no_imported_material_or_wrapping_private_key_in_the_clear_on_disk() {
         } else {
             create_external_symmetric(&mut c).await
         };
-        outstanding.push(params(&mut c, &k, WAlg::RsaAesKeyWrapSha256, wspec).await);
+        let p = params(&mut c, &k, WAlg::RsaAesKeyWrapSha256, wspec).await;
+        outstanding.push((k, p));
     }
     drop(c);
     server.stop().await;
+
+    // The stored parameters, through the store's own API and the root key
+    // file: each outstanding set holds its wrapping private key sealed
+    // (it opens, under the backend's wrapping-key label, to the private
+    // half of the PublicKey the client got); sets that were used are gone.
+    let root_text = std::fs::read_to_string(tmp.path().join("root.key")).expect("root.key");
+    let root = parse_root_key_hex(&root_text).expect("64 hex digits");
+    let mut wrapping_privates: Vec<Vec<u8>> = Vec::new();
+    {
+        let store = Store::open(&tmp.path().join("db")).expect("open store");
+        let backend = LocalBackend::open(root, &store).expect("the root key of this data dir");
+        for (k, p) in &outstanding {
+            let id: KeyId = k.parse().expect("key id");
+            let params = store
+                .get_import_params(&id)
+                .expect("read import parameters")
+                .unwrap_or_else(|| panic!("no stored parameters for {k}"));
+            let private = backend
+                .open_secret(WRAPPING_KEY_LABEL, &id, &params.sealed_private_key)
+                .expect("the sealed wrapping key opens");
+            let private = private.expose_secret().to_vec();
+            assert!(
+                !contains(params.sealed_private_key.as_bytes(), &private[40..72]),
+                "the stored wrapping key is not sealed"
+            );
+            let der = s.write("wrapping.der", &private);
+            let public = s.openssl(&[
+                "pkey", "-inform", "DER", "-in", &der, "-pubout", "-outform", "DER",
+            ]);
+            assert_eq!(
+                public, p.public_key,
+                "the stored key is not the pair of PublicKey"
+            );
+            wrapping_privates.push(private);
+        }
+        for k in [&sym, &hmac, &rsa, &gone] {
+            let id: KeyId = k.parse().expect("key id");
+            assert!(
+                store.get_import_params(&id).expect("read").is_none(),
+                "used parameters of {k} are still stored"
+            );
+        }
+        // Closed here, before the scan.
+    }
 
     let mut secrets: Vec<(String, Vec<u8>)> = Vec::new();
     secrets.extend(forms("symmetric material", &m_sym));
@@ -1862,14 +1910,21 @@ async fn no_imported_material_or_wrapping_private_key_in_the_clear_on_disk() {
     secrets.extend(forms("HMAC material", &m_hmac));
     secrets.extend(forms("RSA PKCS#8 material", &m_rsa));
     secrets.extend(forms("deleted material", &m_gone));
-    // The wrapping private keys are never visible to a client, but each
-    // contains its modulus in the clear (PKCS#8 / PKCS#1 DER, big-endian).
-    // The stored parameters (`ImportParameters`) hold no public key, only
-    // the sealed private key: so the modulus anywhere on disk means a
-    // wrapping private key (or a copy kmsd does not need) was written in
-    // the clear. What this cannot see: a private key stored in the clear in
-    // some other encoding (e.g. its limbs in little-endian order).
-    for (i, p) in outstanding.iter().enumerate() {
+    // The wrapping private keys (opened above with the root key) in any
+    // of the forms; and their moduli: the stored parameters
+    // (`ImportParameters`) hold no public key, only the sealed private key,
+    // so a modulus anywhere on disk means a wrapping private key (or a
+    // copy kmsd does not need) was written in the clear. What this cannot
+    // see: a private key written in the clear in some other encoding
+    // (e.g. its limbs in little-endian order).
+    for (i, private) in wrapping_privates.iter().enumerate() {
+        secrets.extend(forms(&format!("wrapping private key {i}"), private));
+        // A window of the private exponent and primes (they follow the
+        // modulus and the public exponent in the DER).
+        let tail = &private[private.len() - 48..private.len() - 16];
+        secrets.push((format!("wrapping private key {i} (tail)"), tail.to_vec()));
+    }
+    for (i, (_, p)) in outstanding.iter().enumerate() {
         let n = modulus(&p.public_key);
         let mid = n.len() / 2;
         secrets.push((
