@@ -825,11 +825,9 @@ async fn external_keys_start_pending_import_and_refuse_every_crypto_call() {
     )
     .await
     .expect("symmetric EXTERNAL");
-    for md in [&sym] {
-        assert_eq!(md.key_state, pb::KeyState::PendingImport as i32, "{md:?}");
-        assert_eq!(md.origin, pb::OriginType::External as i32);
-        assert!(md.current_key_material_id.is_empty(), "{md:?}");
-    }
+    assert_eq!(sym.key_state, pb::KeyState::PendingImport as i32, "{sym:?}");
+    assert_eq!(sym.origin, pb::OriginType::External as i32);
+    assert!(sym.current_key_material_id.is_empty(), "{sym:?}");
     let rsa = create_external(&mut c, pb::KeySpec::Rsa2048, pb::KeyUsageType::SignVerify).await;
     let ecc = create_external(
         &mut c,
@@ -1272,7 +1270,9 @@ async fn material_that_does_not_unwrap_is_an_invalid_ciphertext_exception() {
     let material = random(32);
     let before = describe(&mut c, &key).await;
 
-    let mut cases: Vec<(String, WAlg, Box<dyn Fn(&[u8], &[u8]) -> Vec<u8>>)> = Vec::new();
+    /// Makes EncryptedKeyMaterial from (own PublicKey, another PublicKey).
+    type Make = Box<dyn Fn(&[u8], &[u8]) -> Vec<u8>>;
+    let mut cases: Vec<(String, WAlg, Make)> = Vec::new();
     // Under another RSA key (the wrapping key of another key's parameters).
     cases.push((
         "OAEP under another RSA key".into(),
