@@ -580,6 +580,90 @@ mod tests {
     }
 
     #[test]
+    fn imported_material_is_sealed_like_generated_and_loads() {
+        let be = backend(1);
+        let id = KeyId::new_random();
+        // HMAC_256 material longer than the digest, as AWS accepts it.
+        let m = KeyMaterial::from_slice(&[0x5a; 48]).expect("material");
+        let rec = be
+            .import(
+                &id,
+                2,
+                KeySpec::Hmac256,
+                &m,
+                "ab".repeat(32),
+                5,
+                Some(99),
+                Some("d".into()),
+            )
+            .expect("import");
+        assert_eq!(rec.origin, MaterialOrigin::Imported);
+        assert_eq!(rec.material_id, "ab".repeat(32));
+        assert_eq!(
+            (rec.expires_ms, rec.description.as_deref()),
+            (Some(99), Some("d"))
+        );
+        assert_eq!(
+            be.unseal(&id, &rec).expect("unseal").expose_secret(),
+            &[0x5a; 48]
+        );
+        let h = be.load(&id, &rec).expect("load");
+        assert_eq!(h.spec(), KeySpec::Hmac256);
+        // Bound to its key and version as generated material is.
+        assert!(be.load(&KeyId::new_random(), &rec).is_err());
+        let mut moved = rec.clone();
+        moved.version = 3;
+        assert!(be.load(&id, &moved).is_err());
+        // Imported material outside AWS's range for the spec is corrupt.
+        let short = KeyMaterial::from_slice(&[1; 16]).expect("material");
+        let rec = be
+            .import(&id, 1, KeySpec::Hmac256, &short, "x".into(), 0, None, None)
+            .expect("import");
+        assert!(be.load(&id, &rec).is_err());
+    }
+
+    #[test]
+    fn sealed_secrets_open_only_for_their_label_and_key() {
+        let (be, other_root) = (backend(1), backend(2));
+        let (id, other) = (KeyId::new_random(), KeyId::new_random());
+        let sealed = be
+            .seal_secret("label/a", &id, b"wrapping key")
+            .expect("seal");
+        assert!(!sealed
+            .as_bytes()
+            .windows(b"wrapping key".len())
+            .any(|w| w == b"wrapping key"));
+        assert_eq!(
+            be.open_secret("label/a", &id, &sealed)
+                .expect("open")
+                .expose_secret(),
+            b"wrapping key"
+        );
+        assert!(be.open_secret("label/b", &id, &sealed).is_err());
+        assert!(be.open_secret("label/a", &other, &sealed).is_err());
+        assert!(other_root.open_secret("label/a", &id, &sealed).is_err());
+        // A sealed secret is no material record, and vice versa.
+        let mut rec = be
+            .generate(&id, 1, KeySpec::SymmetricDefault, 0)
+            .expect("gen");
+        rec.location = MaterialLocation::Local {
+            sealed: sealed.clone(),
+        };
+        assert!(be.load(&id, &rec).is_err());
+        // Rewrap moves it to another root key.
+        let moved = be
+            .reseal_secret_for("label/a", &id, &sealed, &other_root)
+            .expect("reseal");
+        assert_eq!(
+            other_root
+                .open_secret("label/a", &id, &moved)
+                .expect("open")
+                .expose_secret(),
+            b"wrapping key"
+        );
+    }
+
+    #[test]
     fn generation_is_fresh_and_refuses_sm2() {
         let be = backend(1);
         let id = KeyId::new_random();

@@ -18,7 +18,6 @@ use super::{key_use, validate, AuthzInput, Caller, Inner, Kms, Resource};
 use crate::ciphertext::{self, BlobHeader, CanonicalContext, MAX_BLOB_LEN};
 use crate::crypto::asymmetric;
 use crate::error::{KmsError, KmsResult};
-use crate::model::ids::key_material_id;
 use crate::model::{EncryptionAlgorithm, KeyRecord, KeySpec, KeyUsage, Operation};
 use crate::secret::Plaintext;
 
@@ -174,7 +173,7 @@ impl Inner {
             version,
         };
         let blob = ciphertext::seal(header, &*material, ctx, plaintext)?;
-        Ok((blob, key_material_id(&key.id, version)))
+        Ok((blob, self.material_id_of(key, version).await?))
     }
 
     /// Encrypts `plaintext` under the current material of `key` with
@@ -200,7 +199,10 @@ impl Inner {
         let public_key = self.public_key_of(key, &*material)?;
         let ciphertext = asymmetric::encrypt(key.spec, public_key, alg, plaintext)
             .map_err(|e| key_use::crypto_input_error("plaintext", e))?;
-        Ok((ciphertext, key_material_id(&key.id, key.current_version)))
+        Ok((
+            ciphertext,
+            self.material_id_of(key, key.current_version).await?,
+        ))
     }
 
     /// Opens a ciphertext: an RSA-OAEP one when the request names an
@@ -251,7 +253,7 @@ impl Inner {
             .await?;
         Ok(Opened {
             plaintext,
-            key_material_id: key_material_id(&key.id, key.current_version),
+            key_material_id: self.material_id_of(&key, key.current_version).await?,
             key,
             alg,
         })
@@ -301,10 +303,11 @@ impl Inner {
         }
         let material = self.material(key.id, header.version).await?;
         let plaintext = ciphertext::open(&*material, ctx, blob)?;
+        let key_material_id = self.material_id_of(&key, header.version).await?;
         Ok(Opened {
             plaintext,
             key,
-            key_material_id: key_material_id(&header.key_id, header.version),
+            key_material_id,
             alg,
         })
     }

@@ -831,3 +831,554 @@ pub(super) fn import_fields(
     let model = (!matches!(m.location, MaterialLocation::Absent)).then(|| model_of(m));
     (state, model)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use crate::kms::request::{
+        CreateKeyRequest, DecryptRequest, EncryptRequest, ListKeyRotationsRequest,
+        RotateKeyOnDemandRequest,
+    };
+    use crate::kms::KmsConfig;
+    use crate::model::{KeySpec, Principal, WrappingAlgorithm};
+    use crate::secret::{Plaintext, RootKey};
+    use crate::store::Store;
+
+    const ACCOUNT: &str = "111122223333";
+
+    fn core() -> (tempfile::TempDir, Kms, ManualClock) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = RootKey::from_slice(&[7; 32]).expect("32 bytes");
+        let store = Store::open(&dir.path().join("db")).expect("open store");
+        let backend = crate::backend::local::LocalBackend::open(root, &store).expect("backend");
+        let clock = ManualClock::new(1_000_000);
+        let kms = Kms::new(
+            store,
+            Arc::new(backend),
+            KmsConfig::default(),
+            Arc::new(clock.clone()),
+        );
+        (dir, kms, clock)
+    }
+
+    fn caller(account: &str) -> Caller {
+        Caller::new(Principal::parse(&format!("arn:aws:iam::{account}:root")).expect("principal"))
+    }
+
+    async fn external_key(kms: &Kms, c: &Caller, spec: KeySpec) -> Arc<KeyRecord> {
+        kms.create_key(
+            c,
+            CreateKeyRequest {
+                origin: Some(Origin::External),
+                key_spec: Some(spec),
+                key_usage: spec
+                    .default_usage()
+                    .or_else(|| spec.usages().first().copied()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("create EXTERNAL key")
+    }
+
+    async fn params(kms: &Kms, c: &Caller, key: &KeyId) -> ImportParametersOutput {
+        kms.get_parameters_for_import(
+            c,
+            GetParametersForImportRequest {
+                key_id: key.to_string(),
+                wrapping_algorithm: Some(WrappingAlgorithm::RsaesOaepSha256),
+                wrapping_key_spec: Some(WrappingKeySpec::Rsa2048),
+            },
+        )
+        .await
+        .expect("parameters")
+    }
+
+    /// RSA-OAEP-SHA-256 under the (RSA_2048) wrapping public key, by the
+    /// `rsa` crate behind asymmetric Encrypt (not kmsd's wrapping code).
+    fn wrap(spki: &[u8], material: &[u8]) -> Vec<u8> {
+        crate::crypto::asymmetric::encrypt(
+            KeySpec::Rsa2048,
+            spki,
+            crate::model::EncryptionAlgorithm::RsaesOaepSha256,
+            material,
+        )
+        .expect("wrap")
+    }
+
+    fn import_req(
+        key: &KeyId,
+        p: &ImportParametersOutput,
+        material: &[u8],
+    ) -> ImportKeyMaterialRequest {
+        ImportKeyMaterialRequest {
+            key_id: key.to_string(),
+            import_token: p.import_token.clone(),
+            encrypted_key_material: wrap(&p.public_key, material),
+            expiration_model: Some(ExpirationModel::KeyMaterialDoesNotExpire),
+            ..Default::default()
+        }
+    }
+
+    async fn import(
+        kms: &Kms,
+        c: &Caller,
+        key: &KeyId,
+        material: &[u8],
+        change: impl FnOnce(&mut ImportKeyMaterialRequest),
+    ) -> KmsResult<ImportedMaterialOutput> {
+        let p = params(kms, c, key).await;
+        let mut req = import_req(key, &p, material);
+        change(&mut req);
+        kms.import_key_material(c, req).await
+    }
+
+    async fn encrypt(kms: &Kms, c: &Caller, key: &KeyId, pt: &[u8]) -> (Vec<u8>, String) {
+        let out = kms
+            .encrypt(
+                c,
+                EncryptRequest {
+                    key_id: key.to_string(),
+                    plaintext: Plaintext::new(pt.to_vec()),
+                    encryption_context: Default::default(),
+                    grant_tokens: Vec::new(),
+                    encryption_algorithm: None,
+                },
+            )
+            .await
+            .expect("encrypt");
+        (out.ciphertext_blob, out.key_material_id)
+    }
+
+    async fn decrypt(kms: &Kms, c: &Caller, blob: &[u8]) -> KmsResult<(Vec<u8>, String)> {
+        kms.decrypt(
+            c,
+            DecryptRequest {
+                ciphertext_blob: blob.to_vec(),
+                ..Default::default()
+            },
+        )
+        .await
+        .map(|o| (o.plaintext.expose_secret().to_vec(), o.key_material_id))
+    }
+
+    async fn state(kms: &Kms, key: &KeyId) -> KeyState {
+        let id = *key;
+        kms.inner
+            .blocking(move |i| i.load_key(&id))
+            .await
+            .expect("load")
+            .expect("key")
+            .state
+    }
+
+    #[tokio::test]
+    async fn import_round_trip_delete_and_reimport() {
+        let (_dir, kms, _clock) = core();
+        let c = caller(ACCOUNT);
+        let key = external_key(&kms, &c, KeySpec::SymmetricDefault).await;
+        assert_eq!(key.state, KeyState::PendingImport);
+        assert_eq!(key.current_version, 0);
+        // Nothing works before the import.
+        let e = kms
+            .encrypt(
+                &c,
+                EncryptRequest {
+                    key_id: key.id.to_string(),
+                    plaintext: Plaintext::new(b"x".to_vec()),
+                    encryption_context: Default::default(),
+                    grant_tokens: Vec::new(),
+                    encryption_algorithm: None,
+                },
+            )
+            .await
+            .expect_err("pending import");
+        assert!(matches!(e, KmsError::InvalidState(_)), "{e}");
+
+        let material = [0x42u8; 32];
+        let out = import(&kms, &c, &key.id, &material, |_| {})
+            .await
+            .expect("import");
+        assert_eq!(out.key.state, KeyState::Enabled);
+        assert_eq!(out.key.current_version, 1);
+        assert_eq!(out.key_material_id.len(), 64);
+        let (blob, mid) = encrypt(&kms, &c, &key.id, b"secret").await;
+        assert_eq!(mid, out.key_material_id);
+        assert_eq!(
+            decrypt(&kms, &c, &blob).await.expect("decrypt"),
+            (b"secret".to_vec(), mid.clone())
+        );
+
+        // Delete: the key goes to PendingImport, and a cached handle does
+        // not keep decrypting.
+        let del = kms
+            .delete_imported_key_material(
+                &c,
+                DeleteImportedKeyMaterialRequest {
+                    key_id: key.id.to_string(),
+                    key_material_id: None,
+                },
+            )
+            .await
+            .expect("delete");
+        assert_eq!(del.key_material_id, mid);
+        assert_eq!(del.key.state, KeyState::PendingImport);
+        let e = decrypt(&kms, &c, &blob).await.expect_err("deleted");
+        assert!(matches!(e, KmsError::InvalidState(_)), "{e}");
+        // Deleting again: already absent.
+        let e = kms
+            .delete_imported_key_material(
+                &c,
+                DeleteImportedKeyMaterialRequest {
+                    key_id: key.id.to_string(),
+                    key_material_id: None,
+                },
+            )
+            .await
+            .expect_err("absent");
+        assert!(matches!(e, KmsError::InvalidState(_)), "{e}");
+
+        // Other material is refused; the same material restores the key,
+        // and the old ciphertext decrypts again.
+        let e = import(&kms, &c, &key.id, &[0x43u8; 32], |_| {})
+            .await
+            .expect_err("other material");
+        assert!(matches!(e, KmsError::IncorrectKeyMaterial(_)), "{e}");
+        let again = import(&kms, &c, &key.id, &material, |_| {})
+            .await
+            .expect("re-import");
+        assert_eq!(again.key_material_id, mid);
+        assert_eq!(again.key.state, KeyState::Enabled);
+        assert_eq!(
+            decrypt(&kms, &c, &blob).await.expect("decrypt").0,
+            b"secret"
+        );
+    }
+
+    #[tokio::test]
+    async fn tokens_are_single_use_superseded_bound_and_expire() {
+        let (_dir, kms, clock) = core();
+        let c = caller(ACCOUNT);
+        let key = external_key(&kms, &c, KeySpec::SymmetricDefault).await;
+        let other = external_key(&kms, &c, KeySpec::SymmetricDefault).await;
+        let material = [7u8; 32];
+
+        // Superseded by a newer GetParametersForImport.
+        let old = params(&kms, &c, &key.id).await;
+        let _newer = params(&kms, &c, &key.id).await;
+        let e = kms
+            .import_key_material(&c, import_req(&key.id, &old, &material))
+            .await
+            .expect_err("superseded");
+        assert!(matches!(e, KmsError::InvalidImportToken(_)), "{e}");
+
+        // Another key's token.
+        let p_other = params(&kms, &c, &other.id).await;
+        let e = kms
+            .import_key_material(&c, import_req(&key.id, &p_other, &material))
+            .await
+            .expect_err("other key's token");
+        assert!(matches!(e, KmsError::InvalidImportToken(_)), "{e}");
+
+        // Tampered.
+        let p = params(&kms, &c, &key.id).await;
+        let mut req = import_req(&key.id, &p, &material);
+        if let Some(b) = req.import_token.last_mut() {
+            *b ^= 1;
+        }
+        let e = kms
+            .import_key_material(&c, req)
+            .await
+            .expect_err("tampered");
+        assert!(matches!(e, KmsError::InvalidImportToken(_)), "{e}");
+
+        // Used once, then refused.
+        kms.import_key_material(&c, import_req(&key.id, &p, &material))
+            .await
+            .expect("import");
+        let e = kms
+            .import_key_material(&c, import_req(&key.id, &p, &material))
+            .await
+            .expect_err("used");
+        assert!(matches!(e, KmsError::InvalidImportToken(_)), "{e}");
+
+        // Expired (the clock passes ParametersValidTo).
+        let p = params(&kms, &c, &key.id).await;
+        assert_eq!(
+            p.parameters_valid_to_ms,
+            clock.now_ms() + PARAMETERS_VALID_MS
+        );
+        clock.advance(Duration::from_millis(
+            u64::try_from(PARAMETERS_VALID_MS).expect("positive"),
+        ));
+        let e = kms
+            .import_key_material(&c, import_req(&key.id, &p, &material))
+            .await
+            .expect_err("expired");
+        assert!(matches!(e, KmsError::ExpiredImportToken(_)), "{e}");
+        // The expiry job deletes the parameters (the wrapping private key).
+        assert!(kms.process_due_import_expiry().await.expect("job") >= 1);
+        let id = key.id;
+        let left = kms
+            .inner
+            .blocking(move |i| i.store.get_import_params(&id).map_err(KmsError::internal))
+            .await
+            .expect("read");
+        assert!(left.is_none());
+    }
+
+    #[tokio::test]
+    async fn material_expires_by_the_job_and_comes_back() {
+        let (_dir, kms, clock) = core();
+        let c = caller(ACCOUNT);
+        let key = external_key(&kms, &c, KeySpec::SymmetricDefault).await;
+        let material = [9u8; 32];
+        let valid_to = clock.now_ms() + 3_600_000;
+        let out = import(&kms, &c, &key.id, &material, |r| {
+            r.expiration_model = Some(ExpirationModel::KeyMaterialExpires);
+            r.valid_to_ms = Some(valid_to);
+        })
+        .await
+        .expect("import");
+        let info = out.key.imported.clone().expect("info");
+        assert_eq!(info.valid_to_ms, Some(valid_to));
+        let (blob, _) = encrypt(&kms, &c, &key.id, b"until expiry").await;
+        // Not due yet: nothing happens.
+        kms.process_due_import_expiry().await.expect("job");
+        assert_eq!(state(&kms, &key.id).await, KeyState::Enabled);
+        clock.advance(Duration::from_secs(3600));
+        assert_eq!(kms.process_due_import_expiry().await.expect("job"), 1);
+        assert_eq!(state(&kms, &key.id).await, KeyState::PendingImport);
+        let e = decrypt(&kms, &c, &blob).await.expect_err("expired");
+        assert!(matches!(e, KmsError::InvalidState(_)), "{e}");
+        // Bad expiry choices are refused.
+        for (model, v) in [
+            (Some(ExpirationModel::KeyMaterialExpires), None),
+            (None, Some(clock.now_ms() - 1)),
+            (None, Some(clock.now_ms() + 366 * DAY_MS)),
+            (
+                Some(ExpirationModel::KeyMaterialDoesNotExpire),
+                Some(clock.now_ms() + 1000),
+            ),
+        ] {
+            let e = import(&kms, &c, &key.id, &material, |r| {
+                r.expiration_model = model;
+                r.valid_to_ms = v;
+            })
+            .await
+            .expect_err("bad expiry");
+            assert!(matches!(e, KmsError::Validation(_)), "{e}");
+        }
+        import(&kms, &c, &key.id, &material, |_| {})
+            .await
+            .expect("re-import");
+        assert_eq!(
+            decrypt(&kms, &c, &blob).await.expect("decrypt").0,
+            b"until expiry"
+        );
+    }
+
+    #[tokio::test]
+    async fn new_material_then_rotate_on_demand() {
+        let (_dir, kms, _clock) = core();
+        let c = caller(ACCOUNT);
+        let key = external_key(&kms, &c, KeySpec::SymmetricDefault).await;
+        let first = import(&kms, &c, &key.id, &[1u8; 32], |_| {})
+            .await
+            .expect("first");
+        let (blob1, _) = encrypt(&kms, &c, &key.id, b"one").await;
+        // Without a pending material, RotateKeyOnDemand is refused.
+        let rotate = || {
+            kms.rotate_key_on_demand(
+                &c,
+                RotateKeyOnDemandRequest {
+                    key_id: key.id.to_string(),
+                },
+            )
+        };
+        let e = rotate().await.expect_err("nothing pending");
+        assert!(matches!(e, KmsError::InvalidState(_)), "{e}");
+        // The same material as NEW is refused.
+        let e = import(&kms, &c, &key.id, &[1u8; 32], |r| {
+            r.import_type = Some(ImportType::NewKeyMaterial)
+        })
+        .await
+        .expect_err("same as new");
+        assert!(matches!(e, KmsError::IncorrectKeyMaterial(_)), "{e}");
+        let second = import(&kms, &c, &key.id, &[2u8; 32], |r| {
+            r.import_type = Some(ImportType::NewKeyMaterial);
+            r.key_material_description = Some("next".into());
+        })
+        .await
+        .expect("second");
+        assert_ne!(second.key_material_id, first.key_material_id);
+        // Pending: the key still encrypts under the first material.
+        assert_eq!(second.key.current_version, 1);
+        let e = import(&kms, &c, &key.id, &[3u8; 32], |r| {
+            r.import_type = Some(ImportType::NewKeyMaterial)
+        })
+        .await
+        .expect_err("one pending at a time");
+        assert!(matches!(e, KmsError::InvalidState(_)), "{e}");
+        let rotated = rotate().await.expect("rotate");
+        assert_eq!(rotated.current_version, 2);
+        let (blob2, mid2) = encrypt(&kms, &c, &key.id, b"two").await;
+        assert_eq!(mid2, second.key_material_id);
+        assert_eq!(
+            decrypt(&kms, &c, &blob1).await.expect("decrypt 1"),
+            (b"one".to_vec(), first.key_material_id.clone())
+        );
+        assert_eq!(
+            decrypt(&kms, &c, &blob2).await.expect("decrypt 2").0,
+            b"two"
+        );
+        let (list, _) = kms
+            .list_key_rotations(
+                &c,
+                ListKeyRotationsRequest {
+                    key_id: key.id.to_string(),
+                    include_original: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("list");
+        let ids: Vec<_> = list.iter().map(|r| r.key_material_id.clone()).collect();
+        assert_eq!(
+            ids,
+            vec![first.key_material_id.clone(), second.key_material_id]
+        );
+        assert!(list[1].current && !list[0].current);
+        assert_eq!(list[1].description.as_deref(), Some("next"));
+        assert_eq!(
+            list[1].rotation_type,
+            Some(crate::model::RotationType::OnDemand)
+        );
+        // Deleting the non-current material leaves the key enabled, but
+        // its ciphertexts wait for a re-import of that material.
+        kms.delete_imported_key_material(
+            &c,
+            DeleteImportedKeyMaterialRequest {
+                key_id: key.id.to_string(),
+                key_material_id: Some(first.key_material_id.clone()),
+            },
+        )
+        .await
+        .expect("delete first");
+        assert_eq!(state(&kms, &key.id).await, KeyState::Enabled);
+        let e = decrypt(&kms, &c, &blob1).await.expect_err("first deleted");
+        assert!(matches!(e, KmsError::InvalidState(_)), "{e}");
+        import(&kms, &c, &key.id, &[1u8; 32], |r| {
+            r.import_type = Some(ImportType::ExistingKeyMaterial);
+            r.key_material_id = Some(first.key_material_id.clone());
+        })
+        .await
+        .expect("restore first");
+        assert_eq!(
+            decrypt(&kms, &c, &blob1).await.expect("decrypt 1").0,
+            b"one"
+        );
+    }
+
+    #[tokio::test]
+    async fn origin_and_spec_rules() {
+        let (_dir, kms, _clock) = core();
+        let c = caller(ACCOUNT);
+        // AWS_KMS keys take no imported material.
+        let own = kms
+            .create_key(&c, CreateKeyRequest::default())
+            .await
+            .expect("key");
+        let e = kms
+            .get_parameters_for_import(
+                &c,
+                GetParametersForImportRequest {
+                    key_id: own.id.to_string(),
+                    wrapping_algorithm: Some(WrappingAlgorithm::RsaesOaepSha256),
+                    wrapping_key_spec: Some(WrappingKeySpec::Rsa2048),
+                },
+            )
+            .await
+            .expect_err("AWS_KMS key");
+        assert!(matches!(e, KmsError::UnsupportedOperation(_)), "{e}");
+        // Ed25519 keys cannot be EXTERNAL.
+        let e = kms
+            .create_key(
+                &c,
+                CreateKeyRequest {
+                    origin: Some(Origin::External),
+                    key_spec: Some(KeySpec::EccNistEdwards25519),
+                    key_usage: Some(crate::model::KeyUsage::SignVerify),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect_err("Ed25519 EXTERNAL");
+        assert!(matches!(e, KmsError::UnsupportedOperation(_)), "{e}");
+        let key = external_key(&kms, &c, KeySpec::SymmetricDefault).await;
+        let gp = |alg, spec| {
+            kms.get_parameters_for_import(
+                &c,
+                GetParametersForImportRequest {
+                    key_id: key.id.to_string(),
+                    wrapping_algorithm: alg,
+                    wrapping_key_spec: spec,
+                },
+            )
+        };
+        let e = gp(
+            Some(WrappingAlgorithm::RsaesPkcs1V15),
+            Some(WrappingKeySpec::Rsa2048),
+        )
+        .await
+        .expect_err("PKCS#1 v1.5");
+        assert!(matches!(e, KmsError::UnsupportedOperation(_)), "{e}");
+        let e = gp(None, Some(WrappingKeySpec::Rsa2048))
+            .await
+            .expect_err("missing");
+        assert!(matches!(e, KmsError::Validation(_)), "{e}");
+        // An alias is not accepted.
+        let e = kms
+            .get_parameters_for_import(
+                &c,
+                GetParametersForImportRequest {
+                    key_id: "alias/x".into(),
+                    wrapping_algorithm: Some(WrappingAlgorithm::RsaesOaepSha256),
+                    wrapping_key_spec: Some(WrappingKeySpec::Rsa2048),
+                },
+            )
+            .await
+            .expect_err("alias");
+        assert!(matches!(e, KmsError::NotFound(_)), "{e}");
+        // HMAC keys hold one material only.
+        let hmac = external_key(&kms, &c, KeySpec::Hmac256).await;
+        import(&kms, &c, &hmac.id, &[5u8; 40], |_| {})
+            .await
+            .expect("hmac import");
+        let e = import(&kms, &c, &hmac.id, &[6u8; 40], |r| {
+            r.import_type = Some(ImportType::NewKeyMaterial)
+        })
+        .await
+        .expect_err("second HMAC material");
+        assert!(matches!(e, KmsError::UnsupportedOperation(_)), "{e}");
+        // Material of the wrong size.
+        let e = import(&kms, &c, &key.id, &[1u8; 16], |_| {})
+            .await
+            .expect_err("short");
+        assert!(matches!(e, KmsError::Validation(_)), "{e}");
+    }
+
+    #[test]
+    fn material_ids_are_64_hex_digits() {
+        assert!(parse_material_id("f", &"A".repeat(64)).is_ok());
+        assert_eq!(
+            parse_material_id("f", &"A".repeat(64)).expect("ok"),
+            "a".repeat(64)
+        );
+        assert!(parse_material_id("f", &"a".repeat(63)).is_err());
+        assert!(parse_material_id("f", &"g".repeat(64)).is_err());
+    }
+}

@@ -140,6 +140,10 @@ pub(crate) struct Inner {
     missing_keys: Cache<KeyId, i64>,
     /// Loaded material versions, by (key, version).
     materials: Cache<(KeyId, u32), dyn MaterialHandle>,
+    /// KeyMaterialIds of imported material versions that are not current
+    /// (Decrypt of an older material reports its id). A version's id never
+    /// changes, so entries never go stale.
+    imported_ids: Cache<(KeyId, u32), String>,
     aliases: Cache<(String, AliasName), KeyId>,
     /// Compiled key policies.
     policies: Cache<KeyId, Policy>,
@@ -188,6 +192,7 @@ impl Kms {
                 keys: Cache::new(cap),
                 missing_keys: Cache::new(cap),
                 materials: Cache::new(cap),
+                imported_ids: Cache::new(cap),
                 aliases: Cache::new(cap),
                 policies: Cache::new(cap),
                 identity: Cache::new(cap),
@@ -375,6 +380,40 @@ impl Inner {
             }
         })
         .await
+    }
+
+    /// The KeyMaterialId of version `version` of `key`: derived for
+    /// kmsd's own material, the stored one for imported material (the
+    /// current one is on the key record; others are read once and cached).
+    async fn material_id_of(self: &Arc<Self>, key: &KeyRecord, version: u32) -> KmsResult<String> {
+        if key.origin != crate::model::Origin::External {
+            return Ok(crate::model::ids::key_material_id(&key.id, version));
+        }
+        if let Some(info) = key
+            .imported
+            .as_ref()
+            .filter(|_| version == key.current_version)
+        {
+            return Ok(info.material_id.clone());
+        }
+        let k = (key.id, version);
+        let epoch = match self.imported_ids.get(&k) {
+            Ok(id) => return Ok((*id).clone()),
+            Err(epoch) => epoch,
+        };
+        let id = key.id;
+        let rec = self
+            .blocking(move |inner| {
+                inner
+                    .store
+                    .get_material(&id, version)
+                    .map_err(KmsError::internal)
+            })
+            .await?
+            .ok_or_else(|| KmsError::internal(format!("material {version} of {id} is missing")))?;
+        self.imported_ids
+            .insert_if_unchanged(k, epoch, Arc::new(rec.material_id.clone()));
+        Ok(rec.material_id)
     }
 
     // ------------------------------------------------------------ resolution

@@ -587,13 +587,20 @@ async fn ineligible_keys_and_bad_requests_are_refused() {
         assert_aws_error(&e, Code::Unimplemented, "UnsupportedOperationException");
         assert_eq!(current_material(&mut c, &key).await, before);
     }
-    let e = c
+    // An imported-material (EXTERNAL) key is never eligible for automatic
+    // rotation.
+    let external = c
         .create_key(pb::CreateKeyRequest {
             origin: pb::OriginType::External as i32,
             ..Default::default()
         })
         .await
-        .unwrap_err();
+        .expect("create EXTERNAL key")
+        .into_inner()
+        .key_metadata
+        .expect("metadata")
+        .key_id;
+    let e = enable_rotation(&mut c, &external, None).await.unwrap_err();
     assert_aws_error(&e, Code::Unimplemented, "UnsupportedOperationException");
 }
 
