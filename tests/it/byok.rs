@@ -1466,6 +1466,16 @@ async fn expired_material_makes_the_key_pending_import_until_the_same_material_r
     server.clock.advance(Duration::from_millis(2_000));
     server.background_pass().await;
     assert_pending_import(&mut c, &key, "after ValidTo").await;
+    let list = all_materials(&mut c, &key).await;
+    let entry = list
+        .iter()
+        .find(|e| e.key_material_id == id)
+        .unwrap_or_else(|| panic!("the expired material is not listed: {list:#?}"));
+    assert_eq!(
+        entry.import_state,
+        pb::ImportState::PendingImport as i32,
+        "{list:#?}"
+    );
     let e = try_decrypt(&mut c, &blob, &ctx(&[])).await.unwrap_err();
     assert_aws_error(&e, Code::FailedPrecondition, "KMSInvalidStateException");
     let e = try_encrypt(&mut c, &key, b"x").await.unwrap_err();
@@ -1487,6 +1497,16 @@ async fn expired_material_makes_the_key_pending_import_until_the_same_material_r
         pb::ExpirationModelType::KeyMaterialDoesNotExpire as i32
     );
     assert_eq!(decrypt(&mut c, &blob, &ctx(&[])).await, b"before expiry");
+    let list = all_materials(&mut c, &key).await;
+    let entry = list
+        .iter()
+        .find(|e| e.key_material_id == id)
+        .unwrap_or_else(|| panic!("the material is not listed: {list:#?}"));
+    assert_eq!(entry.import_state, pb::ImportState::Imported as i32);
+    assert_eq!(
+        entry.expiration_model,
+        pb::ExpirationModelType::KeyMaterialDoesNotExpire as i32
+    );
 }
 
 #[tokio::test]
@@ -1674,6 +1694,21 @@ async fn new_key_material_waits_for_rotate_key_on_demand_and_every_ciphertext_de
     assert_eq!(decrypt(&mut c, &c1, &ctx(&[])).await, b"under M1");
     assert_eq!(decrypt(&mut c, &still, &ctx(&[])).await, b"still M1");
     assert_eq!(decrypt(&mut c, &c2, &ctx(&[])).await, b"under M2");
+    // Encrypt and Decrypt name the material they used.
+    let r = c
+        .encrypt(pb::EncryptRequest {
+            key_id: key.clone(),
+            plaintext: b"named".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .expect("encrypt")
+        .into_inner();
+    assert_eq!(r.key_material_id, id2);
+    for (blob, id) in [(&c1, &id1), (&c2, &id2)] {
+        let d = try_decrypt(&mut c, blob, &ctx(&[])).await.expect("decrypt");
+        assert_eq!(&d.key_material_id, id);
+    }
     let list = all_materials(&mut c, &key).await;
     let state_of = |id: &str| {
         list.iter()
