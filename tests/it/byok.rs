@@ -1006,10 +1006,36 @@ async fn a_token_from_another_accounts_key_is_refused() {
             wrap(&p.public_key, WAlg::RsaesOaepSha256, &material),
         );
         imp.key = &ka_arn;
-        let e = imp.send(&mut b).await.unwrap_err();
-        assert_aws_error(&e, Code::PermissionDenied, "AccessDeniedException");
-        let _ = token_of;
+        let e = imp
+            .send(&mut b)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("B imported into A's key with {token_of}'s token"));
+        // Denied as kmsd denies another account's key: naming neither it
+        // nor its account.
+        assert_access_denied(&e, ROOT_B, "kms:ImportKeyMaterial", &ka_arn);
     }
+    // Once A's key policy lets account B import, B gets as far as the
+    // token: B's token (for B's key) is refused on A's key.
+    let policy = key_policy_with(
+        ACCOUNT_A,
+        &[serde_json::json!({
+            "Effect": "Allow",
+            "Principal": {"AWS": ROOT_B},
+            "Action": ["kms:ImportKeyMaterial"],
+            "Resource": "*",
+        })],
+    );
+    put_key_policy(&mut a, &ka, &policy).await;
+    let before_a = describe(&mut a, &ka).await;
+    let mut imp = Import::new(
+        &ka_arn,
+        &pb_,
+        wrap(&pb_.public_key, WAlg::RsaesOaepSha256, &material),
+    );
+    imp.key = &ka_arn;
+    let e = imp.send(&mut b).await.unwrap_err();
+    assert_aws_error(&e, Code::InvalidArgument, "InvalidImportTokenException");
     assert_unchanged(&mut a, &ka, &before_a, "cross-account tokens").await;
     assert_unchanged(&mut b, &kb, &before_b, "cross-account tokens").await;
 
