@@ -1201,6 +1201,18 @@ mod tests {
         };
         let e = rotate().await.expect_err("nothing pending");
         assert!(matches!(e, KmsError::InvalidState(_)), "{e}");
+        // Never automatic rotation.
+        let e = kms
+            .enable_key_rotation(
+                &c,
+                crate::kms::request::EnableKeyRotationRequest {
+                    key_id: key.id.to_string(),
+                    rotation_period_in_days: None,
+                },
+            )
+            .await
+            .expect_err("automatic rotation");
+        assert!(matches!(e, KmsError::UnsupportedOperation(_)), "{e}");
         // The same material as NEW is refused.
         let e = import(&kms, &c, &key.id, &[1u8; 32], |r| {
             r.import_type = Some(ImportType::NewKeyMaterial)
@@ -1369,6 +1381,106 @@ mod tests {
             .await
             .expect_err("short");
         assert!(matches!(e, KmsError::Validation(_)), "{e}");
+    }
+
+    #[tokio::test]
+    async fn condition_keys_of_import_are_filled() {
+        let (_dir, kms, clock) = core();
+        let c = caller(ACCOUNT);
+        let policy = format!(
+            r#"{{"Version":"2012-10-17","Statement":[
+            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},
+            {{"Effect":"Deny","Principal":"*","Action":"kms:GetParametersForImport","Resource":"*",
+              "Condition":{{"StringEquals":{{"kms:WrappingAlgorithm":"RSAES_OAEP_SHA_1","kms:WrappingKeySpec":"RSA_2048"}}}}}},
+            {{"Effect":"Deny","Principal":"*","Action":"kms:ImportKeyMaterial","Resource":"*",
+              "Condition":{{"NumericGreaterThan":{{"kms:ValidTo":"{}"}}}}}},
+            {{"Effect":"Deny","Principal":"*","Action":"kms:ImportKeyMaterial","Resource":"*",
+              "Condition":{{"StringEquals":{{"kms:ExpirationModel":"KEY_MATERIAL_DOES_NOT_EXPIRE"}}}}}}
+            ]}}"#,
+            clock.now_ms() / 1000 + 7200
+        );
+        let key = kms
+            .create_key(
+                &c,
+                CreateKeyRequest {
+                    origin: Some(Origin::External),
+                    policy: Some(policy),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("key");
+        let gp = |alg| {
+            kms.get_parameters_for_import(
+                &c,
+                GetParametersForImportRequest {
+                    key_id: key.id.to_string(),
+                    wrapping_algorithm: Some(alg),
+                    wrapping_key_spec: Some(WrappingKeySpec::Rsa2048),
+                },
+            )
+        };
+        let e = gp(WrappingAlgorithm::RsaesOaepSha1)
+            .await
+            .expect_err("denied");
+        assert!(matches!(e, KmsError::AccessDenied(_)), "{e}");
+        gp(WrappingAlgorithm::RsaesOaepSha256)
+            .await
+            .expect("allowed");
+        let material = [3u8; 32];
+        let e = import(&kms, &c, &key.id, &material, |_| {})
+            .await
+            .expect_err("does-not-expire denied");
+        assert!(matches!(e, KmsError::AccessDenied(_)), "{e}");
+        let now = clock.now_ms();
+        let e = import(&kms, &c, &key.id, &material, |r| {
+            r.expiration_model = None;
+            r.valid_to_ms = Some(now + 3 * 3_600_000);
+        })
+        .await
+        .expect_err("too late denied");
+        assert!(matches!(e, KmsError::AccessDenied(_)), "{e}");
+        import(&kms, &c, &key.id, &material, |r| {
+            r.expiration_model = None;
+            r.valid_to_ms = Some(now + 3_600_000);
+        })
+        .await
+        .expect("allowed");
+    }
+
+    /// The expiry schedule is in the store: a core opened anew over the
+    /// same data directory after ValidTo deletes the material.
+    #[tokio::test]
+    async fn material_expiry_survives_a_restart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let open = |now: i64| {
+            let root = RootKey::from_slice(&[7; 32]).expect("32 bytes");
+            let store = Store::open(&dir.path().join("db")).expect("open store");
+            let backend = crate::backend::local::LocalBackend::open(root, &store).expect("backend");
+            Kms::new(
+                store,
+                Arc::new(backend),
+                KmsConfig::default(),
+                Arc::new(ManualClock::new(now)),
+            )
+        };
+        let c = caller(ACCOUNT);
+        let kms = open(1_000_000);
+        let key = external_key(&kms, &c, KeySpec::SymmetricDefault).await;
+        import(&kms, &c, &key.id, &[4u8; 32], |r| {
+            r.expiration_model = None;
+            r.valid_to_ms = Some(1_000_000 + 60_000);
+        })
+        .await
+        .expect("import");
+        let (blob, _) = encrypt(&kms, &c, &key.id, b"x").await;
+        kms.flush().await.expect("flush");
+        drop(kms);
+        let kms = open(1_000_000 + 60_000);
+        assert_eq!(kms.process_due_import_expiry().await.expect("job"), 1);
+        assert_eq!(state(&kms, &key.id).await, KeyState::PendingImport);
+        let e = decrypt(&kms, &c, &blob).await.expect_err("expired");
+        assert!(matches!(e, KmsError::InvalidState(_)), "{e}");
     }
 
     #[test]

@@ -588,7 +588,9 @@ async fn ineligible_keys_and_bad_requests_are_refused() {
         assert_eq!(current_material(&mut c, &key).await, before);
     }
     // An imported-material (EXTERNAL) key is never eligible for automatic
-    // rotation.
+    // rotation; without material (PendingImport) its state is what AWS
+    // refuses first (an EXTERNAL key with material gets
+    // UnsupportedOperationException: kms::import's core tests).
     let external = c
         .create_key(pb::CreateKeyRequest {
             origin: pb::OriginType::External as i32,
@@ -601,7 +603,7 @@ async fn ineligible_keys_and_bad_requests_are_refused() {
         .expect("metadata")
         .key_id;
     let e = enable_rotation(&mut c, &external, None).await.unwrap_err();
-    assert_aws_error(&e, Code::Unimplemented, "UnsupportedOperationException");
+    assert_aws_error(&e, Code::FailedPrecondition, "KMSInvalidStateException");
 }
 
 /// ReEncrypt to the same key moves a ciphertext to the newest material.
