@@ -1027,7 +1027,6 @@ async fn a_token_from_another_accounts_key_is_refused() {
         })],
     );
     put_key_policy(&mut a, &ka, &policy).await;
-    let before_a = describe(&mut a, &ka).await;
     let mut imp = Import::new(
         &ka_arn,
         &pb_,
