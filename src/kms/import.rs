@@ -1483,6 +1483,61 @@ mod tests {
         assert!(matches!(e, KmsError::InvalidState(_)), "{e}");
     }
 
+    /// An ECC private key imported into an EXTERNAL SIGN_VERIFY key signs,
+    /// and the signature verifies under the key's public key; a second
+    /// import of another private key is refused.
+    #[tokio::test]
+    async fn imported_ecc_key_signs() {
+        use crate::kms::request::{SignRequest, VerifyRequest};
+        use crate::model::SigningAlgorithm;
+        let (_dir, kms, _clock) = core();
+        let c = caller(ACCOUNT);
+        let key = external_key(&kms, &c, KeySpec::EccNistP256).await;
+        let pkcs8 = crate::crypto::asymmetric::generate(KeySpec::EccNistP256).expect("key");
+        let out = import(&kms, &c, &key.id, pkcs8.expose_secret(), |_| {})
+            .await
+            .expect("import");
+        assert_eq!(out.key.state, KeyState::Enabled);
+        let sig = kms
+            .sign(
+                &c,
+                SignRequest {
+                    key_id: key.id.to_string(),
+                    message: b"imported".to_vec(),
+                    message_type: None,
+                    grant_tokens: Vec::new(),
+                    signing_algorithm: Some(SigningAlgorithm::EcdsaSha256),
+                },
+            )
+            .await
+            .expect("sign")
+            .signature;
+        kms.verify(
+            &c,
+            VerifyRequest {
+                key_id: key.id.to_string(),
+                message: b"imported".to_vec(),
+                message_type: None,
+                signature: sig,
+                signing_algorithm: Some(SigningAlgorithm::EcdsaSha256),
+                grant_tokens: Vec::new(),
+            },
+        )
+        .await
+        .expect("verify");
+        let other = crate::crypto::asymmetric::generate(KeySpec::EccNistP256).expect("key");
+        let e = import(&kms, &c, &key.id, other.expose_secret(), |_| {})
+            .await
+            .expect_err("other private key");
+        assert!(matches!(e, KmsError::IncorrectKeyMaterial(_)), "{e}");
+        // A P-384 key does not fit a P-256 key.
+        let p384 = crate::crypto::asymmetric::generate(KeySpec::EccNistP384).expect("key");
+        let e = import(&kms, &c, &key.id, p384.expose_secret(), |_| {})
+            .await
+            .expect_err("wrong curve");
+        assert!(matches!(e, KmsError::Validation(_)), "{e}");
+    }
+
     #[test]
     fn material_ids_are_64_hex_digits() {
         assert!(parse_material_id("f", &"A".repeat(64)).is_ok());
