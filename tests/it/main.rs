@@ -21,6 +21,8 @@ mod authz_every_rpc;
 mod bad_input;
 mod bench;
 mod bulk_load;
+mod byok;
+mod byok_authz;
 mod byok_examples;
 mod cli;
 mod cli_asym;
