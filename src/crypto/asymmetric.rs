@@ -602,6 +602,11 @@ impl PrivateKey {
             let ring = ring::signature::RsaKeyPair::from_pkcs8(material).map_err(rejected)?;
             let dec =
                 aws_lc_rs::rsa::PrivateDecryptingKey::from_pkcs8(material).map_err(rejected)?;
+            // The modulus length in bytes above admits e.g. a 2047-bit key
+            // for RSA_2048; imported material must be exactly the spec.
+            if dec.key_size_bits() != bits {
+                return Err(CryptoError::KeyRejected);
+            }
             let oaep = aws_lc_rs::rsa::OaepPrivateDecryptingKey::new(dec).map_err(rejected)?;
             let public_der = lc
                 .public_key()

@@ -168,6 +168,14 @@ pub enum StoreError {
         /// The RocksDB key, hex.
         key: String,
     },
+    /// A read-only open found a data directory that lacks column families
+    /// this kmsd uses: it was last opened by an older kmsd, which a
+    /// read-only open cannot upgrade.
+    #[error("the data directory lacks column families this kmsd uses ({missing}): start this kmsd on it once (`kmsd serve`), which adds them, then retry")]
+    MissingFamilies {
+        /// The missing families, comma-separated.
+        missing: String,
+    },
     /// The store was opened without the root key's record key, so it can
     /// neither verify nor authenticate records.
     #[error("the store was opened without the root key: records can be neither read nor written")]
@@ -210,6 +218,19 @@ impl Store {
     /// write-ahead log into memory (so every synced commit is seen, as of
     /// the open). Every write fails.
     pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        // A read-only open cannot create families (`open` does), and
+        // RocksDB's own error for a missing one names no remedy.
+        let existing = DB::list_cf(&Options::default(), path)?;
+        let missing: Vec<&str> = ALL_CFS
+            .iter()
+            .copied()
+            .filter(|name| !existing.iter().any(|e| e == name))
+            .collect();
+        if !missing.is_empty() {
+            return Err(StoreError::MissingFamilies {
+                missing: missing.join(", "),
+            });
+        }
         let db =
             DB::open_cf_descriptors_read_only(&Options::default(), path, Self::families(), false)?;
         let store = Self {
@@ -655,6 +676,31 @@ mod tests {
             .set_record_key(KeyMaterial::from_slice(&[3; 32]).expect("32 bytes"))
             .expect("record key");
         (dir, store)
+    }
+
+    #[test]
+    fn a_read_only_open_names_the_families_an_older_kmsd_lacked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            // A data directory with only some of the families, as an older
+            // kmsd left it.
+            let mut opts = Options::default();
+            opts.create_if_missing(true);
+            opts.create_missing_column_families(true);
+            let _db = DB::open_cf(&opts, dir.path(), ["keys", "material"]).expect("open");
+        }
+        match Store::open_read_only(dir.path()) {
+            Err(StoreError::MissingFamilies { missing }) => {
+                let names: Vec<&str> = missing.split(", ").collect();
+                assert!(names.contains(&"import_params"), "{missing}");
+                assert!(
+                    !names.contains(&"keys") && !names.contains(&"material"),
+                    "{missing}"
+                );
+            }
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("a read-only open of an incomplete store succeeded"),
+        }
     }
 
     #[test]

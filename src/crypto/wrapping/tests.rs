@@ -563,6 +563,39 @@ fn openssl_private_keys_are_accepted_for_exactly_their_spec() {
 }
 
 #[test]
+fn an_rsa_key_one_bit_short_of_its_spec_is_refused() {
+    if !have_openssl() {
+        eprintln!("openssl not on PATH: skipped");
+        return;
+    }
+    let s = Scratch::new();
+    for (bits, spec) in [("2047", KeySpec::Rsa2048), ("3071", KeySpec::Rsa3072)] {
+        let pem = s.path(&format!("{bits}.pem"));
+        let der = s.path(&format!("{bits}.der"));
+        s.openssl(&[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            &format!("rsa_keygen_bits:{bits}"),
+            "-out",
+            &pem,
+        ]);
+        s.openssl(&[
+            "pkcs8", "-topk8", "-nocrypt", "-in", &pem, "-outform", "DER", "-out", &der,
+        ]);
+        let key = std::fs::read(&der).expect("read key");
+        assert!(
+            matches!(
+                check_imported_material(spec, km(&key)),
+                Err(CryptoError::InvalidInput(_))
+            ),
+            "a {bits}-bit key was accepted as {spec}"
+        );
+    }
+}
+
+#[test]
 fn ec_keys_without_the_optional_public_key_are_normalised() {
     if !have_openssl() {
         eprintln!("openssl not on PATH: skipped");
