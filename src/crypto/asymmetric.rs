@@ -602,8 +602,11 @@ impl PrivateKey {
             let ring = ring::signature::RsaKeyPair::from_pkcs8(material).map_err(rejected)?;
             let dec =
                 aws_lc_rs::rsa::PrivateDecryptingKey::from_pkcs8(material).map_err(rejected)?;
-            // The modulus length in bytes above admits e.g. a 2047-bit key
-            // for RSA_2048; imported material must be exactly the spec.
+            // The modulus length in bytes above would admit e.g. a 2047-bit
+            // key for RSA_2048. ring and aws-lc-rs happen to refuse such
+            // keys already (the test of this passes without this check);
+            // imported material must be exactly the spec, so say it here
+            // rather than rely on them.
             if dec.key_size_bits() != bits {
                 return Err(CryptoError::KeyRejected);
             }
