@@ -567,6 +567,8 @@ fn jobs(cmd: JobsCommand, env: EnvKeys) -> Result<(), String> {
                 "quarantined": s.quarantined,
                 "deletions": s.deletions,
                 "rotations": s.rotations,
+                "import_params_expiries": s.import_params_expiries,
+                "material_expiries": s.material_expiries,
             });
             println!("{}", pretty(&out)?);
         }

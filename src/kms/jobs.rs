@@ -93,6 +93,10 @@ pub struct JobsStatus {
     pub deletions: Vec<ScheduledEntry>,
     /// The same of the rotation schedule.
     pub rotations: Vec<ScheduledEntry>,
+    /// The same of the import-parameter expiry schedule.
+    pub import_params_expiries: Vec<ScheduledEntry>,
+    /// The same of the imported-material expiry schedule.
+    pub material_expiries: Vec<ScheduledEntry>,
 }
 
 /// How many entries of each schedule a status lists.
@@ -108,6 +112,8 @@ pub fn jobs_status_of(store: &Store) -> Result<JobsStatus, StoreError> {
         quarantined: store.quarantined()?,
         deletions: store.schedule_head(Schedule::Deletion, STATUS_HEAD)?,
         rotations: store.schedule_head(Schedule::Rotation, STATUS_HEAD)?,
+        import_params_expiries: store.schedule_head(Schedule::ImportParamsExpiry, STATUS_HEAD)?,
+        material_expiries: store.schedule_head(Schedule::MaterialExpiry, STATUS_HEAD)?,
     })
 }
 

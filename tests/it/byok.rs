@@ -1581,6 +1581,16 @@ async fn expiry_scheduled_before_a_restart_still_fires_after_it() {
     drop(c);
     server.stop().await;
 
+    // An operator sees the pending expiry with `kmsd jobs status`.
+    let status = crate::security_avail::jobs_status(tmp.path());
+    let expiring: Vec<&str> = status["material_expiries"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no material_expiries in {status}"))
+        .iter()
+        .filter_map(|e| e["key_id"].as_str())
+        .collect();
+    assert!(expiring.contains(&key.as_str()), "{status}");
+
     // Restarted before ValidTo: still Enabled, then expires on time.
     let server = TestServer::start_in_with_clock(tmp.path(), clock.clone()).await;
     let mut c = server.client().await;

@@ -285,7 +285,7 @@ fn kmsd_jobs(args: &[&str]) -> Output {
 }
 
 /// `kmsd jobs status --data-dir DIR`, which must succeed, as JSON.
-fn jobs_status(dir: &Path) -> serde_json::Value {
+pub(crate) fn jobs_status(dir: &Path) -> serde_json::Value {
     let out = kmsd_jobs(&["status", "--data-dir", &dir.display().to_string()]);
     assert!(
         out.status.success(),
