@@ -18,7 +18,7 @@ use crate::harness::*;
 const CAROL_A: &str = "arn:aws:iam::111122223333:user/carol";
 
 /// Every KeyManagementService RPC.
-const KMS_RPCS: [&str; 29] = [
+const KMS_RPCS: [&str; 32] = [
     "CreateKey",
     "DescribeKey",
     "ListKeys",
@@ -48,6 +48,9 @@ const KMS_RPCS: [&str; 29] = [
     "ListRetirableGrants",
     "RetireGrant",
     "RevokeGrant",
+    "GetParametersForImport",
+    "ImportKeyMaterial",
+    "DeleteImportedKeyMaterial",
 ];
 
 /// Every IdentityService RPC.
@@ -546,6 +549,43 @@ async fn call_every_kms_rpc(f: &Fixture, n: &Naming) -> Denials {
         })
         .await;
     d.check("RevokeGrant", r, "kms:RevokeGrant", arn);
+    // Import (BYOK): authorized before the key's origin is looked at, so a
+    // caller without the action learns nothing of it (K is AWS_KMS).
+    let r = c
+        .get_parameters_for_import(pb::GetParametersForImportRequest {
+            key_id: k.clone(),
+            wrapping_algorithm: pb::AlgorithmSpec::RsaesOaepSha256 as i32,
+            wrapping_key_spec: pb::WrappingKeySpec::Rsa2048 as i32,
+        })
+        .await;
+    d.check(
+        "GetParametersForImport",
+        r,
+        "kms:GetParametersForImport",
+        arn,
+    );
+    let r = c
+        .import_key_material(pb::ImportKeyMaterialRequest {
+            key_id: k.clone(),
+            import_token: vec![1; 64],
+            encrypted_key_material: vec![2; 256],
+            expiration_model: pb::ExpirationModelType::KeyMaterialDoesNotExpire as i32,
+            ..Default::default()
+        })
+        .await;
+    d.check("ImportKeyMaterial", r, "kms:ImportKeyMaterial", arn);
+    let r = c
+        .delete_imported_key_material(pb::DeleteImportedKeyMaterialRequest {
+            key_id: k.clone(),
+            key_material_id: None,
+        })
+        .await;
+    d.check(
+        "DeleteImportedKeyMaterial",
+        r,
+        "kms:DeleteImportedKeyMaterial",
+        arn,
+    );
     d
 }
 
