@@ -799,3 +799,47 @@ fn wycheproof_aes_256_kwp_vectors_through_the_two_step_unwrap() {
         "{valid} valid, {invalid} invalid"
     );
 }
+
+#[test]
+fn the_tests_kwp_wrapper_reproduces_rfc_5649_section_6() {
+    // RFC 5649's examples use a 192-bit KEK, which the two-step algorithms
+    // never use, so they cannot go through `unwrap_key_material`: they
+    // check the independent wrapper these tests rely on instead (kmsd's
+    // AES-256 unwrap meets Wycheproof's vectors above).
+    let kek = hex::decode("5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8").expect("hex");
+    let kek: [u8; 24] = kek.try_into().expect("24 bytes");
+    for (key, wrapped) in [
+        (
+            "c37b7e6492584340bed12207808941155068f738",
+            "138bdeaa9b8fa7fc61f97742e72248ee5ae6ae5360d1ae6a5f54f373fa543b6a",
+        ),
+        ("466f7250617369", "afbeb0f07dfbf5419200f2ccb50bb24f"),
+    ] {
+        let out = aes_kw::KekAes192::from(kek)
+            .wrap_with_padding_vec(&hex::decode(key).expect("hex"))
+            .expect("wrap");
+        assert_eq!(hex::encode(out), wrapped);
+    }
+}
+
+#[test]
+fn random_input_of_any_length_is_refused_without_panic() {
+    let mut buf = vec![0u8; 1200];
+    for alg in [
+        A::RsaesOaepSha1,
+        A::RsaesOaepSha256,
+        A::RsaAesKeyWrapSha1,
+        A::RsaAesKeyWrapSha256,
+        A::RsaesPkcs1V15,
+        A::Sm2Pke,
+    ] {
+        for len in (0..40).chain([255, 256, 257, 263, 264, 272, 280, 300, 512, 1200]) {
+            crate::crypto::fill_random(&mut buf[..len]).expect("rng");
+            assert_eq!(
+                unwrap(W::Rsa2048, alg, &buf[..len]).err(),
+                Some(CryptoError::Open),
+                "{alg} {len}"
+            );
+        }
+    }
+}
