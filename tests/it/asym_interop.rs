@@ -41,23 +41,24 @@ use pb::SigningAlgorithmSpec as Alg;
 // ---------------------------------------------------------------------------
 // openssl
 
-/// A scratch directory for openssl's input and output files.
-struct Scratch {
+/// A scratch directory for openssl's input and output files (byok.rs
+/// adds its own helpers to it).
+pub(crate) struct Scratch {
     dir: tempfile::TempDir,
 }
 
 impl Scratch {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("tempdir"),
         }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    fn write(&self, name: &str, bytes: &[u8]) -> String {
+    pub(crate) fn write(&self, name: &str, bytes: &[u8]) -> String {
         let p = self.path(name);
         std::fs::write(&p, bytes).expect("write scratch file");
         p.to_string_lossy().into_owned()
@@ -73,7 +74,7 @@ impl Scratch {
 
     /// Runs `openssl ARGS` in the scratch dir; Ok(stdout) when it exits 0,
     /// Err(stdout + stderr) otherwise.
-    fn try_openssl(&self, args: &[&str]) -> Result<Vec<u8>, String> {
+    pub(crate) fn try_openssl(&self, args: &[&str]) -> Result<Vec<u8>, String> {
         let out = Command::new("openssl")
             .args(args)
             .current_dir(self.dir.path())
@@ -91,7 +92,7 @@ impl Scratch {
     }
 
     #[track_caller]
-    fn openssl(&self, args: &[&str]) -> Vec<u8> {
+    pub(crate) fn openssl(&self, args: &[&str]) -> Vec<u8> {
         self.try_openssl(args)
             .unwrap_or_else(|e| panic!("openssl {args:?} failed:\n{e}"))
     }

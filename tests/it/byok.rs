@@ -19,8 +19,6 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use kmsd::backend::{LocalBackend, MaterialBackend, WRAPPING_KEY_LABEL};
@@ -141,51 +139,10 @@ pub fn wrap(spki: &[u8], alg: WAlg, material: &[u8]) -> Vec<u8> {
 // ---------------------------------------------------------------------------
 // openssl: asymmetric material and signature checks.
 
-/// A scratch directory for openssl's files.
-pub struct Scratch {
-    dir: tempfile::TempDir,
-}
+pub(crate) use crate::asym_interop::Scratch;
 
+/// BYOK's helpers on the openssl scratch directory of asym_interop.rs.
 impl Scratch {
-    pub fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> String {
-        let p = self.path(name);
-        std::fs::write(&p, bytes).expect("write scratch file");
-        p.to_string_lossy().into_owned()
-    }
-
-    fn try_openssl(&self, args: &[&str]) -> Result<Vec<u8>, String> {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .expect("run openssl (is it installed? `make deps` installs it)");
-        if out.status.success() {
-            Ok(out.stdout)
-        } else {
-            Err(format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
-    }
-
-    #[track_caller]
-    fn openssl(&self, args: &[&str]) -> Vec<u8> {
-        self.try_openssl(args)
-            .unwrap_or_else(|e| panic!("openssl {args:?} failed:\n{e}"))
-    }
-
     /// A fresh private key from `openssl genpkey`, as PKCS#8 DER (through
     /// `openssl pkcs8 -topk8 -nocrypt`, as AWS's import guide does: OpenSSL
     /// 3.0's `genpkey -outform DER` writes the traditional SEC1 / PKCS#1
@@ -1830,29 +1787,7 @@ async fn several_materials_and_rotation_are_refused_where_aws_refuses_them() {
 // ---------------------------------------------------------------------------
 // 9. At rest.
 
-/// Every regular file under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_owned()];
-    while let Some(d) = todo.pop() {
-        for entry in std::fs::read_dir(&d).expect("read dir") {
-            let path = entry.expect("dir entry").path();
-            let ft = std::fs::symlink_metadata(&path)
-                .expect("metadata")
-                .file_type();
-            if ft.is_dir() {
-                todo.push(path);
-            } else if ft.is_file() {
-                out.push(path);
-            }
-        }
-    }
-    out
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
-}
+use crate::at_rest::{contains, files_under};
 
 /// The secret's bytes, as hex, and (for long ones) a 32-byte window from
 /// its middle, raw and hex.
