@@ -1,4 +1,4 @@
-//! Generates the gRPC code (client and server stubs) for `kms/v1/*.proto`
+//! Generates the gRPC code (client and server stubs) for `kms/v1/*.proto` and `hsm/v1/hsm.proto`
 //! and a file-descriptor set that the server hands to gRPC reflection (so
 //! `grpcurl` can list and call methods).
 
@@ -20,7 +20,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_descriptor_set_path(out_dir.join("kms_descriptor.bin"))
         .skip_debug(redacted)
         .compile_protos(&["kms/v1/kms.proto", "kms/v1/identity.proto"], &["."])?;
+    // hsm-sim's API (kmsd's HSM backend is its client). The session token
+    // and key-operation payloads get a redacting `Debug` too.
+    tonic_prost_build::configure()
+        .skip_debug([
+            "hsm.v1.LoginRequest",
+            "hsm.v1.LoginResponse",
+            "hsm.v1.LogoutRequest",
+            "hsm.v1.GenerateKeyRequest",
+            "hsm.v1.EncryptRequest",
+            "hsm.v1.DecryptRequest",
+            "hsm.v1.DecryptResponse",
+            "hsm.v1.FindKeysRequest",
+            "hsm.v1.DestroyKeyRequest",
+            "hsm.v1.WrappedKey",
+        ])
+        .compile_protos(&["hsm/v1/hsm.proto"], &["."])?;
     // Only the .proto files: the crate's own sources do not feed codegen.
     println!("cargo:rerun-if-changed=kms");
+    println!("cargo:rerun-if-changed=hsm");
     Ok(())
 }

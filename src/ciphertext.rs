@@ -28,7 +28,7 @@
 
 use std::collections::HashMap;
 
-use crate::backend::MaterialHandle;
+use crate::backend::{BackendError, MaterialHandle, RemoteAead};
 use crate::crypto::{NONCE_LEN, SALT_LEN, TAG_LEN};
 use crate::error::{KmsError, KmsResult};
 use crate::model::KeyId;
@@ -195,6 +195,60 @@ pub fn seal(
         .seal_into(&salt, &aad, plaintext, &mut blob)
         .map_err(KmsError::internal)?;
     Ok(blob)
+}
+
+/// Seals `plaintext` into a v2 blob through material held outside this
+/// process (an HSM): the same layout as [`seal`], the salt random and bound
+/// in the additional data, the AEAD done remotely directly under the
+/// material. An unreachable HSM is an error of its own (`unavailable`),
+/// not a crypto failure.
+pub async fn seal_remote(
+    header: BlobHeader,
+    material: &dyn RemoteAead,
+    ctx: &CanonicalContext,
+    plaintext: &[u8],
+    unavailable: fn(BackendError) -> KmsError,
+) -> KmsResult<Vec<u8>> {
+    let mut salt = [0u8; SALT_LEN];
+    crate::crypto::fill_random(&mut salt).map_err(KmsError::internal)?;
+    let mut blob = Vec::with_capacity(MIN_BLOB_LEN + plaintext.len());
+    blob.extend_from_slice(&header.encode(FORMAT_V2));
+    blob.extend_from_slice(&salt);
+    let aad = aad(&blob, ctx);
+    let sealed = material.seal(&aad, plaintext).await.map_err(|e| match e {
+        e @ BackendError::Unavailable(_) => unavailable(e),
+        e => KmsError::internal(e),
+    })?;
+    if sealed.len() != NONCE_LEN + plaintext.len() + TAG_LEN {
+        return Err(KmsError::internal(
+            "the HSM returned a malformed ciphertext",
+        ));
+    }
+    blob.extend_from_slice(&sealed);
+    Ok(blob)
+}
+
+/// Opens a v2 blob sealed by [`seal_remote`] (HSM material exists only in
+/// v2). Any failure but an unreachable HSM is InvalidCiphertextException.
+pub async fn open_remote(
+    material: &dyn RemoteAead,
+    ctx: &CanonicalContext,
+    blob: &[u8],
+    unavailable: fn(BackendError) -> KmsError,
+) -> KmsResult<Plaintext> {
+    match blob.first() {
+        Some(&FORMAT_V2) if blob.len() >= MIN_BLOB_LEN => {
+            let (h, sealed) = blob.split_at(HEADER_LEN);
+            material
+                .open(&aad(h, ctx), sealed)
+                .await
+                .map_err(|e| match e {
+                    e @ BackendError::Unavailable(_) => unavailable(e),
+                    _ => invalid(),
+                })
+        }
+        _ => Err(invalid()),
+    }
 }
 
 /// Opens a blob (either format) whose header has been parsed and whose

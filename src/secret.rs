@@ -210,6 +210,34 @@ impl fmt::Debug for Plaintext {
     }
 }
 
+/// A password (a custom key store's `kmsuser` password): wiped on drop,
+/// printed as `[REDACTED]`, never `Clone`.
+pub struct Password(String);
+
+impl Password {
+    /// Takes a password the caller gave; it is wiped when this drops.
+    pub fn new(text: String) -> Self {
+        Self(text)
+    }
+
+    /// The password.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Drop for Password {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password([REDACTED])")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -306,6 +306,14 @@ noop_service! {
         import_key_material(ImportKeyMaterialRequest) -> ImportKeyMaterialResponse;
         delete_imported_key_material(DeleteImportedKeyMaterialRequest)
             -> DeleteImportedKeyMaterialResponse;
+        create_custom_key_store(CreateCustomKeyStoreRequest) -> CreateCustomKeyStoreResponse;
+        describe_custom_key_stores(DescribeCustomKeyStoresRequest)
+            -> DescribeCustomKeyStoresResponse;
+        update_custom_key_store(UpdateCustomKeyStoreRequest) -> UpdateCustomKeyStoreResponse;
+        connect_custom_key_store(ConnectCustomKeyStoreRequest) -> ConnectCustomKeyStoreResponse;
+        disconnect_custom_key_store(DisconnectCustomKeyStoreRequest)
+            -> DisconnectCustomKeyStoreResponse;
+        delete_custom_key_store(DeleteCustomKeyStoreRequest) -> DeleteCustomKeyStoreResponse;
         create_key(CreateKeyRequest) -> CreateKeyResponse;
         list_keys(ListKeysRequest) -> ListKeysResponse;
         update_key_description(UpdateKeyDescriptionRequest) -> UpdateKeyDescriptionResponse;

@@ -159,6 +159,9 @@ aws_enums! {
     AlgorithmSpec => "ALGORITHM_SPEC_", UpperSnake;
     WrappingKeySpec => "WRAPPING_KEY_SPEC_", UpperSnake;
     ImportType => "IMPORT_TYPE_", UpperSnake;
+    ConnectionStateType => "CONNECTION_STATE_TYPE_", UpperSnake;
+    ConnectionErrorCodeType => "CONNECTION_ERROR_CODE_TYPE_", UpperSnake;
+    CustomKeyStoreType => "CUSTOM_KEY_STORE_TYPE_", UpperSnake;
     GrantOperation => "GRANT_OPERATION_", Pascal;
 }
 
@@ -218,6 +221,9 @@ mod tests {
             AlgorithmSpec => "ALGORITHM_SPEC_",
             WrappingKeySpec => "WRAPPING_KEY_SPEC_",
             ImportType => "IMPORT_TYPE_",
+            ConnectionStateType => "CONNECTION_STATE_TYPE_",
+            ConnectionErrorCodeType => "CONNECTION_ERROR_CODE_TYPE_",
+            CustomKeyStoreType => "CUSTOM_KEY_STORE_TYPE_",
             GrantOperation => "GRANT_OPERATION_",
         }
     }

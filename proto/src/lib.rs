@@ -3,6 +3,10 @@
 //! - [`kms::v1`]: the generated protobuf messages, client and server stubs
 //!   (tonic/prost), and the file-descriptor set for gRPC reflection;
 //!   messages that carry plaintext have a redacting `Debug`.
+//! - [`hsm::v1`]: hsm-sim's API (the simulated HSM cluster), spoken by
+//!   hsm-sim nodes to each other and by kmsd's HSM key-material backend;
+//!   messages carrying a password, session token or plaintext have a
+//!   redacting `Debug`.
 //! - [`aws_enum`]: the one table between the proto enums and the AWS
 //!   spellings (`KEY_SPEC_SYMMETRIC_DEFAULT` ⇄ `SYMMETRIC_DEFAULT`,
 //!   `GRANT_OPERATION_RE_ENCRYPT_FROM` ⇄ `ReEncryptFrom`), used by kmsd's
@@ -84,6 +88,87 @@ pub mod kms {
         impl fmt::Debug for Redacted {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(f, "[REDACTED; {} bytes]", self.0)
+            }
+        }
+    }
+}
+
+/// `hsm.v1`: the hsm-sim node API (`Hsm` for crypto users, `Cluster` between
+/// nodes).
+#[allow(clippy::all, missing_docs)]
+pub mod hsm {
+    pub mod v1 {
+        tonic::include_proto!("hsm.v1");
+
+        use std::fmt;
+
+        struct Redacted(usize);
+
+        impl fmt::Debug for Redacted {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "[REDACTED; {} bytes]", self.0)
+            }
+        }
+
+        // Passwords, session tokens and plaintexts print as their length
+        // only.
+        macro_rules! redacted_debug {
+            ($($ty:ident { $($field:ident: $how:ident),* $(,)? })*) => {$(
+                impl fmt::Debug for $ty {
+                    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.debug_struct(stringify!($ty))
+                            $(.field(stringify!($field), &redacted_debug!(@$how self.$field)))*
+                            .finish()
+                    }
+                }
+            )*};
+            (@secret $e:expr) => { Redacted($e.len()) };
+            (@shown $e:expr) => { &$e };
+        }
+
+        redacted_debug! {
+            LoginRequest { username: shown, password: secret }
+            LoginResponse { session: secret }
+            LogoutRequest { session: secret }
+            GenerateKeyRequest { session: secret, label: shown }
+            EncryptRequest { session: secret, handle: shown, plaintext: secret, aad: shown }
+            DecryptRequest { session: secret, handle: shown, ciphertext: shown, aad: shown }
+            DecryptResponse { plaintext: secret }
+            FindKeysRequest { session: secret, label: shown }
+            DestroyKeyRequest { session: secret, handle: shown }
+            WrappedKey { key: shown, wrapped_material: secret }
+        }
+
+        #[cfg(test)]
+        mod tests {
+            use super::*;
+
+            #[test]
+            fn secrets_never_print() {
+                let r = LoginRequest {
+                    username: "kmsuser".into(),
+                    password: "hunter2-secret".into(),
+                };
+                let d = format!("{r:?}");
+                assert!(d.contains("kmsuser") && !d.contains("hunter2"), "{d}");
+                let e = EncryptRequest {
+                    session: b"sess-token-bytes".to_vec(),
+                    handle: "h1".into(),
+                    plaintext: b"the-data-key".to_vec(),
+                    aad: b"ad".to_vec(),
+                };
+                let d = format!("{e:?}");
+                assert!(
+                    !d.contains("115, 101") && d.contains("REDACTED; 12 bytes"),
+                    "{d}"
+                );
+                let p = DecryptResponse {
+                    plaintext: b"the-data-key".to_vec(),
+                };
+                assert_eq!(
+                    format!("{p:?}"),
+                    "DecryptResponse { plaintext: [REDACTED; 12 bytes] }"
+                );
             }
         }
     }

@@ -507,6 +507,32 @@ call!(DeleteImportedKeyMaterialRequest => DeleteImportedKeyMaterialResponse, Del
     })
 });
 
+// ---------------------------------------------------------------- custom key stores
+
+call!(CreateCustomKeyStoreRequest => CreateCustomKeyStoreResponse, CreateCustomKeyStore, |api, caller, r| {
+    api.kms.create_custom_key_store(caller, r).await
+});
+
+call!(DescribeCustomKeyStoresRequest => DescribeCustomKeyStoresResponse, DescribeCustomKeyStores, |api, caller, r| {
+    api.kms.describe_custom_key_stores(caller, r).await
+});
+
+call!(UpdateCustomKeyStoreRequest => (), UpdateCustomKeyStore, |api, caller, r| {
+    api.kms.update_custom_key_store(caller, r).await
+});
+
+call!(ConnectCustomKeyStoreRequest => (), ConnectCustomKeyStore, |api, caller, r| {
+    api.kms.connect_custom_key_store(caller, r.0).await
+});
+
+call!(DisconnectCustomKeyStoreRequest => (), DisconnectCustomKeyStore, |api, caller, r| {
+    api.kms.disconnect_custom_key_store(caller, r.0).await
+});
+
+call!(DeleteCustomKeyStoreRequest => (), DeleteCustomKeyStore, |api, caller, r| {
+    api.kms.delete_custom_key_store(caller, r.0).await
+});
+
 // ---------------------------------------------------------------- IAM-lite
 
 call!(PutPrincipalPolicyRequest => (), PutPrincipalPolicy, |api, caller, r| {

@@ -444,3 +444,42 @@ pub struct DeleteImportedKeyMaterialResponse {
     /// KeyMaterialId of the deleted material.
     pub key_material_id: String,
 }
+
+// ---------------------------------------------------------------- custom key stores
+
+/// CreateCustomKeyStore.
+#[derive(Debug, Clone)]
+pub struct CreateCustomKeyStoreResponse {
+    /// CustomKeyStoreId.
+    pub custom_key_store_id: String,
+}
+
+/// One entry of DescribeCustomKeyStores.
+#[derive(Debug, Clone)]
+pub struct CustomKeyStoresListEntry {
+    /// CustomKeyStoreId.
+    pub custom_key_store_id: String,
+    /// CustomKeyStoreName.
+    pub custom_key_store_name: String,
+    /// CloudHsmClusterId.
+    pub cloud_hsm_cluster_id: String,
+    /// TrustAnchorCertificate (PEM).
+    pub trust_anchor_certificate: String,
+    /// ConnectionState, as AWS spells it (`CONNECTED`, ...).
+    pub connection_state: &'static str,
+    /// ConnectionErrorCode, as AWS spells it, when there is one.
+    pub connection_error_code: Option<&'static str>,
+    /// CreationDate, Unix ms.
+    pub creation_date_ms: i64,
+    /// CustomKeyStoreType (`AWS_CLOUDHSM`).
+    pub custom_key_store_type: &'static str,
+}
+
+/// DescribeCustomKeyStores.
+#[derive(Debug, Clone)]
+pub struct DescribeCustomKeyStoresResponse {
+    /// The stores.
+    pub custom_key_stores: Vec<CustomKeyStoresListEntry>,
+    /// NextMarker.
+    pub next_marker: Option<String>,
+}

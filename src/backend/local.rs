@@ -35,6 +35,15 @@ pub struct LocalBackend {
 }
 
 impl LocalBackend {
+    /// A key kmsd uses for its own purposes (e.g. authenticating grant
+    /// tokens), derived deterministically from the root key under `label`
+    /// so it is the same after a restart. Not KMS key material: the core
+    /// holds these bytes. (The local backend's alone: an HSM-held store
+    /// has no root key to derive from.)
+    pub fn derive_service_key(&self, label: &str) -> KeyMaterial {
+        derive_key(&self.root, label)
+    }
+
     /// The backend for the data directory of `store`: checks `root`
     /// against the store's check value (writing it on first use).
     pub fn open(root: RootKey, store: &Store) -> Result<Self, BackendError> {
@@ -160,10 +169,6 @@ impl MaterialBackend for LocalBackend {
             spec: record.spec,
             material,
         }))
-    }
-
-    fn derive_service_key(&self, label: &str) -> KeyMaterial {
-        derive_key(&self.root, label)
     }
 
     fn import(

@@ -23,9 +23,12 @@
 //! far. [`root`] holds what belongs to the root key itself: the check value
 //! that detects a wrong root key, and derivation of kmsd's own keys.
 
+pub mod hsm;
 pub mod local;
 pub mod root;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::crypto::{CryptoError, SALT_LEN};
@@ -85,6 +88,11 @@ pub enum BackendError {
     /// unfinished rewrap of this data directory moves to.
     #[error("an unfinished rewrap of this data directory moves to another new root key: run it again with that key")]
     RewrapOtherTarget,
+    /// The material is held outside this process (an HSM cluster) and
+    /// could not be reached: the store is not connected, or no node of its
+    /// cluster answered. Says which store; never why a crypto step failed.
+    #[error("key material is unavailable: {0}")]
+    Unavailable(String),
     /// Reading or writing the root key's check value failed.
     #[error("{0}")]
     Store(#[from] StoreError),
@@ -118,11 +126,6 @@ pub trait MaterialBackend: Send + Sync {
         key_id: &KeyId,
         record: &MaterialVersion,
     ) -> Result<Arc<dyn MaterialHandle>, BackendError>;
-
-    /// A key kmsd uses for its own purposes (e.g. authenticating grant
-    /// tokens), derived deterministically under `label` so it is the same
-    /// after a restart. Not KMS key material: the core holds these bytes.
-    fn derive_service_key(&self, label: &str) -> KeyMaterial;
 
     /// Takes imported `material` (already unwrapped and checked by the
     /// core: the stored encoding of `spec`) as version `version` of key
@@ -192,6 +195,27 @@ pub trait MaterialBackend: Send + Sync {
             backend: self.name(),
         })
     }
+}
+
+/// What an asynchronous backend operation returns.
+pub type BackendFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, BackendError>> + Send + 'a>>;
+
+/// The AEAD of symmetric material held outside this process (an HSM):
+/// each call is a network round trip, so the core awaits it on the async
+/// thread instead of calling [`MaterialHandle::seal_into`] /
+/// [`MaterialHandle::open`], which would block.
+///
+/// The remote side seals directly under the material with AES-256-GCM and
+/// a 96-bit nonce it draws itself (CloudHSM's AES-GCM offers no per-blob
+/// key derivation); the blob's salt is still random and still bound in
+/// `aad` (docs/hsm.md).
+pub trait RemoteAead: Send + Sync {
+    /// Seals `plaintext` with `aad`; returns `nonce || ciphertext || tag`.
+    fn seal<'a>(&'a self, aad: &'a [u8], plaintext: &'a [u8]) -> BackendFuture<'a, Vec<u8>>;
+
+    /// Opens `nonce || ciphertext || tag` with `aad`. An authentication
+    /// failure is `Crypto` (opaque); an unreachable HSM is `Unavailable`.
+    fn open<'a>(&'a self, aad: &'a [u8], sealed: &'a [u8]) -> BackendFuture<'a, Plaintext>;
 }
 
 /// One loaded material version. Cached by the core and shared across
@@ -292,6 +316,13 @@ pub trait MaterialHandle: Send + Sync {
         None
     }
 
+    /// `Some` for material held outside this process: the core then seals
+    /// and opens blobs through it (awaiting the round trip) and never calls
+    /// `seal_into` / `open` / `open_v1`.
+    fn remote(&self) -> Option<&dyn RemoteAead> {
+        None
+    }
+
     /// The backend's name (for `Unsupported`).
     fn backend_name(&self) -> &'static str;
 
@@ -368,6 +399,7 @@ mod tests {
             "decapsulate"
         ));
         assert!(h.public_key().is_none());
+        assert!(h.remote().is_none());
         let msg = h
             .mac(MacAlgorithm::HmacSha256, b"m")
             .unwrap_err()

@@ -255,6 +255,10 @@ struct DataDirArgs {
     /// worth, --rate-limit-rps).
     #[arg(long)]
     rate_limit_burst: Option<u32>,
+    /// An HSM cluster custom key stores may use: CLUSTER_ID=ADDR[,ADDR…]
+    /// (each ADDR host:port of one hsm-sim node). Repeatable.
+    #[arg(long = "hsm-cluster", value_name = "CLUSTER_ID=ADDR[,ADDR…]")]
+    hsm_cluster: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -352,7 +356,14 @@ fn main() -> ExitCode {
 
 /// The configuration the data-directory flags describe.
 fn server_config(args: &DataDirArgs, env: EnvKeys) -> Result<ServerConfig, String> {
+    let mut hsm_clusters = kmsd::backend::hsm::HsmClusters::default();
+    for value in &args.hsm_cluster {
+        hsm_clusters
+            .add_flag(value)
+            .map_err(|e| format!("--hsm-cluster {value}: {e}"))?;
+    }
     let kms_config = KmsConfig {
+        hsm_clusters,
         region: args.region.clone(),
         cache_capacity: args.cache_capacity,
         limits: Limits {

@@ -107,6 +107,14 @@ fn check_algorithm(
     Ok(alg)
 }
 
+/// The error for HSM-held material whose cluster did not answer (every
+/// node tried): DependencyTimeoutException, which AWS clients retry.
+fn hsm_unavailable(e: crate::backend::BackendError) -> KmsError {
+    KmsError::DependencyTimeout(format!(
+        "The HSM cluster holding the key material did not answer ({e}); retry later"
+    ))
+}
+
 /// What Decrypt and the source side of ReEncrypt ask of a blob.
 struct OpenBlob<'a> {
     op: Operation,
@@ -172,7 +180,12 @@ impl Inner {
             key_id: key.id,
             version,
         };
-        let blob = ciphertext::seal(header, &*material, ctx, plaintext)?;
+        let blob = match material.remote() {
+            Some(remote) => {
+                ciphertext::seal_remote(header, remote, ctx, plaintext, hsm_unavailable).await?
+            }
+            None => ciphertext::seal(header, &*material, ctx, plaintext)?,
+        };
         Ok((blob, self.material_id_of(key, version).await?))
     }
 
@@ -302,7 +315,10 @@ impl Inner {
             ));
         }
         let material = self.material(key.id, header.version).await?;
-        let plaintext = ciphertext::open(&*material, ctx, blob)?;
+        let plaintext = match material.remote() {
+            Some(remote) => ciphertext::open_remote(remote, ctx, blob, hsm_unavailable).await?,
+            None => ciphertext::open(&*material, ctx, blob)?,
+        };
         let key_material_id = self.material_id_of(&key, header.version).await?;
         Ok(Opened {
             plaintext,

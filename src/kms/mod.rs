@@ -24,6 +24,7 @@ mod aliases;
 mod authz;
 pub mod cache;
 mod crypto_ops;
+pub mod custom_key_stores;
 mod data_key_pairs;
 mod deletion;
 mod encapsulation;
@@ -51,7 +52,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::authz::Policy;
-use crate::backend::{MaterialBackend, MaterialHandle};
+use crate::backend::{LocalBackend, MaterialBackend, MaterialHandle};
 use crate::clock::Clock;
 use crate::error::{KmsError, KmsResult};
 use crate::model::ids::{alias_arn, key_arn, printable};
@@ -107,6 +108,9 @@ pub struct KmsConfig {
     pub limits: Limits,
     /// Per-account request-rate limit; `None`: none.
     pub rate_limit: Option<RateLimit>,
+    /// Where the HSM clusters custom key stores may use are
+    /// (`--hsm-cluster`).
+    pub hsm_clusters: crate::backend::hsm::HsmClusters,
 }
 
 impl Default for KmsConfig {
@@ -116,6 +120,7 @@ impl Default for KmsConfig {
             cache_capacity: 100_000,
             limits: Limits::default(),
             rate_limit: None,
+            hsm_clusters: Default::default(),
         }
     }
 }
@@ -172,10 +177,12 @@ pub(crate) struct Inner {
 }
 
 impl Kms {
-    /// A core over an opened store, with key material in `backend`.
+    /// A core over an opened store, with kmsd's own key material (and the
+    /// keys it derives for itself) in `backend`; keys in custom key stores
+    /// have theirs in the stores' HSM backends (`custom_key_stores`).
     pub fn new(
         store: Store,
-        backend: Arc<dyn MaterialBackend>,
+        backend: Arc<LocalBackend>,
         config: KmsConfig,
         clock: Arc<dyn Clock>,
     ) -> Self {

@@ -588,3 +588,67 @@ pub struct DeleteImportedKeyMaterialRequest {
     /// KeyMaterialId (the current material when not given).
     pub key_material_id: Option<String>,
 }
+
+// ---------------------------------------------------------------- custom key stores
+
+/// CreateCustomKeyStore.
+#[derive(Debug, Default)]
+pub struct CreateCustomKeyStoreRequest {
+    /// CustomKeyStoreName (1–256 characters, unique in the account).
+    pub custom_key_store_name: String,
+    /// CloudHsmClusterId (19–24 characters; a cluster kmsd was told of
+    /// with `--hsm-cluster`).
+    pub cloud_hsm_cluster_id: Option<String>,
+    /// TrustAnchorCertificate: PEM of the cluster's CA certificate.
+    pub trust_anchor_certificate: Option<String>,
+    /// KeyStorePassword: the `kmsuser` password (7–32 characters).
+    pub key_store_password: Option<crate::secret::Password>,
+    /// CustomKeyStoreType as AWS spells it (`AWS_CLOUDHSM` when not
+    /// given; `EXTERNAL_KEY_STORE` is UnsupportedOperationException).
+    pub custom_key_store_type: Option<String>,
+}
+
+/// DescribeCustomKeyStores.
+#[derive(Debug, Clone, Default)]
+pub struct DescribeCustomKeyStoresRequest {
+    /// CustomKeyStoreId (at most one of id and name).
+    pub custom_key_store_id: Option<String>,
+    /// CustomKeyStoreName.
+    pub custom_key_store_name: Option<String>,
+    /// Paging.
+    pub page: Page,
+}
+
+/// UpdateCustomKeyStore.
+#[derive(Debug, Default)]
+pub struct UpdateCustomKeyStoreRequest {
+    /// CustomKeyStoreId.
+    pub custom_key_store_id: String,
+    /// NewCustomKeyStoreName.
+    pub new_custom_key_store_name: Option<String>,
+    /// KeyStorePassword (tells kmsd the current `kmsuser` password; the
+    /// store must be disconnected).
+    pub key_store_password: Option<crate::secret::Password>,
+    /// CloudHsmClusterId (a related cluster; the store must be
+    /// disconnected).
+    pub cloud_hsm_cluster_id: Option<String>,
+}
+
+/// ConnectCustomKeyStore, DisconnectCustomKeyStore, DeleteCustomKeyStore.
+#[derive(Debug, Clone, Default)]
+pub struct CustomKeyStoreIdRequest {
+    /// CustomKeyStoreId.
+    pub custom_key_store_id: String,
+}
+
+/// ConnectCustomKeyStore.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectCustomKeyStoreRequest(pub CustomKeyStoreIdRequest);
+
+/// DisconnectCustomKeyStore.
+#[derive(Debug, Clone, Default)]
+pub struct DisconnectCustomKeyStoreRequest(pub CustomKeyStoreIdRequest);
+
+/// DeleteCustomKeyStore.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteCustomKeyStoreRequest(pub CustomKeyStoreIdRequest);

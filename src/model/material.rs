@@ -66,12 +66,15 @@ pub enum MaterialLocation {
         /// it, and only for this key id and version.
         sealed: SealedBlob,
     },
-    /// Held by an HSM cluster; kmsd keeps only the reference.
+    /// Held by the HSM cluster of a custom key store; kmsd keeps only the
+    /// reference.
     #[serde(rename = "HSM")]
     Hsm {
-        /// Which cluster.
-        cluster: String,
-        /// The cluster's handle (label) for the key object.
+        /// The custom key store (`cks-…`) whose cluster holds it (its
+        /// cluster id can change with UpdateCustomKeyStore; the store
+        /// cannot).
+        custom_key_store_id: String,
+        /// The cluster's handle for the key object.
         handle: String,
     },
     /// No material (pending import, or erased on expiry).
@@ -212,7 +215,7 @@ mod tests {
         m.origin = MaterialOrigin::Imported;
         m.expires_ms = Some(5);
         m.location = MaterialLocation::Hsm {
-            cluster: "c1".into(),
+            custom_key_store_id: "cks-1234567890abcdef0".into(),
             handle: "h".into(),
         };
         let text = serde_json::to_string(&m).expect("json");

@@ -79,6 +79,13 @@ operations! {
     GetParametersForImport => "kms:GetParametersForImport", NotPendingDeletion;
     ImportKeyMaterial => "kms:ImportKeyMaterial", NotPendingDeletion;
     DeleteImportedKeyMaterial => "kms:DeleteImportedKeyMaterial", NotPendingDeletion;
+    // Custom key stores: no key resource (IAM policies only, as in AWS).
+    CreateCustomKeyStore => "kms:CreateCustomKeyStore", Any;
+    DescribeCustomKeyStores => "kms:DescribeCustomKeyStores", Any;
+    UpdateCustomKeyStore => "kms:UpdateCustomKeyStore", Any;
+    ConnectCustomKeyStore => "kms:ConnectCustomKeyStore", Any;
+    DisconnectCustomKeyStore => "kms:DisconnectCustomKeyStore", Any;
+    DeleteCustomKeyStore => "kms:DeleteCustomKeyStore", Any;
     // kmsd's IAM-lite IdentityService: inline identity policies.
     PutPrincipalPolicy => "iam:PutPrincipalPolicy", Any;
     GetPrincipalPolicy => "iam:GetPrincipalPolicy", Any;

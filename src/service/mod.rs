@@ -131,6 +131,14 @@ grpc_door!(KeyManagementService {
     import_key_material(ImportKeyMaterialRequest) -> ImportKeyMaterialResponse;
     delete_imported_key_material(DeleteImportedKeyMaterialRequest)
         -> DeleteImportedKeyMaterialResponse;
+    create_custom_key_store(CreateCustomKeyStoreRequest) -> CreateCustomKeyStoreResponse;
+    describe_custom_key_stores(DescribeCustomKeyStoresRequest)
+        -> DescribeCustomKeyStoresResponse;
+    update_custom_key_store(UpdateCustomKeyStoreRequest) -> UpdateCustomKeyStoreResponse;
+    connect_custom_key_store(ConnectCustomKeyStoreRequest) -> ConnectCustomKeyStoreResponse;
+    disconnect_custom_key_store(DisconnectCustomKeyStoreRequest)
+        -> DisconnectCustomKeyStoreResponse;
+    delete_custom_key_store(DeleteCustomKeyStoreRequest) -> DeleteCustomKeyStoreResponse;
 });
 
 grpc_door!(IdentityService {

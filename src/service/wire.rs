@@ -10,6 +10,7 @@ use crate::api::{self, Call};
 use crate::error::KmsResult;
 use crate::kms::validate::validation;
 use crate::model::{KeyManager, KeyMaterialState, KeyMetadata};
+use crate::proto::aws_enum::AwsEnum;
 use crate::proto::kms::v1 as pb;
 use crate::secret::Plaintext;
 
@@ -90,6 +91,10 @@ empty_responses!(
     DisableKeyRotationResponse,
     PutPrincipalPolicyResponse,
     DeletePrincipalPolicyResponse,
+    UpdateCustomKeyStoreResponse,
+    ConnectCustomKeyStoreResponse,
+    DisconnectCustomKeyStoreResponse,
+    DeleteCustomKeyStoreResponse,
 );
 
 // ---------------------------------------------------------------- keys
@@ -1135,4 +1140,116 @@ impl FromApi<api::DeleteImportedKeyMaterialResponse> for pb::DeleteImportedKeyMa
             key_material_id: a.key_material_id,
         }
     }
+}
+
+// ---------------------------------------------------------------- custom key stores
+
+/// A password off the wire, straight into its zeroizing type.
+fn password(p: Option<String>) -> Option<crate::secret::Password> {
+    p.map(crate::secret::Password::new)
+}
+
+impl IntoApi for pb::CreateCustomKeyStoreRequest {
+    type Api = api::CreateCustomKeyStoreRequest;
+    fn into_api(self) -> KmsResult<api::CreateCustomKeyStoreRequest> {
+        let custom_key_store_type = match self.custom_key_store_type {
+            0 => None,
+            v => Some(
+                pb::CustomKeyStoreType::aws_name_of(v)
+                    .ok_or_else(|| {
+                        validation("customKeyStoreType", "Member must satisfy enum value set")
+                    })?
+                    .to_owned(),
+            ),
+        };
+        Ok(api::CreateCustomKeyStoreRequest {
+            custom_key_store_name: self.custom_key_store_name,
+            cloud_hsm_cluster_id: self.cloud_hsm_cluster_id,
+            trust_anchor_certificate: self.trust_anchor_certificate,
+            key_store_password: password(self.key_store_password),
+            custom_key_store_type,
+        })
+    }
+}
+
+impl FromApi<api::CreateCustomKeyStoreResponse> for pb::CreateCustomKeyStoreResponse {
+    fn from_api(a: api::CreateCustomKeyStoreResponse) -> Self {
+        pb::CreateCustomKeyStoreResponse {
+            custom_key_store_id: a.custom_key_store_id,
+        }
+    }
+}
+
+impl IntoApi for pb::DescribeCustomKeyStoresRequest {
+    type Api = api::DescribeCustomKeyStoresRequest;
+    fn into_api(self) -> KmsResult<api::DescribeCustomKeyStoresRequest> {
+        Ok(api::DescribeCustomKeyStoresRequest {
+            custom_key_store_id: self.custom_key_store_id,
+            custom_key_store_name: self.custom_key_store_name,
+            page: page(self.limit, self.marker),
+        })
+    }
+}
+
+impl FromApi<api::DescribeCustomKeyStoresResponse> for pb::DescribeCustomKeyStoresResponse {
+    fn from_api(a: api::DescribeCustomKeyStoresResponse) -> Self {
+        let (next_marker, truncated) = next(a.next_marker);
+        pb::DescribeCustomKeyStoresResponse {
+            custom_key_stores: a
+                .custom_key_stores
+                .into_iter()
+                .map(|e| pb::CustomKeyStoresListEntry {
+                    custom_key_store_id: e.custom_key_store_id,
+                    custom_key_store_name: e.custom_key_store_name,
+                    cloud_hsm_cluster_id: e.cloud_hsm_cluster_id,
+                    trust_anchor_certificate: e.trust_anchor_certificate,
+                    connection_state: pb::ConnectionStateType::wire_of(e.connection_state)
+                        .unwrap_or(0),
+                    connection_error_code: e
+                        .connection_error_code
+                        .and_then(pb::ConnectionErrorCodeType::wire_of)
+                        .unwrap_or(0),
+                    creation_date: Some(to_timestamp(e.creation_date_ms)),
+                    custom_key_store_type: pb::CustomKeyStoreType::wire_of(e.custom_key_store_type)
+                        .unwrap_or(0),
+                })
+                .collect(),
+            next_marker,
+            truncated,
+        }
+    }
+}
+
+impl IntoApi for pb::UpdateCustomKeyStoreRequest {
+    type Api = api::UpdateCustomKeyStoreRequest;
+    fn into_api(self) -> KmsResult<api::UpdateCustomKeyStoreRequest> {
+        Ok(api::UpdateCustomKeyStoreRequest {
+            custom_key_store_id: self.custom_key_store_id,
+            new_custom_key_store_name: self.new_custom_key_store_name,
+            key_store_password: password(self.key_store_password),
+            cloud_hsm_cluster_id: self.cloud_hsm_cluster_id,
+        })
+    }
+}
+
+/// Requests whose fields are exactly a CustomKeyStoreId.
+macro_rules! store_id_only {
+    ($($pb:ident => $api:ident;)+) => {
+        $(
+            impl IntoApi for pb::$pb {
+                type Api = api::$api;
+                fn into_api(self) -> KmsResult<api::$api> {
+                    Ok(api::$api(api::CustomKeyStoreIdRequest {
+                        custom_key_store_id: self.custom_key_store_id,
+                    }))
+                }
+            }
+        )+
+    };
+}
+
+store_id_only! {
+    ConnectCustomKeyStoreRequest => ConnectCustomKeyStoreRequest;
+    DisconnectCustomKeyStoreRequest => DisconnectCustomKeyStoreRequest;
+    DeleteCustomKeyStoreRequest => DeleteCustomKeyStoreRequest;
 }
