@@ -510,11 +510,16 @@ call!(DeleteImportedKeyMaterialRequest => DeleteImportedKeyMaterialResponse, Del
 // ---------------------------------------------------------------- custom key stores
 
 call!(CreateCustomKeyStoreRequest => CreateCustomKeyStoreResponse, CreateCustomKeyStore, |api, caller, r| {
-    api.kms.create_custom_key_store(caller, r).await
+    let custom_key_store_id = api.kms.create_custom_key_store(caller, r).await?;
+    Ok(CreateCustomKeyStoreResponse { custom_key_store_id })
 });
 
 call!(DescribeCustomKeyStoresRequest => DescribeCustomKeyStoresResponse, DescribeCustomKeyStores, |api, caller, r| {
-    api.kms.describe_custom_key_stores(caller, r).await
+    let (custom_key_stores, next_marker) = api.kms.describe_custom_key_stores(caller, r).await?;
+    Ok(DescribeCustomKeyStoresResponse {
+        custom_key_stores,
+        next_marker,
+    })
 });
 
 call!(UpdateCustomKeyStoreRequest => (), UpdateCustomKeyStore, |api, caller, r| {

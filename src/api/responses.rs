@@ -454,26 +454,8 @@ pub struct CreateCustomKeyStoreResponse {
     pub custom_key_store_id: String,
 }
 
-/// One entry of DescribeCustomKeyStores.
-#[derive(Debug, Clone)]
-pub struct CustomKeyStoresListEntry {
-    /// CustomKeyStoreId.
-    pub custom_key_store_id: String,
-    /// CustomKeyStoreName.
-    pub custom_key_store_name: String,
-    /// CloudHsmClusterId.
-    pub cloud_hsm_cluster_id: String,
-    /// TrustAnchorCertificate (PEM).
-    pub trust_anchor_certificate: String,
-    /// ConnectionState, as AWS spells it (`CONNECTED`, ...).
-    pub connection_state: &'static str,
-    /// ConnectionErrorCode, as AWS spells it, when there is one.
-    pub connection_error_code: Option<&'static str>,
-    /// CreationDate, Unix ms.
-    pub creation_date_ms: i64,
-    /// CustomKeyStoreType (`AWS_CLOUDHSM`).
-    pub custom_key_store_type: &'static str,
-}
+/// One entry of DescribeCustomKeyStores (the core's view, as it is).
+pub use crate::kms::custom_key_stores::CustomKeyStoreEntry as CustomKeyStoresListEntry;
 
 /// DescribeCustomKeyStores.
 #[derive(Debug, Clone)]

@@ -12,30 +12,50 @@ use super::request::{
     UpdateCustomKeyStoreRequest,
 };
 use super::{Caller, Kms};
-use crate::api::{CreateCustomKeyStoreResponse, DescribeCustomKeyStoresResponse};
 use crate::error::{KmsError, KmsResult};
+
+/// One custom key store as DescribeCustomKeyStores shows it.
+#[derive(Debug, Clone)]
+pub struct CustomKeyStoreEntry {
+    /// CustomKeyStoreId.
+    pub custom_key_store_id: String,
+    /// CustomKeyStoreName.
+    pub custom_key_store_name: String,
+    /// CloudHsmClusterId.
+    pub cloud_hsm_cluster_id: String,
+    /// TrustAnchorCertificate (PEM).
+    pub trust_anchor_certificate: String,
+    /// ConnectionState, as AWS spells it (`CONNECTED`, ...).
+    pub connection_state: &'static str,
+    /// ConnectionErrorCode, as AWS spells it, when there is one.
+    pub connection_error_code: Option<&'static str>,
+    /// CreationDate, Unix ms.
+    pub creation_date_ms: i64,
+    /// CustomKeyStoreType (`AWS_CLOUDHSM`).
+    pub custom_key_store_type: &'static str,
+}
 
 fn not_yet(op: &str) -> KmsError {
     KmsError::UnsupportedOperation(format!("{op} is not implemented yet"))
 }
 
 impl Kms {
-    /// CreateCustomKeyStore.
+    /// CreateCustomKeyStore: the new store's id.
     pub async fn create_custom_key_store(
         &self,
         caller: &Caller,
         req: CreateCustomKeyStoreRequest,
-    ) -> KmsResult<CreateCustomKeyStoreResponse> {
+    ) -> KmsResult<String> {
         let _ = (caller, req);
         Err(not_yet("CreateCustomKeyStore"))
     }
 
-    /// DescribeCustomKeyStores.
+    /// DescribeCustomKeyStores: one page of stores and the next marker.
     pub async fn describe_custom_key_stores(
         &self,
         caller: &Caller,
         req: DescribeCustomKeyStoresRequest,
-    ) -> KmsResult<DescribeCustomKeyStoresResponse> {
+    ) -> KmsResult<(Vec<CustomKeyStoreEntry>, Option<String>)> {
         let _ = (caller, req);
         Err(not_yet("DescribeCustomKeyStores"))
     }
