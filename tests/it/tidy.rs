@@ -12,7 +12,10 @@
 //!    name neither `tonic*` nor `prost*`, nor a door module
 //!    (`crate::service`, `crate::proto`, `crate::api`, `crate::http`,
 //!    `crate::json`): the doors sit above the core, the door-neutral `api`
-//!    layer too.
+//!    layer too. Nor `kms_proto`, with one exception: `src/backend/hsm/`,
+//!    the HSM backend, is a client of hsm-sim and speaks its protocol
+//!    (tonic, prost, `kms_proto::hsm`); that wire is the backend's own, not
+//!    a door, and it still names no door module.
 //! 2. **The core returns no wire type.** No core function's return type
 //!    names a `tonic*`/`prost*` (e.g. `prost_types::Timestamp`), `pb::` or
 //!    `proto::` type; no core module re-exports (`pub use`) a door item.
@@ -27,13 +30,18 @@
 //! 5. **No unexplained `unwrap()`/`expect(` outside tests.** Each needs a
 //!    `// INVARIANT: <why>` comment on its line, the line before, or in the
 //!    comment block directly above. Checked in every crate of the
-//!    workspace ([`UNWRAP_SCANNED`]: kmsd, kmsctl, kms-bench, kms-proto).
+//!    workspace ([`UNWRAP_SCANNED`]: kmsd, kmsctl, kms-bench, kms-proto,
+//!    hsm-sim).
 //!    Code in `#[cfg(test)]` items (and `#[cfg(test)] mod x;` files) is
 //!    exempt, as are `tests/` and `benches/`, and so is a call
 //!    `self.expect(..)` in a file that defines its own `fn expect` (kmsctl's
 //!    query parser: "expect this token", not Option's or Result's). The
 //!    unwraps that predate this rule are in [`UNWRAP_ALLOWLIST`], per file,
 //!    and that list may only shrink.
+//!
+//! 6. **Clients and hsm-sim build without the server.** kms-proto, kmsctl,
+//!    kms-bench and hsm-sim have neither kmsd nor RocksDB in their
+//!    dependency tree (`cargo tree` over the lock file).
 //!
 //! The scanner is lexical, not a parser: comments and the contents of
 //! string and char literals are blanked before matching, `#[cfg(test)]`
@@ -95,7 +103,13 @@ const SHIMS: &[(&str, &str)] = &[];
 /// with `// INVARIANT: <why it cannot fail>` or return an error instead.
 /// The source trees rule 5 reads: every crate of the workspace (the
 /// clients handle input from users and servers as much as kmsd does).
-const UNWRAP_SCANNED: &[&str] = &["src", "kmsctl/src", "kms-bench/src", "proto/src"];
+const UNWRAP_SCANNED: &[&str] = &[
+    "src",
+    "kmsctl/src",
+    "kms-bench/src",
+    "proto/src",
+    "hsm-sim/src",
+];
 
 const UNWRAP_ALLOWLIST: &[(&str, usize)] = &[
     // `cf_handle(name).expect(..)`: every column family is created at open.
@@ -1089,4 +1103,59 @@ fn the_lexer_blanks_comments_and_literals_and_finds_test_items() {
         [false, false, true, true, true, true, false]
     );
     assert!(src.comment(2).contains("nested"));
+}
+
+// ---------------------------------------------------------------------------
+// Rule 6: the client crates and hsm-sim build without the server.
+
+/// The workspace members that must not depend, even indirectly, on kmsd
+/// or RocksDB (ARCHITECTURE.md: clients and the HSM simulator stay small
+/// and fast to build).
+const SERVERLESS_CRATES: &[&str] = &["kms-proto", "kmsctl", "kms-bench", "hsm-sim"];
+
+/// The names of every package in `crate`'s normal dependency tree (its own
+/// included), from `cargo tree` over the lock file.
+fn dependency_names(krate: &str) -> Vec<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args([
+            "tree",
+            "--offline",
+            "--locked",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "-p",
+        ])
+        .arg(krate)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run cargo tree");
+    assert!(
+        out.status.success(),
+        "cargo tree -p {krate}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn tidy_clients_and_hsm_sim_do_not_link_the_server_or_rocksdb() {
+    for krate in SERVERLESS_CRATES {
+        let deps = dependency_names(krate);
+        assert!(deps.iter().any(|d| d == krate), "{krate}: {deps:?}");
+        let bad: Vec<&String> = deps
+            .iter()
+            .filter(|d| *d == "kmsd" || d.contains("rocksdb"))
+            .collect();
+        assert!(bad.is_empty(), "tidy: rule 6: {krate} depends on {bad:?}");
+    }
+    // The check can fail: kmsd itself does depend on RocksDB.
+    assert!(dependency_names("kmsd")
+        .iter()
+        .any(|d| d.contains("rocksdb")));
 }
