@@ -75,6 +75,16 @@ impl Store {
     pub fn open(dir: &Path) -> io::Result<(Self, Secret32)> {
         create_private_dir_all(&dir.join(KEYS_DIR))?;
         create_private_dir_all(&dir.join(DESTROYED_DIR))?;
+        // Temporary files of writes a crash interrupted: never renamed, so
+        // never part of the state.
+        for d in [dir.to_owned(), dir.join(KEYS_DIR), dir.join(DESTROYED_DIR)] {
+            for e in fs::read_dir(&d)? {
+                let e = e?;
+                if e.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                    fs::remove_file(e.path())?;
+                }
+            }
+        }
         let path = dir.join(MASTER_KEY);
         let master = match fs::read(&path) {
             Ok(raw) => {
@@ -218,6 +228,13 @@ mod tests {
         // A key file left behind by a crash after its tombstone stays dead.
         s2.put_key(&rec(b)).unwrap();
         assert_eq!(s2.load().unwrap().keys.len(), 1);
+        // A torn write (a temp file never renamed) is ignored and removed.
+        let torn = d.path().join(KEYS_DIR).join(format!("{TEMP_PREFIX}{a}"));
+        fs::write(&torn, b"{\"trunc").unwrap();
+        assert_eq!(s2.load().unwrap().keys, vec![rec(a)]);
+        let (s3, _) = Store::open(d.path()).unwrap();
+        assert!(!torn.exists());
+        assert_eq!(s3.load().unwrap().keys, vec![rec(a)]);
     }
 
     #[test]
