@@ -45,6 +45,8 @@ const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(10);
 const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 type Client = HsmClient<Channel>;
+/// What a generated client method answers.
+type Reply<T> = Result<tonic::Response<T>, Status>;
 
 /// A `kmsuser` session token: wiped on drop, no `Debug`, no `Clone`.
 pub(super) struct Session(Vec<u8>);
@@ -378,7 +380,7 @@ impl Pool {
         send: impl Fn(Client, Req) -> Fut,
     ) -> Result<Resp, CallError>
     where
-        Fut: Future<Output = Result<tonic::Response<Resp>, Status>>,
+        Fut: Future<Output = Reply<Resp>>,
     {
         let n = self.nodes.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
