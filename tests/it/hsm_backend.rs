@@ -446,3 +446,31 @@ async fn disconnect_makes_handles_unavailable_until_reconnected() {
     assert_eq!(open(&h, b"aad", &ct).await.expect("open"), b"kept");
     store.disconnect().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_restarted_between_calls_is_used_with_a_fresh_session() {
+    let mut cluster = start_cluster("cluster-rs000000001", 2);
+    let store = connected(&cluster).await;
+    let (_, h, _) = new_key(&store).await;
+    let ct = seal(&h, b"", b"before").await.expect("seal");
+    // A clean restart (SIGTERM) while no call runs: the node forgets
+    // kmsd's session. kmsd's next calls to it either find the connection
+    // gone (the node is re-dialled) or get UNAUTHENTICATED (kmsd logs in
+    // again); either way no call fails.
+    tokio::task::block_in_place(|| {
+        let node = cluster.nodes[0].take().expect("node 1 runs");
+        assert!(node.terminate().success());
+        cluster.start_node(0);
+    });
+    for i in 0..20u8 {
+        let pt = [i; 32];
+        let sealed = seal(&h, &[i], &pt).await.expect("seal after restart");
+        assert_eq!(open(&h, &[i], &sealed).await.expect("open"), pt);
+        assert_eq!(open(&h, b"", &ct).await.expect("open"), b"before");
+    }
+    eventually("both nodes in use", || store.live_nodes() == 2).await;
+    // The restarted node alone serves the key.
+    tokio::task::block_in_place(|| cluster.kill_node(1));
+    assert_eq!(open(&h, b"", &ct).await.expect("open"), b"before");
+    store.disconnect().await;
+}

@@ -26,6 +26,18 @@
 //! refused, timeout) or an expired session (node restarted: log in again)
 //! is retried on another node, so the caller sees no error while one node
 //! is alive. A background task re-dials dead nodes until `disconnect`.
+//!
+//! Errors the core sees: no live node, or a disconnected store, is
+//! `BackendError::Unavailable(store id)`; fewer than two active HSMs at
+//! GenerateKey is `Unavailable("<store id>: … (insufficient HSMs)")`; a
+//! refused session after a fresh login (password changed, user locked) is
+//! `Unavailable("<store id>: … refused kmsuser's session")`; a failed
+//! Decrypt is `Crypto(Open)` (opaque); a key no node holds is
+//! `CorruptRecord`.
+//!
+//! Files: `tls` (the trust anchor, dialling a node, the connector tonic
+//! uses), `pool` (the per-node channels and sessions, failover, re-login,
+//! re-dial), this file (the store and its handles).
 
 mod pool;
 mod tls;
