@@ -409,6 +409,19 @@ async fn killing_a_node_under_load_fails_no_call_and_a_restarted_node_is_used_ag
         failures.first()
     );
     assert_eq!(store.live_nodes(), 1);
+    // With one of two nodes, no new key can be made durable: the node
+    // answers "insufficient HSMs" (it is slow, waiting for its peer, not
+    // dead) and kmsd says so.
+    match store.generate_key("k").await {
+        Err(BackendError::Unavailable(m)) => {
+            assert!(
+                m.starts_with(STORE) && m.contains("insufficient HSMs"),
+                "{m}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.live_nodes(), 1);
     store.disconnect().await;
 }
 

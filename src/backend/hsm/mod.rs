@@ -48,7 +48,7 @@ use std::sync::{Arc, RwLock};
 use kms_proto::hsm::v1::{DecryptRequest, DestroyKeyRequest, EncryptRequest, GenerateKeyRequest};
 use tonic::Code;
 
-use self::pool::{CallError, Pool};
+use self::pool::{CallError, Pool, CALL_TIMEOUT, CLUSTER_CALL_TIMEOUT};
 use super::{BackendError, BackendFuture, MaterialBackend, MaterialHandle, RemoteAead};
 use crate::crypto::{CryptoError, SALT_LEN};
 use crate::model::{KeyId, KeySpec, MaterialLocation, MaterialOrigin, MaterialVersion};
@@ -371,6 +371,7 @@ impl HsmKeyStore {
         let pool = inner.pool()?;
         let response = pool
             .call(
+                CLUSTER_CALL_TIMEOUT,
                 |session| GenerateKeyRequest {
                     session,
                     label: label.to_owned(),
@@ -398,6 +399,7 @@ impl HsmKeyStore {
         let pool = inner.pool()?;
         match pool
             .call(
+                CLUSTER_CALL_TIMEOUT,
                 |session| DestroyKeyRequest {
                     session,
                     handle: handle.to_owned(),
@@ -517,6 +519,7 @@ impl RemoteAead for HsmHandle {
         Box::pin(async move {
             let pool = self.store.pool()?;
             pool.call(
+                CALL_TIMEOUT,
                 |session| EncryptRequest {
                     session,
                     handle: self.handle.clone(),
@@ -535,6 +538,7 @@ impl RemoteAead for HsmHandle {
         Box::pin(async move {
             let pool = self.store.pool()?;
             pool.call(
+                CALL_TIMEOUT,
                 |session| DecryptRequest {
                     session,
                     handle: self.handle.clone(),

@@ -34,6 +34,11 @@ use crate::secret::Password;
 /// How long one call to a node may take before the node counts as dead
 /// and the call moves to the next node.
 pub(super) const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// The same for calls that wait for the cluster's other nodes (GenerateKey
+/// waits for a peer to hold the new key, hsm-sim's REPLICATE_TIMEOUT being
+/// 3 s; DestroyKey tells the peers): a node waiting on a dead peer is slow,
+/// not dead, and must get to answer "insufficient HSMs".
+pub(super) const CLUSTER_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a dead node is re-dialled.
 pub(super) const REDIAL_INTERVAL: Duration = Duration::from_millis(300);
 /// How long `connect` waits for a cluster to report two active HSMs (a
@@ -370,12 +375,14 @@ impl Pool {
     }
 
     /// Calls a node: `make` builds the request around a session token,
-    /// `send` sends it. Round-robin over the live nodes; a transport
+    /// `send` sends it, and a node that has not answered within `timeout`
+    /// counts as dead. Round-robin over the live nodes; a transport
     /// failure marks the node dead and moves on, an expired session logs
     /// in again and retries once on that node, a key the node does not
     /// know is asked of the others.
     pub(super) async fn call<Req, Resp, Fut>(
         &self,
+        timeout: Duration,
         make: impl Fn(Vec<u8>) -> Req,
         send: impl Fn(Client, Req) -> Fut,
     ) -> Result<Resp, CallError>
@@ -397,7 +404,7 @@ impl Pool {
             {
                 let request = make(session.for_request());
                 drop(session);
-                let status = match tokio::time::timeout(CALL_TIMEOUT, send(client, request)).await {
+                let status = match tokio::time::timeout(timeout, send(client, request)).await {
                     Ok(Ok(response)) => return Ok(response.into_inner()),
                     Ok(Err(status)) => status,
                     Err(_) => {
