@@ -488,7 +488,13 @@ impl Pool {
         match cluster_status(&client).await {
             Some(s) if s.cluster_id == self.cluster_id => {}
             Some(_) => {
-                *node.lock() = Slot::Refused;
+                {
+                    let mut slot = node.lock();
+                    if !matches!(*slot, Slot::Dead) {
+                        return;
+                    }
+                    *slot = Slot::Refused;
+                }
                 tracing::warn!(store = %self.store_id, node = %node.addr, "HSM node reports another cluster id; not used");
                 return;
             }
