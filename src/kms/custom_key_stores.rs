@@ -48,8 +48,7 @@ use crate::model::{
 };
 use crate::secret::{KeyMaterial, Password};
 
-/// The label of the root-derived key that seals `kmsuser` passwords.
-pub(super) const PASSWORD_KEY_LABEL: &str = "kmsd/custom-key-store-password/v1";
+pub(super) use crate::model::custom_key_store::PASSWORD_KEY_LABEL;
 
 /// One custom key store as DescribeCustomKeyStores shows it.
 #[derive(Debug, Clone)]
