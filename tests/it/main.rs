@@ -34,6 +34,7 @@ mod grants;
 mod health;
 mod hsm_backend;
 mod hsm_cluster;
+mod hsm_core;
 mod identity_policies;
 mod key_policies;
 mod keys_aliases_tags;
