@@ -1038,7 +1038,8 @@ pub struct UpdateCustomKeyStoreArgs {
     /// disconnected).
     #[arg(long, allow_hyphen_values = true)]
     pub key_store_password: Option<String>,
-    /// Another cluster id for the store: one holding the same keys (store
+    /// Another cluster id for the store: one whose HSMs present
+    /// certificates issued by the store's trust anchor (store
     /// disconnected).
     #[arg(long)]
     pub cloud_hsm_cluster_id: Option<String>,
