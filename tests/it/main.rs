@@ -32,6 +32,7 @@ mod door;
 mod envelope;
 mod grants;
 mod health;
+mod hsm_backend;
 mod hsm_cluster;
 mod identity_policies;
 mod key_policies;
