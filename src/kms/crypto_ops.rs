@@ -306,6 +306,11 @@ impl Inner {
                 KmsError::AccessDenied(_) => self.denied_ciphertext(caller, op),
                 other => other,
             })?;
+        // A key of a custom key store that is not connected is Unavailable
+        // (KMSInvalidStateException), as on the KeyId path (`resolve`);
+        // the stored state alone would send the call to a disconnected
+        // backend (DependencyTimeoutException).
+        let key = self.effective_key(key, op).await?;
         key.check_state(op, &self.region)?;
         check_usage(&key, op, &self.region)?;
         let alg = check_algorithm(&key, alg, &self.region)?;
