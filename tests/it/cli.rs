@@ -12,7 +12,7 @@ use crate::harness::*;
 /// `CARGO_BIN_EXE_kmsctl`; it is found beside kmsd's binary, in the same
 /// target directory and profile, where `cargo build --workspace --bins`
 /// (which `make test` runs first) puts it.
-fn kmsctl_bin() -> PathBuf {
+pub(crate) fn kmsctl_bin() -> PathBuf {
     let bin = Path::new(env!("CARGO_BIN_EXE_kmsd"))
         .with_file_name(format!("kmsctl{}", std::env::consts::EXE_SUFFIX));
     assert!(
