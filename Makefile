@@ -24,6 +24,12 @@
 #                    GenerateMac HMAC_256, Sign RSA_2048) and CreateKey
 #                    latency per key spec, criterion micro-benchmarks; writes
 #                    target/bench/latest.md (BENCH_* variables: see the script)
+#   make bench-hsm   deps + build, then scripts/bench-hsm.sh: a two-node
+#                    hsm-sim cluster and a kmsd using it on this host,
+#                    GenerateDataKey and Decrypt with a local key and with an
+#                    HSM-backed key (kms-bench --custom-key-store-id); prints
+#                    and writes target/bench/hsm-latest.md (BENCH_* variables:
+#                    see the script)
 #   make clean-data  rm -rf $(DATA)
 #
 # Overridable: SHARED (default ../shared beside the repo), DATA, LISTEN,
@@ -61,7 +67,7 @@ CARGO_RDB           := ROCKSDB_LIB_DIR=$(ROCKSDB_PREBUILT) ROCKSDB_STATIC=1 $(CA
 ROCKSDB_PREBUILT_RELEASE := $(ROCKSDB_PREBUILT)-release
 RDB_RELEASE_ENV          := ROCKSDB_LIB_DIR=$(ROCKSDB_PREBUILT_RELEASE) ROCKSDB_STATIC=1
 
-.PHONY: deps apt-deps cargo-deny advisory-db rocksdb-prebuilt rocksdb-prebuilt-release build run lint deny test bench clean-data
+.PHONY: deps apt-deps cargo-deny advisory-db rocksdb-prebuilt rocksdb-prebuilt-release build run lint deny test bench bench-hsm clean-data
 
 deps: apt-deps cargo-deny advisory-db
 
@@ -142,6 +148,9 @@ test: deps lint deny
 
 bench: deps build
 	$(RDB_RELEASE_ENV) python3 scripts/bench_suite.py
+
+bench-hsm: deps build
+	SKIP_BUILD=1 ./scripts/bench-hsm.sh
 
 clean-data:
 	rm -rf $(DATA)

@@ -95,6 +95,39 @@ pub enum KmsError {
     /// other material, or a NEW import of material the key already has).
     #[error("IncorrectKeyMaterialException: {0}")]
     IncorrectKeyMaterial(String),
+    /// No custom key store of the caller's account has the id or name given.
+    #[error("CustomKeyStoreNotFoundException: {0}")]
+    CustomKeyStoreNotFound(String),
+    /// Another custom key store of the account has that name.
+    #[error("CustomKeyStoreNameInUseException: {0}")]
+    CustomKeyStoreNameInUse(String),
+    /// Another custom key store is bound to that HSM cluster.
+    #[error("CloudHsmClusterInUseException: {0}")]
+    CloudHsmClusterInUse(String),
+    /// The custom key store still holds KMS keys (any state).
+    #[error("CustomKeyStoreHasCMKsException: {0}")]
+    CustomKeyStoreHasCmks(String),
+    /// The custom key store's connection state does not allow the operation.
+    #[error("CustomKeyStoreInvalidStateException: {0}")]
+    CustomKeyStoreInvalidState(String),
+    /// The HSM cluster does not answer (no node reachable).
+    #[error("CloudHsmClusterNotActiveException: {0}")]
+    CloudHsmClusterNotActive(String),
+    /// The HSM cluster does not meet the key store's needs (e.g. fewer
+    /// than two active HSMs).
+    #[error("CloudHsmClusterInvalidConfigurationException: {0}")]
+    CloudHsmClusterInvalidConfiguration(String),
+    /// kmsd knows no HSM cluster with that id (`--hsm-cluster`).
+    #[error("CloudHsmClusterNotFoundException: {0}")]
+    CloudHsmClusterNotFound(String),
+    /// The cluster's HSM certificates do not chain to the trust anchor
+    /// certificate given.
+    #[error("IncorrectTrustAnchorException: {0}")]
+    IncorrectTrustAnchor(String),
+    /// UpdateCustomKeyStore: the new cluster is not related to the
+    /// store's (its certificates do not chain to the store's trust anchor).
+    #[error("CloudHsmClusterNotRelatedException: {0}")]
+    CloudHsmClusterNotRelated(String),
     /// Something failed inside kmsd. The message is generic on purpose.
     #[error("KMSInternalException: {0}")]
     Internal(String),
@@ -141,6 +174,16 @@ impl KmsError {
             | KmsError::InvalidImportToken(m)
             | KmsError::ExpiredImportToken(m)
             | KmsError::IncorrectKeyMaterial(m)
+            | KmsError::CustomKeyStoreNotFound(m)
+            | KmsError::CustomKeyStoreNameInUse(m)
+            | KmsError::CloudHsmClusterInUse(m)
+            | KmsError::CustomKeyStoreHasCmks(m)
+            | KmsError::CustomKeyStoreInvalidState(m)
+            | KmsError::CloudHsmClusterNotActive(m)
+            | KmsError::CloudHsmClusterInvalidConfiguration(m)
+            | KmsError::CloudHsmClusterNotFound(m)
+            | KmsError::IncorrectTrustAnchor(m)
+            | KmsError::CloudHsmClusterNotRelated(m)
             | KmsError::Internal(m) => m,
         }
     }
@@ -174,6 +217,18 @@ impl KmsError {
             KmsError::InvalidImportToken(_) => "InvalidImportTokenException",
             KmsError::ExpiredImportToken(_) => "ExpiredImportTokenException",
             KmsError::IncorrectKeyMaterial(_) => "IncorrectKeyMaterialException",
+            KmsError::CustomKeyStoreNotFound(_) => "CustomKeyStoreNotFoundException",
+            KmsError::CustomKeyStoreNameInUse(_) => "CustomKeyStoreNameInUseException",
+            KmsError::CloudHsmClusterInUse(_) => "CloudHsmClusterInUseException",
+            KmsError::CustomKeyStoreHasCmks(_) => "CustomKeyStoreHasCMKsException",
+            KmsError::CustomKeyStoreInvalidState(_) => "CustomKeyStoreInvalidStateException",
+            KmsError::CloudHsmClusterNotActive(_) => "CloudHsmClusterNotActiveException",
+            KmsError::CloudHsmClusterInvalidConfiguration(_) => {
+                "CloudHsmClusterInvalidConfigurationException"
+            }
+            KmsError::CloudHsmClusterNotFound(_) => "CloudHsmClusterNotFoundException",
+            KmsError::IncorrectTrustAnchor(_) => "IncorrectTrustAnchorException",
+            KmsError::CloudHsmClusterNotRelated(_) => "CloudHsmClusterNotRelatedException",
             KmsError::Internal(_) => "KMSInternalException",
         }
     }

@@ -678,6 +678,11 @@ impl KmsServer {
             .build_v1alpha()
             .map_err(|e| ServerError::Reflection(e.to_string()))?;
 
+        // Stores that were connected when kmsd stopped connect again (in
+        // the background: serving does not wait for the HSMs).
+        if let Err(e) = self.kms.resume_custom_key_stores().await {
+            tracing::error!(error = %e, "could not load the custom key stores");
+        }
         let (stop_jobs, jobs_rx) = watch::channel(false);
         let jobs = tokio::spawn(self.kms.clone().run_background_jobs(jobs_rx));
 

@@ -145,6 +145,17 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Keys",
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub keys: u32,
+    /// Create the keys in this custom key store (origin AWS_CLOUDHSM: the
+    /// key material stays in the store's HSM cluster, which performs the
+    /// AEAD step of every call). The store must be CONNECTED; symmetric
+    /// --key-spec only (AES_256, AES_128).
+    #[arg(
+        long,
+        value_name = "ID",
+        conflicts_with = "key_ids",
+        help_heading = "Keys"
+    )]
+    pub custom_key_store_id: Option<String>,
     /// Ciphertexts to make beforehand for Decrypt and ReEncrypt.
     #[arg(long, value_name = "N", default_value_t = 256, help_heading = "Keys",
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
@@ -256,7 +267,8 @@ impl BenchArgs {
         }
     }
 
-    /// Checks what clap cannot: the grants per key fit kmsd's limit.
+    /// Checks what clap cannot: the grants per key fit kmsd's limit, keys
+    /// in a custom key store are symmetric.
     pub fn check(&self) -> Result<(), String> {
         let own = u32::from(self.grantee_cert.is_some());
         if self.grants.saturating_add(own) > MAX_GRANTS_PER_KEY {
@@ -265,6 +277,13 @@ impl BenchArgs {
                  {MAX_GRANTS_PER_KEY} grants per key; use --grants {} or fewer",
                 self.grants,
                 MAX_GRANTS_PER_KEY - own
+            ));
+        }
+        if self.custom_key_store_id.is_some() && !self.key_spec.is_symmetric() {
+            return Err(format!(
+                "--custom-key-store-id: keys in a custom key store are SYMMETRIC_DEFAULT \
+                 only, as in AWS; use --key-spec AES_256 or AES_128, not {}",
+                self.key_spec.as_str()
             ));
         }
         if self.wait_ready.is_some() && self.key_ids.is_empty() {
@@ -642,5 +661,47 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("32768"), "{e}");
+    }
+
+    #[test]
+    fn custom_key_store_flag() {
+        let parse = |argv: &[&str]| {
+            BenchArgs::try_parse_from(std::iter::once("kms-bench").chain(argv.iter().copied()))
+        };
+        assert_eq!(parse(&[]).unwrap().custom_key_store_id, None);
+        let a = parse(&[
+            "--custom-key-store-id",
+            "cks-1234567890abcdef0",
+            "--operation",
+            "Decrypt",
+            "--key-spec",
+            "AES_128",
+        ])
+        .unwrap();
+        assert_eq!(
+            a.custom_key_store_id.as_deref(),
+            Some("cks-1234567890abcdef0")
+        );
+        assert!(a.check().is_ok());
+        // Keys given by id are not created, so a store makes no sense.
+        let e = parse(&["--custom-key-store-id", "cks-1", "--key-id", "k"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--key-id"), "{e}");
+        // AWS_CLOUDHSM keys are symmetric only.
+        let rsa = parse(&[
+            "--custom-key-store-id",
+            "cks-1",
+            "--key-spec",
+            "RSA_2048",
+            "--operation",
+            "Sign",
+        ])
+        .unwrap();
+        let e = rsa.check().unwrap_err();
+        assert!(
+            e.contains("SYMMETRIC_DEFAULT") && e.contains("RSA_2048"),
+            "{e}"
+        );
     }
 }

@@ -10,8 +10,9 @@
 //! 2. connects `--connections` HTTP/2 channels as the main identity (and
 //!    as many as the grantee with `--grantee-cert`);
 //! 3. sets up against the real service ([`workload::setup`]): creates
-//!    `--keys` keys of `--key-spec` and the usage the mix needs, timing
-//!    each CreateKey (or describes the `--key-id`s given); for Decrypt and
+//!    `--keys` keys of `--key-spec` and the usage the mix needs (in the
+//!    `--custom-key-store-id` HSM key store, origin AWS_CLOUDHSM, when
+//!    given), timing each CreateKey (or describes the `--key-id`s given); for Decrypt and
 //!    ReEncrypt makes a pool of ciphertexts, for Verify and VerifyMac one
 //!    signature or MAC per key; then ([`authz`]) puts a
 //!    `--key-policy-bytes` key policy, grants the grantee the mix's
@@ -73,6 +74,7 @@ use args::{BenchArgs, Limit};
 use authz::Principal;
 use authz::{AuthzState, Workers};
 use baseline::{BaselineError, BaselineServer, BaselineTls, NoopKms};
+use kms_proto::aws_enum::AwsEnum as _;
 use kms_proto::client::{
     connect_channel, ConnectError, ConnectOptions, KmsClient, ResolvedConnection,
 };
@@ -315,6 +317,7 @@ pub async fn run_from(args: &BenchArgs, ui: &Ui, started: Instant) -> Result<Rep
         context: fixtures::encryption_context(args.context_pairs),
         key_ids: args.key_ids.clone(),
         create_keys: args.keys,
+        custom_key_store_id: args.custom_key_store_id.clone(),
         create_parallelism: args.concurrency,
         pool_size: args.pool_size,
         signing_algorithm: args.signing_algorithm,
@@ -325,8 +328,12 @@ pub async fn run_from(args: &BenchArgs, ui: &Ui, started: Instant) -> Result<Rep
         ..SetupOptions::new(args.operation.clone(), args.key_spec)
     };
     if args.key_ids.is_empty() {
+        let place = match &args.custom_key_store_id {
+            Some(store) => format!(" in custom key store {store}"),
+            None => String::new(),
+        };
         ui.status(&format!(
-            "creating {} {} key(s) on {}",
+            "creating {} {} key(s){place} on {}",
             args.keys,
             if args.key_spec.is_symmetric() {
                 "SYMMETRIC_DEFAULT"
@@ -422,6 +429,16 @@ pub async fn run_from(args: &BenchArgs, ui: &Ui, started: Instant) -> Result<Rep
         key_spec: args.key_spec.as_str(),
         context_pairs: args.context_pairs,
         keys: workload.keys.len(),
+        key_origin: workload
+            .keys
+            .first()
+            .and_then(|k| pb::OriginType::aws_name_of(k.metadata.origin))
+            .unwrap_or(""),
+        custom_key_store_id: workload
+            .keys
+            .first()
+            .map(|k| k.metadata.custom_key_store_id.clone())
+            .unwrap_or_default(),
         caller: if grantee.is_some() { "grantee" } else { "main" },
         grants: args.grants,
         key_policy_bytes: state.policy_bytes,
@@ -441,7 +458,6 @@ pub async fn run_from(args: &BenchArgs, ui: &Ui, started: Instant) -> Result<Rep
 /// The AWS spelling of the algorithm (or key pair spec) the mix's
 /// asymmetric or HMAC operations name, if any.
 fn algorithm_name(w: &Workload) -> Option<String> {
-    use kms_proto::aws_enum::AwsEnum as _;
     let a = w.algorithms;
     let has = |ops: &[BenchOp]| ops.iter().any(|op| w.mix.contains(*op));
     let name = if has(&[BenchOp::Sign, BenchOp::Verify]) {

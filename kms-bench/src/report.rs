@@ -2,7 +2,9 @@
 //!
 //! JSON fields (all numbers; times in milliseconds, rates per second):
 //! `operation` (the mix, canonical), `endpoint`, `concurrency`,
-//! `connections`, `key_spec`, `context_pairs`, `keys`, `caller` (`main`,
+//! `connections`, `key_spec`, `context_pairs`, `keys`, `key_origin` (the
+//! keys' origin, `AWS_KMS` or `AWS_CLOUDHSM`, ...), `custom_key_store_id`
+//! (only for keys in a custom key store), `caller` (`main`,
 //! or `grantee` with `--grantee-cert`), `grants` (filler grants per key,
 //! `--grants`), `key_policy_bytes` (size of the key policy kms-bench put,
 //! 0 if none), `build` (`debug` or
@@ -84,6 +86,12 @@ pub struct RunInfo {
     pub context_pairs: usize,
     /// Keys used.
     pub keys: usize,
+    /// The keys' origin (the first key's), AWS spelling: `AWS_KMS`,
+    /// `AWS_CLOUDHSM`, ...; empty if unknown.
+    pub key_origin: &'static str,
+    /// The custom key store the keys are in (the first key's); empty for
+    /// keys in kmsd's own store.
+    pub custom_key_store_id: String,
     /// Who made the measured calls: `main` or `grantee`.
     pub caller: &'static str,
     /// Filler grants per key.
@@ -118,6 +126,12 @@ pub struct Report {
     pub context_pairs: usize,
     /// Keys used.
     pub keys: usize,
+    /// The keys' origin (`AWS_KMS`, `AWS_CLOUDHSM`, ...), when known.
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub key_origin: &'static str,
+    /// The custom key store the keys are in, if any.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub custom_key_store_id: String,
     /// Who made the measured calls: `main` (the --client-cert identity)
     /// or `grantee` (--grantee-cert, allowed by a grant).
     pub caller: &'static str,
@@ -275,6 +289,8 @@ impl Report {
             key_spec: info.key_spec,
             context_pairs: info.context_pairs,
             keys: info.keys,
+            key_origin: info.key_origin,
+            custom_key_store_id: info.custom_key_store_id,
             caller: info.caller,
             grants: info.grants,
             key_policy_bytes: info.key_policy_bytes,
@@ -392,6 +408,13 @@ impl Report {
             n => format!("key policy of {n} bytes"),
         };
         writeln!(o, "  caller {}, {grants}, {policy}", self.caller)?;
+        if !self.custom_key_store_id.is_empty() {
+            writeln!(
+                o,
+                "  keys of origin {} in custom key store {}",
+                self.key_origin, self.custom_key_store_id
+            )?;
+        }
         if let Some(r) = self.ready_ms {
             writeln!(
                 o,
@@ -551,6 +574,8 @@ mod tests {
             key_spec: "AES_256",
             context_pairs: 0,
             keys: 1,
+            key_origin: "AWS_KMS",
+            custom_key_store_id: String::new(),
             caller: "main",
             grants: 0,
             key_policy_bytes: 0,
@@ -746,5 +771,29 @@ mod tests {
         assert_eq!(plain.raw_throughput_rps, Some(10.0));
         assert_eq!((plain.ceiling_rps, plain.ceiling_ratio), (None, None));
         assert_eq!(plain.create_key_count, None);
+    }
+
+    #[test]
+    fn hsm_keys_are_reported() {
+        let local = Report::new(info(), &summary(2, 0), None);
+        let v: serde_json::Value = serde_json::from_str(&local.to_json()).unwrap();
+        assert_eq!(v["key_origin"], "AWS_KMS");
+        assert!(v.get("custom_key_store_id").is_none(), "{v}");
+        assert!(!local.to_text().contains("custom key store"));
+
+        let hsm = RunInfo {
+            key_origin: "AWS_CLOUDHSM",
+            custom_key_store_id: "cks-1234567890abcdef0".into(),
+            ..info()
+        };
+        let report = Report::new(hsm, &summary(2, 0), None);
+        let v: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(v["key_origin"], "AWS_CLOUDHSM");
+        assert_eq!(v["custom_key_store_id"], "cks-1234567890abcdef0");
+        let t = report.to_text();
+        assert!(
+            t.contains("keys of origin AWS_CLOUDHSM in custom key store cks-1234567890abcdef0"),
+            "{t}"
+        );
     }
 }

@@ -132,6 +132,8 @@ pub struct SetupOptions {
     pub key_ids: Vec<String>,
     /// Keys to create when `key_ids` is empty.
     pub create_keys: u32,
+    /// Create them in this custom key store (origin AWS_CLOUDHSM).
+    pub custom_key_store_id: Option<String>,
     /// CreateKey calls at once (at most 16).
     pub create_parallelism: u32,
     /// Ciphertexts to make when the mix needs them.
@@ -157,6 +159,7 @@ impl SetupOptions {
             context: HashMap::new(),
             key_ids: Vec::new(),
             create_keys: 1,
+            custom_key_store_id: None,
             create_parallelism: SETUP_PARALLELISM as u32,
             pool_size: 16,
             signing_algorithm: None,
@@ -213,6 +216,24 @@ pub fn bench_message(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8).collect()
 }
 
+/// The CreateKey request of the set-up: the key spec and the usage the mix
+/// needs; in `custom_key_store_id` with origin AWS_CLOUDHSM when given.
+pub fn create_key_request(opts: &SetupOptions) -> Result<pb::CreateKeyRequest, SetupError> {
+    let usage = specs::key_usage_for(&opts.mix, opts.key_spec).map_err(SetupError::usage)?;
+    let mut request = pb::CreateKeyRequest {
+        description: "kms-bench load-test key".into(),
+        key_spec: opts.key_spec.kms_key_spec() as i32,
+        key_usage: usage as i32,
+        ..Default::default()
+    };
+    if let Some(store) = &opts.custom_key_store_id {
+        request.origin = pb::OriginType::AwsCloudhsm as i32;
+        request.custom_key_store_id = Some(store.clone());
+        request.description = "kms-bench load-test key (HSM)".into();
+    }
+    Ok(request)
+}
+
 /// Prepares a workload against the real service: finds or creates the keys
 /// and makes the ciphertext pool, the signatures and the MACs the mix
 /// needs.
@@ -220,13 +241,7 @@ pub async fn setup(client: &KmsClient, opts: SetupOptions) -> Result<Workload, S
     let mut keys = Vec::new();
     let mut create_key_latencies = Vec::new();
     if opts.key_ids.is_empty() {
-        let usage = specs::key_usage_for(&opts.mix, opts.key_spec).map_err(SetupError::usage)?;
-        let request = pb::CreateKeyRequest {
-            description: "kms-bench load-test key".into(),
-            key_spec: opts.key_spec.kms_key_spec() as i32,
-            key_usage: usage as i32,
-            ..Default::default()
-        };
+        let request = create_key_request(&opts)?;
         let parallelism = opts.create_parallelism.clamp(1, SETUP_PARALLELISM as u32);
         let mut next = 0;
         while next < opts.create_keys {
@@ -824,5 +839,27 @@ mod tests {
             panic!("decrypt")
         };
         assert_eq!((d.key_id, d.encryption_algorithm), (None, 0));
+    }
+
+    #[test]
+    fn create_key_requests_local_and_in_a_custom_key_store() {
+        let local = SetupOptions::new(Mix::parse("GenerateDataKey").unwrap(), KeySpecArg::Aes256);
+        let r = create_key_request(&local).unwrap();
+        assert_eq!(r.key_spec, pb::KeySpec::SymmetricDefault as i32);
+        assert_eq!(r.key_usage, pb::KeyUsageType::EncryptDecrypt as i32);
+        // The service's default origin, AWS_KMS.
+        assert_eq!((r.origin, r.custom_key_store_id), (0, None));
+
+        let hsm = SetupOptions {
+            custom_key_store_id: Some("cks-1234567890abcdef0".into()),
+            ..SetupOptions::new(Mix::parse("Decrypt").unwrap(), KeySpecArg::Aes256)
+        };
+        let r = create_key_request(&hsm).unwrap();
+        assert_eq!(r.origin, pb::OriginType::AwsCloudhsm as i32);
+        assert_eq!(
+            r.custom_key_store_id.as_deref(),
+            Some("cks-1234567890abcdef0")
+        );
+        assert_eq!(r.key_spec, pb::KeySpec::SymmetricDefault as i32);
     }
 }

@@ -228,6 +228,22 @@ pub enum Command {
     ImportKeyMaterial(ImportKeyMaterialArgs),
     /// Delete an EXTERNAL key's imported material (the key becomes PendingImport).
     DeleteImportedKeyMaterial(DeleteImportedKeyMaterialArgs),
+    /// Create a custom key store backed by an HSM cluster (an hsm-sim
+    /// cluster kmsd knows through `kmsd serve --hsm-cluster`).
+    CreateCustomKeyStore(CreateCustomKeyStoreArgs),
+    /// Show custom key stores and their connection state.
+    DescribeCustomKeyStores(DescribeCustomKeyStoresArgs),
+    /// Rename a custom key store, or change its kmsuser password or cluster
+    /// (the store must be disconnected for the last two).
+    UpdateCustomKeyStore(UpdateCustomKeyStoreArgs),
+    /// Connect a custom key store to its cluster (asynchronous: CONNECTING,
+    /// then CONNECTED or FAILED; see describe-custom-key-stores).
+    ConnectCustomKeyStore(CustomKeyStoreIdArgs),
+    /// Disconnect a custom key store (its keys become unusable until it
+    /// connects again).
+    DisconnectCustomKeyStore(CustomKeyStoreIdArgs),
+    /// Delete a disconnected custom key store that has no keys.
+    DeleteCustomKeyStore(CustomKeyStoreIdArgs),
     /// IAM-lite: inline policies attached to principals (IdentityService).
     #[command(subcommand)]
     Iam(IamCommand),
@@ -286,6 +302,12 @@ impl Command {
             Command::GetParametersForImport(_) => "GetParametersForImport",
             Command::ImportKeyMaterial(_) => "ImportKeyMaterial",
             Command::DeleteImportedKeyMaterial(_) => "DeleteImportedKeyMaterial",
+            Command::CreateCustomKeyStore(_) => "CreateCustomKeyStore",
+            Command::DescribeCustomKeyStores(_) => "DescribeCustomKeyStores",
+            Command::UpdateCustomKeyStore(_) => "UpdateCustomKeyStore",
+            Command::ConnectCustomKeyStore(_) => "ConnectCustomKeyStore",
+            Command::DisconnectCustomKeyStore(_) => "DisconnectCustomKeyStore",
+            Command::DeleteCustomKeyStore(_) => "DeleteCustomKeyStore",
             Command::Iam(c) => c.operation(),
         }
     }
@@ -960,6 +982,75 @@ pub struct DeleteImportedKeyMaterialArgs {
     /// The material to delete (default: the current one).
     #[arg(long)]
     pub key_material_id: Option<String>,
+}
+
+/// `create-custom-key-store`. As in the AWS CLI only the name is required
+/// here; kmsd says which of the others an AWS_CLOUDHSM store needs.
+#[derive(Debug, Args)]
+pub struct CreateCustomKeyStoreArgs {
+    /// A name for the store, unique in the account.
+    #[arg(long)]
+    pub custom_key_store_name: String,
+    /// The cluster's id (as given to `kmsd serve --hsm-cluster ID=...`).
+    #[arg(long)]
+    pub cloud_hsm_cluster_id: Option<String>,
+    /// The cluster's CA certificate (PEM): file://PATH (e.g.
+    /// file://CLUSTERDIR/ca.pem, hsm-sim's customerCA.crt) or the PEM text.
+    #[arg(long, allow_hyphen_values = true)]
+    pub trust_anchor_certificate: Option<String>,
+    /// The kmsuser password (7-32 characters), or file://PATH holding it
+    /// (the file's exact contents, so no trailing newline).
+    #[arg(long, allow_hyphen_values = true)]
+    pub key_store_password: Option<String>,
+    /// Store type (default AWS_CLOUDHSM; kmsd refuses EXTERNAL_KEY_STORE).
+    #[arg(long, value_parser = EnumParser::<pb::CustomKeyStoreType>::new())]
+    pub custom_key_store_type: Option<i32>,
+}
+
+/// `describe-custom-key-stores`.
+#[derive(Debug, Args)]
+pub struct DescribeCustomKeyStoresArgs {
+    /// Only this store (not with --custom-key-store-name).
+    #[arg(long)]
+    pub custom_key_store_id: Option<String>,
+    /// Only the store of this name (not with --custom-key-store-id).
+    #[arg(long)]
+    pub custom_key_store_name: Option<String>,
+    /// Page size (1-1000); with --limit or --marker only one page is fetched.
+    #[arg(long)]
+    pub limit: Option<i32>,
+    /// NextMarker from a previous page.
+    #[arg(long)]
+    pub marker: Option<String>,
+}
+
+/// `update-custom-key-store`.
+#[derive(Debug, Args)]
+pub struct UpdateCustomKeyStoreArgs {
+    /// The store's id (cks-...).
+    #[arg(long)]
+    pub custom_key_store_id: String,
+    /// A new name for the store.
+    #[arg(long)]
+    pub new_custom_key_store_name: Option<String>,
+    /// The kmsuser password kmsd should use from now on (after it was
+    /// changed in the cluster), or file://PATH holding it (store
+    /// disconnected).
+    #[arg(long, allow_hyphen_values = true)]
+    pub key_store_password: Option<String>,
+    /// Another cluster id for the store: one whose HSMs present
+    /// certificates issued by the store's trust anchor (store
+    /// disconnected).
+    #[arg(long)]
+    pub cloud_hsm_cluster_id: Option<String>,
+}
+
+/// Operations taking only `--custom-key-store-id`.
+#[derive(Debug, Args)]
+pub struct CustomKeyStoreIdArgs {
+    /// The store's id (cks-...).
+    #[arg(long)]
+    pub custom_key_store_id: String,
 }
 
 /// `iam put-principal-policy`.

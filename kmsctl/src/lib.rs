@@ -377,6 +377,23 @@ pub enum Call {
     ImportKeyMaterial(pb::ImportKeyMaterialRequest),
     /// `delete-imported-key-material`.
     DeleteImportedKeyMaterial(pb::DeleteImportedKeyMaterialRequest),
+    /// `create-custom-key-store`.
+    CreateCustomKeyStore(pb::CreateCustomKeyStoreRequest),
+    /// `describe-custom-key-stores`.
+    DescribeCustomKeyStores {
+        /// The first request.
+        request: pb::DescribeCustomKeyStoresRequest,
+        /// Follow `NextMarker` to the end.
+        all_pages: bool,
+    },
+    /// `update-custom-key-store`.
+    UpdateCustomKeyStore(pb::UpdateCustomKeyStoreRequest),
+    /// `connect-custom-key-store`.
+    ConnectCustomKeyStore(pb::ConnectCustomKeyStoreRequest),
+    /// `disconnect-custom-key-store`.
+    DisconnectCustomKeyStore(pb::DisconnectCustomKeyStoreRequest),
+    /// `delete-custom-key-store`.
+    DeleteCustomKeyStore(pb::DeleteCustomKeyStoreRequest),
     /// `iam put-principal-policy` (IdentityService).
     PutPrincipalPolicy(pb::PutPrincipalPolicyRequest),
     /// `iam get-principal-policy` (IdentityService).
@@ -400,6 +417,14 @@ fn optional_map(
         Some(v) => params::parse_map(param, v),
         None => Ok(HashMap::new()),
     }
+}
+
+/// An optional text parameter (`file://PATH` or the value itself).
+fn optional_text(param: &str, value: &Option<String>) -> Result<Option<String>, ParamError> {
+    value
+        .as_deref()
+        .map(|v| params::read_text(param, v).map(|t| t.into_owned()))
+        .transpose()
 }
 
 fn grant_tokens(values: &[String]) -> Result<Vec<String>, ParamError> {
@@ -750,6 +775,51 @@ pub fn prepare(
                 key_material_id: a.key_material_id.clone(),
             })
         }
+        Command::CreateCustomKeyStore(a) => {
+            Call::CreateCustomKeyStore(pb::CreateCustomKeyStoreRequest {
+                custom_key_store_name: a.custom_key_store_name.clone(),
+                cloud_hsm_cluster_id: a.cloud_hsm_cluster_id.clone(),
+                // The AWS CLI takes the PEM text or file://customerCA.crt.
+                trust_anchor_certificate: optional_text(
+                    "--trust-anchor-certificate",
+                    &a.trust_anchor_certificate,
+                )?,
+                key_store_password: optional_text("--key-store-password", &a.key_store_password)?,
+                custom_key_store_type: a.custom_key_store_type.unwrap_or_default(),
+            })
+        }
+        Command::DescribeCustomKeyStores(a) => Call::DescribeCustomKeyStores {
+            request: pb::DescribeCustomKeyStoresRequest {
+                custom_key_store_id: a.custom_key_store_id.clone(),
+                custom_key_store_name: a.custom_key_store_name.clone(),
+                limit: a.limit,
+                marker: a.marker.clone(),
+            },
+            all_pages: paginate && a.limit.is_none() && a.marker.is_none(),
+        },
+        Command::UpdateCustomKeyStore(a) => {
+            Call::UpdateCustomKeyStore(pb::UpdateCustomKeyStoreRequest {
+                custom_key_store_id: a.custom_key_store_id.clone(),
+                new_custom_key_store_name: a.new_custom_key_store_name.clone(),
+                key_store_password: optional_text("--key-store-password", &a.key_store_password)?,
+                cloud_hsm_cluster_id: a.cloud_hsm_cluster_id.clone(),
+            })
+        }
+        Command::ConnectCustomKeyStore(a) => {
+            Call::ConnectCustomKeyStore(pb::ConnectCustomKeyStoreRequest {
+                custom_key_store_id: a.custom_key_store_id.clone(),
+            })
+        }
+        Command::DisconnectCustomKeyStore(a) => {
+            Call::DisconnectCustomKeyStore(pb::DisconnectCustomKeyStoreRequest {
+                custom_key_store_id: a.custom_key_store_id.clone(),
+            })
+        }
+        Command::DeleteCustomKeyStore(a) => {
+            Call::DeleteCustomKeyStore(pb::DeleteCustomKeyStoreRequest {
+                custom_key_store_id: a.custom_key_store_id.clone(),
+            })
+        }
         Command::Iam(IamCommand::PutPrincipalPolicy(a)) => {
             Call::PutPrincipalPolicy(pb::PutPrincipalPolicyRequest {
                 principal_arn: a.principal_arn.clone(),
@@ -952,6 +1022,36 @@ impl Call {
             }
             Call::DeleteImportedKeyMaterial(r) => {
                 shaped(&client.delete_imported_key_material(r).await?.into_inner())
+            }
+            Call::CreateCustomKeyStore(r) => {
+                shaped(&client.create_custom_key_store(r).await?.into_inner())
+            }
+            Call::DescribeCustomKeyStores { request, all_pages } => {
+                list!(
+                    client,
+                    describe_custom_key_stores,
+                    request,
+                    all_pages,
+                    custom_key_stores
+                )
+            }
+            // These four answer an empty structure, which the AWS CLI does
+            // not print.
+            Call::UpdateCustomKeyStore(r) => {
+                client.update_custom_key_store(r).await?;
+                None
+            }
+            Call::ConnectCustomKeyStore(r) => {
+                client.connect_custom_key_store(r).await?;
+                None
+            }
+            Call::DisconnectCustomKeyStore(r) => {
+                client.disconnect_custom_key_store(r).await?;
+                None
+            }
+            Call::DeleteCustomKeyStore(r) => {
+                client.delete_custom_key_store(r).await?;
+                None
             }
             Call::PutPrincipalPolicy(r) => {
                 iam.put_principal_policy(r).await?;
@@ -2259,5 +2359,303 @@ mod tests {
         ])
         .expect_err("bad base64");
         assert_eq!(err.param, "--import-token");
+    }
+
+    const PEM: &str =
+        "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n";
+
+    #[test]
+    fn custom_key_store_requests() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca = dir.path().join("customerCA.crt");
+        std::fs::write(&ca, PEM).expect("write");
+        let ca_uri = format!("file://{}", ca.display());
+        let Ok(Call::CreateCustomKeyStore(r)) = prep(&[
+            "create-custom-key-store",
+            "--custom-key-store-name",
+            "ExampleKeyStore",
+            "--cloud-hsm-cluster-id",
+            "cluster-1a23b4cdefg",
+            "--trust-anchor-certificate",
+            &ca_uri,
+            "--key-store-password",
+            "kmsuser-Pa55word",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.custom_key_store_name, "ExampleKeyStore");
+        assert_eq!(
+            r.cloud_hsm_cluster_id.as_deref(),
+            Some("cluster-1a23b4cdefg")
+        );
+        // file:// is replaced by the certificate itself.
+        assert_eq!(r.trust_anchor_certificate.as_deref(), Some(PEM));
+        assert_eq!(r.key_store_password.as_deref(), Some("kmsuser-Pa55word"));
+        // AWS_CLOUDHSM is the service's default: left unspecified.
+        assert_eq!(r.custom_key_store_type, 0);
+
+        // The PEM text itself (it starts with hyphens), a password from a
+        // file, and the type spelled out.
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "from-a-file").expect("write");
+        let pw_uri = format!("file://{}", pw.display());
+        let Ok(Call::CreateCustomKeyStore(r)) = prep(&[
+            "create-custom-key-store",
+            "--custom-key-store-name",
+            "s",
+            "--trust-anchor-certificate",
+            PEM,
+            "--key-store-password",
+            &pw_uri,
+            "--custom-key-store-type",
+            "AWS_CLOUDHSM",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.trust_anchor_certificate.as_deref(), Some(PEM));
+        assert_eq!(r.key_store_password.as_deref(), Some("from-a-file"));
+        assert_eq!(
+            r.custom_key_store_type,
+            pb::CustomKeyStoreType::AwsCloudhsm as i32
+        );
+        assert_eq!(r.cloud_hsm_cluster_id, None);
+
+        // Only the name is required, as in the AWS CLI: kmsd says what else
+        // an AWS_CLOUDHSM store needs.
+        let Ok(Call::CreateCustomKeyStore(r)) =
+            prep(&["create-custom-key-store", "--custom-key-store-name", "s"])
+        else {
+            panic!("wrong call")
+        };
+        assert_eq!(
+            (r.trust_anchor_certificate, r.key_store_password),
+            (None, None)
+        );
+
+        let Ok(Call::DescribeCustomKeyStores { request, all_pages }) =
+            prep(&["describe-custom-key-stores"])
+        else {
+            panic!("wrong call")
+        };
+        assert!(all_pages);
+        assert_eq!(request, pb::DescribeCustomKeyStoresRequest::default());
+        let Ok(Call::DescribeCustomKeyStores { request, all_pages }) = prep(&[
+            "describe-custom-key-stores",
+            "--custom-key-store-name",
+            "ExampleKeyStore",
+            "--limit",
+            "1",
+            "--marker",
+            "m",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert!(!all_pages);
+        assert_eq!(
+            request.custom_key_store_name.as_deref(),
+            Some("ExampleKeyStore")
+        );
+        assert_eq!(
+            (request.limit, request.marker.as_deref()),
+            (Some(1), Some("m"))
+        );
+        assert_eq!(request.custom_key_store_id, None);
+        assert!(matches!(
+            prep(&[
+                "--no-paginate",
+                "describe-custom-key-stores",
+                "--custom-key-store-id",
+                "cks-1"
+            ]),
+            Ok(Call::DescribeCustomKeyStores {
+                all_pages: false,
+                request: pb::DescribeCustomKeyStoresRequest {
+                    custom_key_store_id: Some(_),
+                    ..
+                }
+            })
+        ));
+
+        let Ok(Call::UpdateCustomKeyStore(r)) = prep(&[
+            "update-custom-key-store",
+            "--custom-key-store-id",
+            "cks-1",
+            "--new-custom-key-store-name",
+            "renamed",
+            "--key-store-password",
+            "new-Pa55word",
+            "--cloud-hsm-cluster-id",
+            "cluster-2",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.custom_key_store_id, "cks-1");
+        assert_eq!(r.new_custom_key_store_name.as_deref(), Some("renamed"));
+        assert_eq!(r.key_store_password.as_deref(), Some("new-Pa55word"));
+        assert_eq!(r.cloud_hsm_cluster_id.as_deref(), Some("cluster-2"));
+        let Ok(Call::UpdateCustomKeyStore(r)) = prep(&[
+            "update-custom-key-store",
+            "--custom-key-store-id",
+            "cks-1",
+            "--new-custom-key-store-name",
+            "renamed",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!((r.key_store_password, r.cloud_hsm_cluster_id), (None, None));
+
+        for (cmd, op) in [
+            ("connect-custom-key-store", "ConnectCustomKeyStore"),
+            ("disconnect-custom-key-store", "DisconnectCustomKeyStore"),
+            ("delete-custom-key-store", "DeleteCustomKeyStore"),
+        ] {
+            let args = [cmd, "--custom-key-store-id", "cks-1"];
+            assert_eq!(parse(&args).command.operation(), op);
+            let id = match prep(&args) {
+                Ok(Call::ConnectCustomKeyStore(r)) if op == "ConnectCustomKeyStore" => {
+                    r.custom_key_store_id
+                }
+                Ok(Call::DisconnectCustomKeyStore(r)) if op == "DisconnectCustomKeyStore" => {
+                    r.custom_key_store_id
+                }
+                Ok(Call::DeleteCustomKeyStore(r)) if op == "DeleteCustomKeyStore" => {
+                    r.custom_key_store_id
+                }
+                _ => panic!("wrong call for {cmd}"),
+            };
+            assert_eq!(id, "cks-1");
+        }
+
+        // A key in the store.
+        let Ok(Call::CreateKey(r)) = prep(&[
+            "create-key",
+            "--origin",
+            "AWS_CLOUDHSM",
+            "--custom-key-store-id",
+            "cks-1234567890abcdef0",
+            "--description",
+            "hsm key",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.origin, pb::OriginType::AwsCloudhsm as i32);
+        assert_eq!(
+            r.custom_key_store_id.as_deref(),
+            Some("cks-1234567890abcdef0")
+        );
+    }
+
+    #[test]
+    fn custom_key_store_bad_values_exit_252() {
+        for bad in [
+            // Required flags.
+            &["kmsctl", "create-custom-key-store"][..],
+            &["kmsctl", "connect-custom-key-store"][..],
+            &["kmsctl", "disconnect-custom-key-store"][..],
+            &["kmsctl", "delete-custom-key-store"][..],
+            &[
+                "kmsctl",
+                "update-custom-key-store",
+                "--new-custom-key-store-name",
+                "x",
+            ][..],
+            // AWS spellings only.
+            &[
+                "kmsctl",
+                "create-custom-key-store",
+                "--custom-key-store-name",
+                "s",
+                "--custom-key-store-type",
+                "CLOUDHSM",
+            ][..],
+            &["kmsctl", "create-key", "--origin", "aws_cloudhsm"][..],
+            // --limit is a number.
+            &["kmsctl", "describe-custom-key-stores", "--limit", "ten"][..],
+        ] {
+            let err = Cli::try_parse_from(bad).expect_err("usage error");
+            assert!(err.use_stderr(), "{bad:?}");
+        }
+        let err = Cli::try_parse_from([
+            "kmsctl",
+            "create-custom-key-store",
+            "--custom-key-store-name",
+            "s",
+            "--custom-key-store-type",
+            "CLOUDHSM",
+        ])
+        .expect_err("bad enum");
+        let text = err.to_string();
+        assert!(
+            text.contains("AWS_CLOUDHSM") && text.contains("EXTERNAL_KEY_STORE"),
+            "{text}"
+        );
+
+        // Unreadable files: exit 252, naming the flag and not the password.
+        let err = prep(&[
+            "create-custom-key-store",
+            "--custom-key-store-name",
+            "s",
+            "--trust-anchor-certificate",
+            "file:///nonexistent/customerCA.crt",
+        ])
+        .expect_err("no file");
+        assert_eq!(err.param, "--trust-anchor-certificate");
+        let err = CtlError::from(err);
+        assert_eq!(err.exit_code(), EXIT_USAGE);
+        assert!(
+            err.stderr_text().starts_with(
+                "\nError parsing parameter '--trust-anchor-certificate': Unable to load \
+                 paramfile file:///nonexistent/customerCA.crt"
+            ),
+            "{}",
+            err.stderr_text()
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let der = dir.path().join("ca.der");
+        std::fs::write(&der, [0x30, 0x82, 0xff, 0xfe]).expect("write");
+        let err = prep(&[
+            "create-custom-key-store",
+            "--custom-key-store-name",
+            "s",
+            "--trust-anchor-certificate",
+            &format!("file://{}", der.display()),
+        ])
+        .expect_err("DER is not PEM text");
+        assert!(err.to_string().contains("not UTF-8 text"), "{err}");
+        let err = prep(&[
+            "update-custom-key-store",
+            "--custom-key-store-id",
+            "cks-1",
+            "--key-store-password",
+            "file:///nonexistent/pw",
+        ])
+        .expect_err("no file");
+        assert_eq!(err.param, "--key-store-password");
+        assert!(!err.to_string().contains("Pa55"));
+    }
+
+    #[test]
+    fn custom_key_store_service_errors_read_like_the_aws_cli() {
+        let err = status_error(
+            "DeleteCustomKeyStore",
+            &Status::failed_precondition(
+                "CustomKeyStoreHasCMKsException: custom key store cks-1 has KMS keys",
+            ),
+            "https://h",
+        );
+        assert_eq!(err.exit_code(), EXIT_SERVICE);
+        assert_eq!(
+            err.to_string(),
+            "An error occurred (CustomKeyStoreHasCMKsException) when calling the \
+             DeleteCustomKeyStore operation: custom key store cks-1 has KMS keys"
+        );
+        let err = status_error(
+            "CreateCustomKeyStore",
+            &Status::not_found("CloudHsmClusterNotFoundException: no cluster cluster-x"),
+            "https://h",
+        );
+        assert!(
+            matches!(&err, CtlError::Service(s) if s.code == "CloudHsmClusterNotFoundException")
+        );
     }
 }

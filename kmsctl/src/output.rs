@@ -1070,6 +1070,44 @@ impl Shape for pb::DeleteImportedKeyMaterialResponse {
     }
 }
 
+impl Shape for pb::CreateCustomKeyStoreResponse {
+    fn shape(&self) -> Value {
+        Obj::new()
+            .str("CustomKeyStoreId", &self.custom_key_store_id)
+            .build()
+    }
+}
+
+impl Shape for pb::CustomKeyStoresListEntry {
+    fn shape(&self) -> Value {
+        // AWS's member order; ConnectionErrorCode only when there is one.
+        Obj::new()
+            .str("CustomKeyStoreId", &self.custom_key_store_id)
+            .str("CustomKeyStoreName", &self.custom_key_store_name)
+            .str("CloudHsmClusterId", &self.cloud_hsm_cluster_id)
+            .str("TrustAnchorCertificate", &self.trust_anchor_certificate)
+            .enumeration::<pb::ConnectionStateType>("ConnectionState", self.connection_state)
+            .enumeration::<pb::ConnectionErrorCodeType>(
+                "ConnectionErrorCode",
+                self.connection_error_code,
+            )
+            .timestamp("CreationDate", self.creation_date.as_ref())
+            .enumeration::<pb::CustomKeyStoreType>("CustomKeyStoreType", self.custom_key_store_type)
+            .build()
+    }
+}
+
+impl Shape for pb::DescribeCustomKeyStoresResponse {
+    fn shape(&self) -> Value {
+        let stores = self.custom_key_stores.iter().map(Shape::shape).collect();
+        page_tail(
+            Obj::new().put("CustomKeyStores", Value::List(stores)),
+            &self.next_marker,
+            self.truncated,
+        )
+    }
+}
+
 impl Shape for pb::GetPrincipalPolicyResponse {
     fn shape(&self) -> Value {
         // The document stays a string, as get-key-policy's Policy does.
@@ -1914,5 +1952,123 @@ mod tests {
             render(Some(&v), Some(&q), OutputFormat::Text),
             "KEY_MATERIAL_EXPIRES\n"
         );
+    }
+
+    fn sample_store(state: pb::ConnectionStateType) -> pb::CustomKeyStoresListEntry {
+        pb::CustomKeyStoresListEntry {
+            custom_key_store_id: "cks-1234567890abcdef0".into(),
+            custom_key_store_name: "ExampleKeyStore".into(),
+            cloud_hsm_cluster_id: "cluster-1a23b4cdefg".into(),
+            trust_anchor_certificate:
+                "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into(),
+            connection_state: state as i32,
+            connection_error_code: 0,
+            creation_date: Some(ts(1_795_507_262, 0)),
+            custom_key_store_type: pb::CustomKeyStoreType::AwsCloudhsm as i32,
+        }
+    }
+
+    #[test]
+    fn custom_key_store_shapes_like_aws() {
+        let created = pb::CreateCustomKeyStoreResponse {
+            custom_key_store_id: "cks-1234567890abcdef0".into(),
+        };
+        assert_eq!(
+            render(Some(&created.shape()), None, OutputFormat::Json),
+            "{\n    \"CustomKeyStoreId\": \"cks-1234567890abcdef0\"\n}\n"
+        );
+
+        let entry = sample_store(pb::ConnectionStateType::Connected).shape();
+        let Value::Obj(members) = &entry else {
+            panic!("not an object")
+        };
+        let names: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
+        // AWS's order; no ConnectionErrorCode without an error.
+        assert_eq!(
+            names,
+            [
+                "CustomKeyStoreId",
+                "CustomKeyStoreName",
+                "CloudHsmClusterId",
+                "TrustAnchorCertificate",
+                "ConnectionState",
+                "CreationDate",
+                "CustomKeyStoreType",
+            ]
+        );
+        let s = |v: &str| Value::Str(v.to_owned());
+        assert_eq!(entry.get("ConnectionState"), Some(&s("CONNECTED")));
+        assert_eq!(entry.get("CustomKeyStoreType"), Some(&s("AWS_CLOUDHSM")));
+        assert_eq!(
+            entry.get("CreationDate"),
+            Some(&s("2026-11-24T08:01:02+00:00"))
+        );
+
+        // A failed connection says why, after ConnectionState.
+        let mut failed = sample_store(pb::ConnectionStateType::Failed);
+        failed.connection_error_code = pb::ConnectionErrorCodeType::InsufficientCloudhsmHsms as i32;
+        let response = pb::DescribeCustomKeyStoresResponse {
+            custom_key_stores: vec![failed],
+            next_marker: "m2".into(),
+            truncated: true,
+        };
+        let v = response.shape();
+        let json = to_json(&v);
+        assert!(
+            json.contains(
+                "\"ConnectionState\": \"FAILED\",\n            \"ConnectionErrorCode\": \"INSUFFICIENT_CLOUDHSM_HSMS\",\n            \"CreationDate\""
+            ),
+            "{json}"
+        );
+        assert!(
+            json.contains("\"TrustAnchorCertificate\": \"-----BEGIN CERTIFICATE-----\\nMIIB\\n")
+        );
+        assert!(
+            json.ends_with("    ],\n    \"NextMarker\": \"m2\",\n    \"Truncated\": true\n}"),
+            "{json}"
+        );
+        // Every page fetched: no page tail.
+        let all = without_page_tail(v.clone());
+        assert_eq!(all.get("NextMarker"), None);
+        assert_eq!(all.get("Truncated"), None);
+
+        // What a script waiting for CONNECTED reads.
+        let q = Query::parse("CustomKeyStores[0].[ConnectionState,ConnectionErrorCode]")
+            .expect("query");
+        assert_eq!(
+            render(Some(&v), Some(&q), OutputFormat::Text),
+            "FAILED\tINSUFFICIENT_CLOUDHSM_HSMS\n"
+        );
+
+        // No stores: an empty list and Truncated false.
+        let none = pb::DescribeCustomKeyStoresResponse::default();
+        assert_eq!(
+            to_json(&none.shape()),
+            "{\n    \"CustomKeyStores\": [],\n    \"Truncated\": false\n}"
+        );
+        // Unknown wire values are left out rather than printed as numbers.
+        let mut odd = sample_store(pb::ConnectionStateType::Connecting);
+        odd.connection_state = 99;
+        odd.connection_error_code = 99;
+        let odd = odd.shape();
+        assert_eq!(odd.get("ConnectionState"), None);
+        assert_eq!(odd.get("ConnectionErrorCode"), None);
+    }
+
+    #[test]
+    fn hsm_key_metadata_names_its_store_and_cluster() {
+        let meta = pb::KeyMetadata {
+            origin: pb::OriginType::AwsCloudhsm as i32,
+            custom_key_store_id: "cks-1234567890abcdef0".into(),
+            cloud_hsm_cluster_id: "cluster-1a23b4cdefg".into(),
+            key_state: pb::KeyState::Unavailable as i32,
+            ..sample_metadata()
+        };
+        let v = meta.shape();
+        let s = |v: &str| Value::Str(v.to_owned());
+        assert_eq!(v.get("Origin"), Some(&s("AWS_CLOUDHSM")));
+        assert_eq!(v.get("CustomKeyStoreId"), Some(&s("cks-1234567890abcdef0")));
+        assert_eq!(v.get("CloudHsmClusterId"), Some(&s("cluster-1a23b4cdefg")));
+        assert_eq!(v.get("KeyState"), Some(&s("Unavailable")));
     }
 }

@@ -85,6 +85,15 @@ impl Kms {
                 op.name()
             )));
         }
+        // AWS: "You cannot use an asymmetric KMS key or a KMS key in a
+        // custom key store to encrypt your data key pair."
+        if key.custom_key_store_id.is_some() {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "{} is in a custom key store: {} cannot use it",
+                key.arn(&inner.region),
+                op.name()
+            )));
+        }
         // RSA pairs take up to seconds: the bounded generation pool.
         let (private_key, public_key) = inner
             .bounded_generation(move |_| {

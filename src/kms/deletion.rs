@@ -59,6 +59,54 @@ impl Inner {
         Ok(())
     }
 
+    /// Destroys the HSM keys of `rec`, a key of custom key store
+    /// `store_id` being deleted (with its lock held, so no cancellation
+    /// can come between this and the deleting batch). As AWS, best effort:
+    /// a store that is not connected, or a cluster that refuses, leaves
+    /// the HSM key orphaned in the cluster (logged by handle, for the
+    /// cluster's owner to remove) and the KMS key is deleted anyway.
+    /// Restart-safe: destroying a key already gone succeeds, so a deletion
+    /// interrupted after this and before its commit destroys nothing twice
+    /// in effect when the job runs it again.
+    fn destroy_hsm_material(&self, rec: &crate::model::KeyRecord, store_id: &str) -> KmsResult<()> {
+        let mut handles = Vec::new();
+        for v in 1..=rec.current_version {
+            if let Some(m) = self
+                .store
+                .get_material(&rec.id, v)
+                .map_err(KmsError::internal)?
+            {
+                if let crate::model::MaterialLocation::Hsm { handle, .. } = m.location {
+                    handles.push(handle);
+                }
+            }
+        }
+        let link = self.cks_link_loaded(store_id);
+        for handle in handles {
+            let result = match &link {
+                // Blocking pool: waiting here for the HSM's answer blocks
+                // no async worker.
+                Some(l) => tokio::runtime::Handle::current().block_on(l.hsm.destroy_key(&handle)),
+                None => Err(crate::backend::BackendError::Unavailable(
+                    store_id.to_owned(),
+                )),
+            };
+            match result {
+                Ok(()) => {
+                    tracing::info!(key_id = %rec.id, custom_key_store_id = %store_id, hsm_handle = %handle, "destroyed the HSM key of a deleted key")
+                }
+                Err(e) => tracing::warn!(
+                    key_id = %rec.id,
+                    custom_key_store_id = %store_id,
+                    hsm_handle = %handle,
+                    error = %e,
+                    "could not destroy the HSM key of a deleted key: it is orphaned in the cluster; delete it there"
+                ),
+            }
+        }
+        Ok(())
+    }
+
     fn delete_due_batch(&self) -> KmsResult<BatchResult> {
         let now = self.now_ms();
         let due = self
@@ -118,6 +166,17 @@ impl Inner {
             .store
             .aliases_of_key(&rec.account, &id)
             .map_err(KmsError::internal)?;
+        if let Some(store_id) = &rec.custom_key_store_id {
+            self.destroy_hsm_material(rec, store_id)?;
+            match self.count_store_keys(store_id, -1, &mut b) {
+                Err(KmsError::CustomKeyStoreNotFound(_)) => tracing::warn!(
+                    key_id = %id,
+                    custom_key_store_id = %store_id,
+                    "the custom key store of a deleted key is gone"
+                ),
+                other => other?,
+            }
+        }
         b.delete_key(rec, &aliases);
         self.uncount_deleted_key(rec, aliases.len(), &mut b)?;
         let grantees = self.delete_all_grants(rec, &mut b)?;

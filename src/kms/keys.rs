@@ -54,6 +54,44 @@ pub(super) fn check_request_tags(new: &[(String, String)]) -> KmsResult<()> {
     Ok(())
 }
 
+/// CreateKey's rules for a key in a custom key store (AWS), before any
+/// lookup: Origin AWS_CLOUDHSM and CustomKeyStoreId go together; only
+/// single-Region SYMMETRIC_DEFAULT ENCRYPT_DECRYPT keys.
+fn check_custom_key_store_shape(input: &CreateKeyRequest) -> KmsResult<()> {
+    let hsm_origin = input.origin == Some(Origin::AwsCloudHsm);
+    let Some(store_id) = input.custom_key_store_id.as_deref() else {
+        if hsm_origin {
+            return Err(validate::validation(
+                "customKeyStoreId",
+                "Member must not be null when Origin is AWS_CLOUDHSM",
+            ));
+        }
+        return Ok(());
+    };
+    if !hsm_origin {
+        return Err(validate::validation(
+            "origin",
+            "Member must be AWS_CLOUDHSM when CustomKeyStoreId is given",
+        ));
+    }
+    validate::length("customKeyStoreId", store_id.chars().count(), 1, 64)?;
+    let spec = input.key_spec.unwrap_or(KeySpec::SymmetricDefault);
+    let usage = input
+        .key_usage
+        .unwrap_or(crate::model::KeyUsage::EncryptDecrypt);
+    if spec != KeySpec::SymmetricDefault || usage != crate::model::KeyUsage::EncryptDecrypt {
+        return Err(KmsError::UnsupportedOperation(format!(
+            "A key in a custom key store must be a SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key (asked: {spec}, {usage})"
+        )));
+    }
+    if input.multi_region {
+        return Err(KmsError::UnsupportedOperation(
+            "A key in a custom key store cannot be a multi-Region key".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Merges request tags (already checked by [`check_request_tags`]) into
 /// `tags`, enforcing the per-key limit.
 pub(super) fn merge_tags(
@@ -122,6 +160,9 @@ impl Kms {
         input: CreateKeyRequest,
     ) -> KmsResult<Arc<KeyRecord>> {
         let (rec, policy) = self.plan_key(caller, input).await?;
+        if let Some(store_id) = rec.custom_key_store_id.clone() {
+            return self.create_hsm_key(rec, policy, store_id).await;
+        }
         // Before any lock: a key pair takes up to seconds (RSA_4096) and
         // is made on the bounded generation pool (`key_use.rs`). AES and
         // HMAC keys take microseconds: made in the commit's own hop.
@@ -157,6 +198,87 @@ impl Kms {
             .await
     }
 
+    /// CreateKey's commit for a key in a custom key store: the material is
+    /// generated in the store's cluster (a network round trip, on the
+    /// blocking pool and before any lock), then the key, its HSM handle
+    /// and the store's key count are committed in one batch.
+    async fn create_hsm_key(
+        &self,
+        rec: KeyRecord,
+        policy: crate::authz::Policy,
+        store_id: String,
+    ) -> KmsResult<Arc<KeyRecord>> {
+        let link = self.inner.cks_link(&store_id).await?.ok_or_else(|| {
+            KmsError::CustomKeyStoreNotFound(format!("Custom key store {store_id} does not exist"))
+        })?;
+        let hsm = Arc::clone(&link.hsm);
+        let (id, spec, now) = (rec.id, rec.spec, self.inner.now_ms());
+        let material = tokio::task::spawn_blocking(move || {
+            crate::backend::MaterialBackend::generate(&*hsm, &id, 1, spec, now)
+        })
+        .await
+        .map_err(KmsError::internal)?
+        .map_err(|e| match e {
+            // Connected, yet the cluster cannot hold a new key durably
+            // (fewer than two HSMs answer): AWS's answer for a cluster that
+            // cannot serve the store.
+            crate::backend::BackendError::Unavailable(_) => {
+                KmsError::CloudHsmClusterInvalidConfiguration(format!(
+                    "The cluster of custom key store {store_id} could not create the key: it needs at least two active HSMs"
+                ))
+            }
+            other => KmsError::internal(other),
+        })?;
+        let view = rec.cloud_hsm_cluster_id.clone();
+        let committed = self
+            .inner
+            .blocking(move |inner| {
+                let _w = inner.lock(&[LockName::Account(&rec.account)]);
+                let mut b = inner.store.batch();
+                inner.count_new_keys(&rec.account, 1, true, &mut b)?;
+                inner.count_store_keys(&store_id, 1, &mut b)?;
+                b.put_key(&rec).map_err(KmsError::internal)?;
+                b.put_material(&rec.id, &material)
+                    .map_err(KmsError::internal)?;
+                b.put_key_policy(&rec.id, policy.text());
+                b.commit().map_err(KmsError::internal)?;
+                inner.policies.put(rec.id, Arc::new(policy));
+                Ok(inner.cache_put_key(rec))
+            })
+            .await?;
+        let mut out = (*committed).clone();
+        out.cloud_hsm_cluster_id = view;
+        Ok(Arc::new(out))
+    }
+
+    /// The caller's CONNECTED custom key store `store_id`, for CreateKey.
+    async fn connected_store_of(
+        &self,
+        caller: &Caller,
+        store_id: &str,
+    ) -> KmsResult<Arc<super::custom_key_stores::StoreLink>> {
+        let not_found = || {
+            KmsError::CustomKeyStoreNotFound(format!(
+                "Custom key store {} does not exist",
+                crate::model::ids::printable(store_id)
+            ))
+        };
+        if !crate::model::custom_key_store::is_store_id(store_id) {
+            return Err(not_found());
+        }
+        let link = match self.inner.cks_link(store_id).await? {
+            Some(l) if l.account() == caller.principal.account() => l,
+            _ => return Err(not_found()),
+        };
+        let state = link.live().state;
+        if state != crate::model::ConnectionState::Connected {
+            return Err(KmsError::CustomKeyStoreInvalidState(format!(
+                "Custom key store {store_id} is {state}: keys can be created only in a CONNECTED custom key store"
+            )));
+        }
+        Ok(link)
+    }
+
     /// Creates `count` keys alike (as CreateKey with `input`, each with its
     /// own id and fresh material), committing [`BULK_BATCH`] keys per synced
     /// batch instead of one synced write per key: the supported way to load
@@ -176,6 +298,11 @@ impl Kms {
         mut on_batch: impl FnMut(&[KeyId]) + Send + 'static,
     ) -> KmsResult<usize> {
         let (template, policy) = self.plan_key(caller, input).await?;
+        if template.custom_key_store_id.is_some() {
+            return Err(KmsError::UnsupportedOperation(
+                "Bulk key creation makes keys with kmsd's own material only, not keys in a custom key store".into(),
+            ));
+        }
         self.inner
             .blocking(move |inner| {
                 let mut done = 0;
@@ -231,11 +358,12 @@ impl Kms {
         input: CreateKeyRequest,
     ) -> KmsResult<(KeyRecord, crate::authz::Policy)> {
         validate::description(&input.description)?;
-        if input.custom_key_store_id.is_some() || input.xks_key_id.is_some() {
+        if input.xks_key_id.is_some() {
             return Err(KmsError::UnsupportedOperation(
-                "Custom key stores are not supported by this kmsd version".into(),
+                "External key stores (XksKeyId) are not supported by kmsd".into(),
             ));
         }
+        check_custom_key_store_shape(&input)?;
         if input.multi_region {
             return Err(KmsError::UnsupportedOperation(
                 "Multi-Region keys are not supported by this kmsd version".into(),
@@ -267,6 +395,8 @@ impl Kms {
             Origin::AwsKms => {}
             // BYOK: the key waits in PendingImport for ImportKeyMaterial.
             Origin::External if crate::model::import::spec_accepts_import(spec) => {}
+            // Its store is checked after authorization (below).
+            Origin::AwsCloudHsm if input.custom_key_store_id.is_some() => {}
             Origin::External => {
                 return Err(KmsError::UnsupportedOperation(format!(
                     "KeySpec {spec} does not support Origin EXTERNAL in this kmsd version (imported key material is offered for SYMMETRIC_DEFAULT, HMAC, RSA and ECC key specs)"
@@ -296,6 +426,10 @@ impl Kms {
         self.inner
             .authorize(caller, Operation::CreateKey, Resource::None, &authz)
             .await?;
+        let store_link = match input.custom_key_store_id.as_deref() {
+            Some(store_id) => Some(self.connected_store_of(caller, store_id).await?),
+            None => None,
+        };
         let account = caller.principal.account().to_owned();
         let policy_text = match &input.policy {
             Some(text) => text.clone(),
@@ -326,6 +460,8 @@ impl Kms {
             grant_count: 0,
             rotation: Default::default(),
             imported: None,
+            custom_key_store_id: input.custom_key_store_id,
+            cloud_hsm_cluster_id: store_link.map(|l| l.cluster_id()),
         };
         if !input.bypass_policy_lockout_safety_check {
             self.inner.lockout_check(caller, &rec, &policy)?;

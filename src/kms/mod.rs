@@ -174,6 +174,10 @@ pub(crate) struct Inner {
     private_ops: Arc<tokio::sync::Semaphore>,
     /// Publishes each completed background pass (see `jobs.rs`).
     jobs: jobs::JobSignal,
+    /// Where the HSM clusters are (`--hsm-cluster`).
+    hsm_clusters: crate::backend::hsm::HsmClusters,
+    /// The custom key stores' links and live states.
+    cks: custom_key_stores::Registry,
 }
 
 impl Kms {
@@ -190,6 +194,7 @@ impl Kms {
         let grant_token_key = backend.derive_service_key("kmsd/grant-token/v1");
         let import_token_key = backend.derive_service_key(import_token::TOKEN_KEY_LABEL);
         let material_id_key = backend.derive_service_key(import_token::MATERIAL_ID_KEY_LABEL);
+        let cks_password_key = backend.derive_service_key(custom_key_stores::PASSWORD_KEY_LABEL);
         Self {
             inner: Arc::new(Inner {
                 store: Arc::new(store),
@@ -213,6 +218,8 @@ impl Kms {
                 keygen: Arc::new(tokio::sync::Semaphore::new(key_use::keygen_permits())),
                 private_ops: Arc::new(tokio::sync::Semaphore::new(key_use::private_op_permits())),
                 jobs: jobs::JobSignal::new(),
+                hsm_clusters: config.hsm_clusters,
+                cks: custom_key_stores::Registry::new(cks_password_key),
             }),
         }
     }
@@ -378,7 +385,23 @@ impl Inner {
                             rec.material_id
                         )));
                     }
-                    let m = inner.backend.load(&id, &rec).map_err(KmsError::internal)?;
+                    // HSM-held material is loaded through its store's
+                    // backend (a handle; no network), kmsd's own through
+                    // the local one.
+                    let m = match &rec.location {
+                        crate::model::MaterialLocation::Hsm {
+                            custom_key_store_id,
+                            ..
+                        } => {
+                            let link = inner.cks_link_loaded(custom_key_store_id).ok_or_else(|| {
+                                KmsError::InvalidState(format!(
+                                    "KMS key {id} is unavailable: its custom key store is not connected"
+                                ))
+                            })?;
+                            link.hsm.load(&id, &rec).map_err(KmsError::internal)?
+                        }
+                        _ => inner.backend.load(&id, &rec).map_err(KmsError::internal)?,
+                    };
                     inner
                         .materials
                         .insert_if_unchanged(k, epoch, Arc::clone(&m));
@@ -534,8 +557,17 @@ impl Inner {
             self.authorize(caller, op, Resource::Key(&rec), input)
                 .await?;
         }
-        rec.check_state(op, &self.region)?;
-        Ok(rec)
+        // A key in a custom key store that is not connected is Unavailable
+        // (AWS): crypto is refused, DescribeKey says so. EnableKey and
+        // DisableKey still work on it (AWS: they change the state it has
+        // once the store reconnects), so they check the stored state.
+        let view = self.effective_key(Arc::clone(&rec), op).await?;
+        if matches!(op, Operation::EnableKey | Operation::DisableKey) {
+            rec.check_state(op, &self.region)?;
+        } else {
+            view.check_state(op, &self.region)?;
+        }
+        Ok(view)
     }
 
     /// Writer, under the key's lock: the current record of a key that a

@@ -615,6 +615,15 @@ pub struct KeyRecord {
     /// EXTERNAL key `current_version` is 0 until the first import.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imported: Option<super::import::ImportedMaterialInfo>,
+    /// AWS_CLOUDHSM keys: the custom key store (`cks-…`) holding the
+    /// material.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_key_store_id: Option<String>,
+    /// AWS_CLOUDHSM keys: the store's cluster id, as the core hands the
+    /// record out (DescribeKey). Not stored: UpdateCustomKeyStore can
+    /// change a store's cluster, so it is filled from the store's record.
+    #[serde(skip)]
+    pub cloud_hsm_cluster_id: Option<String>,
 }
 
 /// A key's automatic-rotation settings and on-demand count.
@@ -775,6 +784,8 @@ impl KeyRecord {
             grant_count: 0,
             rotation: RotationSettings::default(),
             imported: None,
+            custom_key_store_id: None,
+            cloud_hsm_cluster_id: None,
         }
     }
 }

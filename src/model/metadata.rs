@@ -103,8 +103,8 @@ impl KeyRecord {
             valid_to_ms: self.imported.as_ref().and_then(|i| i.valid_to_ms),
             expiration_model: self.imported.as_ref().map(|i| i.expiration_model),
             origin: self.origin,
-            custom_key_store_id: None,
-            cloud_hsm_cluster_id: None,
+            custom_key_store_id: self.custom_key_store_id.clone(),
+            cloud_hsm_cluster_id: self.cloud_hsm_cluster_id.clone(),
             key_manager: KeyManager::Customer,
             key_spec: self.spec,
             encryption_algorithms: self
@@ -168,6 +168,8 @@ mod tests {
             grant_count: 0,
             rotation: Default::default(),
             imported: None,
+            custom_key_store_id: None,
+            cloud_hsm_cluster_id: None,
         }
     }
 

@@ -3,6 +3,7 @@
 //!
 //! Pure data and rules: nothing here does I/O or knows about gRPC.
 
+pub mod custom_key_store;
 pub mod grant;
 pub mod ids;
 pub mod import;
@@ -11,6 +12,9 @@ pub mod material;
 pub mod metadata;
 pub mod operation;
 
+pub use custom_key_store::{
+    ConnectionErrorCode, ConnectionState, CustomKeyStoreRecord, CustomKeyStoreType,
+};
 pub use grant::{GrantConstraints, GrantRecord};
 pub use ids::{AliasName, KeyId, KeyRef, Principal};
 pub use import::{

@@ -11,9 +11,16 @@ use crate::error::KmsError;
 /// The gRPC code for a core error.
 pub fn code_of(e: &KmsError) -> Code {
     match e {
-        KmsError::NotFound(_) => Code::NotFound,
+        KmsError::NotFound(_)
+        | KmsError::CustomKeyStoreNotFound(_)
+        | KmsError::CloudHsmClusterNotFound(_) => Code::NotFound,
         KmsError::AccessDenied(_) => Code::PermissionDenied,
-        KmsError::Disabled(_) | KmsError::InvalidState(_) => Code::FailedPrecondition,
+        KmsError::Disabled(_)
+        | KmsError::InvalidState(_)
+        | KmsError::CustomKeyStoreInvalidState(_)
+        | KmsError::CustomKeyStoreHasCmks(_)
+        | KmsError::CloudHsmClusterNotActive(_)
+        | KmsError::CloudHsmClusterInvalidConfiguration(_) => Code::FailedPrecondition,
         KmsError::InvalidCiphertext(_)
         | KmsError::IncorrectKey(_)
         | KmsError::InvalidKeyUsage(_)
@@ -29,8 +36,12 @@ pub fn code_of(e: &KmsError) -> Code {
         | KmsError::InvalidGrantId(_)
         | KmsError::InvalidImportToken(_)
         | KmsError::ExpiredImportToken(_)
-        | KmsError::IncorrectKeyMaterial(_) => Code::InvalidArgument,
-        KmsError::AlreadyExists(_) => Code::AlreadyExists,
+        | KmsError::IncorrectKeyMaterial(_)
+        | KmsError::IncorrectTrustAnchor(_)
+        | KmsError::CloudHsmClusterNotRelated(_) => Code::InvalidArgument,
+        KmsError::AlreadyExists(_)
+        | KmsError::CustomKeyStoreNameInUse(_)
+        | KmsError::CloudHsmClusterInUse(_) => Code::AlreadyExists,
         KmsError::LimitExceeded(_) | KmsError::Throttling(_) => Code::ResourceExhausted,
         KmsError::UnsupportedOperation(_) => Code::Unimplemented,
         KmsError::Unauthenticated(_) => Code::Unauthenticated,

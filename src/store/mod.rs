@@ -21,6 +21,7 @@
 //! | `rotations`    | key id (17) + version (4)             | `RotationEntry` JSON          | `rotations.rs` |
 //! | `rotation_schedule` | due ms (8) + key id (17)         | empty (automatic rotations)   | `schedules.rs` |
 //! | `quotas`       | kind + account / key+grantee / principal | counter (u64)              | `quotas.rs` |
+//! | `custom_key_stores` | store id (`cks-…`)               | `CustomKeyStoreRecord` JSON (password sealed) | `custom_key_stores.rs` |
 //!
 //! Every value but `meta`'s is authenticated (Vault's barrier: nothing
 //! read from storage is trusted unauthenticated). The store holds a MAC key
@@ -53,6 +54,7 @@
 //! (and wait behind) a whole fsync.
 
 mod aliases;
+mod custom_key_stores;
 mod grants;
 mod import_params;
 mod jobs;
@@ -113,7 +115,8 @@ const CF_QUOTAS: &str = "quotas";
 const CF_IMPORT_PARAMS: &str = "import_params";
 const CF_IMPORT_PARAMS_EXPIRY: &str = "import_params_expiry";
 const CF_MATERIAL_EXPIRY: &str = "material_expiry";
-const ALL_CFS: [&str; 19] = [
+const CF_CUSTOM_KEY_STORES: &str = "custom_key_stores";
+const ALL_CFS: [&str; 20] = [
     CF_META,
     CF_KEYS,
     CF_ACCOUNT_KEYS,
@@ -133,6 +136,7 @@ const ALL_CFS: [&str; 19] = [
     CF_IMPORT_PARAMS,
     CF_IMPORT_PARAMS_EXPIRY,
     CF_MATERIAL_EXPIRY,
+    CF_CUSTOM_KEY_STORES,
 ];
 
 /// A storage failure. Never shown to clients (they get KMSInternalException).

@@ -32,6 +32,7 @@ mod door;
 mod envelope;
 mod grants;
 mod health;
+mod hsm_backend;
 mod hsm_cli;
 mod hsm_cluster;
 mod hsm_failover;

@@ -27,7 +27,8 @@
 //! 5. **No unexplained `unwrap()`/`expect(` outside tests.** Each needs a
 //!    `// INVARIANT: <why>` comment on its line, the line before, or in the
 //!    comment block directly above. Checked in every crate of the
-//!    workspace ([`UNWRAP_SCANNED`]: kmsd, kmsctl, kms-bench, kms-proto).
+//!    workspace ([`UNWRAP_SCANNED`]: kmsd, kmsctl, kms-bench, kms-proto,
+//!    hsm-sim).
 //!    Code in `#[cfg(test)]` items (and `#[cfg(test)] mod x;` files) is
 //!    exempt, as are `tests/` and `benches/`, and so is a call
 //!    `self.expect(..)` in a file that defines its own `fn expect` (kmsctl's
@@ -95,7 +96,13 @@ const SHIMS: &[(&str, &str)] = &[];
 /// with `// INVARIANT: <why it cannot fail>` or return an error instead.
 /// The source trees rule 5 reads: every crate of the workspace (the
 /// clients handle input from users and servers as much as kmsd does).
-const UNWRAP_SCANNED: &[&str] = &["src", "kmsctl/src", "kms-bench/src", "proto/src"];
+const UNWRAP_SCANNED: &[&str] = &[
+    "src",
+    "kmsctl/src",
+    "kms-bench/src",
+    "proto/src",
+    "hsm-sim/src",
+];
 
 const UNWRAP_ALLOWLIST: &[(&str, usize)] = &[
     // `cf_handle(name).expect(..)`: every column family is created at open.
