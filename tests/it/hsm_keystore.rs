@@ -191,15 +191,41 @@ async fn hsm_lifecycle_create_connect_use_disconnect_reconnect_delete() {
         describe(&mut c, &key).await.key_state(),
         pb::KeyState::Unavailable
     );
-    let e = try_decrypt(&mut c, &blob, &ctx1).await.unwrap_err();
-    assert_aws_error(&e, Code::FailedPrecondition, "KMSInvalidStateException");
-    let e = try_encrypt(&mut c, &key).await.unwrap_err();
-    assert_aws_error(&e, Code::FailedPrecondition, "KMSInvalidStateException");
-    let e = try_generate_data_key(&mut c, &key).await.unwrap_err();
-    assert_aws_error(&e, Code::FailedPrecondition, "KMSInvalidStateException");
-    let e = try_create_hsm_key(&mut c, &store).await.unwrap_err();
-    assert_aws_error(
-        &e,
+    let mut soft = Soft::default();
+    soft.error(
+        "Decrypt, store disconnected",
+        try_decrypt(&mut c, &blob, &ctx1).await.map(drop),
+        Code::FailedPrecondition,
+        "KMSInvalidStateException",
+    );
+    soft.error(
+        "ReEncrypt from the HSM key, store disconnected",
+        c.re_encrypt(pb::ReEncryptRequest {
+            ciphertext_blob: blob.clone(),
+            source_encryption_context: ctx1.clone(),
+            destination_key_id: local.clone(),
+            ..Default::default()
+        })
+        .await
+        .map(drop),
+        Code::FailedPrecondition,
+        "KMSInvalidStateException",
+    );
+    soft.error(
+        "Encrypt, store disconnected",
+        try_encrypt(&mut c, &key).await,
+        Code::FailedPrecondition,
+        "KMSInvalidStateException",
+    );
+    soft.error(
+        "GenerateDataKey, store disconnected",
+        try_generate_data_key(&mut c, &key).await,
+        Code::FailedPrecondition,
+        "KMSInvalidStateException",
+    );
+    soft.error(
+        "CreateKey, store disconnected",
+        try_create_hsm_key(&mut c, &store).await.map(|m| m.key_id),
         Code::FailedPrecondition,
         "CustomKeyStoreInvalidStateException",
     );
@@ -275,6 +301,7 @@ async fn hsm_lifecycle_create_connect_use_disconnect_reconnect_delete() {
         .expect("delete custom key store");
     let e = try_describe_store(&mut c, &store).await.unwrap_err();
     assert_aws_error(&e, Code::NotFound, "CustomKeyStoreNotFoundException");
+    soft.finish();
 }
 
 /// A wrong password: FAILED with INVALID_CREDENTIALS; AWS requires a
@@ -454,23 +481,44 @@ async fn hsm_create_store_refusals() {
 }
 
 /// kmsd accepts a node only if its certificate chains to the store's trust
-/// anchor: a node of another cluster (another CA) listed for this cluster
-/// id is never used, and with only one genuine node left the store cannot
-/// connect.
+/// anchor. A node of another cluster (another CA, but the same kmsuser
+/// password, so only its certificate gives it away) listed for this
+/// cluster id: at CreateCustomKeyStore it makes the trust anchor incorrect
+/// (backend::hsm::check_trust_anchor: a cluster's HSMs share one CA); one
+/// that appears later (kmsd restarted with another --hsm-cluster list) is
+/// never used by a connected store, also when it is one of two nodes kmsd
+/// knows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hsm_node_with_a_certificate_from_another_ca_is_refused() {
     let a = HsmCluster::start(&new_cluster_id(), 2);
     let b = HsmCluster::start(&new_cluster_id(), 2);
-
-    // A's two genuine nodes plus an impostor (B's node 1, which has the
-    // same kmsuser password, so only its certificate can give it away).
-    let three = format!(
+    let genuine = format!("{}={},{}", a.cluster_id, a.addrs[0], a.addrs[1]);
+    let with_impostor = format!(
         "{}={},{},{}",
         a.cluster_id, a.addrs[0], a.addrs[1], b.addrs[0]
     );
-    let server = TestServer::start_with_config(config_with_flags(&[three])).await;
+    let one_genuine = format!("{}={},{}", a.cluster_id, a.addrs[0], b.addrs[1]);
+    let tmp = tempfile::tempdir().expect("tempdir");
+
+    let server =
+        TestServer::start_in_with_config(tmp.path(), config_with_flags(&[with_impostor.clone()]))
+            .await;
+    let mut c = server.client().await;
+    let e = try_create_store(&mut c, "refused", &a.cluster_id, &a.ca_pem(), PASSWORD)
+        .await
+        .unwrap_err();
+    assert_aws_error(&e, Code::InvalidArgument, "IncorrectTrustAnchorException");
+    server.stop().await;
+
+    let server = TestServer::start_in_with_config(tmp.path(), config_with_flags(&[genuine])).await;
     let mut c = server.client().await;
     let store = create_store(&mut c, "with-impostor", &a).await;
+    server.stop().await;
+
+    // The impostor appears in kmsd's list of the cluster's nodes.
+    let server =
+        TestServer::start_in_with_config(tmp.path(), config_with_flags(&[with_impostor])).await;
+    let mut c = server.client().await;
     connect_ok(&mut c, &store).await;
     let ctx1 = ctx(&[("k", "v")]);
     let mut keys = Vec::new();
@@ -491,23 +539,30 @@ async fn hsm_node_with_a_certificate_from_another_ca_is_refused() {
     for k in &keys {
         assert_eq!(genuine.find(k).await.len(), 1, "{k} on cluster A");
     }
+    disconnect_ok(&mut c, &store).await;
     server.stop().await;
 
-    // Only one genuine node: not enough HSMs, never CONNECTED.
-    let two = format!("{}={},{}", a.cluster_id, a.addrs[0], b.addrs[1]);
-    let server = TestServer::start_with_config(config_with_flags(&[two])).await;
+    // kmsd knows one genuine node and an impostor. The genuine node reports
+    // two active HSMs (its peer is up, kmsd just does not list it), so the
+    // store connects (backend::hsm: ClusterStatus decides) — and still
+    // never uses the impostor.
+    let server =
+        TestServer::start_in_with_config(tmp.path(), config_with_flags(&[one_genuine])).await;
     let mut c = server.client().await;
-    let store = create_store(&mut c, "one-genuine", &a).await;
-    let e = connect_and_settle(&mut c, &store).await;
-    assert_eq!(e.connection_state(), State::Failed, "{e:?}");
+    connect_ok(&mut c, &store).await;
+    for _ in 0..3 {
+        let k = create_hsm_key(&mut c, &store).await.key_id;
+        for _ in 0..4 {
+            let blob = encrypt(&mut c, &k, b"genuine", &ctx1).await;
+            assert_eq!(decrypt(&mut c, &blob, &ctx1).await, b"genuine");
+        }
+        assert_eq!(genuine.find(&k).await.len(), 1, "{k} on cluster A");
+    }
+    let mut impostor2 = HsmSession::login(&b, 1).await;
     assert!(
-        matches!(
-            e.connection_error_code(),
-            ErrCode::InsufficientCloudhsmHsms | ErrCode::NetworkErrors
-        ),
-        "{e:?}"
+        impostor2.find("").await.is_empty(),
+        "kmsd made keys on a node of another cluster"
     );
-    assert!(impostor.find("").await.is_empty());
 }
 
 /// Another account neither sees nor uses the store; a principal without

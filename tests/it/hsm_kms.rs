@@ -339,3 +339,40 @@ pub fn assert_exception(status: &tonic::Status, exception: &str) {
         status.message()
     );
 }
+
+/// Error checks that do not stop the test at the first mismatch, so one
+/// run reports every wrong answer of a long scenario; `finish` fails the
+/// test if any check failed.
+#[derive(Default)]
+pub struct Soft(Vec<String>);
+
+impl Soft {
+    /// Records a mismatch unless `r` is an error with `code` whose message
+    /// starts with `exception`.
+    pub fn error<T: std::fmt::Debug>(
+        &mut self,
+        what: &str,
+        r: Result<T, tonic::Status>,
+        code: tonic::Code,
+        exception: &str,
+    ) {
+        match r {
+            Ok(v) => self
+                .0
+                .push(format!("{what}: expected {exception}, got Ok({v:?})")),
+            Err(s) if s.code() != code || !s.message().starts_with(&format!("{exception}: ")) => {
+                self.0.push(format!(
+                    "{what}: expected {code:?} {exception}, got {:?}: {}",
+                    s.code(),
+                    s.message()
+                ))
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// Fails the test with every mismatch recorded.
+    pub fn finish(self) {
+        assert!(self.0.is_empty(), "mismatches:\n{}", self.0.join("\n"));
+    }
+}
