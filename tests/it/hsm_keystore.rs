@@ -500,9 +500,11 @@ async fn hsm_node_with_a_certificate_from_another_ca_is_refused() {
     let one_genuine = format!("{}={},{}", a.cluster_id, a.addrs[0], b.addrs[1]);
     let tmp = tempfile::tempdir().expect("tempdir");
 
-    let server =
-        TestServer::start_in_with_config(tmp.path(), config_with_flags(&[with_impostor.clone()]))
-            .await;
+    let server = TestServer::start_in_with_config(
+        tmp.path(),
+        config_with_flags(std::slice::from_ref(&with_impostor)),
+    )
+    .await;
     let mut c = server.client().await;
     let e = try_create_store(&mut c, "refused", &a.cluster_id, &a.ca_pem(), PASSWORD)
         .await
