@@ -21,7 +21,19 @@ use hsm_sim::store::{read_user, write_user, UserState};
 /// never leaves the nodes. A new key is acknowledged only once it is
 /// stored on two nodes; a node that was down catches up from the others.
 #[derive(Parser)]
-#[command(name = "hsm-sim", version, propagate_version = true)]
+#[command(
+    name = "hsm-sim",
+    version,
+    propagate_version = true,
+    after_long_help = concat!(
+        "Example: a two-node cluster on this host\n",
+        "  hsm-sim init --cluster-id cluster-1234567abcd --kmsuser-password 'kmsuser-Pa55word' --dir cluster\n",
+        "  hsm-sim serve --cluster-dir cluster --node-id 1 --data-dir node1 --listen 127.0.0.1:2301 --peer 127.0.0.1:2302 &\n",
+        "  hsm-sim serve --cluster-dir cluster --node-id 2 --data-dir node2 --listen 127.0.0.1:2302 --peer 127.0.0.1:2301 &\n",
+        "Then start kmsd with --hsm-cluster cluster-1234567abcd=127.0.0.1:2301,127.0.0.1:2302\n",
+        "and give CreateCustomKeyStore cluster/ca.pem as the trust anchor certificate."
+    )
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -29,10 +41,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create a cluster directory: the cluster CA (ca.pem, the trust anchor
-    /// to give kmsd's CreateCustomKeyStore; ca.key), the cluster key that
-    /// wraps keys between nodes, and the kmsuser password's argon2id hash.
-    /// Refuses a directory that exists and is not empty.
+    /// Create a cluster directory (once per cluster).
+    ///
+    /// Writes the cluster CA (ca.pem, the trust anchor to give kmsd's
+    /// CreateCustomKeyStore; ca.key), the cluster key that wraps keys
+    /// between nodes, and the kmsuser password's argon2id hash. Refuses a
+    /// directory that exists and is not empty.
     Init {
         /// Cluster id: 19 to 24 characters of a-z, 0-9 and '-' (e.g.
         /// cluster-1234567abcd), as kmsd's CloudHsmClusterId.
@@ -46,8 +60,10 @@ enum Command {
         #[arg(long)]
         dir: PathBuf,
     },
-    /// Run one node. Prints `hsm-sim: node N listening on ADDR` on stderr
-    /// once it serves; SIGTERM or Ctrl-C stops it cleanly (exit 0).
+    /// Run one node of the cluster.
+    ///
+    /// Prints `hsm-sim: node N listening on ADDR` on stderr once it serves;
+    /// SIGTERM or Ctrl-C stops it cleanly (exit 0).
     Serve {
         /// The directory `hsm-sim init` made (same for every node).
         #[arg(long)]
@@ -73,9 +89,10 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         max_login_failures: u32,
     },
-    /// Unlock kmsuser on one node after too many failed logins (resets the
-    /// failure count in DIR/user.json). Works on a running node too: each
-    /// login reads the state afresh.
+    /// Unlock kmsuser on one node after too many failed logins.
+    ///
+    /// Resets the failure count in DATA_DIR/user.json. Works on a running
+    /// node too: each login reads the state afresh.
     UnlockUser {
         /// The node's data directory.
         #[arg(long)]
@@ -87,6 +104,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

@@ -32,6 +32,12 @@ use crate::store::{valid_handle, KeyRecord, Store, UserState};
 pub const REPLICATE_TIMEOUT: Duration = Duration::from_secs(3);
 /// A peer that answered within this long is reported `active`.
 pub const ACTIVE_WINDOW: Duration = Duration::from_secs(3);
+/// Most sessions a node keeps; logging in beyond it ends the oldest (its
+/// client gets UNAUTHENTICATED and logs in again), so clients that never
+/// log out cannot grow a node's memory without bound.
+pub const MAX_SESSIONS: usize = 4096;
+/// How long ClusterStatus waits for peers it has not heard from lately.
+pub const STATUS_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Longest label accepted (kmsd uses key ids, far shorter).
 pub const MAX_LABEL_LEN: usize = 256;
 
@@ -108,6 +114,12 @@ impl Peer {
         }
     }
 
+    fn is_active(&self) -> bool {
+        lock(&self.state)
+            .last_ok
+            .is_some_and(|t| t.elapsed() <= ACTIVE_WINDOW)
+    }
+
     fn mark_ok(&self) {
         lock(&self.state).last_ok = Some(Instant::now());
     }
@@ -141,7 +153,7 @@ pub struct Node {
     destroyed: RwLock<HashSet<String>>,
     /// SHA-256 of each live session token: a lookup by hash does not depend
     /// on the token's bytes, and a memory dump does not hold usable tokens.
-    sessions: RwLock<HashSet<[u8; 32]>>,
+    sessions: RwLock<Sessions>,
     /// Serialises logins, so concurrent wrong guesses are all counted.
     login: tokio::sync::Mutex<()>,
     /// Serialises changes to the key set (create, adopt, destroy), so a
@@ -211,7 +223,7 @@ impl Node {
             store: Arc::new(store),
             keys: RwLock::new(keys),
             destroyed: RwLock::new(loaded.destroyed),
-            sessions: RwLock::new(HashSet::new()),
+            sessions: RwLock::new(Sessions::default()),
             login: tokio::sync::Mutex::new(()),
             changes: tokio::sync::Mutex::new(()),
             peers,
@@ -284,7 +296,7 @@ impl Node {
     }
 
     fn check_session(&self, token: &[u8]) -> Result<(), HsmError> {
-        if read(&self.sessions).contains(&token_hash(token)) {
+        if read(&self.sessions).live.contains(&token_hash(token)) {
             Ok(())
         } else {
             Err(no_session())
@@ -409,19 +421,38 @@ impl Node {
         Ok(())
     }
 
-    /// This node and its peers as it sees them.
-    pub fn cluster_status(&self) -> ClusterStatusResponse {
+    /// This node and its peers as it sees them. Peers not heard from
+    /// within [`ACTIVE_WINDOW`] are tried first (a catch-up round with
+    /// each, at most [`STATUS_PROBE_TIMEOUT`]), so a peer that has just
+    /// started is reported active without waiting for the next round.
+    pub async fn cluster_status(self: &Arc<Self>) -> ClusterStatusResponse {
+        let stale: Vec<usize> = (0..self.peers.len())
+            .filter(|&i| !self.peers[i].is_active())
+            .collect();
+        if !stale.is_empty() {
+            let mut set = tokio::task::JoinSet::new();
+            for i in stale {
+                let node = Arc::clone(self);
+                set.spawn(async move { node.sync_peer(i).await });
+            }
+            let _ = tokio::time::timeout(STATUS_PROBE_TIMEOUT, async {
+                while set.join_next().await.is_some() {}
+            })
+            .await;
+        }
         let mut nodes = vec![NodeStatus {
             node_id: self.settings.node_id.clone(),
             address: self.settings.address.clone(),
             active: true,
         }];
         for p in &self.peers {
-            let s = lock(&p.state);
+            // Two statements: one lock at a time (a std Mutex guard lives
+            // to the end of its statement).
+            let node_id = lock(&p.state).node_id.clone().unwrap_or_default();
             nodes.push(NodeStatus {
-                node_id: s.node_id.clone().unwrap_or_default(),
+                node_id,
                 address: p.address.clone(),
-                active: s.last_ok.is_some_and(|t| t.elapsed() <= ACTIVE_WINDOW),
+                active: p.is_active(),
             });
         }
         ClusterStatusResponse {
@@ -642,6 +673,36 @@ impl Node {
     }
 }
 
+/// Live sessions (SHA-256 of each token), oldest first for eviction.
+#[derive(Default)]
+struct Sessions {
+    live: HashSet<[u8; 32]>,
+    order: std::collections::VecDeque<[u8; 32]>,
+}
+
+impl Sessions {
+    fn insert(&mut self, h: [u8; 32]) {
+        while self.live.len() >= MAX_SESSIONS {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.live.remove(&old);
+                }
+                None => break,
+            }
+        }
+        self.live.insert(h);
+        self.order.push_back(h);
+    }
+
+    fn remove(&mut self, h: &[u8; 32]) -> bool {
+        if !self.live.remove(h) {
+            return false;
+        }
+        self.order.retain(|o| o != h);
+        true
+    }
+}
+
 fn no_session() -> HsmError {
     HsmError::Unauthenticated("invalid session: log in again")
 }
@@ -651,4 +712,24 @@ fn token_hash(token: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(d.as_ref());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_are_bounded_oldest_first() {
+        let mut s = Sessions::default();
+        let h = |i: usize| token_hash(&i.to_le_bytes());
+        for i in 0..MAX_SESSIONS + 2 {
+            s.insert(h(i));
+        }
+        assert_eq!(s.live.len(), MAX_SESSIONS);
+        assert!(!s.live.contains(&h(0)) && !s.live.contains(&h(1)));
+        assert!(s.live.contains(&h(2)) && s.live.contains(&h(MAX_SESSIONS + 1)));
+        assert!(s.remove(&h(2)));
+        assert!(!s.remove(&h(2)));
+        assert_eq!(s.order.len(), MAX_SESSIONS - 1);
+    }
 }

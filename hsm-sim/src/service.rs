@@ -116,7 +116,7 @@ impl Hsm for HsmService {
         &self,
         _req: Request<ClusterStatusRequest>,
     ) -> Result<Response<ClusterStatusResponse>, Status> {
-        Ok(Response::new(self.0.cluster_status()))
+        Ok(Response::new(self.0.cluster_status().await))
     }
 }
 

@@ -99,12 +99,21 @@ impl Node {
         Node { child, addr }
     }
 
+    /// SIGTERM, then the exit status (a node that does not exit within
+    /// [`HANG_GUARD`] fails the test instead of hanging it).
     fn terminate(mut self) -> std::process::ExitStatus {
         Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .unwrap();
-        self.child.wait().unwrap()
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(start.elapsed() < HANG_GUARD, "node ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
@@ -462,6 +471,29 @@ async fn two_nodes_share_keys_and_sessions_are_checked() {
     let mut h1 = c.hsm(0).await;
     let mut h2 = c.hsm(1).await;
 
+    // Node 2 started after node 1; node 1 still reports it active at once
+    // (ClusterStatus tries peers it has not heard from lately).
+    let st = h1
+        .cluster_status(ClusterStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(st.cluster_id, "cluster-twonodes00001");
+    assert_eq!(st.node_id, "1");
+    let mut seen: Vec<(String, String, bool)> = st
+        .nodes
+        .into_iter()
+        .map(|n| (n.node_id, n.address, n.active))
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("1".to_owned(), c.addrs[0].clone(), true),
+            ("2".to_owned(), c.addrs[1].clone(), true)
+        ]
+    );
+
     // No session, bogus session.
     for s in [vec![], vec![7u8; 32]] {
         let e = generate(&mut h1, &s, "x").await.unwrap_err();
@@ -550,24 +582,6 @@ async fn two_nodes_share_keys_and_sessions_are_checked() {
         .unwrap_err();
     assert_eq!(e.code(), Code::NotFound);
 
-    // Cluster status: both nodes, each active once they have talked.
-    wait_until("node 1 to see node 2 active", || {
-        let mut h1 = h1.clone();
-        async move {
-            let st = h1
-                .cluster_status(ClusterStatusRequest {})
-                .await
-                .unwrap()
-                .into_inner();
-            st.cluster_id == "cluster-twonodes00001"
-                && st.node_id == "1"
-                && st.nodes.len() == 2
-                && st.nodes.iter().all(|n| n.active)
-                && st.nodes.iter().any(|n| n.node_id == "2")
-        }
-    })
-    .await;
-
     // Logout ends the session.
     h1.logout(LogoutRequest {
         session: s1.clone(),
@@ -594,6 +608,17 @@ async fn a_lone_node_refuses_to_make_keys() {
         e.message()
     );
     assert!(find(&mut h, &s, "").await.is_empty());
+    let st = h
+        .cluster_status(ClusterStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let active: Vec<bool> = st.nodes.iter().map(|n| n.active).collect();
+    assert_eq!(
+        active,
+        [true, false],
+        "itself first, the absent peer inactive"
+    );
     // Not half-made: tombstoned, no key file.
     assert_eq!(
         std::fs::read_dir(c.data(0).join("keys")).unwrap().count(),
