@@ -101,7 +101,7 @@ async fn eventually(what: &str, cond: impl Fn() -> bool) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn seal_and_open_run_in_the_cluster() {
-    let cluster = start_cluster("cluster-rt000001", 2);
+    let cluster = start_cluster("cluster-rt000000001", 2);
     let store = connected(&cluster).await;
     let (_, h, hsm_handle) = new_key(&store).await;
     let ct = seal(&h, b"aad", b"a data key").await.expect("seal");
@@ -145,7 +145,7 @@ async fn seal_and_open_run_in_the_cluster() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_password_is_invalid_credentials_then_locked_out() {
-    let mut cluster = tokio::task::block_in_place(|| HsmCluster::init("cluster-pw000001", 2));
+    let mut cluster = tokio::task::block_in_place(|| HsmCluster::init("cluster-pw000000001", 2));
     tokio::task::block_in_place(|| {
         cluster.start_node_with(0, &["--max-login-failures", "3"]);
         cluster.start_node_with(1, &["--max-login-failures", "3"]);
@@ -194,14 +194,14 @@ async fn wrong_password_is_invalid_credentials_then_locked_out() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fewer_than_two_active_hsms_cannot_connect() {
-    let one = start_cluster("cluster-one00001", 1);
+    let one = start_cluster("cluster-one00000001", 1);
     let store = HsmKeyStore::new(STORE);
     assert_eq!(
         store.connect(config(&one)).await,
         Err(ConnectFailure::InsufficientHsms)
     );
     // A two-node cluster with one node down.
-    let mut half = tokio::task::block_in_place(|| HsmCluster::init("cluster-half0001", 2));
+    let mut half = tokio::task::block_in_place(|| HsmCluster::init("cluster-half0000001", 2));
     tokio::task::block_in_place(|| half.start_node(0));
     assert_eq!(
         store.connect(config(&half)).await,
@@ -212,10 +212,10 @@ async fn fewer_than_two_active_hsms_cannot_connect() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn another_cluster_id_or_no_node_is_refused() {
-    let cluster = start_cluster("cluster-id000001", 2);
+    let cluster = start_cluster("cluster-id000000001", 2);
     let store = HsmKeyStore::new(STORE);
     let other = config_for(
-        "cluster-id000002",
+        "cluster-id000000002",
         &cluster.addrs,
         &cluster.ca_pem(),
         PASSWORD,
@@ -241,8 +241,8 @@ async fn another_cluster_id_or_no_node_is_refused() {
 async fn a_node_certified_by_another_ca_is_refused() {
     // Two clusters with the same id and password but their own CAs: only
     // the certificate tells them apart.
-    let a = start_cluster("cluster-same0001", 2);
-    let b = start_cluster("cluster-same0001", 2);
+    let a = start_cluster("cluster-same0000001", 2);
+    let b = start_cluster("cluster-same0000001", 2);
     let anchor = a.ca_pem();
     assert_eq!(
         HsmKeyStore::check_trust_anchor(&a.addrs, &anchor).await,
@@ -383,7 +383,7 @@ impl Load {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killing_a_node_under_load_fails_no_call_and_a_restarted_node_is_used_again() {
-    let mut cluster = start_cluster("cluster-fo000001", 2);
+    let mut cluster = start_cluster("cluster-fo000000001", 2);
     let store = connected(&cluster).await;
     let (_, h, _) = new_key(&store).await;
     let load = Load::start(&h, 6);
@@ -391,6 +391,8 @@ async fn killing_a_node_under_load_fails_no_call_and_a_restarted_node_is_used_ag
 
     tokio::task::block_in_place(|| cluster.kill_node(0));
     load.wait_for(300).await;
+    // Round-robin reached the dead node and took it out of rotation.
+    assert_eq!(store.live_nodes(), 1);
 
     // Restarted, node 1 is re-dialled and logged in again…
     tokio::task::block_in_place(|| cluster.start_node(0));
@@ -407,12 +409,25 @@ async fn killing_a_node_under_load_fails_no_call_and_a_restarted_node_is_used_ag
         failures.first()
     );
     assert_eq!(store.live_nodes(), 1);
+    // With one of two nodes, no new key can be made durable: the node
+    // answers "insufficient HSMs" (it is slow, waiting for its peer, not
+    // dead) and kmsd says so.
+    match store.generate_key("k").await {
+        Err(BackendError::Unavailable(m)) => {
+            assert!(
+                m.starts_with(STORE) && m.contains("insufficient HSMs"),
+                "{m}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.live_nodes(), 1);
     store.disconnect().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn disconnect_makes_handles_unavailable_until_reconnected() {
-    let cluster = start_cluster("cluster-dc000001", 2);
+    let cluster = start_cluster("cluster-dc000000001", 2);
     let store = connected(&cluster).await;
     let (_, h, hsm_handle) = new_key(&store).await;
     let ct = seal(&h, b"aad", b"kept").await.expect("seal");
@@ -442,5 +457,33 @@ async fn disconnect_makes_handles_unavailable_until_reconnected() {
         .await
         .expect("connect again");
     assert_eq!(open(&h, b"aad", &ct).await.expect("open"), b"kept");
+    store.disconnect().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_restarted_between_calls_is_used_with_a_fresh_session() {
+    let mut cluster = start_cluster("cluster-rs000000001", 2);
+    let store = connected(&cluster).await;
+    let (_, h, _) = new_key(&store).await;
+    let ct = seal(&h, b"", b"before").await.expect("seal");
+    // A clean restart (SIGTERM) while no call runs: the node forgets
+    // kmsd's session. kmsd's next calls to it either find the connection
+    // gone (the node is re-dialled) or get UNAUTHENTICATED (kmsd logs in
+    // again); either way no call fails.
+    tokio::task::block_in_place(|| {
+        let node = cluster.nodes[0].take().expect("node 1 runs");
+        assert!(node.terminate().success());
+        cluster.start_node(0);
+    });
+    for i in 0..20u8 {
+        let pt = [i; 32];
+        let sealed = seal(&h, &[i], &pt).await.expect("seal after restart");
+        assert_eq!(open(&h, &[i], &sealed).await.expect("open"), pt);
+        assert_eq!(open(&h, b"", &ct).await.expect("open"), b"before");
+    }
+    eventually("both nodes in use", || store.live_nodes() == 2).await;
+    // The restarted node alone serves the key.
+    tokio::task::block_in_place(|| cluster.kill_node(1));
+    assert_eq!(open(&h, b"", &ct).await.expect("open"), b"before");
     store.disconnect().await;
 }

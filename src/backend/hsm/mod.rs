@@ -26,6 +26,18 @@
 //! refused, timeout) or an expired session (node restarted: log in again)
 //! is retried on another node, so the caller sees no error while one node
 //! is alive. A background task re-dials dead nodes until `disconnect`.
+//!
+//! Errors the core sees: no live node, or a disconnected store, is
+//! `BackendError::Unavailable(store id)`; fewer than two active HSMs at
+//! GenerateKey is `Unavailable("<store id>: … (insufficient HSMs)")`; a
+//! refused session after a fresh login (password changed, user locked) is
+//! `Unavailable("<store id>: … refused kmsuser's session")`; a failed
+//! Decrypt is `Crypto(Open)` (opaque); a key no node holds is
+//! `CorruptRecord`.
+//!
+//! Files: `tls` (the trust anchor, dialling a node, the connector tonic
+//! uses), `pool` (the per-node channels and sessions, failover, re-login,
+//! re-dial), this file (the store and its handles).
 
 mod pool;
 mod tls;
@@ -36,7 +48,7 @@ use std::sync::{Arc, RwLock};
 use kms_proto::hsm::v1::{DecryptRequest, DestroyKeyRequest, EncryptRequest, GenerateKeyRequest};
 use tonic::Code;
 
-use self::pool::{CallError, Pool};
+use self::pool::{CallError, Pool, CALL_TIMEOUT, CLUSTER_CALL_TIMEOUT};
 use super::{BackendError, BackendFuture, MaterialBackend, MaterialHandle, RemoteAead};
 use crate::crypto::{CryptoError, SALT_LEN};
 use crate::model::{KeyId, KeySpec, MaterialLocation, MaterialOrigin, MaterialVersion};
@@ -359,6 +371,7 @@ impl HsmKeyStore {
         let pool = inner.pool()?;
         let response = pool
             .call(
+                CLUSTER_CALL_TIMEOUT,
                 |session| GenerateKeyRequest {
                     session,
                     label: label.to_owned(),
@@ -386,6 +399,7 @@ impl HsmKeyStore {
         let pool = inner.pool()?;
         match pool
             .call(
+                CLUSTER_CALL_TIMEOUT,
                 |session| DestroyKeyRequest {
                     session,
                     handle: handle.to_owned(),
@@ -505,6 +519,7 @@ impl RemoteAead for HsmHandle {
         Box::pin(async move {
             let pool = self.store.pool()?;
             pool.call(
+                CALL_TIMEOUT,
                 |session| EncryptRequest {
                     session,
                     handle: self.handle.clone(),
@@ -523,6 +538,7 @@ impl RemoteAead for HsmHandle {
         Box::pin(async move {
             let pool = self.store.pool()?;
             pool.call(
+                CALL_TIMEOUT,
                 |session| DecryptRequest {
                     session,
                     handle: self.handle.clone(),

@@ -34,6 +34,11 @@ use crate::secret::Password;
 /// How long one call to a node may take before the node counts as dead
 /// and the call moves to the next node.
 pub(super) const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// The same for calls that wait for the cluster's other nodes (GenerateKey
+/// waits for a peer to hold the new key, hsm-sim's REPLICATE_TIMEOUT being
+/// 3 s; DestroyKey tells the peers): a node waiting on a dead peer is slow,
+/// not dead, and must get to answer "insufficient HSMs".
+pub(super) const CLUSTER_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a dead node is re-dialled.
 pub(super) const REDIAL_INTERVAL: Duration = Duration::from_millis(300);
 /// How long `connect` waits for a cluster to report two active HSMs (a
@@ -45,6 +50,8 @@ const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(10);
 const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 type Client = HsmClient<Channel>;
+/// What a generated client method answers.
+type Reply<T> = Result<tonic::Response<T>, Status>;
 
 /// A `kmsuser` session token: wiped on drop, no `Debug`, no `Clone`.
 pub(super) struct Session(Vec<u8>);
@@ -368,17 +375,19 @@ impl Pool {
     }
 
     /// Calls a node: `make` builds the request around a session token,
-    /// `send` sends it. Round-robin over the live nodes; a transport
+    /// `send` sends it, and a node that has not answered within `timeout`
+    /// counts as dead. Round-robin over the live nodes; a transport
     /// failure marks the node dead and moves on, an expired session logs
     /// in again and retries once on that node, a key the node does not
     /// know is asked of the others.
     pub(super) async fn call<Req, Resp, Fut>(
         &self,
+        timeout: Duration,
         make: impl Fn(Vec<u8>) -> Req,
         send: impl Fn(Client, Req) -> Fut,
     ) -> Result<Resp, CallError>
     where
-        Fut: Future<Output = Result<tonic::Response<Resp>, Status>>,
+        Fut: Future<Output = Reply<Resp>>,
     {
         let n = self.nodes.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
@@ -395,7 +404,7 @@ impl Pool {
             {
                 let request = make(session.for_request());
                 drop(session);
-                let status = match tokio::time::timeout(CALL_TIMEOUT, send(client, request)).await {
+                let status = match tokio::time::timeout(timeout, send(client, request)).await {
                     Ok(Ok(response)) => return Ok(response.into_inner()),
                     Ok(Err(status)) => status,
                     Err(_) => {
@@ -479,7 +488,13 @@ impl Pool {
         match cluster_status(&client).await {
             Some(s) if s.cluster_id == self.cluster_id => {}
             Some(_) => {
-                *node.lock() = Slot::Refused;
+                {
+                    let mut slot = node.lock();
+                    if !matches!(*slot, Slot::Dead) {
+                        return;
+                    }
+                    *slot = Slot::Refused;
+                }
                 tracing::warn!(store = %self.store_id, node = %node.addr, "HSM node reports another cluster id; not used");
                 return;
             }
