@@ -107,6 +107,11 @@ pub fn rewrap(
     }
     let (old_rk, new_rk) = (derive_key(&old, RECORD_AUTH), derive_key(&new, RECORD_AUTH));
     let new_check = check_value(&new)?;
+    let password_label = crate::model::custom_key_store::PASSWORD_KEY_LABEL;
+    let (old_pw, new_pw) = (
+        derive_key(&old, password_label),
+        derive_key(&new, password_label),
+    );
     let (from, to) = (LocalBackend::new(old), LocalBackend::new(new));
     let progress = store.rewrap_records(
         &old_rk,
@@ -128,6 +133,28 @@ pub fn rewrap(
                     &to,
                 )?;
                 return serde_json::to_vec(&p).map_err(|_| corrupt());
+            }
+            if cf == crate::store::CUSTOM_KEY_STORES_FAMILY {
+                // A store's `kmsuser` password, sealed under a key derived
+                // from the root key.
+                let corrupt = || {
+                    BackendError::Store(StoreError::Corrupt {
+                        what: "custom key store",
+                    })
+                };
+                let mut rec: crate::model::CustomKeyStoreRecord =
+                    serde_json::from_slice(value).map_err(|_| corrupt())?;
+                let plain = crypto::open(
+                    old_pw.expose_secret(),
+                    rec.id.as_bytes(),
+                    rec.sealed_password.as_bytes(),
+                )?;
+                rec.sealed_password = crate::model::SealedBlob::new(crypto::seal(
+                    new_pw.expose_secret(),
+                    rec.id.as_bytes(),
+                    plain.expose_secret(),
+                )?);
+                return serde_json::to_vec(&rec).map_err(|_| corrupt());
             }
             if cf != crate::store::MATERIAL_FAMILY {
                 return Ok(value.to_vec());
@@ -220,6 +247,56 @@ mod tests {
 
     /// `kmsd rewrap` reseals the wrapping private key of pending import
     /// parameters too, so they still open under the new root key.
+    #[test]
+    fn rewrap_reseals_custom_key_store_passwords() {
+        use crate::model::{CustomKeyStoreRecord, SealedBlob};
+        let label = crate::model::custom_key_store::PASSWORD_KEY_LABEL;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open_store(dir.path(), &root(1)).expect("open");
+        let id = "cks-0123456789abcdef0";
+        let sealed = crypto::seal(
+            derive_key(&root(1), label).expose_secret(),
+            id.as_bytes(),
+            b"kmsuser-password",
+        )
+        .expect("seal");
+        let mut b = store.batch();
+        b.put_custom_key_store(&CustomKeyStoreRecord {
+            id: id.into(),
+            account: "111122223333".into(),
+            name: "s".into(),
+            cluster_id: "cluster-1234567890a".into(),
+            trust_anchor_pem: "pem".into(),
+            sealed_password: SealedBlob::new(sealed),
+            created_ms: 1,
+            wants_connected: true,
+            connection_error_code: None,
+            key_count: 0,
+        })
+        .expect("put");
+        b.commit().expect("commit");
+        assert!(rewrap(&store, root(1), root(2), None).expect("rewrap").done);
+        drop(store);
+        let store = open_store(dir.path(), &root(2)).expect("reopen under the new key");
+        let rec = store
+            .get_custom_key_store(id)
+            .expect("read")
+            .expect("record");
+        let opened = crypto::open(
+            derive_key(&root(2), label).expose_secret(),
+            id.as_bytes(),
+            rec.sealed_password.as_bytes(),
+        )
+        .expect("opens under the new root key");
+        assert_eq!(opened.expose_secret(), b"kmsuser-password");
+        assert!(crypto::open(
+            derive_key(&root(1), label).expose_secret(),
+            id.as_bytes(),
+            rec.sealed_password.as_bytes(),
+        )
+        .is_err());
+    }
+
     #[test]
     fn rewrap_reseals_import_parameters() {
         use crate::backend::MaterialBackend;

@@ -306,6 +306,9 @@ impl Inner {
                 KmsError::AccessDenied(_) => self.denied_ciphertext(caller, op),
                 other => other,
             })?;
+        // As `resolve`: a key of a custom key store that is not connected
+        // is Unavailable.
+        let key = self.effective_key(key, op).await?;
         key.check_state(op, &self.region)?;
         check_usage(&key, op, &self.region)?;
         let alg = check_algorithm(&key, alg, &self.region)?;

@@ -48,8 +48,7 @@ use crate::model::{
 };
 use crate::secret::{KeyMaterial, Password};
 
-/// The label of the root-derived key that seals `kmsuser` passwords.
-pub(super) const PASSWORD_KEY_LABEL: &str = "kmsd/custom-key-store-password/v1";
+pub(super) use crate::model::custom_key_store::PASSWORD_KEY_LABEL;
 
 /// One custom key store as DescribeCustomKeyStores shows it.
 #[derive(Debug, Clone)]
@@ -122,7 +121,6 @@ impl StoreLink {
     }
 
     /// Waits until the state is neither CONNECTING nor DISCONNECTING.
-    #[cfg(test)]
     pub(crate) async fn settled(&self) -> Live {
         let mut rx = self.live.subscribe();
         let settled = rx
@@ -670,6 +668,22 @@ impl Kms {
             }
         }
         Ok(())
+    }
+
+    /// Waits until store `id`'s connection state is neither CONNECTING nor
+    /// DISCONNECTING and returns it with its error code (`None` for no such
+    /// store). An event to wait for, not a poll: for tests and tools (the
+    /// API's answer is DescribeCustomKeyStores). No authorization: not an
+    /// API operation.
+    pub async fn custom_key_store_settled(
+        &self,
+        id: &str,
+    ) -> KmsResult<Option<(ConnectionState, Option<ConnectionErrorCode>)>> {
+        let Some(link) = self.inner.cks_link(id).await? else {
+            return Ok(None);
+        };
+        let live = link.settled().await;
+        Ok(Some((live.state, live.error)))
     }
 
     /// CreateCustomKeyStore: the new store's id.

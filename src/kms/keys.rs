@@ -219,6 +219,14 @@ impl Kms {
         .await
         .map_err(KmsError::internal)?
         .map_err(|e| match e {
+            // Disconnected meanwhile.
+            crate::backend::BackendError::Unavailable(_)
+                if link.live().state != crate::model::ConnectionState::Connected =>
+            {
+                KmsError::CustomKeyStoreInvalidState(format!(
+                    "Custom key store {store_id} is not connected: keys can be created only in a CONNECTED custom key store"
+                ))
+            }
             // Connected, yet the cluster cannot hold a new key durably
             // (fewer than two HSMs answer): AWS's answer for a cluster that
             // cannot serve the store.
@@ -229,6 +237,10 @@ impl Kms {
             }
             other => KmsError::internal(other),
         })?;
+        let handle = match &material.location {
+            crate::model::MaterialLocation::Hsm { handle, .. } => Some(handle.clone()),
+            _ => None,
+        };
         let view = rec.cloud_hsm_cluster_id.clone();
         let committed = self
             .inner
@@ -245,7 +257,20 @@ impl Kms {
                 inner.policies.put(rec.id, Arc::new(policy));
                 Ok(inner.cache_put_key(rec))
             })
-            .await?;
+            .await;
+        let committed = match committed {
+            Ok(c) => c,
+            Err(e) => {
+                // The key was not created (e.g. the account's key limit):
+                // its HSM key must not stay behind in the cluster.
+                if let Some(h) = handle {
+                    if let Err(d) = link.hsm.destroy_key(&h).await {
+                        tracing::warn!(custom_key_store_id = %link.hsm.custom_key_store_id(), hsm_handle = %h, error = %d, "could not destroy the HSM key of a key that was not created: it is orphaned in the cluster");
+                    }
+                }
+                return Err(e);
+            }
+        };
         let mut out = (*committed).clone();
         out.cloud_hsm_cluster_id = view;
         Ok(Arc::new(out))

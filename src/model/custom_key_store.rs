@@ -61,6 +61,10 @@ aws_enum!(
     }
 );
 
+/// The label of the root-derived key (`LocalBackend::derive_service_key`)
+/// that seals `kmsuser` passwords, with the store id as additional data.
+pub const PASSWORD_KEY_LABEL: &str = "kmsd/custom-key-store-password/v1";
+
 /// The prefix of every custom key store id.
 pub const STORE_ID_PREFIX: &str = "cks-";
 

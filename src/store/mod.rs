@@ -90,6 +90,9 @@ pub const MATERIAL_FAMILY: &str = CF_MATERIAL;
 /// The family of import parameters (whose values hold a wrapping private
 /// key sealed under a root-derived key, so a rewrap reseals them too).
 pub const IMPORT_PARAMS_FAMILY: &str = CF_IMPORT_PARAMS;
+/// The custom key stores family's name (`kmsd rewrap` reseals their
+/// passwords).
+pub const CUSTOM_KEY_STORES_FAMILY: &str = CF_CUSTOM_KEY_STORES;
 pub use jobs::{ClockHold, DueEntry, QuarantineEntry, ScheduledEntry};
 pub use quotas::Counter;
 pub use root_key::{load_or_create_dev_root_key, parse_root_key_hex, read_root_key_file};

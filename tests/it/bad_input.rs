@@ -1083,13 +1083,23 @@ async fn create_key_options_and_enums() {
             }),
             UNSUPPORTED,
         ),
+        // CustomKeyStoreId goes with Origin AWS_CLOUDHSM only (issue 14).
         (
-            "CreateKey: custom key store".into(),
+            "CreateKey: custom key store without origin AWS_CLOUDHSM".into(),
             ck(pb::CreateKeyRequest {
                 custom_key_store_id: Some("cks-1234567890abcdef0".into()),
                 ..d()
             }),
-            UNSUPPORTED,
+            VALIDATION,
+        ),
+        (
+            "CreateKey: origin AWS_CLOUDHSM, no such custom key store".into(),
+            ck(pb::CreateKeyRequest {
+                origin: pb::OriginType::AwsCloudhsm as i32,
+                custom_key_store_id: Some("cks-1234567890abcdef0".into()),
+                ..d()
+            }),
+            (Code::NotFound, "CustomKeyStoreNotFoundException"),
         ),
         (
             "CreateKey: XKS key id".into(),
@@ -1171,19 +1181,23 @@ async fn create_key_options_and_enums() {
         }),
         UNSUPPORTED,
     ));
-    for origin in [
-        pb::OriginType::AwsCloudhsm,
-        pb::OriginType::ExternalKeyStore,
-    ] {
-        list.push((
-            format!("CreateKey: origin {}", origin.as_str_name()),
-            ck(pb::CreateKeyRequest {
-                origin: origin as i32,
-                ..d()
-            }),
-            UNSUPPORTED,
-        ));
-    }
+    list.push((
+        "CreateKey: origin EXTERNAL_KEY_STORE".into(),
+        ck(pb::CreateKeyRequest {
+            origin: pb::OriginType::ExternalKeyStore as i32,
+            ..d()
+        }),
+        UNSUPPORTED,
+    ));
+    // AWS_CLOUDHSM needs its custom key store (issue 14).
+    list.push((
+        "CreateKey: origin AWS_CLOUDHSM without a custom key store".into(),
+        ck(pb::CreateKeyRequest {
+            origin: pb::OriginType::AwsCloudhsm as i32,
+            ..d()
+        }),
+        VALIDATION,
+    ));
     check_all(&mut c, cases(list)).await;
 }
 

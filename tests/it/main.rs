@@ -35,6 +35,7 @@ mod health;
 mod hsm_backend;
 mod hsm_cli;
 mod hsm_cluster;
+mod hsm_core;
 mod hsm_failover;
 mod hsm_keystore;
 mod hsm_kms;
