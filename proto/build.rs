@@ -8,13 +8,16 @@ use std::{env, path::PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
-    // Messages that carry plaintext secrets get a hand-written, redacting
-    // `Debug` (src/lib.rs) instead of prost's derived one.
+    // Messages that carry plaintext secrets or a key store password get a
+    // hand-written, redacting `Debug` (src/lib.rs) instead of prost's
+    // derived one.
     let redacted = [
         "kms.v1.EncryptRequest",
         "kms.v1.DecryptResponse",
         "kms.v1.GenerateDataKeyResponse",
         "kms.v1.GenerateRandomResponse",
+        "kms.v1.CreateCustomKeyStoreRequest",
+        "kms.v1.UpdateCustomKeyStoreRequest",
     ];
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("kms_descriptor.bin"))

@@ -82,12 +82,82 @@ pub mod kms {
             }
         }
 
+        // The kmsuser password (KeyStorePassword) prints as its length only.
+        impl fmt::Debug for CreateCustomKeyStoreRequest {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct("CreateCustomKeyStoreRequest")
+                    .field("custom_key_store_name", &self.custom_key_store_name)
+                    .field("cloud_hsm_cluster_id", &self.cloud_hsm_cluster_id)
+                    .field(
+                        "trust_anchor_certificate",
+                        &self.trust_anchor_certificate.as_ref().map(String::len),
+                    )
+                    .field(
+                        "key_store_password",
+                        &self.key_store_password.as_ref().map(|p| Redacted(p.len())),
+                    )
+                    .field("custom_key_store_type", &self.custom_key_store_type)
+                    .finish()
+            }
+        }
+
+        impl fmt::Debug for UpdateCustomKeyStoreRequest {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct("UpdateCustomKeyStoreRequest")
+                    .field("custom_key_store_id", &self.custom_key_store_id)
+                    .field("new_custom_key_store_name", &self.new_custom_key_store_name)
+                    .field(
+                        "key_store_password",
+                        &self.key_store_password.as_ref().map(|p| Redacted(p.len())),
+                    )
+                    .field("cloud_hsm_cluster_id", &self.cloud_hsm_cluster_id)
+                    .finish()
+            }
+        }
+
         /// Prints `[REDACTED; N bytes]`.
         struct Redacted(usize);
 
         impl fmt::Debug for Redacted {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(f, "[REDACTED; {} bytes]", self.0)
+            }
+        }
+
+        #[cfg(test)]
+        mod tests {
+            use super::*;
+
+            #[test]
+            fn key_store_passwords_never_print() {
+                let c = CreateCustomKeyStoreRequest {
+                    custom_key_store_name: "ExampleKeyStore".into(),
+                    cloud_hsm_cluster_id: Some("cluster-1234567abcd".into()),
+                    trust_anchor_certificate: Some("-----BEGIN CERTIFICATE-----".into()),
+                    key_store_password: Some("kmsuser-Pa55word".into()),
+                    custom_key_store_type: 1,
+                };
+                let d = format!("{c:?}");
+                assert!(
+                    d.contains("ExampleKeyStore")
+                        && d.contains("cluster-1234567abcd")
+                        && d.contains("[REDACTED; 16 bytes]")
+                        && !d.contains("Pa55word"),
+                    "{d}"
+                );
+                let u = UpdateCustomKeyStoreRequest {
+                    custom_key_store_id: "cks-1".into(),
+                    new_custom_key_store_name: None,
+                    key_store_password: Some("new-Pa55word".into()),
+                    cloud_hsm_cluster_id: None,
+                };
+                let d = format!("{u:?}");
+                assert!(
+                    d.contains("cks-1")
+                        && d.contains("[REDACTED; 12 bytes]")
+                        && !d.contains("Pa55word"),
+                    "{d}"
+                );
             }
         }
     }
