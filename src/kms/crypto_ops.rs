@@ -306,8 +306,10 @@ impl Inner {
                 KmsError::AccessDenied(_) => self.denied_ciphertext(caller, op),
                 other => other,
             })?;
-        // As `resolve`: a key of a custom key store that is not connected
-        // is Unavailable.
+        // A key of a custom key store that is not connected is Unavailable
+        // (KMSInvalidStateException), as on the KeyId path (`resolve`);
+        // the stored state alone would send the call to a disconnected
+        // backend (DependencyTimeoutException).
         let key = self.effective_key(key, op).await?;
         key.check_state(op, &self.region)?;
         check_usage(&key, op, &self.region)?;

@@ -230,12 +230,12 @@ impl DaemonProcess {
     /// forwards each line as it is written, and the wait ends at the ready
     /// line, or fails at once if the daemon exits first (with its stderr).
     pub fn start(dir: &Path) -> Self {
-        Self::start_with_args(dir, &[])
+        Self::start_with(dir, &[])
     }
 
-    /// As [`DaemonProcess::start`], with further `kmsd serve` arguments
-    /// (e.g. `--hsm-cluster ID=ADDR,ADDR`).
-    pub fn start_with_args(dir: &Path, extra: &[String]) -> Self {
+    /// As [`DaemonProcess::start`], with extra `kmsd serve` flags (e.g.
+    /// `--hsm-cluster`).
+    pub fn start_with(dir: &Path, extra: &[&str]) -> Self {
         let _ = std::fs::remove_file(dir.join("endpoint"));
         let mut child = Command::new(env!("CARGO_BIN_EXE_kmsd"))
             .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir"])

@@ -29,10 +29,8 @@ fn hsm_readme_flow_through_kmsctl() {
     let cluster = HsmCluster::start(&new_cluster_id(), 2);
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
-    let _daemon = DaemonProcess::start_with_args(
-        dir,
-        &["--hsm-cluster".to_owned(), cluster.hsm_cluster_flag()],
-    );
+    let flag = cluster.hsm_cluster_flag();
+    let _daemon = DaemonProcess::start_with(dir, &["--hsm-cluster", &flag]);
 
     let anchor = format!("file://{}", cluster.cluster_dir.join("ca.pem").display());
     let created = stdout_json(&kmsctl(

@@ -26,6 +26,7 @@ mod byok_authz;
 mod byok_examples;
 mod cli;
 mod cli_asym;
+mod cli_hsm;
 mod cross_account;
 mod deletion;
 mod door;
