@@ -24,7 +24,7 @@ pub(crate) fn kmsctl_bin() -> PathBuf {
     bin
 }
 
-fn kmsctl(data_dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn kmsctl(data_dir: &Path, args: &[&str]) -> Output {
     Command::new(kmsctl_bin())
         .arg("--data-dir")
         .arg(data_dir)
@@ -33,7 +33,7 @@ fn kmsctl(data_dir: &Path, args: &[&str]) -> Output {
         .expect("run kmsctl")
 }
 
-fn stdout_json(out: &Output) -> serde_json::Value {
+pub(crate) fn stdout_json(out: &Output) -> serde_json::Value {
     assert!(
         out.status.success(),
         "kmsctl failed ({}): {}",
@@ -43,7 +43,7 @@ fn stdout_json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("kmsctl prints JSON")
 }
 
-fn b64(s: &str) -> Vec<u8> {
+pub(crate) fn b64(s: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD
         .decode(s)

@@ -37,6 +37,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub clock: ManualClock,
     pub kms: Kms,
+    /// The core's settings, kept for restarts (e.g. `hsm_clusters`).
+    pub config: KmsConfig,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), ServerError>>>,
     // Keeps the temp dir alive for the life of the server (and restarts).
@@ -57,7 +59,16 @@ impl TestServer {
         clock: ManualClock,
         tmp: Option<Arc<tempfile::TempDir>>,
     ) -> Self {
-        let config = ServerConfig::dev(&dir, KmsConfig::default(), None).expect("dev config");
+        Self::start_at_with(dir, clock, tmp, KmsConfig::default()).await
+    }
+
+    async fn start_at_with(
+        dir: PathBuf,
+        clock: ManualClock,
+        tmp: Option<Arc<tempfile::TempDir>>,
+        kms_config: KmsConfig,
+    ) -> Self {
+        let config = ServerConfig::dev(&dir, kms_config.clone(), None).expect("dev config");
         let server = KmsServer::open(config, Arc::new(clock.clone())).expect("open server");
         let kms = server.kms().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -73,6 +84,7 @@ impl TestServer {
             addr,
             clock,
             kms,
+            config: kms_config,
             shutdown: Some(tx),
             handle: Some(handle),
             _tmp: tmp,
@@ -85,8 +97,9 @@ impl TestServer {
         let tmp = self._tmp.take();
         let dir = self.dir.clone();
         let clock = self.clock.clone();
+        let config = self.config.clone();
         self.stop().await;
-        Self::start_at(dir, clock, tmp).await
+        Self::start_at_with(dir, clock, tmp, config).await
     }
 
     /// Graceful shutdown; waits until the store is closed.
@@ -325,6 +338,19 @@ impl TestServer {
     /// manual clock starting now.
     pub async fn start_in(dir: &Path) -> Self {
         Self::start_at(dir.to_owned(), ManualClock::starting_now(), None).await
+    }
+
+    /// A fresh server in a new temp dir with these core settings (e.g.
+    /// `hsm_clusters`, the `--hsm-cluster` flags); restarts keep them.
+    pub async fn start_with_config(config: KmsConfig) -> Self {
+        let tmp = Arc::new(tempfile::tempdir().expect("tempdir"));
+        let dir = tmp.path().to_owned();
+        Self::start_at_with(dir, ManualClock::starting_now(), Some(tmp), config).await
+    }
+
+    /// As [`TestServer::start_with_config`] on a data dir the caller owns.
+    pub async fn start_in_with_config(dir: &Path, config: KmsConfig) -> Self {
+        Self::start_at_with(dir.to_owned(), ManualClock::starting_now(), None, config).await
     }
 }
 
