@@ -90,6 +90,11 @@ struct Node {
     /// Serialises re-logins on this node: many calls see the same expired
     /// session at once, one logs in again.
     login: tokio::sync::Mutex<()>,
+    /// Serialises re-dials of this node (the re-dial task's and a call's,
+    /// `revive_now`), holding when the last one failed: a flood of calls
+    /// finding every node dead re-dials each node at most once per
+    /// [`REDIAL_INTERVAL`], not once per call.
+    redial: tokio::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 impl Node {
@@ -362,6 +367,7 @@ impl Pool {
                     addr,
                     slot: Mutex::new(slot),
                     login: tokio::sync::Mutex::new(()),
+                    redial: tokio::sync::Mutex::new(None),
                 })
                 .collect(),
             next: AtomicUsize::new(0),
@@ -379,12 +385,44 @@ impl Pool {
     /// counts as dead. Round-robin over the live nodes; a transport
     /// failure marks the node dead and moves on, an expired session logs
     /// in again and retries once on that node, a key the node does not
-    /// know is asked of the others.
+    /// know is asked of the others. When no live node answers, the dead
+    /// ones are re-dialled at once and the call tried again.
     pub(super) async fn call<Req, Resp, Fut>(
-        &self,
+        self: &Arc<Self>,
         timeout: Duration,
         make: impl Fn(Vec<u8>) -> Req,
         send: impl Fn(Client, Req) -> Fut,
+    ) -> Result<Resp, CallError>
+    where
+        Fut: Future<Output = Reply<Resp>>,
+    {
+        match self.call_live(timeout, &make, &send).await {
+            Err(CallError::Unavailable) => {}
+            done => return done,
+        }
+        // No live node answered. A node may have come back since its
+        // re-dial task last looked (it re-dials every REDIAL_INTERVAL, and
+        // a login takes a while): re-dial the dead ones now, once, rather
+        // than fail a call a running node could serve.
+        let mut revived = JoinSet::new();
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].is_dead() {
+                revived.spawn(self.revive_now(i));
+            }
+        }
+        if revived.is_empty() {
+            return Err(CallError::Unavailable);
+        }
+        while revived.join_next().await.is_some() {}
+        self.call_live(timeout, &make, &send).await
+    }
+
+    /// One round of `call` over the nodes live now.
+    async fn call_live<Req, Resp, Fut>(
+        &self,
+        timeout: Duration,
+        make: &impl Fn(Vec<u8>) -> Req,
+        send: &impl Fn(Client, Req) -> Fut,
     ) -> Result<Resp, CallError>
     where
         Fut: Future<Output = Reply<Resp>>,
@@ -476,6 +514,25 @@ impl Pool {
                 drop(slot);
                 tracing::warn!(store = %self.store_id, node = %node.addr, "an HSM node refused kmsuser's login again ({e:?}); not used until the store reconnects");
             }
+        }
+    }
+
+    /// Re-dials dead node `i` unless another re-dial of it is under way
+    /// (then waits for that one) or one failed less than
+    /// [`REDIAL_INTERVAL`] ago.
+    fn revive_now(self: &Arc<Self>, i: usize) -> impl Future<Output = ()> + Send + 'static {
+        let pool = Arc::clone(self);
+        async move {
+            let node = &pool.nodes[i];
+            let mut last_failed = node.redial.lock().await;
+            if !node.is_dead() {
+                return;
+            }
+            if last_failed.is_some_and(|t| t.elapsed() < REDIAL_INTERVAL) {
+                return;
+            }
+            pool.revive(i).await;
+            *last_failed = node.is_dead().then(tokio::time::Instant::now);
         }
     }
 
@@ -601,7 +658,7 @@ async fn redial(pool: Weak<Pool>, i: usize, mut shutdown: watch::Receiver<bool>)
             return;
         }
         if pool.nodes[i].is_dead() {
-            pool.revive(i).await;
+            pool.revive_now(i).await;
         }
     }
 }
