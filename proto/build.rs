@@ -37,6 +37,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "hsm.v1.FindKeysRequest",
             "hsm.v1.DestroyKeyRequest",
             "hsm.v1.WrappedKey",
+            "hsm.v1.BatchRequest",
+            "hsm.v1.BatchResult",
         ])
         .compile_protos(&["hsm/v1/hsm.proto"], &["."])?;
     // Only the .proto files: the crate's own sources do not feed codegen.

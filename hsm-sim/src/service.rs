@@ -8,11 +8,11 @@ use std::sync::Arc;
 use kms_proto::hsm::v1::cluster_server::Cluster;
 use kms_proto::hsm::v1::hsm_server::Hsm;
 use kms_proto::hsm::v1::{
-    ClusterStatusRequest, ClusterStatusResponse, DecryptRequest, DecryptResponse,
-    DestroyKeyRequest, DestroyKeyResponse, EncryptRequest, EncryptResponse, FindKeysRequest,
-    FindKeysResponse, GenerateKeyRequest, GenerateKeyResponse, LoginRequest, LoginResponse,
-    LogoutRequest, LogoutResponse, ReplicateRequest, ReplicateResponse, SnapshotRequest,
-    SnapshotResponse,
+    batch_op, BatchRequest, BatchResponse, BatchResult, ClusterStatusRequest,
+    ClusterStatusResponse, DecryptRequest, DecryptResponse, DestroyKeyRequest, DestroyKeyResponse,
+    EncryptRequest, EncryptResponse, FindKeysRequest, FindKeysResponse, GenerateKeyRequest,
+    GenerateKeyResponse, LoginRequest, LoginResponse, LogoutRequest, LogoutResponse,
+    ReplicateRequest, ReplicateResponse, SnapshotRequest, SnapshotResponse,
 };
 use tonic::{Request, Response, Status};
 use zeroize::Zeroize;
@@ -36,6 +36,33 @@ impl From<HsmError> for Status {
             }
         }
     }
+}
+
+/// Most operations one `Batch` call may carry.
+pub const MAX_BATCH_OPS: usize = 1024;
+
+/// The result of one operation of a batch: its output, or its own failure
+/// as a status code. A bad session is the whole call's failure.
+fn batch_result<T: AsRef<[u8]>>(res: Result<T, HsmError>) -> Result<BatchResult, Status> {
+    let code = match res {
+        Ok(out) => {
+            return Ok(BatchResult {
+                code: tonic::Code::Ok as i32,
+                output: out.as_ref().to_vec(),
+            })
+        }
+        Err(e @ HsmError::Unauthenticated(_)) => return Err(e.into()),
+        Err(HsmError::NotFound) => tonic::Code::NotFound,
+        Err(HsmError::InvalidArgument(_) | HsmError::DecryptFailed) => tonic::Code::InvalidArgument,
+        Err(e) => {
+            tracing::error!("batch operation failed: {e}");
+            tonic::Code::Internal
+        }
+    };
+    Ok(BatchResult {
+        code: code as i32,
+        output: Vec::new(),
+    })
 }
 
 /// The `Hsm` service.
@@ -92,6 +119,33 @@ impl Hsm for HsmService {
         Ok(Response::new(DecryptResponse {
             plaintext: pt.to_vec(),
         }))
+    }
+
+    async fn batch(&self, req: Request<BatchRequest>) -> Result<Response<BatchResponse>, Status> {
+        let mut r = req.into_inner();
+        if r.ops.len() > MAX_BATCH_OPS {
+            return Err(Status::invalid_argument(format!(
+                "a batch carries at most {MAX_BATCH_OPS} operations"
+            )));
+        }
+        let mut results = Vec::with_capacity(r.ops.len());
+        for op in &mut r.ops {
+            let result = match &mut op.op {
+                Some(batch_op::Op::Encrypt(e)) => {
+                    let res = self.0.encrypt(&r.session, &e.handle, &e.plaintext, &e.aad);
+                    e.plaintext.zeroize();
+                    batch_result(res)?
+                }
+                Some(batch_op::Op::Decrypt(d)) => {
+                    batch_result(self.0.decrypt(&r.session, &d.handle, &d.ciphertext, &d.aad))?
+                }
+                None => batch_result::<Vec<u8>>(Err(HsmError::InvalidArgument(
+                    "a batch operation names neither encrypt nor decrypt",
+                )))?,
+            };
+            results.push(result);
+        }
+        Ok(Response::new(BatchResponse { results }))
     }
 
     async fn find_keys(

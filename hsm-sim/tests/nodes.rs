@@ -985,3 +985,98 @@ async fn key_material_is_in_no_file_and_no_response() {
         }
     }
 }
+
+fn enc_op(h: &str, pt: &[u8], aad: &[u8]) -> BatchOp {
+    BatchOp {
+        op: Some(batch_op::Op::Encrypt(EncryptRequest {
+            session: Vec::new(),
+            handle: h.into(),
+            plaintext: pt.to_vec(),
+            aad: aad.to_vec(),
+        })),
+    }
+}
+
+fn dec_op(h: &str, ct: &[u8], aad: &[u8]) -> BatchOp {
+    BatchOp {
+        op: Some(batch_op::Op::Decrypt(DecryptRequest {
+            session: Vec::new(),
+            handle: h.into(),
+            ciphertext: ct.to_vec(),
+            aad: aad.to_vec(),
+        })),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_answers_each_operation_on_its_own() {
+    let mut c = Cluster::init("cluster-batchops00001", 2);
+    c.start(0, &[]);
+    c.start(1, &[]);
+    let mut h1 = c.hsm(0).await;
+    let mut h2 = c.hsm(1).await;
+    let s1 = login(&mut h1).await;
+    let s2 = login(&mut h2).await;
+    let k = generate(&mut h1, &s1, "batch").await.unwrap().handle;
+    let ct = encrypt(&mut h1, &s1, &k, b"data key one", b"ad")
+        .await
+        .unwrap();
+    let missing = "0".repeat(32);
+
+    let ops = vec![
+        enc_op(&k, b"data key two", b"ad2"),
+        dec_op(&k, &ct, b"ad"),
+        dec_op(&k, &ct, b"other ad"),
+        enc_op(&missing, b"x", b""),
+        BatchOp { op: None },
+    ];
+    let r = h2
+        .batch(BatchRequest {
+            session: s2.clone(),
+            ops,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    let codes: Vec<i32> = r.iter().map(|x| x.code).collect();
+    assert_eq!(
+        codes,
+        [
+            Code::Ok as i32,
+            Code::Ok as i32,
+            Code::InvalidArgument as i32,
+            Code::NotFound as i32,
+            Code::InvalidArgument as i32
+        ]
+    );
+    assert_eq!(r[1].output, b"data key one");
+    assert!(r[2].output.is_empty() && r[3].output.is_empty());
+    // The batch's ciphertext opens with a single Decrypt on the other node.
+    assert_eq!(
+        decrypt(&mut h1, &s1, &k, &r[0].output, b"ad2")
+            .await
+            .unwrap(),
+        b"data key two"
+    );
+
+    // A bad session fails the whole call; so does an oversized batch.
+    for s in [vec![], vec![7u8; 32], s1.clone()] {
+        let e = h2
+            .batch(BatchRequest {
+                session: s,
+                ops: vec![enc_op(&k, b"x", b"")],
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
+    }
+    let e = h2
+        .batch(BatchRequest {
+            session: s2,
+            ops: (0..1025).map(|_| enc_op(&k, b"x", b"")).collect(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+}

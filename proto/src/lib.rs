@@ -207,6 +207,8 @@ pub mod hsm {
             FindKeysRequest { session: secret, label: shown }
             DestroyKeyRequest { session: secret, handle: shown }
             WrappedKey { key: shown, wrapped_material: secret }
+            BatchRequest { session: secret, ops: shown }
+            BatchResult { code: shown, output: secret }
         }
 
         #[cfg(test)]

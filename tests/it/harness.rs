@@ -205,6 +205,47 @@ pub fn assert_aws_error(status: &tonic::Status, code: tonic::Code, exception: &s
     );
 }
 
+/// Collects a spawned daemon's stderr (piped) on a reader thread, which
+/// also keeps the pipe drained, and waits for the first line `ready`
+/// accepts: its value, and everything written so far and later. No
+/// polling; fails at once (with the stderr) if the daemon exits first.
+pub fn wait_for_ready_line(
+    child: &mut Child,
+    what: &str,
+    ready: impl Fn(&str) -> Option<String> + Send + 'static,
+) -> (Arc<Mutex<String>>, String) {
+    let pipe = child.stderr.take().expect("piped stderr");
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<String>();
+    {
+        let stderr = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            // Ends at EOF, when the daemon exits; dropping `ready_tx` then
+            // tells a waiter that no ready line is coming.
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                {
+                    let mut all = stderr.lock().unwrap_or_else(|p| p.into_inner());
+                    all.push_str(&line);
+                    all.push('\n');
+                }
+                if let Some(value) = ready(&line) {
+                    let _ = ready_tx.send(value);
+                }
+            }
+        });
+    }
+    match ready_rx.recv_timeout(HANG_GUARD) {
+        Ok(value) => (stderr, value),
+        Err(e) => {
+            let _ = child.kill();
+            let status = child.wait();
+            let text = stderr.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            panic!("{what} printed no ready line ({e}; exit: {status:?}); stderr:\n{text}");
+        }
+    }
+}
+
 /// A real `kmsd serve --dev` process on an ephemeral port.
 pub struct DaemonProcess {
     pub child: Child,
@@ -246,36 +287,9 @@ impl DaemonProcess {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn kmsd");
-        let pipe = child.stderr.take().expect("piped stderr");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<String>();
-        {
-            let stderr = Arc::clone(&stderr);
-            std::thread::spawn(move || {
-                // Ends at EOF, when the daemon exits; dropping `ready_tx`
-                // then tells a waiter that no ready line is coming.
-                for line in BufReader::new(pipe).lines() {
-                    let Ok(line) = line else { break };
-                    {
-                        let mut all = stderr.lock().unwrap_or_else(|p| p.into_inner());
-                        all.push_str(&line);
-                        all.push('\n');
-                    }
-                    if let Some(endpoint) = line.strip_prefix(READY_LINE) {
-                        let _ = ready_tx.send(endpoint.trim().to_owned());
-                    }
-                }
-            });
-        }
-        let endpoint = match ready_rx.recv_timeout(HANG_GUARD) {
-            Ok(endpoint) => endpoint,
-            Err(e) => {
-                let _ = child.kill();
-                let status = child.wait();
-                let text = stderr.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                panic!("kmsd printed no ready line ({e}; exit: {status:?}); stderr:\n{text}");
-            }
-        };
+        let (stderr, endpoint) = wait_for_ready_line(&mut child, "kmsd", |line| {
+            line.strip_prefix(READY_LINE).map(|e| e.trim().to_owned())
+        });
         // The endpoint file is written before the ready line is printed.
         let file = std::fs::read_to_string(dir.join("endpoint")).expect("endpoint file");
         assert_eq!(file.trim(), endpoint, "endpoint file and ready line differ");

@@ -8,13 +8,12 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use super::harness::HANG_GUARD;
+use super::harness::wait_for_ready_line;
 
 /// What `hsm-sim serve` prints on stderr once it serves, followed by the
 /// address (hsm-sim/src/main.rs).
@@ -104,36 +103,12 @@ impl HsmNode {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn hsm-sim");
-        let pipe = child.stderr.take().expect("piped stderr");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel::<String>();
-        {
-            let stderr = Arc::clone(&stderr);
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines() {
-                    let Ok(line) = line else { break };
-                    {
-                        let mut all = stderr.lock().unwrap_or_else(|p| p.into_inner());
-                        all.push_str(&line);
-                        all.push('\n');
-                    }
-                    if let Some(rest) = line.strip_prefix(READY_PREFIX) {
-                        if let Some((_, a)) = rest.split_once(READY_MIDDLE) {
-                            let _ = tx.send(a.trim().to_owned());
-                        }
-                    }
-                }
+        let (stderr, addr) =
+            wait_for_ready_line(&mut child, &format!("hsm-sim node {node_id}"), |line| {
+                let rest = line.strip_prefix(READY_PREFIX)?;
+                rest.split_once(READY_MIDDLE)
+                    .map(|(_, a)| a.trim().to_owned())
             });
-        }
-        let addr = match rx.recv_timeout(HANG_GUARD) {
-            Ok(a) => a,
-            Err(e) => {
-                let _ = child.kill();
-                let status = child.wait();
-                let text = stderr.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                panic!("hsm-sim node {node_id} printed no ready line ({e}; exit: {status:?}); stderr:\n{text}");
-            }
-        };
         Self {
             node_id: node_id.to_owned(),
             addr,

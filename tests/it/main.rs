@@ -34,7 +34,6 @@ mod envelope;
 mod grants;
 mod health;
 mod hsm_backend;
-mod hsm_cli;
 mod hsm_cluster;
 mod hsm_core;
 mod hsm_failover;

@@ -39,14 +39,18 @@
 //! uses), `pool` (the per-node channels and sessions, failover, re-login,
 //! re-dial), this file (the store and its handles).
 
+mod batch;
 mod pool;
 mod tls;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use kms_proto::hsm::v1::{DecryptRequest, DestroyKeyRequest, EncryptRequest, GenerateKeyRequest};
-use tonic::Code;
+use kms_proto::hsm::v1::{
+    batch_op, BatchOp, BatchResult, DecryptRequest, DestroyKeyRequest, EncryptRequest,
+    GenerateKeyRequest,
+};
+use tonic::{Code, Status};
 
 use self::pool::{CallError, Pool, CALL_TIMEOUT, CLUSTER_CALL_TIMEOUT};
 use super::{BackendError, BackendFuture, MaterialBackend, MaterialHandle, RemoteAead};
@@ -514,42 +518,105 @@ impl HsmHandle {
     }
 }
 
+impl HsmHandle {
+    /// The result of one batched operation: its output, or (a key this
+    /// node does not know: it may still be catching up) `None`, so the
+    /// caller asks every node with a call of its own.
+    fn batched_output(
+        &self,
+        operation: &'static str,
+        result: Result<BatchResult, CallError>,
+    ) -> Result<Option<Vec<u8>>, BackendError> {
+        let r = result.map_err(|e| self.error(operation, e))?;
+        match Code::from(r.code) {
+            Code::Ok => Ok(Some(r.output)),
+            Code::NotFound => Ok(None),
+            code => Err(self.error(
+                operation,
+                CallError::Status(Status::new(code, "batched operation failed")),
+            )),
+        }
+    }
+
+    /// Encrypt as a call of its own (a key one node may not know yet).
+    async fn seal_alone(
+        &self,
+        pool: &Arc<Pool>,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, BackendError> {
+        pool.call(
+            CALL_TIMEOUT,
+            |session| EncryptRequest {
+                session,
+                handle: self.handle.clone(),
+                plaintext: plaintext.to_vec(),
+                aad: aad.to_vec(),
+            },
+            |mut client, request| async move { client.encrypt(request).await },
+        )
+        .await
+        .map(|r| r.ciphertext)
+        .map_err(|e| self.error("encrypt", e))
+    }
+
+    /// Decrypt as a call of its own.
+    async fn open_alone(
+        &self,
+        pool: &Arc<Pool>,
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Plaintext, BackendError> {
+        pool.call(
+            CALL_TIMEOUT,
+            |session| DecryptRequest {
+                session,
+                handle: self.handle.clone(),
+                ciphertext: sealed.to_vec(),
+                aad: aad.to_vec(),
+            },
+            |mut client, request| async move { client.decrypt(request).await },
+        )
+        .await
+        .map(|r| Plaintext::new(r.plaintext))
+        .map_err(|e| self.error("decrypt", e))
+    }
+}
+
 impl RemoteAead for HsmHandle {
     fn seal<'a>(&'a self, aad: &'a [u8], plaintext: &'a [u8]) -> BackendFuture<'a, Vec<u8>> {
         Box::pin(async move {
             let pool = self.store.pool()?;
-            pool.call(
-                CALL_TIMEOUT,
-                |session| EncryptRequest {
-                    session,
+            let op = BatchOp {
+                op: Some(batch_op::Op::Encrypt(EncryptRequest {
+                    session: Vec::new(),
                     handle: self.handle.clone(),
                     plaintext: plaintext.to_vec(),
                     aad: aad.to_vec(),
-                },
-                |mut client, request| async move { client.encrypt(request).await },
-            )
-            .await
-            .map(|r| r.ciphertext)
-            .map_err(|e| self.error("encrypt", e))
+                })),
+            };
+            match self.batched_output("encrypt", pool.batched(op).await)? {
+                Some(ciphertext) => Ok(ciphertext),
+                None => self.seal_alone(&pool, aad, plaintext).await,
+            }
         })
     }
 
     fn open<'a>(&'a self, aad: &'a [u8], sealed: &'a [u8]) -> BackendFuture<'a, Plaintext> {
         Box::pin(async move {
             let pool = self.store.pool()?;
-            pool.call(
-                CALL_TIMEOUT,
-                |session| DecryptRequest {
-                    session,
+            let op = BatchOp {
+                op: Some(batch_op::Op::Decrypt(DecryptRequest {
+                    session: Vec::new(),
                     handle: self.handle.clone(),
                     ciphertext: sealed.to_vec(),
                     aad: aad.to_vec(),
-                },
-                |mut client, request| async move { client.decrypt(request).await },
-            )
-            .await
-            .map(|r| Plaintext::new(r.plaintext))
-            .map_err(|e| self.error("decrypt", e))
+                })),
+            };
+            match self.batched_output("decrypt", pool.batched(op).await)? {
+                Some(plaintext) => Ok(Plaintext::new(plaintext)),
+                None => self.open_alone(&pool, aad, sealed).await,
+            }
         })
     }
 }

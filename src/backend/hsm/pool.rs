@@ -27,6 +27,7 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 use zeroize::Zeroize;
 
+use super::batch::Batcher;
 use super::tls::{self, Connector, DialError};
 use super::{ConnectFailure, HsmStoreConfig, KMS_USER};
 use crate::secret::Password;
@@ -232,7 +233,7 @@ async fn probe(config: Arc<rustls::ClientConfig>, addr: String) -> Probe {
 }
 
 /// Why a call through the pool failed.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) enum CallError {
     /// No live node could answer.
     Unavailable,
@@ -250,6 +251,8 @@ pub(super) struct Pool {
     next: AtomicUsize,
     epochs: AtomicU64,
     shutdown: watch::Sender<bool>,
+    /// Coalesces concurrent Encrypt/Decrypt calls (`batch.rs`).
+    batcher: Batcher,
 }
 
 impl Pool {
@@ -354,7 +357,8 @@ impl Pool {
             return Err(ConnectFailure::NetworkErrors);
         }
         let (shutdown, _) = watch::channel(false);
-        let pool = Arc::new(Pool {
+        let pool = Arc::new_cyclic(|weak| Pool {
+            batcher: Batcher::start(weak.clone(), runtime),
             store_id: store_id.into(),
             cluster_id: config.cluster_id,
             tls,
@@ -606,6 +610,14 @@ impl Pool {
             }
         }
         while ends.join_next().await.is_some() {}
+    }
+
+    /// Performs one Encrypt/Decrypt as part of a batch (`batch.rs`).
+    pub(super) async fn batched(
+        &self,
+        op: kms_proto::hsm::v1::BatchOp,
+    ) -> Result<kms_proto::hsm::v1::BatchResult, CallError> {
+        self.batcher.call(op).await
     }
 
     /// The number of nodes in use (tests, logs).
