@@ -110,6 +110,21 @@ impl StoreLink {
         })
     }
 
+    /// Starts a transition to `state` (CONNECTING or DISCONNECTING): no
+    /// error, a new generation, which it returns. The attempt that ends the
+    /// transition publishes its outcome only if the generation is still
+    /// its own.
+    fn begin(&self, state: ConnectionState) -> u64 {
+        let mut generation = 0;
+        self.live.send_modify(|l| {
+            l.state = state;
+            l.error = None;
+            l.generation += 1;
+            generation = l.generation;
+        });
+        generation
+    }
+
     /// Sets the live state as a connection would (tests of what the rest
     /// of the core does with a CONNECTED store, without an HSM cluster).
     #[cfg(test)]
@@ -319,6 +334,20 @@ impl Inner {
             })
             .await?;
         Ok(rec.map(|r| self.cks.get_or_insert(&r)))
+    }
+
+    /// Checks store id `id`'s shape, authorizes `op` for `caller`, and
+    /// returns the link of that store of the caller's account (the
+    /// prologue of Connect, Disconnect and Delete).
+    async fn authorized_link(
+        self: &Arc<Self>,
+        caller: &Caller,
+        id: &str,
+        op: Operation,
+    ) -> KmsResult<Arc<StoreLink>> {
+        check_store_id(id)?;
+        self.authorize_store_op(caller, op).await?;
+        self.own_link(caller, id).await
     }
 
     /// The link of store `id` of the caller's account: any other store, or
@@ -984,12 +1013,10 @@ impl Kms {
         req: CustomKeyStoreIdRequest,
     ) -> KmsResult<()> {
         let id = req.custom_key_store_id;
-        check_store_id(&id)?;
         let inner = &self.inner;
-        inner
-            .authorize_store_op(caller, Operation::ConnectCustomKeyStore)
+        let link = inner
+            .authorized_link(caller, &id, Operation::ConnectCustomKeyStore)
             .await?;
-        let link = inner.own_link(caller, &id).await?;
         let link2 = Arc::clone(&link);
         let id2 = id.clone();
         let generation = inner
@@ -1011,14 +1038,7 @@ impl Kms {
                     rec.wants_connected = true;
                     Ok(())
                 })?;
-                let mut generation = 0;
-                link2.live.send_modify(|l| {
-                    l.state = ConnectionState::Connecting;
-                    l.error = None;
-                    l.generation += 1;
-                    generation = l.generation;
-                });
-                Ok(Some(generation))
+                Ok(Some(link2.begin(ConnectionState::Connecting)))
             })
             .await?;
         if let Some(g) = generation {
@@ -1034,12 +1054,10 @@ impl Kms {
         req: CustomKeyStoreIdRequest,
     ) -> KmsResult<()> {
         let id = req.custom_key_store_id;
-        check_store_id(&id)?;
         let inner = &self.inner;
-        inner
-            .authorize_store_op(caller, Operation::DisconnectCustomKeyStore)
+        let link = inner
+            .authorized_link(caller, &id, Operation::DisconnectCustomKeyStore)
             .await?;
-        let link = inner.own_link(caller, &id).await?;
         let link2 = Arc::clone(&link);
         let id2 = id.clone();
         let generation = inner
@@ -1057,14 +1075,7 @@ impl Kms {
                     rec.connection_error_code = None;
                     Ok(())
                 })?;
-                let mut generation = 0;
-                link2.live.send_modify(|l| {
-                    l.state = ConnectionState::Disconnecting;
-                    l.error = None;
-                    l.generation += 1;
-                    generation = l.generation;
-                });
-                Ok(generation)
+                Ok(link2.begin(ConnectionState::Disconnecting))
             })
             .await?;
         link.hsm.disconnect().await;
@@ -1084,12 +1095,10 @@ impl Kms {
         req: CustomKeyStoreIdRequest,
     ) -> KmsResult<()> {
         let id = req.custom_key_store_id;
-        check_store_id(&id)?;
         let inner = &self.inner;
-        inner
-            .authorize_store_op(caller, Operation::DeleteCustomKeyStore)
+        let link = inner
+            .authorized_link(caller, &id, Operation::DeleteCustomKeyStore)
             .await?;
-        let link = inner.own_link(caller, &id).await?;
         inner
             .blocking(move |inner| {
                 let _g = inner.cks.lock_writes();
