@@ -41,8 +41,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "hsm.v1.BatchResult",
         ])
         .compile_protos(&["hsm/v1/hsm.proto"], &["."])?;
+    // Region-to-Region replication (kmsd ↔ kmsd). Material travels only
+    // HPKE-sealed, but the sealed blobs and secrets get a redacting Debug
+    // anyway, so no log line carries them.
+    tonic_prost_build::configure()
+        .skip_debug(["replication.v1.WrappedSecret"])
+        .compile_protos(&["replication/v1/replication.proto"], &["."])?;
     // Only the .proto files: the crate's own sources do not feed codegen.
     println!("cargo:rerun-if-changed=kms");
     println!("cargo:rerun-if-changed=hsm");
+    println!("cargo:rerun-if-changed=replication");
     Ok(())
 }

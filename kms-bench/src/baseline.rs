@@ -314,6 +314,8 @@ noop_service! {
         disconnect_custom_key_store(DisconnectCustomKeyStoreRequest)
             -> DisconnectCustomKeyStoreResponse;
         delete_custom_key_store(DeleteCustomKeyStoreRequest) -> DeleteCustomKeyStoreResponse;
+        replicate_key(ReplicateKeyRequest) -> ReplicateKeyResponse;
+        update_primary_region(UpdatePrimaryRegionRequest) -> UpdatePrimaryRegionResponse;
         create_key(CreateKeyRequest) -> CreateKeyResponse;
         list_keys(ListKeysRequest) -> ListKeysResponse;
         update_key_description(UpdateKeyDescriptionRequest) -> UpdateKeyDescriptionResponse;

@@ -245,3 +245,25 @@ pub mod hsm {
         }
     }
 }
+
+/// `replication.v1`: Region-to-Region replication of multi-Region keys
+/// (kmsd ↔ kmsd, on the replication listener; docs/multi-region.md).
+#[allow(clippy::all, missing_docs)]
+pub mod replication {
+    pub mod v1 {
+        tonic::include_proto!("replication.v1");
+
+        // HPKE-sealed material is not plaintext, but it is nobody's
+        // business in a log line either: only its length prints.
+        impl std::fmt::Debug for WrappedSecret {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(
+                    f,
+                    "WrappedSecret([SEALED; {} + {} bytes])",
+                    self.enc.len(),
+                    self.ciphertext.len()
+                )
+            }
+        }
+    }
+}

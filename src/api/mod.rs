@@ -452,6 +452,19 @@ call!(RotateKeyOnDemandRequest => RotateKeyOnDemandResponse, RotateKeyOnDemand, 
     })
 });
 
+call!(ReplicateKeyRequest => ReplicateKeyResponse, ReplicateKey, |api, caller, r| {
+    let out = api.kms.replicate_key(caller, r).await?;
+    Ok(ReplicateKeyResponse {
+        replica_key_metadata: out.replica.metadata(&out.region),
+        replica_policy: out.policy,
+        replica_tags: out.replica.tags.into_iter().collect(),
+    })
+});
+
+call!(UpdatePrimaryRegionRequest => (), UpdatePrimaryRegion, |api, caller, r| {
+    api.kms.update_primary_region(caller, r).await
+});
+
 call!(ListKeyRotationsRequest => ListKeyRotationsResponse, ListKeyRotations, |api, caller, r| {
     let (entries, next_marker) = api.kms.list_key_rotations(caller, r).await?;
     Ok(ListKeyRotationsResponse {

@@ -353,6 +353,17 @@ pub struct GetKeyRotationStatusResponse {
     pub next_rotation_date_ms: Option<i64>,
 }
 
+/// ReplicateKey.
+#[derive(Debug, Clone)]
+pub struct ReplicateKeyResponse {
+    /// ReplicaKeyMetadata: the replica, in its Region.
+    pub replica_key_metadata: KeyMetadata,
+    /// ReplicaPolicy.
+    pub replica_policy: String,
+    /// ReplicaTags.
+    pub replica_tags: Vec<(String, String)>,
+}
+
 /// RotateKeyOnDemand.
 #[derive(Debug, Clone)]
 pub struct RotateKeyOnDemandResponse {

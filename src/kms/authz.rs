@@ -156,6 +156,16 @@ impl Inner {
                 .set("kms:keyusage", k.usage.as_aws_str())
                 .set("kms:keyorigin", k.origin.as_aws_str())
                 .set_bool("kms:multiregion", k.multi_region);
+            if let Some(mr) = &k.mr {
+                ctx.set(
+                    "kms:multiregionkeytype",
+                    if mr.is_primary_in(&self.region) {
+                        "PRIMARY"
+                    } else {
+                        "REPLICA"
+                    },
+                );
+            }
             // `add`, not `set`: tags that differ only in case (refused
             // since, but possibly stored by an older kmsd) become one
             // multi-valued key, so no outcome depends on their order.

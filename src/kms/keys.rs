@@ -389,11 +389,6 @@ impl Kms {
             ));
         }
         check_custom_key_store_shape(&input)?;
-        if input.multi_region {
-            return Err(KmsError::UnsupportedOperation(
-                "Multi-Region keys are not supported by this kmsd version".into(),
-            ));
-        }
         let spec = input.key_spec.unwrap_or(KeySpec::SymmetricDefault);
         if !spec.is_offered() {
             return Err(super::key_use::not_offered(spec));
@@ -447,7 +442,15 @@ impl Kms {
             .value("kms:keyspec", spec.as_aws_str())
             .value("kms:keyusage", usage.as_aws_str())
             .value("kms:keyorigin", origin.as_aws_str())
-            .value("kms:multiregion", "false");
+            .value(
+                "kms:multiregion",
+                if input.multi_region { "true" } else { "false" },
+            );
+        let authz = if input.multi_region {
+            authz.value("kms:multiregionkeytype", "PRIMARY")
+        } else {
+            authz
+        };
         self.inner
             .authorize(caller, Operation::CreateKey, Resource::None, &authz)
             .await?;
@@ -463,7 +466,11 @@ impl Kms {
         let policy = compile_key_policy(&policy_text)?;
 
         let rec = KeyRecord {
-            id: KeyId::new_random(),
+            id: if input.multi_region {
+                KeyId::new_random_multi_region()
+            } else {
+                KeyId::new_random()
+            },
             account,
             created_ms: self.inner.now_ms(),
             description: input.description,
@@ -481,7 +488,10 @@ impl Kms {
             pending_window_days: None,
             tags,
             current_version: u32::from(origin != Origin::External),
-            multi_region: false,
+            multi_region: input.multi_region,
+            mr: input
+                .multi_region
+                .then(|| crate::model::MultiRegionState::new_primary(&self.inner.region)),
             grant_count: 0,
             rotation: Default::default(),
             imported: None,

@@ -76,6 +76,32 @@ pub struct ListKeysRequest {
     pub page: Page,
 }
 
+/// ReplicateKey.
+#[derive(Debug, Clone, Default)]
+pub struct ReplicateKeyRequest {
+    /// KeyId (of the primary key, in this Region).
+    pub key_id: String,
+    /// ReplicaRegion.
+    pub replica_region: String,
+    /// The replica's key policy; AWS's default key policy when `None`.
+    pub policy: Option<String>,
+    /// BypassPolicyLockoutSafetyCheck.
+    pub bypass_policy_lockout_safety_check: bool,
+    /// The replica's description (`None`: the primary's).
+    pub description: Option<String>,
+    /// The replica's tags, in request order.
+    pub tags: Vec<Tag>,
+}
+
+/// UpdatePrimaryRegion.
+#[derive(Debug, Clone, Default)]
+pub struct UpdatePrimaryRegionRequest {
+    /// KeyId (of the current primary key, in this Region).
+    pub key_id: String,
+    /// PrimaryRegion: the Region of the replica to promote.
+    pub primary_region: String,
+}
+
 /// UpdateKeyDescription.
 #[derive(Debug, Clone, Default)]
 pub struct UpdateKeyDescriptionRequest {

@@ -604,6 +604,11 @@ pub struct KeyRecord {
     pub current_version: u32,
     /// Whether this is a multi-Region key.
     pub multi_region: bool,
+    /// Multi-Region keys: primary and replica Regions, the shared-state
+    /// version, an UpdatePrimaryRegion in progress. `Some` exactly when
+    /// `multi_region`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mr: Option<super::multi_region::MultiRegionState>,
     /// How many grants the key has (AWS allows 50,000).
     #[serde(default)]
     pub grant_count: u32,
@@ -781,6 +786,7 @@ impl KeyRecord {
             tags: BTreeMap::new(),
             current_version: 1,
             multi_region: false,
+            mr: None,
             grant_count: 0,
             rotation: RotationSettings::default(),
             imported: None,

@@ -81,11 +81,43 @@ pub struct KeyMetadata {
     pub key_encapsulation_algorithms: &'static [EncapsulationAlgorithm],
     /// MultiRegion.
     pub multi_region: bool,
+    /// MultiRegionConfiguration (multi-Region keys).
+    pub multi_region_configuration: Option<MultiRegionConfiguration>,
     /// PendingDeletionWindowInDays.
     pub pending_deletion_window_in_days: Option<u32>,
     /// CurrentKeyMaterialId.
     pub current_key_material_id: String,
 }
+
+/// MultiRegionConfiguration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultiRegionConfiguration {
+    /// MultiRegionKeyType: this Region's key's role.
+    pub key_type: MultiRegionKeyType,
+    /// PrimaryKey.
+    pub primary_key: MultiRegionKey,
+    /// ReplicaKeys.
+    pub replica_keys: Vec<MultiRegionKey>,
+}
+
+/// MultiRegionKey: one key of a multi-Region family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultiRegionKey {
+    /// Arn (in its Region).
+    pub arn: String,
+    /// Region.
+    pub region: String,
+}
+
+aws_enum!(
+    /// AWS `MultiRegionKeyType`.
+    MultiRegionKeyType {
+        /// The primary key.
+        Primary = "PRIMARY",
+        /// A replica key.
+        Replica = "REPLICA",
+    }
+);
 
 impl KeyRecord {
     /// The key's metadata as the API reports it, in `region`.
@@ -117,6 +149,21 @@ impl KeyRecord {
                 s.encapsulation_algorithms()
             }),
             multi_region: self.multi_region,
+            multi_region_configuration: self.mr.as_ref().map(|mr| {
+                let key = |r: &str| MultiRegionKey {
+                    arn: self.arn(r),
+                    region: r.to_owned(),
+                };
+                MultiRegionConfiguration {
+                    key_type: if mr.is_primary_in(region) {
+                        MultiRegionKeyType::Primary
+                    } else {
+                        MultiRegionKeyType::Replica
+                    },
+                    primary_key: key(&mr.primary_region),
+                    replica_keys: mr.replica_regions.iter().map(|r| key(r)).collect(),
+                }
+            }),
             pending_deletion_window_in_days: self.pending_window_days,
             // Imported material's id comes from the material (kms::import);
             // an EXTERNAL key without material has none.
@@ -165,6 +212,7 @@ mod tests {
             tags: Default::default(),
             current_version: 3,
             multi_region: false,
+            mr: None,
             grant_count: 0,
             rotation: Default::default(),
             imported: None,

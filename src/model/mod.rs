@@ -10,6 +10,7 @@ pub mod import;
 pub mod key;
 pub mod material;
 pub mod metadata;
+pub mod multi_region;
 pub mod operation;
 
 pub use custom_key_store::{
@@ -27,5 +28,9 @@ pub use key::{
     Origin, RotationSettings, RotationType, SigningAlgorithm,
 };
 pub use material::{MaterialLocation, MaterialOrigin, MaterialState, MaterialVersion, SealedBlob};
-pub use metadata::{KeyManager, KeyMaterialState, KeyMetadata};
+pub use metadata::{
+    KeyManager, KeyMaterialState, KeyMetadata, MultiRegionConfiguration, MultiRegionKey,
+    MultiRegionKeyType,
+};
+pub use multi_region::{Handoff, HandoffRole, MultiRegionState};
 pub use operation::Operation;

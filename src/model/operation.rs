@@ -76,6 +76,10 @@ operations! {
     GetKeyRotationStatus => "kms:GetKeyRotationStatus", Any;
     RotateKeyOnDemand => "kms:RotateKeyOnDemand", Cryptographic;
     ListKeyRotations => "kms:ListKeyRotations", Any;
+    // Multi-Region keys. ReplicateKey: a primary key Enabled or Disabled;
+    // UpdatePrimaryRegion: both keys Enabled (AWS).
+    ReplicateKey => "kms:ReplicateKey", EnableDisable;
+    UpdatePrimaryRegion => "kms:UpdatePrimaryRegion", Cryptographic;
     GetParametersForImport => "kms:GetParametersForImport", NotPendingDeletion;
     ImportKeyMaterial => "kms:ImportKeyMaterial", NotPendingDeletion;
     DeleteImportedKeyMaterial => "kms:DeleteImportedKeyMaterial", NotPendingDeletion;

@@ -115,6 +115,8 @@ grpc_door!(KeyManagementService {
     disable_key_rotation(DisableKeyRotationRequest) -> DisableKeyRotationResponse;
     get_key_rotation_status(GetKeyRotationStatusRequest) -> GetKeyRotationStatusResponse;
     rotate_key_on_demand(RotateKeyOnDemandRequest) -> RotateKeyOnDemandResponse;
+    replicate_key(ReplicateKeyRequest) -> ReplicateKeyResponse;
+    update_primary_region(UpdatePrimaryRegionRequest) -> UpdatePrimaryRegionResponse;
     list_key_rotations(ListKeyRotationsRequest) -> ListKeyRotationsResponse;
     get_public_key(GetPublicKeyRequest) -> GetPublicKeyResponse;
     sign(SignRequest) -> SignResponse;

@@ -95,7 +95,46 @@ empty_responses!(
     ConnectCustomKeyStoreResponse,
     DisconnectCustomKeyStoreResponse,
     DeleteCustomKeyStoreResponse,
+    UpdatePrimaryRegionResponse,
 );
+
+impl IntoApi for pb::ReplicateKeyRequest {
+    type Api = api::ReplicateKeyRequest;
+    fn into_api(self) -> KmsResult<api::ReplicateKeyRequest> {
+        Ok(api::ReplicateKeyRequest {
+            key_id: self.key_id,
+            replica_region: self.replica_region,
+            policy: self.policy,
+            bypass_policy_lockout_safety_check: self.bypass_policy_lockout_safety_check,
+            description: self.description,
+            tags: tags_from(self.tags),
+        })
+    }
+}
+
+impl FromApi<api::ReplicateKeyResponse> for pb::ReplicateKeyResponse {
+    fn from_api(a: api::ReplicateKeyResponse) -> Self {
+        pb::ReplicateKeyResponse {
+            replica_key_metadata: Some(key_metadata(a.replica_key_metadata)),
+            replica_policy: a.replica_policy,
+            replica_tags: a
+                .replica_tags
+                .into_iter()
+                .map(|(tag_key, tag_value)| pb::Tag { tag_key, tag_value })
+                .collect(),
+        }
+    }
+}
+
+impl IntoApi for pb::UpdatePrimaryRegionRequest {
+    type Api = api::UpdatePrimaryRegionRequest;
+    fn into_api(self) -> KmsResult<api::UpdatePrimaryRegionRequest> {
+        Ok(api::UpdatePrimaryRegionRequest {
+            key_id: self.key_id,
+            primary_region: self.primary_region,
+        })
+    }
+}
 
 // ---------------------------------------------------------------- keys
 
@@ -152,7 +191,20 @@ pub fn key_metadata(m: KeyMetadata) -> pb::KeyMetadata {
             .map(|a| key_agreement_alg_to(*a))
             .collect(),
         multi_region: m.multi_region,
-        multi_region_configuration: None,
+        multi_region_configuration: m.multi_region_configuration.map(|c| {
+            let key = |k: crate::model::MultiRegionKey| pb::MultiRegionKey {
+                arn: k.arn,
+                region: k.region,
+            };
+            pb::MultiRegionConfiguration {
+                multi_region_key_type: match c.key_type {
+                    crate::model::MultiRegionKeyType::Primary => pb::MultiRegionKeyType::Primary,
+                    crate::model::MultiRegionKeyType::Replica => pb::MultiRegionKeyType::Replica,
+                } as i32,
+                primary_key: Some(key(c.primary_key)),
+                replica_keys: c.replica_keys.into_iter().map(key).collect(),
+            }
+        }),
         pending_deletion_window_in_days: m
             .pending_deletion_window_in_days
             .and_then(|d| i32::try_from(d).ok()),
