@@ -79,7 +79,7 @@ pub struct SyncKey {
     /// Whether the primary is Enabled.
     pub primary_enabled: bool,
     /// EXTERNAL keys: the sealed per-key KeyMaterialId secret.
-    pub material_id_key: Option<WrappedSecret>,
+    pub material_id_key: Option<HpkeSealed>,
 }
 
 /// The shared part of a key's rotation settings.
@@ -115,24 +115,24 @@ pub struct WrappedMaterial {
     /// How it became current (`None` for version 1).
     pub rotation_type: Option<RotationType>,
     /// The sealed material; `None` for material each Region imports itself.
-    pub sealed: Option<WrappedSecret>,
+    pub sealed: Option<HpkeSealed>,
 }
 
 /// HPKE output: encapsulated key and ciphertext. Not secret (sealed), but
 /// its Debug prints lengths only.
 #[derive(Clone, PartialEq, Eq)]
-pub struct WrappedSecret {
+pub struct HpkeSealed {
     /// Encapsulated key.
     pub enc: Vec<u8>,
     /// Ciphertext and tag.
     pub ciphertext: Vec<u8>,
 }
 
-impl std::fmt::Debug for WrappedSecret {
+impl std::fmt::Debug for HpkeSealed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "WrappedSecret([SEALED; {} + {} bytes])",
+            "HpkeSealed([SEALED; {} + {} bytes])",
             self.enc.len(),
             self.ciphertext.len()
         )

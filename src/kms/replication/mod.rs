@@ -26,8 +26,8 @@ use std::sync::Arc;
 use crate::error::{KmsError, KmsResult};
 
 pub use message::{
-    AccessCheck, Envelope, Message, ReplicaCreate, RotationShared, SyncKey, WrappedMaterial,
-    WrappedSecret,
+    AccessCheck, Envelope, HpkeSealed, Message, ReplicaCreate, RotationShared, SyncKey,
+    WrappedMaterial,
 };
 
 /// What a [`PeerTransport`] call returns.
