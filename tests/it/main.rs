@@ -43,6 +43,11 @@ mod hsm_scan;
 mod identity_policies;
 mod key_policies;
 mod keys_aliases_tags;
+mod mr_cluster;
+mod multi_region;
+mod multi_region_crash;
+mod multi_region_security;
+// mod multi_region_scan; (needs the engine branch: hpke)
 mod restart;
 mod rotation;
 mod security;
