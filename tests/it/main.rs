@@ -48,6 +48,7 @@ mod multi_region;
 mod multi_region_crash;
 mod multi_region_security;
 // mod multi_region_scan; (needs the engine branch: hpke)
+mod replication_transport;
 mod restart;
 mod rotation;
 mod security;
