@@ -686,16 +686,42 @@ impl KeyRecord {
         }
     }
 
+    /// Whether this is a multi-Region key whose primary is not in
+    /// `region` (a replica there, or an old primary handing over): such a
+    /// key refuses everything managed on the primary.
+    pub fn is_replica_in(&self, region: &str) -> bool {
+        self.mr.as_ref().is_some_and(|mr| !mr.is_primary_in(region))
+    }
+
+    /// Refuses rotation calls on a replica (AWS: rotation is a shared
+    /// property, set and performed on the primary key only).
+    pub fn check_rotation_on_primary(&self, region: &str) -> KmsResult<()> {
+        match &self.mr {
+            Some(mr) if !mr.is_primary_in(region) => Err(KmsError::UnsupportedOperation(format!(
+                "{} is a replica key; rotation is managed on its primary key in {}",
+                self.arn(region),
+                mr.primary_region
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Checks that the key's state allows `op`, with AWS's errors.
     pub fn check_state(&self, op: Operation, region: &str) -> KmsResult<()> {
         use KeyState::*;
         let arn = || self.arn(region);
         let invalid =
             || KmsError::InvalidState(format!("{} is {}", arn(), describe_state(self.state)));
+        // While its primary Region changes, a multi-Region key still
+        // serves cryptography but refuses what would change its state or
+        // shared properties (docs/multi-region.md, UpdatePrimaryRegion).
+        if self.state == Updating && op.refused_while_updating() {
+            return Err(invalid());
+        }
         match op.state_class() {
             StateClass::Any => Ok(()),
             StateClass::Cryptographic => match self.state {
-                Enabled => Ok(()),
+                Enabled | Updating => Ok(()),
                 Disabled => Err(KmsError::Disabled(format!("{} is disabled.", arn()))),
                 _ => Err(invalid()),
             },
@@ -708,7 +734,7 @@ impl KeyRecord {
                 _ => Err(invalid()),
             },
             StateClass::CancelDeletion => match self.state {
-                PendingDeletion => Ok(()),
+                PendingDeletion | PendingReplicaDeletion => Ok(()),
                 _ => Err(KmsError::InvalidState(format!(
                     "{} is not pending deletion",
                     arn()
@@ -746,7 +772,7 @@ pub enum StateClass {
     EnableDisable,
     /// Anything but pending (replica) deletion and transitional states.
     ScheduleDeletion,
-    /// PendingDeletion only.
+    /// PendingDeletion or PendingReplicaDeletion.
     CancelDeletion,
     /// Anything but pending (replica) deletion.
     NotPendingDeletion,

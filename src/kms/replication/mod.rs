@@ -99,6 +99,89 @@ pub struct PeerBacklog {
     pub oldest_enqueued_ms: Option<i64>,
 }
 
+/// An outbox entry as a control-plane write enqueues it (the `Sync`
+/// state and material are composed when it is sent).
+// MINIMAL HOOK (ops helper): the engine's outbox replaces this type and
+// the three `Inner` methods below with the real ones of the same names.
+#[derive(Debug, Clone)]
+pub(crate) enum Outgoing {
+    /// Send the key's current shared state (and create a replica).
+    Sync {
+        /// The key.
+        key_id: crate::model::KeyId,
+        /// ReplicateKey: the replica's per-Region properties.
+        create: Option<ReplicaCreate>,
+    },
+    /// New primary → old primary.
+    HandoffDone {
+        /// The key.
+        key_id: crate::model::KeyId,
+        /// The hand-over's version.
+        version: u64,
+    },
+    /// Old primary → new primary.
+    HandoffAck {
+        /// The key.
+        key_id: crate::model::KeyId,
+        /// The hand-over's version.
+        version: u64,
+    },
+    /// `region` deleted its replica of `key_id`.
+    ReplicaDeleted {
+        /// The key.
+        key_id: crate::model::KeyId,
+        /// The Region whose replica is gone.
+        region: String,
+    },
+}
+
+impl crate::kms::Inner {
+    /// The peer Regions' transport (set by `start_replication`).
+    pub(crate) fn peers(&self) -> KmsResult<Arc<dyn PeerTransport>> {
+        self.transport.get().cloned().ok_or_else(|| {
+            KmsError::UnsupportedOperation("this kmsd has no peer Regions".into())
+        })
+    }
+
+    /// Adds `entry` for `region` to the outbox in batch `b`.
+    // MINIMAL HOOK: no outbox yet; the engine's version writes it.
+    pub(crate) fn enqueue(
+        &self,
+        b: &mut crate::store::Batch<'_>,
+        region: &str,
+        entry: Outgoing,
+    ) -> KmsResult<()> {
+        let _ = b;
+        tracing::debug!(%region, ?entry, "replication entry (no outbox yet)");
+        Ok(())
+    }
+
+    /// A change of `rec`'s shared state in batch `b` (on its primary):
+    /// bumps its version and enqueues a `Sync` to every other Region.
+    pub(crate) fn shared_changed(
+        &self,
+        rec: &mut crate::model::KeyRecord,
+        b: &mut crate::store::Batch<'_>,
+    ) -> KmsResult<()> {
+        let Some(mr) = rec.mr.as_mut() else {
+            return Ok(());
+        };
+        mr.version = mr.version.saturating_add(1);
+        let others: Vec<String> = mr.other_regions(&self.region).map(str::to_owned).collect();
+        for r in others {
+            self.enqueue(
+                b,
+                &r,
+                Outgoing::Sync {
+                    key_id: rec.id,
+                    create: None,
+                },
+            )?;
+        }
+        Ok(())
+    }
+}
+
 impl crate::kms::Kms {
     /// This Region's replication public key (X25519), which peers seal
     /// material to. Made on first start, its private half stored sealed by
@@ -130,7 +213,10 @@ impl crate::kms::Kms {
         transport: Arc<dyn PeerTransport>,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        let _ = (transport, shutdown);
+        // MINIMAL HOOK: remembers the transport (ReplicateKey and
+        // UpdatePrimaryRegion use it); the engine adds the delivery tasks.
+        let _ = shutdown;
+        let _ = self.inner.transport.set(transport);
         Vec::new()
     }
 
