@@ -1769,9 +1769,14 @@ mod tests {
             .expect("the primary's material");
         assert_eq!(got.key_material_id, out.key_material_id);
         assert_eq!(got.key.state, KeyState::Enabled);
-        assert_eq!(got.key.mr, replica.mr, "a replica's import changes no shared state");
+        assert_eq!(
+            got.key.mr, replica.mr,
+            "a replica's import changes no shared state"
+        );
         let (blob, _) = encrypt(&east, &c, &key.id, b"across Regions").await;
-        let (pt, id) = decrypt(&west, &c, &blob).await.expect("decrypt in the replica");
+        let (pt, id) = decrypt(&west, &c, &blob)
+            .await
+            .expect("decrypt in the replica");
         assert_eq!(pt, b"across Regions");
         assert_eq!(id, out.key_material_id);
 
@@ -1797,5 +1802,4 @@ mod tests {
             .expect_err("nothing to match");
         assert!(matches!(e, KmsError::IncorrectKeyMaterial(_)), "{e}");
     }
-
 }

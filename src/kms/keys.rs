@@ -692,10 +692,9 @@ impl Kms {
                 ),
                 move |inner, rec, b| {
                     rec.pending_window_days = Some(days);
-                    let has_replicas = rec
-                        .mr
-                        .as_ref()
-                        .is_some_and(|mr| mr.is_primary_in(&inner.region) && !mr.replica_regions.is_empty());
+                    let has_replicas = rec.mr.as_ref().is_some_and(|mr| {
+                        mr.is_primary_in(&inner.region) && !mr.replica_regions.is_empty()
+                    });
                     if has_replicas {
                         // AWS: a primary waits for its replicas to be
                         // deleted; its window starts when the last one is

@@ -1018,4 +1018,68 @@ mod tests {
             Err(KmsError::InvalidState(_))
         ));
     }
+
+    #[test]
+    fn multi_region_state_rules() {
+        let r = "us-east-1";
+        let updating = record(KeyState::Updating);
+        // Cryptography and per-Region properties go on while the primary
+        // Region changes.
+        for op in [
+            Operation::Encrypt,
+            Operation::Decrypt,
+            Operation::GenerateDataKey,
+            Operation::Sign,
+            Operation::CreateGrant,
+            Operation::PutKeyPolicy,
+            Operation::TagResource,
+            Operation::DescribeKey,
+            Operation::GetKeyRotationStatus,
+        ] {
+            assert!(updating.check_state(op, r).is_ok(), "{op:?}");
+        }
+        for op in [
+            Operation::EnableKey,
+            Operation::DisableKey,
+            Operation::ReplicateKey,
+            Operation::UpdatePrimaryRegion,
+            Operation::EnableKeyRotation,
+            Operation::DisableKeyRotation,
+            Operation::RotateKeyOnDemand,
+            Operation::ScheduleKeyDeletion,
+            Operation::ImportKeyMaterial,
+        ] {
+            assert!(
+                matches!(updating.check_state(op, r), Err(KmsError::InvalidState(_))),
+                "{op:?}"
+            );
+        }
+        let waiting = record(KeyState::PendingReplicaDeletion);
+        assert!(waiting.check_state(Operation::CancelKeyDeletion, r).is_ok());
+        for op in [
+            Operation::Encrypt,
+            Operation::ScheduleKeyDeletion,
+            Operation::TagResource,
+        ] {
+            assert!(
+                matches!(waiting.check_state(op, r), Err(KmsError::InvalidState(_))),
+                "{op:?}"
+            );
+        }
+        // Creating: nothing but reads.
+        assert!(matches!(
+            record(KeyState::Creating).check_state(Operation::Encrypt, r),
+            Err(KmsError::InvalidState(_))
+        ));
+        // Replica or primary by the record's own primary Region.
+        let mut key = record(KeyState::Enabled);
+        assert!(!key.is_replica_in(r));
+        key.mr = Some(super::super::MultiRegionState::new_primary("us-west-2"));
+        assert!(key.is_replica_in(r) && !key.is_replica_in("us-west-2"));
+        assert!(matches!(
+            key.check_rotation_on_primary(r),
+            Err(KmsError::UnsupportedOperation(m)) if m.contains("us-west-2")
+        ));
+        assert!(key.check_rotation_on_primary("us-west-2").is_ok());
+    }
 }

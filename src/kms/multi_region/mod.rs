@@ -184,8 +184,7 @@ impl Kms {
             .policy
             .clone()
             .unwrap_or_else(|| default_key_policy(&key.account));
-        let (req_tags, principal, given_description) =
-            (req.tags, check.principal, req.description);
+        let (req_tags, principal, given_description) = (req.tags, check.principal, req.description);
         let to = region.clone();
         let (committed, description) = self
             .inner
@@ -194,8 +193,7 @@ impl Kms {
                 let current = inner.recheck(&key, Operation::ReplicateKey)?;
                 check_replicable(&current, &to, &inner.region)?;
                 let mut rec = (*current).clone();
-                let description =
-                    given_description.unwrap_or_else(|| rec.description.clone());
+                let description = given_description.unwrap_or_else(|| rec.description.clone());
                 let mut b = inner.store.batch();
                 // The existing replicas learn the new list; then the new
                 // Region joins it and gets the entry that creates it.
@@ -336,7 +334,10 @@ impl Kms {
         }
         let caller = Caller::new(principal);
         match check.action {
-            Operation::CreateKey => self.check_replica_creation(from_region, &caller, check).await,
+            Operation::CreateKey => {
+                self.check_replica_creation(from_region, &caller, check)
+                    .await
+            }
             Operation::UpdatePrimaryRegion => {
                 self.check_promotion(from_region, &caller, check).await
             }

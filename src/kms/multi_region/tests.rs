@@ -537,7 +537,11 @@ async fn check_access_for_replica_creation() {
         .await
         .expect_err("principal");
     assert!(matches!(e, KmsError::AccessDenied(_)), "{e}");
-    for op in [Operation::Decrypt, Operation::PutKeyPolicy, Operation::ScheduleKeyDeletion] {
+    for op in [
+        Operation::Decrypt,
+        Operation::PutKeyPolicy,
+        Operation::ScheduleKeyDeletion,
+    ] {
         let e = w
             .west
             .check_replication_access(
@@ -638,7 +642,11 @@ async fn update_primary_region_demotes_this_region_and_freezes_the_key() {
         key_id: key.id.to_string(),
         primary_region: region.into(),
     };
-    for (bad, what) in [("US-WEST-2", "case twin"), (EAST, "own"), (DOWN, "no replica")] {
+    for (bad, what) in [
+        ("US-WEST-2", "case twin"),
+        (EAST, "own"),
+        (DOWN, "no replica"),
+    ] {
         let e = w
             .east
             .update_primary_region(&c, upr(bad))
