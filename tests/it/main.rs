@@ -47,7 +47,7 @@ mod mr_cluster;
 mod multi_region;
 mod multi_region_crash;
 mod multi_region_security;
-// mod multi_region_scan; (needs the engine branch: hpke)
+mod multi_region_scan;
 mod replication_transport;
 mod restart;
 mod rotation;

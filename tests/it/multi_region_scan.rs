@@ -13,7 +13,6 @@ use super::mr_cluster::{MrCluster, REGIONS};
 const A: usize = 0;
 const B: usize = 1;
 
-
 /// A stand-in for Region B: a Replication server on B's replication
 /// address with B's genuine peer certificate (so A's dial, which checks the
 /// certificate names us-west-2, accepts it), whose Region key is one this
@@ -204,7 +203,8 @@ async fn mr_replication_never_carries_material_in_plaintext() {
     cl.start_region(A);
     let mut a = cl.client(A).await;
     let sym = super::mr_cluster::create_mr_symmetric(&mut a, "scan: symmetric").await;
-    let blob = super::harness::encrypt(&mut a, &sym, b"sealed in transit", &Default::default()).await;
+    let blob =
+        super::harness::encrypt(&mut a, &sym, b"sealed in transit", &Default::default()).await;
     let hmac = super::mr_cluster::create_mr_key(
         &mut a,
         "scan: hmac",
@@ -265,8 +265,16 @@ async fn mr_replication_never_carries_material_in_plaintext() {
         for m in mats {
             let sealed = m.sealed.as_ref().expect("material travels sealed");
             assert_eq!(sealed.enc.len(), 32, "an X25519 encapsulated key");
-            let material = hpke_open(&sk, sealed, key, m.version, &m.key_material_id, REGIONS[A], REGIONS[B])
-                .unwrap_or_else(|| panic!("{name}: B's key does not open the sealed material"));
+            let material = hpke_open(
+                &sk,
+                sealed,
+                key,
+                m.version,
+                &m.key_material_id,
+                REGIONS[A],
+                REGIONS[B],
+            )
+            .unwrap_or_else(|| panic!("{name}: B's key does not open the sealed material"));
             // It is the key's material: it does what the key does in A.
             if name == "symmetric" {
                 assert_eq!(
@@ -278,11 +286,48 @@ async fn mr_replication_never_carries_material_in_plaintext() {
                 assert_eq!(super::byok::hmac_sha256(&material, &message), mac);
             }
             // Bound to its destination, version and recipient.
-            assert!(hpke_open(&sk, sealed, key, m.version, &m.key_material_id, REGIONS[A], "eu-west-1").is_none());
-            assert!(hpke_open(&sk, sealed, key, m.version + 1, &m.key_material_id, REGIONS[A], REGIONS[B]).is_none());
-            assert!(hpke_open(&sk, sealed, key, m.version, &m.key_material_id, REGIONS[B], REGIONS[B]).is_none());
-            let other = <HpkeKem as Kem>::PrivateKey::from_bytes(&super::byok::random(32)).expect("key");
-            assert!(hpke_open(&other, sealed, key, m.version, &m.key_material_id, REGIONS[A], REGIONS[B]).is_none());
+            assert!(hpke_open(
+                &sk,
+                sealed,
+                key,
+                m.version,
+                &m.key_material_id,
+                REGIONS[A],
+                "eu-west-1"
+            )
+            .is_none());
+            assert!(hpke_open(
+                &sk,
+                sealed,
+                key,
+                m.version + 1,
+                &m.key_material_id,
+                REGIONS[A],
+                REGIONS[B]
+            )
+            .is_none());
+            assert!(hpke_open(
+                &sk,
+                sealed,
+                key,
+                m.version,
+                &m.key_material_id,
+                REGIONS[B],
+                REGIONS[B]
+            )
+            .is_none());
+            let other =
+                <HpkeKem as Kem>::PrivateKey::from_bytes(&super::byok::random(32)).expect("key");
+            assert!(hpke_open(
+                &other,
+                sealed,
+                key,
+                m.version,
+                &m.key_material_id,
+                REGIONS[A],
+                REGIONS[B]
+            )
+            .is_none());
             secrets.push((format!("{name} v{}", m.version), material));
         }
     }
@@ -305,7 +350,12 @@ async fn mr_replication_never_carries_material_in_plaintext() {
         .collect();
     haystacks.push(("A's stderr".into(), stderr.into_bytes()));
     let files = files_under(&cl.dir(A));
-    assert!(files.iter().any(|f| f.extension().is_some_and(|e| e == "log")), "no RocksDB WAL found");
+    assert!(
+        files
+            .iter()
+            .any(|f| f.extension().is_some_and(|e| e == "log")),
+        "no RocksDB WAL found"
+    );
     for f in files {
         haystacks.push((f.display().to_string(), std::fs::read(&f).expect("read")));
     }
