@@ -127,7 +127,39 @@ impl MrCluster {
             .position(|r| r == region)
             .unwrap_or_else(|| panic!("no Region {region} in the cluster"))
     }
+}
 
+impl Drop for MrCluster {
+    fn drop(&mut self) {
+        // A failing test shows what each Region said last.
+        if let Ok(dir) = std::env::var("MR_LOG_DIR") {
+            // Every Region's whole log, for diagnosis.
+            let _ = std::fs::create_dir_all(&dir);
+            for i in 0..self.regions.len() {
+                let name = format!("{}-{}.log", self.root.path().display(), self.regions[i])
+                    .replace('/', "_");
+                let _ = std::fs::write(Path::new(&dir).join(name), self.stderr(i));
+            }
+        }
+        if std::thread::panicking() {
+            for i in 0..self.regions.len() {
+                let text = self.stderr(i);
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = &lines[lines.len().saturating_sub(400)..];
+                eprintln!(
+                    "---- {} stderr (last {} lines):",
+                    self.regions[i],
+                    tail.len()
+                );
+                for l in tail {
+                    eprintln!("{l}");
+                }
+            }
+        }
+    }
+}
+
+impl MrCluster {
     /// `--peer R=https://ADDR` for every other slot.
     fn peer_flags(&self, i: usize) -> Vec<String> {
         (0..self.regions.len())
@@ -162,7 +194,12 @@ impl MrCluster {
             .args(self.peer_flags(i))
             .args(&self.extra[i]);
         let mut child = cmd
-            .env("RUST_LOG", "warn")
+            // MR_RUST_LOG=debug (say) to see the Regions' logs, which a
+            // failing test prints (the end of each).
+            .env(
+                "RUST_LOG",
+                std::env::var("MR_RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -291,26 +328,27 @@ impl MrCluster {
     }
 
     /// `kmsd replication status --data-dir DIR` (read-only; works while the
-    /// Region serves): its stdout.
-    pub fn replication_status(&self, i: usize) -> String {
+    /// Region serves): its stdout, or why it failed.
+    pub fn replication_status(&self, i: usize) -> Result<String, String> {
         let out = Command::new(env!("CARGO_BIN_EXE_kmsd"))
             .args(["replication", "status", "--data-dir"])
             .arg(self.dir(i))
             .output()
             .expect("run kmsd replication status");
-        assert!(
-            out.status.success(),
-            "kmsd replication status failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf-8")
+        if !out.status.success() {
+            return Err(format!(
+                "kmsd replication status failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        String::from_utf8(out.stdout).map_err(|e| e.to_string())
     }
 
     /// Entries slot `i` has not yet had acknowledged, per peer Region, from
     /// `kmsd replication status` (JSON).
-    pub fn backlog(&self, i: usize) -> HashMap<String, u64> {
-        let text = self.replication_status(i);
-        parse_backlog(&text).unwrap_or_else(|| panic!("unexpected replication status:\n{text}"))
+    pub fn try_backlog(&self, i: usize) -> Result<HashMap<String, u64>, String> {
+        let text = self.replication_status(i)?;
+        parse_backlog(&text).ok_or_else(|| format!("unexpected replication status:\n{text}"))
     }
 }
 
@@ -558,5 +596,37 @@ pub async fn all_rotations(c: &mut Client, key_id: &str) -> Vec<pb::RotationsLis
             return out;
         }
         marker = Some(page.next_marker);
+    }
+}
+
+/// A barrier on every replication path between running Regions, without
+/// reading any outbox: from each Region, a fresh probe key is replicated
+/// to every other, and the probe's arrival is awaited. Delivery to a peer
+/// is in outbox order and never skips an entry (docs/multi-region.md), so
+/// once a probe has arrived everything its sender enqueued for that peer
+/// before it has been applied.
+pub async fn replication_barrier(cl: &MrCluster) {
+    let up: Vec<usize> = (0..cl.regions.len())
+        .filter(|&i| cl.is_running(i))
+        .collect();
+    for &from in &up {
+        let mut c = cl.client(from).await;
+        let probe = create_mr_symmetric(&mut c, "replication barrier probe").await;
+        for &to in up.iter().filter(|&&to| to != from) {
+            replicate(&mut c, &probe, &cl.regions[to]).await;
+        }
+        for &to in up.iter().filter(|&&to| to != from) {
+            let ct = cl.client(to).await;
+            wait_key(
+                &ct,
+                &probe,
+                &format!(
+                    "the barrier probe from {} in {}",
+                    cl.regions[from], cl.regions[to]
+                ),
+                |m| m.key_state() == pb::KeyState::Enabled,
+            )
+            .await;
+        }
     }
 }

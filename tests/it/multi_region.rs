@@ -288,12 +288,9 @@ async fn mr_rotation_reaches_a_region_that_was_down() {
     assert_eq!(mr_view(&mo), expected_view(&cl, &other, A, A, &[]));
 
     // A's outbox holds C's entries while C is down (the status command
-    // reads the store read-only while A serves it).
-    let backlog = cl.backlog(A);
-    assert!(
-        backlog.get(REGIONS[C]).copied().unwrap_or(0) > 0,
-        "A's backlog for C while C is down: {backlog:?}"
-    );
+    // reads the store read-only while A serves it). Checked at the end, so
+    // that a failure here does not hide the replication checks.
+    let status_while_down = cl.try_backlog(A);
 
     cl.start_region(C);
     let mut c = c;
@@ -322,9 +319,23 @@ async fn mr_rotation_reaches_a_region_that_was_down() {
     assert_eq!(entry.rotation_type(), pb::RotationType::OnDemand);
     assert_eq!(entry.key_material_state(), pb::KeyMaterialState::Current);
 
-    // The backlog drains; the refused ReplicateKey never reached C.
+    // The refused ReplicateKey never reached C (the barrier: everything A
+    // queued for C before its probe has arrived).
+    super::mr_cluster::replication_barrier(&cl).await;
+    let e = try_describe(&mut c, &other)
+        .await
+        .expect_err("never replicated");
+    assert_aws_error(&e, Code::NotFound, "NotFoundException");
+
+    // `kmsd replication status`: C's entries were waiting while C was
+    // down, and A's backlog drains once C is back.
+    let backlog = status_while_down.unwrap_or_else(|e| panic!("kmsd replication status: {e}"));
+    assert!(
+        backlog.get(REGIONS[C]).copied().unwrap_or(0) > 0,
+        "A's backlog for C while C is down: {backlog:?}"
+    );
     super::mr_cluster::eventually("A's backlog to drain", || async {
-        let b = cl.backlog(A);
+        let b = cl.try_backlog(A)?;
         if b.values().all(|&n| n == 0) {
             Ok(())
         } else {
@@ -332,10 +343,6 @@ async fn mr_rotation_reaches_a_region_that_was_down() {
         }
     })
     .await;
-    let e = try_describe(&mut c, &other)
-        .await
-        .expect_err("never replicated");
-    assert_aws_error(&e, Code::NotFound, "NotFoundException");
 }
 
 /// Test 3: UpdatePrimaryRegion A→B; both leave Updating; B rotates; A,

@@ -25,20 +25,11 @@ const A: usize = 0;
 const B: usize = 1;
 const C: usize = 2;
 
-/// Waits until every Region's outbox is empty (`kmsd replication status`),
-/// so no message is still on its way.
+/// Waits until no message is still on its way between the Regions (an
+/// ordered-delivery barrier, `mr_cluster::replication_barrier`; `kmsd
+/// replication status` is checked by `multi_region`).
 async fn wait_no_backlog(cl: &MrCluster) {
-    for i in 0..cl.regions.len() {
-        eventually(&format!("{}'s outbox to drain", cl.regions[i]), || async {
-            let b = cl.backlog(i);
-            if b.values().all(|&n| n == 0) {
-                Ok(())
-            } else {
-                Err(format!("{b:?}"))
-            }
-        })
-        .await;
-    }
+    super::mr_cluster::replication_barrier(cl).await;
 }
 
 /// Checks that the family of `key` (primary in slot `primary`) is one
