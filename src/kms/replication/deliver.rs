@@ -243,7 +243,17 @@ impl Inner {
         for (seq, rec) in queued {
             let message = match rec.entry {
                 OutboxEntry::Sync { key_id, create } => {
-                    let Some(key) = self.load_key(&key_id)? else {
+                    // From the store, not the record cache: the commit that
+                    // enqueued this entry wakes this task before its writer
+                    // has put the new record in the cache, so the cache can
+                    // still hold the previous state, which the peer would
+                    // drop as stale while the entry is acknowledged and
+                    // gone (FINDINGS-15.md #2).
+                    let Some(key) = self
+                        .store
+                        .get_key(&key_id)
+                        .map_err(KmsError::internal)?
+                    else {
                         continue;
                     };
                     if key.mr.is_none() {
