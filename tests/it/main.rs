@@ -46,6 +46,7 @@ mod keys_aliases_tags;
 mod mr_cluster;
 mod multi_region;
 mod multi_region_crash;
+mod multi_region_deletion;
 mod multi_region_scan;
 mod multi_region_security;
 mod replication_transport;

@@ -249,11 +249,7 @@ impl Inner {
                     // still hold the previous state, which the peer would
                     // drop as stale while the entry is acknowledged and
                     // gone (FINDINGS-15.md #2).
-                    let Some(key) = self
-                        .store
-                        .get_key(&key_id)
-                        .map_err(KmsError::internal)?
-                    else {
+                    let Some(key) = self.store.get_key(&key_id).map_err(KmsError::internal)? else {
                         continue;
                     };
                     if key.mr.is_none() {
