@@ -181,8 +181,8 @@ pub(crate) struct Inner {
     hsm_clusters: crate::backend::hsm::HsmClusters,
     /// The custom key stores' links and live states.
     cks: custom_key_stores::Registry,
-    /// How this Region reaches its peers (`start_replication`).
-    transport: std::sync::OnceLock<Arc<dyn replication::PeerTransport>>,
+    /// Replication of multi-Region keys (`replication/`).
+    repl: replication::ReplicationState,
 }
 
 impl Kms {
@@ -225,7 +225,7 @@ impl Kms {
                 jobs: jobs::JobSignal::new(),
                 hsm_clusters: config.hsm_clusters,
                 cks: custom_key_stores::Registry::new(cks_password_key),
-                transport: std::sync::OnceLock::new(),
+                repl: Default::default(),
             }),
         }
     }

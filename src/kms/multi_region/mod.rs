@@ -208,13 +208,16 @@ impl Kms {
                     &to,
                     Outgoing::Sync {
                         key_id: rec.id,
-                        create: Some(ReplicaCreate {
-                            policy: req.policy,
-                            description: description.clone(),
-                            tags: req_tags,
-                            bypass_policy_lockout_safety_check: bypass,
-                            principal,
-                        }),
+                        create: Some(
+                            (&ReplicaCreate {
+                                policy: req.policy,
+                                description: description.clone(),
+                                tags: req_tags,
+                                bypass_policy_lockout_safety_check: bypass,
+                                principal,
+                            })
+                                .into(),
+                        ),
                     },
                 )?;
                 b.put_key(&rec).map_err(KmsError::internal)?;

@@ -201,7 +201,6 @@ fn make_replica_here(kms: &Kms, rec: &KeyRecord) -> KeyRecord {
         replica_regions: vec![kms.region().to_owned()],
         version: 7,
         handoff: None,
-        material_id_key: None,
     });
     plant(kms, r.clone());
     r

@@ -17,11 +17,17 @@
 //! state and material is sealed (HPKE, to the destination Region's
 //! replication key) only on its way out, never stored sealed for a peer.
 
+mod apply;
+mod deliver;
 pub mod message;
+mod outbox;
+mod region_key;
+#[cfg(test)]
+mod tests;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use crate::error::{KmsError, KmsResult};
 
@@ -99,100 +105,30 @@ pub struct PeerBacklog {
     pub oldest_enqueued_ms: Option<i64>,
 }
 
-/// An outbox entry as a control-plane write enqueues it (the `Sync`
-/// state and material are composed when it is sent).
-// MINIMAL HOOK (ops helper): the engine's outbox replaces this type and
-// the three `Inner` methods below with the real ones of the same names.
-// Until the engine's outbox reads them, some fields are only written.
-#[allow(dead_code)]
-#[derive(Debug, Clone)]
-pub(crate) enum Outgoing {
-    /// Send the key's current shared state (and create a replica).
-    Sync {
-        /// The key.
-        key_id: crate::model::KeyId,
-        /// ReplicateKey: the replica's per-Region properties.
-        create: Option<ReplicaCreate>,
-    },
-    /// New primary → old primary.
-    HandoffDone {
-        /// The key.
-        key_id: crate::model::KeyId,
-        /// The hand-over's version.
-        version: u64,
-    },
-    /// Old primary → new primary.
-    HandoffAck {
-        /// The key.
-        key_id: crate::model::KeyId,
-        /// The hand-over's version.
-        version: u64,
-    },
-    /// `region` deleted its replica of `key_id`.
-    ReplicaDeleted {
-        /// The key.
-        key_id: crate::model::KeyId,
-        /// The Region whose replica is gone.
-        region: String,
-    },
+/// The replication part of the core's state (`Inner::repl`).
+#[derive(Default)]
+pub(crate) struct ReplicationState {
+    /// This Region's replication key, once loaded or made.
+    region_key: OnceLock<Arc<crate::crypto::hpke::RegionSecretKey>>,
+    /// Serializes loading or making the Region key.
+    region_key_init: Mutex<()>,
+    /// How peers are reached (set by `start_replication`).
+    peers: RwLock<Option<Arc<dyn PeerTransport>>>,
+    /// Serializes `apply_replicated` calls: each reads a sender's
+    /// high-water mark and writes it back, entry by entry.
+    apply: tokio::sync::Mutex<()>,
 }
 
-impl crate::kms::Inner {
-    /// The peer Regions' transport (set by `start_replication`).
-    pub(crate) fn peers(&self) -> KmsResult<Arc<dyn PeerTransport>> {
-        self.transport
-            .get()
-            .cloned()
-            .ok_or_else(|| KmsError::UnsupportedOperation("this kmsd has no peer Regions".into()))
-    }
-
-    /// Adds `entry` for `region` to the outbox in batch `b`.
-    // MINIMAL HOOK: no outbox yet; the engine's version writes it.
-    pub(crate) fn enqueue(
-        &self,
-        b: &mut crate::store::Batch<'_>,
-        region: &str,
-        entry: Outgoing,
-    ) -> KmsResult<()> {
-        let _ = b;
-        tracing::debug!(%region, ?entry, "replication entry (no outbox yet)");
-        Ok(())
-    }
-
-    /// A change of `rec`'s shared state in batch `b` (on its primary):
-    /// bumps its version and enqueues a `Sync` to every other Region.
-    pub(crate) fn shared_changed(
-        &self,
-        rec: &mut crate::model::KeyRecord,
-        b: &mut crate::store::Batch<'_>,
-    ) -> KmsResult<()> {
-        let Some(mr) = rec.mr.as_mut() else {
-            return Ok(());
-        };
-        mr.version = mr.version.saturating_add(1);
-        let others: Vec<String> = mr.other_regions(&self.region).map(str::to_owned).collect();
-        for r in others {
-            self.enqueue(
-                b,
-                &r,
-                Outgoing::Sync {
-                    key_id: rec.id,
-                    create: None,
-                },
-            )?;
-        }
-        Ok(())
-    }
-}
+pub(crate) use outbox::Outgoing;
 
 impl crate::kms::Kms {
     /// This Region's replication public key (X25519), which peers seal
     /// material to. Made on first start, its private half stored sealed by
     /// the backend.
     pub async fn region_public_key(&self) -> KmsResult<[u8; 32]> {
-        Err(KmsError::UnsupportedOperation(
-            "replication is not implemented yet".into(),
-        ))
+        self.inner
+            .blocking(|inner| Ok(inner.region_secret()?.public_key()))
+            .await
     }
 
     /// Applies entries a peer delivered, in order, each idempotently, and
@@ -202,10 +138,7 @@ impl crate::kms::Kms {
         from_region: &str,
         entries: Vec<Envelope>,
     ) -> KmsResult<u64> {
-        let _ = (from_region, entries);
-        Err(KmsError::UnsupportedOperation(
-            "replication is not implemented yet".into(),
-        ))
+        apply::apply_replicated(&self.inner, from_region, entries).await
     }
 
     /// Starts one delivery task per peer of `transport`, until `shutdown`
@@ -216,22 +149,26 @@ impl crate::kms::Kms {
         transport: Arc<dyn PeerTransport>,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        // MINIMAL HOOK: remembers the transport (ReplicateKey and
-        // UpdatePrimaryRegion use it); the engine adds the delivery tasks.
-        let _ = shutdown;
-        let _ = self.inner.transport.set(transport);
-        Vec::new()
+        deliver::start(&self.inner, transport, shutdown)
     }
 
     /// The replication backlog per peer.
     pub fn replication_backlog(&self) -> KmsResult<Vec<PeerBacklog>> {
-        Ok(Vec::new())
+        backlog_of(&self.inner.store)
     }
 }
 
 /// The replication backlog per peer of a data dir opened read-only
 /// (`kmsd replication status`, while kmsd serves it).
 pub fn backlog_of(store: &crate::store::Store) -> KmsResult<Vec<PeerBacklog>> {
-    let _ = store;
-    Ok(Vec::new())
+    Ok(store
+        .outbox_backlog()
+        .map_err(KmsError::internal)?
+        .into_iter()
+        .map(|b| PeerBacklog {
+            region: b.region,
+            pending: b.pending,
+            oldest_enqueued_ms: b.oldest_enqueued_ms,
+        })
+        .collect())
 }
