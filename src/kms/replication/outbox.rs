@@ -110,9 +110,6 @@ impl Inner {
 
     /// How peers are reached: UnsupportedOperation when this kmsd has no
     /// peer Regions (replication not started).
-    // Called by ReplicateKey and UpdatePrimaryRegion (multi_region.rs),
-    // which are built on another branch.
-    #[allow(dead_code)]
     pub(crate) fn peers(&self) -> KmsResult<Arc<dyn PeerTransport>> {
         self.repl
             .peers
