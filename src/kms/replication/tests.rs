@@ -747,7 +747,10 @@ async fn material_is_never_in_the_clear_on_the_wire_or_on_disk() {
 /// it in the `Sync`, stored sealed by its own backend).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_external_key_replicates_its_material_id_secret_but_no_material() {
-    let (da, db) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let (da, db) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
     let (a, b) = (open_core(da.path(), A, 1), open_core(db.path(), B, 2));
     let t = Fake::new(A, &[(B, &b)]);
     let id = a
@@ -767,7 +770,12 @@ async fn an_external_key_replicates_its_material_id_secret_but_no_material() {
     let replica = stored(&b, id);
     assert_eq!(replica.state, KeyState::PendingImport);
     assert_eq!(replica.current_version, 0);
-    assert!(b.inner.store.list_materials(&id, 0, 10).expect("list").is_empty());
+    assert!(b
+        .inner
+        .store
+        .list_materials(&id, 0, 10)
+        .expect("list")
+        .is_empty());
     let secret = |k: &Kms| {
         let inner = Arc::clone(&k.inner);
         async move {
