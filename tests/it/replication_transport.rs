@@ -371,8 +371,36 @@ async fn two_regions_replicate_a_key_over_the_transport() {
         .into_inner()
         .plaintext;
     assert_eq!(plain, b"across Regions");
-    a.stop().await;
+
+    // With us-west-2 down, a rotation in us-east-1 waits in its outbox,
+    // which `kmsd replication status` shows while us-east-1 serves.
     b.stop().await;
+    ca.rotate_key_on_demand(kms_pb::RotateKeyOnDemandRequest {
+        key_id: key_id.clone(),
+    })
+    .await
+    .expect("RotateKeyOnDemand");
+    let out = Command::new(env!("CARGO_BIN_EXE_kmsd"))
+        .args(["replication", "status", "--data-dir"])
+        .arg(a.dir())
+        .env_remove("KMSD_ROOT_KEY")
+        .output()
+        .expect("run kmsd replication status");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let peers = status["peers"].as_array().expect("peers");
+    assert_eq!(peers.len(), 1, "{status}");
+    assert_eq!(peers[0]["region"], PEER);
+    assert!(peers[0]["pending"].as_u64() >= Some(1), "{status}");
+    assert!(
+        peers[0]["oldest_enqueued_ms"].as_i64().is_some(),
+        "{status}"
+    );
+    a.stop().await;
 }
 
 /// The `kmsd serve` flags: --peer with --replication-listen, the dev
