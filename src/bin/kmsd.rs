@@ -71,6 +71,11 @@ enum ReplicationCommand {
         /// The data directory.
         #[arg(long, env = "KMSD_DATA_DIR")]
         data_dir: PathBuf,
+        /// File holding the root key as 64 hex digits (or set
+        /// KMSD_ROOT_KEY; a dev data dir's DATA/root.key is used when
+        /// neither is given): outbox entries are authenticated records.
+        #[arg(long)]
+        root_key_file: Option<PathBuf>,
     },
 }
 
@@ -406,7 +411,7 @@ fn main() -> ExitCode {
         }) => pki::issue_peer(&data_dir, &region, &out)
             .map(|()| println!("wrote {0}/peer.pem and {0}/peer.key", out.display()))
             .map_err(|e| e.to_string()),
-        Command::Replication(cmd) => replication(cmd),
+        Command::Replication(cmd) => replication(cmd, env),
         Command::Certs(CertsCommand::Revoke {
             data_dir,
             certs,
@@ -610,11 +615,28 @@ fn dev_peer_cert(data_dir: &Path, region: &str) -> Result<(PathBuf, PathBuf), St
 }
 
 /// `kmsd replication status`: the backlog per peer, read-only.
-fn replication(cmd: ReplicationCommand) -> Result<(), String> {
+fn replication(cmd: ReplicationCommand, env: EnvKeys) -> Result<(), String> {
     use kmsd::clock::Clock;
     match cmd {
-        ReplicationCommand::Status { data_dir } => {
+        ReplicationCommand::Status {
+            data_dir,
+            root_key_file,
+        } => {
+            // The outbox holds authenticated records: reading them needs
+            // the record key, derived from the root key once it is checked.
+            let dev_key = data_dir.join("root.key");
+            let root = match root_key(root_key_file.as_deref(), env.root)? {
+                Some(k) => k,
+                None if dev_key.exists() => read_root_key_file(&dev_key)
+                    .map_err(|e| format!("{}: {e}", dev_key.display()))?,
+                None => {
+                    return Err(
+                        "the root key is required: --root-key-file FILE or KMSD_ROOT_KEY".into(),
+                    )
+                }
+            };
             let store = kmsd::server::open_store_read_only(&data_dir).map_err(|e| e.to_string())?;
+            kmsd::backend::root::check_root_key(&root, &store).map_err(|e| e.to_string())?;
             let backlog = kmsd::kms::replication::backlog_of(&store).map_err(|e| e.to_string())?;
             let now = SystemClock.now_ms();
             let peers: Vec<serde_json::Value> = backlog

@@ -180,12 +180,16 @@ impl Inner {
         }
         b.delete_key(rec, &aliases);
         self.uncount_deleted_key(rec, aliases.len(), &mut b)?;
-        // A multi-Region key: every other Region of it learns that this
+        let grantees = self.delete_all_grants(rec, &mut b)?;
+        // Last before the commit (the outbox's rule: no lock after an
+        // enqueue). A multi-Region key: every other Region of it learns that this
         // Region's key is gone, in the deleting batch (so a crash cannot
         // delete it silently). The primary drops this Region from its
         // list and, if it waits in PendingReplicaDeletion for its last
         // replica, starts its own window.
         if let Some(mr) = &rec.mr {
+            // EXTERNAL keys' KeyMaterialId secret goes with the key.
+            b.delete_material_id_key(&id);
             for other in mr.other_regions(&self.region) {
                 self.enqueue(
                     &mut b,
@@ -197,7 +201,6 @@ impl Inner {
                 )?;
             }
         }
-        let grantees = self.delete_all_grants(rec, &mut b)?;
         b.commit().map_err(KmsError::internal)?;
         self.keys.remove(&id);
         self.policies.remove(&id);

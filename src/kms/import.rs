@@ -136,51 +136,40 @@ struct ImportChoice {
 }
 
 impl Inner {
-    /// A new multi-Region EXTERNAL key (`rec`, at CreateKey): gives it the
-    /// random secret its imported material's KeyMaterialIds are computed
-    /// under, stored sealed in its Region state. Every Region of the key
-    /// holds the same secret (replicated sealed), so the same material gets
-    /// the same id everywhere and a replica can tell the primary's material
-    /// from any other. A no-op for other keys.
-    pub(super) fn add_material_id_secret(&self, rec: &mut KeyRecord) -> KmsResult<()> {
-        if rec.origin != Origin::External {
+    /// A new multi-Region EXTERNAL key (`rec`, at CreateKey, in its
+    /// creating batch `b`): makes the random secret its imported
+    /// material's KeyMaterialIds are computed under, stored sealed by the
+    /// backend (`put_mrk_material_id_secret`, the `replication` family).
+    /// Every Region of the key holds the same secret (replication sends it
+    /// sealed in each `Sync`), so the same material gets the same id
+    /// everywhere and a replica can tell the primary's material from any
+    /// other. A no-op for other keys.
+    pub(super) fn add_material_id_secret(
+        &self,
+        rec: &KeyRecord,
+        b: &mut Batch<'_>,
+    ) -> KmsResult<()> {
+        if rec.origin != Origin::External || rec.mr.is_none() {
             return Ok(());
         }
-        let Some(mr) = rec.mr.as_mut() else {
-            return Ok(());
-        };
         let secret = KeyMaterial::generate(import_token::MR_MATERIAL_ID_KEY_LEN)
             .map_err(KmsError::internal)?;
-        let sealed = self
-            .backend
-            .seal_secret(
-                import_token::MR_MATERIAL_ID_KEY_LABEL,
-                &rec.id,
-                secret.expose_secret(),
-            )
-            .map_err(KmsError::internal)?;
-        mr.material_id_key = Some(sealed);
-        Ok(())
+        self.put_mrk_material_id_secret(b, &rec.id, &secret)
     }
 
     /// The key KeyMaterialIds of `rec`'s imported material are computed
-    /// under: a multi-Region key's own shared secret, else this kmsd's
-    /// root-derived one (blocking pool: the backend opens the secret).
+    /// under: a multi-Region key's own shared secret (`None`: this kmsd's
+    /// root-derived one). Blocking pool: the backend opens the secret.
     fn material_id_key_of(&self, rec: &KeyRecord) -> KmsResult<Option<KeyMaterial>> {
-        match rec.mr.as_ref() {
-            Some(mr) => {
-                let sealed = mr.material_id_key.as_ref().ok_or_else(|| {
-                    KmsError::InvalidState(format!(
-                        "{} has not received its key material id secret from its primary key yet; try again later",
-                        rec.arn(&self.region)
-                    ))
-                })?;
-                self.backend
-                    .open_secret(import_token::MR_MATERIAL_ID_KEY_LABEL, &rec.id, sealed)
-                    .map(Some)
-                    .map_err(KmsError::internal)
-            }
-            None => Ok(None),
+        if rec.mr.is_none() {
+            return Ok(None);
+        }
+        match self.mrk_material_id_secret(&rec.id)? {
+            Some(k) => Ok(Some(k)),
+            None => Err(KmsError::InvalidState(format!(
+                "{} has not received its key material id secret from its primary key yet; try again later",
+                rec.arn(&self.region)
+            ))),
         }
     }
 
@@ -1690,10 +1679,11 @@ mod tests {
             )
             .await
             .expect("multi-Region EXTERNAL key");
-        let sealed = key
-            .mr
-            .as_ref()
-            .and_then(|m| m.material_id_key.clone())
+        let sealed = east
+            .inner
+            .store
+            .get_material_id_key(&key.id)
+            .expect("read")
             .expect("a sealed material id secret");
         let material = [0x42u8; 32];
         let out = import(&east, &c, &key.id, &material, |_| {})
@@ -1717,6 +1707,7 @@ mod tests {
         // primary's material record without the material, and the secret
         // (sealed for that Region; the same root key stands in for the
         // engine's re-sealing here).
+        assert!(!sealed.as_bytes().is_empty());
         let dir = tempfile::tempdir().expect("tempdir");
         let root = RootKey::from_slice(&[7; 32]).expect("32 bytes");
         let store = Store::open(&dir.path().join("db")).expect("open store");
@@ -1733,6 +1724,13 @@ mod tests {
         let plant = |rec: &KeyRecord, m: Option<MaterialVersion>| {
             let mut b = west.inner.store.batch();
             b.put_key(rec).expect("key");
+            let sealed = east
+                .inner
+                .store
+                .get_material_id_key(&rec.id)
+                .expect("read")
+                .expect("sealed secret");
+            b.put_material_id_key(&rec.id, &sealed).expect("secret");
             if let Some(m) = &m {
                 b.put_material(&rec.id, m).expect("material");
             }
@@ -1744,7 +1742,6 @@ mod tests {
         replica.imported = None;
         if let Some(mr) = replica.mr.as_mut() {
             mr.replica_regions = vec!["us-west-2".into()];
-            mr.material_id_key = Some(sealed.clone());
         }
         let mut absent = east
             .inner

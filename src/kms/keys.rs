@@ -177,15 +177,11 @@ impl Kms {
         };
         self.inner
             .blocking(move |inner| {
-                let mut rec = rec;
                 let material = match pair {
                     Some(m) => Some(m),
                     None if external => None,
                     None => Some(inner.new_material(&rec, 1)?),
                 };
-                if external {
-                    inner.add_material_id_secret(&mut rec)?;
-                }
                 // The new key conflicts with nothing but its account's
                 // key counter.
                 let _w = inner.lock(&[LockName::Account(&rec.account)]);
@@ -196,6 +192,7 @@ impl Kms {
                     b.put_material(&rec.id, material)
                         .map_err(KmsError::internal)?;
                 }
+                inner.add_material_id_secret(&rec, &mut b)?;
                 b.put_key_policy(&rec.id, policy.text());
                 b.commit().map_err(KmsError::internal)?;
                 inner.policies.put(rec.id, Arc::new(policy));

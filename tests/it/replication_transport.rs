@@ -39,26 +39,48 @@ struct Node {
 }
 
 impl Node {
+    /// us-east-1 with the peer us-west-2 (unserved), its own dev CA
+    /// issuing every peer certificate.
     async fn start() -> Self {
         let tmp = tempfile::tempdir().expect("tempdir");
+        pki::ensure_dev_pki(tmp.path()).expect("dev pki");
+        let ca_dir = tmp.path().to_owned();
+        let (listener, repl) = bind_two().await;
+        let peers = BTreeMap::from([(PEER.to_owned(), "https://127.0.0.1:9".to_owned())]);
+        Self::launch(tmp, &ca_dir, OWN, peers, listener, repl).await
+    }
+
+    /// A kmsd for `region` in `tmp` (its own dev PKI for the main
+    /// listener), replicating with `peers`, its peer certificate issued by
+    /// the dev CA of `ca_dir`, which is also its peer CA.
+    async fn launch(
+        tmp: tempfile::TempDir,
+        ca_dir: &Path,
+        region: &str,
+        peers: BTreeMap<String, String>,
+        listener: tokio::net::TcpListener,
+        repl: tokio::net::TcpListener,
+    ) -> Self {
         let dir = tmp.path();
-        let paths = pki::ensure_dev_pki(dir).expect("dev pki");
-        let own = dir.join("peers").join(OWN);
-        pki::issue_peer(dir, OWN, &own).expect("issue own peer cert");
-        let mut config = ServerConfig::dev(dir, KmsConfig::default(), None).expect("dev config");
+        pki::ensure_dev_pki(dir).expect("dev pki");
+        let own = dir.join("own-peer");
+        pki::issue_peer(ca_dir, region, &own).expect("issue own peer cert");
+        let kms = KmsConfig {
+            region: region.to_owned(),
+            ..KmsConfig::default()
+        };
+        let mut config = ServerConfig::dev(dir, kms, None).expect("dev config");
         config.replication = Some(ReplicationConfig {
-            peers: BTreeMap::from([(PEER.to_owned(), "https://127.0.0.1:9".to_owned())]),
-            tls: TlsPem::read(&own.join("peer.pem"), &own.join("peer.key"), &paths.ca_cert)
-                .expect("peer tls"),
+            peers,
+            tls: TlsPem::read(
+                &own.join("peer.pem"),
+                &own.join("peer.key"),
+                &pki::DevPkiPaths::new(ca_dir).ca_cert,
+            )
+            .expect("peer tls"),
         });
         let server =
             KmsServer::open(config, std::sync::Arc::new(kmsd::clock::SystemClock)).expect("open");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let repl = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind replication");
         let addr = listener.local_addr().expect("addr");
         let repl_addr = repl.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
@@ -112,28 +134,27 @@ impl Node {
     }
 }
 
+/// A main and a replication listener on ephemeral loopback ports.
+async fn bind_two() -> (tokio::net::TcpListener, tokio::net::TcpListener) {
+    let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
+    (
+        bind().await.expect("bind"),
+        bind().await.expect("bind replication"),
+    )
+}
+
 fn key_request(from: &str) -> pb::GetRegionKeyRequest {
     pb::GetRegionKeyRequest {
         from_region: from.to_owned(),
     }
 }
 
-/// A peer passed the identity check: the core answered. Until the engine
-/// implements `Kms::region_public_key` it answers with its stub's
-/// UnsupportedOperationException; either way no identity refusal.
+/// A peer passed the identity check: the core answered with this
+/// Region's replication public key.
 fn assert_answered_by_core(r: Result<tonic::Response<pb::GetRegionKeyResponse>, tonic::Status>) {
-    match r {
-        Ok(resp) => {
-            let resp = resp.into_inner();
-            assert_eq!(resp.region, OWN);
-            assert_eq!(resp.public_key.len(), 32);
-        }
-        Err(s) => assert!(
-            s.message()
-                .starts_with("UnsupportedOperationException: replication is not implemented"),
-            "the peer was refused: {s:?}"
-        ),
-    }
+    let resp = r.expect("the peer's GetRegionKey is answered").into_inner();
+    assert_eq!(resp.region, OWN);
+    assert_eq!(resp.public_key.len(), 32);
 }
 
 #[tokio::test]
@@ -248,6 +269,138 @@ async fn each_listener_serves_only_its_own_service() {
     assert_aws_error(&e, Code::Unauthenticated, "UnauthenticatedException");
 
     node.stop().await;
+}
+
+/// Two in-process Regions, each the other's peer, certificates from one
+/// CA: a multi-Region key created in one and replicated through the
+/// transport decrypts in the other what the first encrypted.
+#[tokio::test]
+async fn two_regions_replicate_a_key_over_the_transport() {
+    let (ta, tb) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
+    pki::ensure_dev_pki(ta.path()).expect("dev pki");
+    let ca_dir = ta.path().to_owned();
+    let (la, ra) = bind_two().await;
+    let (lb, rb) = bind_two().await;
+    let url = |l: &tokio::net::TcpListener| format!("https://{}", l.local_addr().expect("addr"));
+    let (to_a, to_b) = (url(&ra), url(&rb));
+    let a = Node::launch(
+        ta,
+        &ca_dir,
+        OWN,
+        BTreeMap::from([(PEER.to_owned(), to_b)]),
+        la,
+        ra,
+    )
+    .await;
+    let b = Node::launch(
+        tb,
+        &ca_dir,
+        PEER,
+        BTreeMap::from([(OWN.to_owned(), to_a)]),
+        lb,
+        rb,
+    )
+    .await;
+
+    let mut ca = KeyManagementServiceClient::new(a.channel(a.addr, a.client_cert()).await);
+    let mut cb = KeyManagementServiceClient::new(b.channel(b.addr, b.client_cert()).await);
+    let key_id = ca
+        .create_key(kms_pb::CreateKeyRequest {
+            multi_region: true,
+            ..Default::default()
+        })
+        .await
+        .expect("CreateKey")
+        .into_inner()
+        .key_metadata
+        .expect("metadata")
+        .key_id;
+    assert!(key_id.starts_with("mrk-"), "{key_id}");
+    // ReplicateKey asks us-west-2 (CheckAccess) and fetches its Region key
+    // through the transport before answering.
+    ca.replicate_key(kms_pb::ReplicateKeyRequest {
+        key_id: key_id.clone(),
+        replica_region: PEER.into(),
+        ..Default::default()
+    })
+    .await
+    .expect("ReplicateKey");
+    let blob = ca
+        .encrypt(kms_pb::EncryptRequest {
+            key_id: key_id.clone(),
+            plaintext: b"across Regions".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .expect("Encrypt in us-east-1")
+        .into_inner()
+        .ciphertext_blob;
+
+    // The replica appears in us-west-2 once the delivery task has sent it
+    // (asynchronously, as in AWS): wait for it, bounded by the hang guard.
+    let deadline = tokio::time::Instant::now() + crate::harness::HANG_GUARD;
+    loop {
+        let d = cb
+            .describe_key(kms_pb::DescribeKeyRequest {
+                key_id: key_id.clone(),
+                ..Default::default()
+            })
+            .await;
+        if let Ok(d) = d {
+            let m = d.into_inner().key_metadata.expect("metadata");
+            if m.key_state == kms_pb::KeyState::Enabled as i32 {
+                break;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the replica never became Enabled in us-west-2"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let plain = cb
+        .decrypt(kms_pb::DecryptRequest {
+            ciphertext_blob: blob,
+            ..Default::default()
+        })
+        .await
+        .expect("Decrypt in us-west-2")
+        .into_inner()
+        .plaintext;
+    assert_eq!(plain, b"across Regions");
+
+    // With us-west-2 down, a rotation in us-east-1 waits in its outbox,
+    // which `kmsd replication status` shows while us-east-1 serves.
+    b.stop().await;
+    ca.rotate_key_on_demand(kms_pb::RotateKeyOnDemandRequest {
+        key_id: key_id.clone(),
+    })
+    .await
+    .expect("RotateKeyOnDemand");
+    let out = Command::new(env!("CARGO_BIN_EXE_kmsd"))
+        .args(["replication", "status", "--data-dir"])
+        .arg(a.dir())
+        .env_remove("KMSD_ROOT_KEY")
+        .output()
+        .expect("run kmsd replication status");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let peers = status["peers"].as_array().expect("peers");
+    assert_eq!(peers.len(), 1, "{status}");
+    assert_eq!(peers[0]["region"], PEER);
+    assert!(peers[0]["pending"].as_u64() >= Some(1), "{status}");
+    assert!(
+        peers[0]["oldest_enqueued_ms"].as_i64().is_some(),
+        "{status}"
+    );
+    a.stop().await;
 }
 
 /// The `kmsd serve` flags: --peer with --replication-listen, the dev

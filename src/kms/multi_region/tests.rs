@@ -201,7 +201,6 @@ fn make_replica_here(kms: &Kms, rec: &KeyRecord) -> KeyRecord {
         replica_regions: vec![kms.region().to_owned()],
         version: 7,
         handoff: None,
-        material_id_key: None,
     });
     plant(kms, r.clone());
     r
@@ -1004,10 +1003,73 @@ async fn a_primary_with_replicas_waits_in_pending_replica_deletion() {
         .expect("schedule");
     assert_eq!(out.key.state, KeyState::PendingDeletion);
     assert!(out.deletion_date_ms.is_some());
+    // A replica: PendingDeletion as usual (its primary is elsewhere), and
+    // the job deletes it (telling the other Regions in the same batch).
+    let k = mr_key(&w.east, None).await;
+    make_replica_here(&w.east, &k);
+    let out = w
+        .east
+        .schedule_key_deletion(
+            &c,
+            ScheduleKeyDeletionRequest {
+                key_id: k.id.to_string(),
+                pending_window_in_days: Some(7),
+            },
+        )
+        .await
+        .expect("schedule a replica");
+    assert_eq!(out.key.state, KeyState::PendingDeletion);
     w.clock.advance(Duration::from_millis(
         u64::try_from(8 * DAY_MS).expect("positive"),
     ));
-    assert_eq!(w.east.process_due_deletions().await.expect("job"), 1);
+    assert_eq!(w.east.process_due_deletions().await.expect("job"), 2);
+    for gone in [lone.id, k.id] {
+        let e = w
+            .east
+            .describe_key(
+                &c,
+                DescribeKeyRequest {
+                    key_id: gone.to_string(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect_err("deleted");
+        assert!(matches!(e, KmsError::NotFound(_)), "{e}");
+    }
+}
+
+#[tokio::test]
+async fn update_primary_region_fills_kms_primary_region() {
+    let w = world();
+    // Erin may move the primary only to DOWN (kms:PrimaryRegion).
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+        {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},
+        {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:user/erin"}},"Action":"kms:UpdatePrimaryRegion","Resource":"*",
+          "Condition":{{"StringEquals":{{"kms:PrimaryRegion":"{DOWN}"}}}}}}
+        ]}}"#
+    );
+    let key = mr_key(&w.east, Some(policy)).await;
+    w.east
+        .replicate_key(&root(), replicate(&key.id, WEST))
+        .await
+        .expect("replicate");
+    let e = w
+        .east
+        .update_primary_region(
+            &principal("erin"),
+            UpdatePrimaryRegionRequest {
+                key_id: key.id.to_string(),
+                primary_region: WEST.into(),
+            },
+        )
+        .await
+        .expect_err("only DOWN");
+    assert!(
+        matches!(&e, KmsError::AccessDenied(m) if m.contains("kms:UpdatePrimaryRegion")),
+        "{e}"
+    );
 }
 
 // ---------------------------------------------------------- condition keys

@@ -741,3 +741,65 @@ async fn material_is_never_in_the_clear_on_the_wire_or_on_disk() {
         assert!(a.inner.backend.export_for_replication(&id, m).is_err());
     }
 }
+
+/// EXTERNAL multi-Region keys: no material travels; the replica waits in
+/// PendingImport and holds the primary's KeyMaterialId secret (sealed to
+/// it in the `Sync`, stored sealed by its own backend).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_key_replicates_its_material_id_secret_but_no_material() {
+    let (da, db) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let (a, b) = (open_core(da.path(), A, 1), open_core(db.path(), B, 2));
+    let t = Fake::new(A, &[(B, &b)]);
+    let id = a
+        .create_key(
+            &caller(),
+            CreateKeyRequest {
+                multi_region: true,
+                origin: Some(crate::model::Origin::External),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("create")
+        .id;
+    replicate(&a, id, B).await;
+    drain(&a, &t, B).await;
+    let replica = stored(&b, id);
+    assert_eq!(replica.state, KeyState::PendingImport);
+    assert_eq!(replica.current_version, 0);
+    assert!(b
+        .inner
+        .store
+        .list_materials(&id, 0, 10)
+        .expect("list")
+        .is_empty());
+    let secret = |k: &Kms| {
+        let inner = Arc::clone(&k.inner);
+        async move {
+            inner
+                .blocking(move |inner| inner.mrk_material_id_secret(&id))
+                .await
+                .expect("read")
+                .map(|s| s.expose_secret().to_vec())
+        }
+    };
+    let primary_secret = secret(&a).await.expect("the primary made one");
+    assert_eq!(secret(&b).await, Some(primary_secret.clone()));
+    // Stored sealed: its bytes are in neither data directory.
+    a.flush().await.expect("flush");
+    b.flush().await.expect("flush");
+    for dir in [da.path(), db.path()] {
+        for entry in std::fs::read_dir(dir.join("db")).expect("dir") {
+            let path = entry.expect("entry").path();
+            if path.is_file() {
+                let bytes = std::fs::read(&path).expect("read");
+                assert!(!bytes
+                    .windows(primary_secret.len())
+                    .any(|w| w == &primary_secret[..]));
+            }
+        }
+    }
+}
