@@ -268,7 +268,7 @@ impl Inner {
                             }
                         }
                     }
-                    if !state.contains_key(&key_id) {
+                    if let std::collections::hash_map::Entry::Vacant(slot) = state.entry(key_id) {
                         let composed = match self.load_key(&key_id)? {
                             Some(key) if key.mr.is_some() => {
                                 Some(self.sync_message(&key, to_region, peer_key)?)
@@ -276,7 +276,7 @@ impl Inner {
                             // A key no longer here: nothing to send.
                             _ => None,
                         };
-                        state.insert(key_id, composed);
+                        slot.insert(composed);
                     }
                     let Some(Some(sync)) = state.get(&key_id) else {
                         continue;
