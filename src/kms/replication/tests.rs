@@ -433,12 +433,18 @@ async fn the_outbox_survives_a_restart_and_is_delivered_after_it() {
     let a = open_core(da.path(), A, 1);
     let t = Fake::new(A, &[(B, &b)]);
     drain(&a, &t, B).await;
-    assert_eq!(t.delivered_seqs(), vec![1, 2]);
-    assert_eq!(stored(&b, id).current_version, 2);
+    // The two Syncs of the key went as one, the later, carrying the
+    // earlier's `create` and the newest state.
+    assert_eq!(t.delivered_seqs(), vec![2]);
+    let replica = stored(&b, id);
+    assert_eq!(replica.current_version, 2);
+    assert_eq!(replica.description, "the replica");
+    assert_eq!(b.inner.store.inbound_high_water(A).expect("mark"), 2);
+    assert!(a.replication_backlog().expect("backlog").is_empty());
     // After the queue drained, seqs go on from where they were.
     rotate(&a, id).await;
     drain(&a, &t, B).await;
-    assert_eq!(t.delivered_seqs(), vec![1, 2, 3]);
+    assert_eq!(t.delivered_seqs(), vec![2, 3]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -802,4 +808,66 @@ async fn an_external_key_replicates_its_material_id_secret_but_no_material() {
             }
         }
     }
+}
+
+/// Runs of `Sync`s of one key collapse into their last (carrying the
+/// run's `create`); another message about the key ends a run; a `Sync` of
+/// a key no longer here is not sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_sends_one_sync_per_run_of_a_key() {
+    use crate::store::OutboxRecord;
+    let (da, db) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let (a, b) = (open_core(da.path(), A, 1), open_core(db.path(), B, 2));
+    let (k, k2) = (create_mrk(&a).await, create_mrk(&a).await);
+    let gone = KeyId::new_random_multi_region();
+    let pk = b.region_public_key().await.expect("key");
+    let sync = |key_id, create: bool| OutboxRecord {
+        enqueued_ms: 0,
+        entry: OutboxEntry::Sync {
+            key_id,
+            create: create.then(|| StoredReplicaCreate {
+                description: "made".into(),
+                ..Default::default()
+            }),
+        },
+    };
+    let queued = vec![
+        (1, sync(k, false)),
+        (
+            2,
+            OutboxRecord {
+                enqueued_ms: 0,
+                entry: OutboxEntry::HandoffAck {
+                    key_id: k,
+                    version: 1,
+                },
+            },
+        ),
+        (3, sync(k, true)),
+        (4, sync(k2, false)),
+        (5, sync(gone, true)),
+        (6, sync(k, false)),
+    ];
+    let out = a
+        .inner
+        .blocking(move |inner| inner.compose(B, &pk, queued))
+        .await
+        .expect("compose");
+    assert_eq!(
+        out.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2, 4, 6]
+    );
+    let Message::Sync(last) = &out[3].message else {
+        panic!("not a Sync");
+    };
+    assert_eq!((last.key_id, last.version), (k, 1));
+    assert_eq!(
+        last.create.as_ref().map(|c| c.description.as_str()),
+        Some("made")
+    );
+    assert_eq!(last.materials.len(), 1);
+    assert!(last.materials[0].sealed.is_some());
 }
