@@ -243,7 +243,13 @@ impl Inner {
         for (seq, rec) in queued {
             let message = match rec.entry {
                 OutboxEntry::Sync { key_id, create } => {
-                    let Some(key) = self.load_key(&key_id)? else {
+                    // From the store, not the key cache: the commit that
+                    // enqueued this entry wakes this task before its writer
+                    // refreshes the cache (`cache_put_key` follows
+                    // `commit`), so a cached read can still hold the state
+                    // before the change, whose older version the receiver
+                    // drops as stale, and the entry is acknowledged: lost.
+                    let Some(key) = self.store.get_key(&key_id).map_err(KmsError::internal)? else {
                         continue;
                     };
                     if key.mr.is_none() {
