@@ -1360,3 +1360,89 @@ async fn operations_replicate_end_to_end() {
     })
     .await;
 }
+
+/// Imports `material` into `key` in `kms` (RSA-OAEP-SHA-256 wrapping).
+async fn import_material(kms: &Kms, key: KeyId, material: &[u8]) -> KmsResult<String> {
+    use crate::kms::request::{GetParametersForImportRequest, ImportKeyMaterialRequest};
+    use crate::model::{EncryptionAlgorithm, ExpirationModel, WrappingAlgorithm, WrappingKeySpec};
+    let p = kms
+        .get_parameters_for_import(
+            &root(),
+            GetParametersForImportRequest {
+                key_id: key.to_string(),
+                wrapping_algorithm: Some(WrappingAlgorithm::RsaesOaepSha256),
+                wrapping_key_spec: Some(WrappingKeySpec::Rsa2048),
+            },
+        )
+        .await?;
+    let wrapped = crate::crypto::asymmetric::encrypt(
+        crate::model::KeySpec::Rsa2048,
+        &p.public_key,
+        EncryptionAlgorithm::RsaesOaepSha256,
+        material,
+    )
+    .expect("wrap");
+    kms.import_key_material(
+        &root(),
+        ImportKeyMaterialRequest {
+            key_id: key.to_string(),
+            import_token: p.import_token,
+            encrypted_key_material: wrapped,
+            expiration_model: Some(ExpirationModel::KeyMaterialDoesNotExpire),
+            ..Default::default()
+        },
+    )
+    .await
+    .map(|o| o.key_material_id)
+}
+
+/// EXTERNAL multi-Region keys over the engine: the replica is created
+/// PendingImport, knows the primary's KeyMaterialId, refuses other
+/// material and takes the primary's, after which ciphertexts cross.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_keys_replicate_end_to_end() {
+    let w = world_with(true);
+    let key = w
+        .east
+        .create_key(
+            &root(),
+            CreateKeyRequest {
+                multi_region: true,
+                origin: Some(Origin::External),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("key");
+    let id = key.id;
+    let material = [0x5au8; 32];
+    let material_id = import_material(&w.east, id, &material)
+        .await
+        .expect("import into the primary");
+    w.east
+        .replicate_key(&root(), replicate(&id, WEST))
+        .await
+        .expect("replicate");
+    eventually("the replica exists in WEST", || async {
+        try_describe(&w.west, id).await.is_some()
+    })
+    .await;
+    let replica = try_describe(&w.west, id).await.expect("replica");
+    assert_eq!(replica.state, KeyState::PendingImport);
+    let e = import_material(&w.west, id, &[0x5bu8; 32])
+        .await
+        .expect_err("other material");
+    assert!(matches!(e, KmsError::IncorrectKeyMaterial(_)), "{e}");
+    let got = import_material(&w.west, id, &material)
+        .await
+        .expect("the primary's material");
+    assert_eq!(got, material_id);
+    assert_eq!(
+        try_describe(&w.west, id).await.expect("replica").state,
+        KeyState::Enabled
+    );
+    let blob = encrypt(&w.east, id, b"imported, both sides").await;
+    assert_eq!(decrypt(&w.west, &blob).await, b"imported, both sides");
+    let blob = encrypt(&w.west, id, b"and back").await;
+    assert_eq!(decrypt(&w.east, &blob).await, b"and back");
+}
