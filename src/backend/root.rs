@@ -366,6 +366,64 @@ mod tests {
             .is_err());
     }
 
+    /// `kmsd rewrap` reseals the replication Region key and the
+    /// KeyMaterialId secrets of EXTERNAL multi-Region keys (both sealed
+    /// by the backend in the `replication` family).
+    #[test]
+    fn rewrap_reseals_the_region_key_and_material_id_secrets() {
+        use crate::backend::MaterialBackend;
+        use crate::model::KeyId;
+        use crate::store::RegionKeyRecord;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open_store(dir.path(), &root(1)).expect("open");
+        let old = LocalBackend::new(root(1));
+        let id = KeyId::new_random_multi_region();
+        let mut b = store.batch();
+        b.put_region_key(&RegionKeyRecord {
+            sealed: old
+                .seal_secret(
+                    super::super::REGION_KEY_LABEL,
+                    &super::super::REGION_KEY_ID,
+                    b"x25519",
+                )
+                .expect("seal"),
+            created_ms: 1,
+        })
+        .expect("put");
+        b.put_material_id_key(
+            &id,
+            &old.seal_secret(super::super::MATERIAL_ID_SECRET_LABEL, &id, b"id secret")
+                .expect("seal"),
+        )
+        .expect("put");
+        b.commit().expect("commit");
+        assert!(rewrap(&store, root(1), root(2), None).expect("rewrap").done);
+        drop(store);
+        let store = open_store(dir.path(), &root(2)).expect("reopen under the new key");
+        let new = LocalBackend::new(root(2));
+        let region = store.get_region_key().expect("read").expect("record");
+        let opened = new
+            .open_secret(
+                super::super::REGION_KEY_LABEL,
+                &super::super::REGION_KEY_ID,
+                &region.sealed,
+            )
+            .expect("opens under the new root key");
+        assert_eq!(opened.expose_secret(), b"x25519");
+        assert_eq!(region.created_ms, 1);
+        let sealed = store
+            .get_material_id_key(&id)
+            .expect("read")
+            .expect("secret");
+        let opened = new
+            .open_secret(super::super::MATERIAL_ID_SECRET_LABEL, &id, &sealed)
+            .expect("opens under the new root key");
+        assert_eq!(opened.expose_secret(), b"id secret");
+        assert!(old
+            .open_secret(super::super::MATERIAL_ID_SECRET_LABEL, &id, &sealed)
+            .is_err());
+    }
+
     /// Item 11 of issue 11: one HKDF subkey per purpose; none is the root
     /// key itself or the old HMAC(root, label) derivation.
     #[test]

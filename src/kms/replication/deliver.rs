@@ -233,45 +233,83 @@ pub(super) async fn pass(
 
 impl Inner {
     /// The envelopes for queued entries (blocking pool).
+    ///
+    /// A `Sync` carries the key's state as it is now, so several `Sync`s
+    /// of one key in a pass would carry the same state: only the last of
+    /// a run (no other message about the key between them) is sent, with
+    /// the newest `create` of the run, and the state is composed (and its
+    /// material sealed) once. The receiver ends where the whole run would
+    /// have left it, and an envelope stays small however often a key
+    /// changed while its peer was away.
     pub(super) fn compose(
         &self,
         to_region: &str,
         peer_key: &[u8; 32],
         queued: Vec<(u64, OutboxRecord)>,
     ) -> KmsResult<Vec<Envelope>> {
-        let mut out = Vec::with_capacity(queued.len());
+        use std::collections::HashMap;
+        let mut out: Vec<Option<Envelope>> = Vec::with_capacity(queued.len());
+        // Per key: the slot of its pending `Sync` in `out`.
+        let mut open_sync: HashMap<crate::model::KeyId, usize> = HashMap::new();
+        // Per key: its state, composed once per pass (`None`: not sent).
+        let mut state: HashMap<crate::model::KeyId, Option<SyncKey>> = HashMap::new();
         for (seq, rec) in queued {
             let message = match rec.entry {
                 OutboxEntry::Sync { key_id, create } => {
-                    // From the store, not the key cache: the commit that
-                    // enqueued this entry wakes this task before its writer
-                    // refreshes the cache (`cache_put_key` follows
-                    // `commit`), so a cached read can still hold the state
-                    // before the change, whose older version the receiver
-                    // drops as stale, and the entry is acknowledged: lost.
-                    let Some(key) = self.store.get_key(&key_id).map_err(KmsError::internal)? else {
+                    let mut create = create.map(Into::into);
+                    if let Some(slot) = open_sync.remove(&key_id) {
+                        if let Some(Some(Envelope {
+                            message: Message::Sync(earlier),
+                            ..
+                        })) = out.get_mut(slot).map(Option::take)
+                        {
+                            if create.is_none() {
+                                create = earlier.create;
+                            }
+                        }
+                    }
+                    if let std::collections::hash_map::Entry::Vacant(slot) = state.entry(key_id) {
+                        // From the store, not the key cache: the commit
+                        // that enqueued this entry wakes this task before
+                        // its writer refreshes the cache (`cache_put_key`
+                        // follows `commit`), so a cached read could still
+                        // hold the state before the change, whose older
+                        // version the receiver drops as stale, and the
+                        // entry would be acknowledged: lost (ops helper).
+                        let stored = self.store.get_key(&key_id).map_err(KmsError::internal)?;
+                        let composed = match stored {
+                            Some(key) if key.mr.is_some() => {
+                                Some(self.sync_message(&key, to_region, peer_key)?)
+                            }
+                            // A key no longer here: nothing to send.
+                            _ => None,
+                        };
+                        slot.insert(composed);
+                    }
+                    let Some(Some(sync)) = state.get(&key_id) else {
                         continue;
                     };
-                    if key.mr.is_none() {
-                        continue;
-                    }
-                    let mut sync = self.sync_message(&key, to_region, peer_key)?;
-                    sync.create = create.map(Into::into);
+                    let mut sync = sync.clone();
+                    sync.create = create;
+                    open_sync.insert(key_id, out.len());
                     Message::Sync(Box::new(sync))
                 }
                 OutboxEntry::HandoffDone { key_id, version } => {
+                    open_sync.remove(&key_id);
                     Message::HandoffDone { key_id, version }
                 }
                 OutboxEntry::HandoffAck { key_id, version } => {
+                    open_sync.remove(&key_id);
                     Message::HandoffAck { key_id, version }
                 }
                 OutboxEntry::ReplicaDeleted { key_id, region } => {
+                    open_sync.remove(&key_id);
                     Message::ReplicaDeleted { key_id, region }
                 }
             };
-            out.push(Envelope { seq, message });
+            out.push(Some(Envelope { seq, message }));
         }
-        Ok(out)
+        Ok(out.into_iter().flatten().collect())
     }
 
     /// `key`'s shared state as a `Sync` for `to_region`, every material

@@ -433,12 +433,18 @@ async fn the_outbox_survives_a_restart_and_is_delivered_after_it() {
     let a = open_core(da.path(), A, 1);
     let t = Fake::new(A, &[(B, &b)]);
     drain(&a, &t, B).await;
-    assert_eq!(t.delivered_seqs(), vec![1, 2]);
-    assert_eq!(stored(&b, id).current_version, 2);
+    // The two Syncs of the key went as one, the later, carrying the
+    // earlier's `create` and the newest state.
+    assert_eq!(t.delivered_seqs(), vec![2]);
+    let replica = stored(&b, id);
+    assert_eq!(replica.current_version, 2);
+    assert_eq!(replica.description, "the replica");
+    assert_eq!(b.inner.store.inbound_high_water(A).expect("mark"), 2);
+    assert!(a.replication_backlog().expect("backlog").is_empty());
     // After the queue drained, seqs go on from where they were.
     rotate(&a, id).await;
     drain(&a, &t, B).await;
-    assert_eq!(t.delivered_seqs(), vec![1, 2, 3]);
+    assert_eq!(t.delivered_seqs(), vec![2, 3]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -740,4 +746,128 @@ async fn material_is_never_in_the_clear_on_the_wire_or_on_disk() {
         assert_eq!(mine.expose_secret(), &clear[..]);
         assert!(a.inner.backend.export_for_replication(&id, m).is_err());
     }
+}
+
+/// EXTERNAL multi-Region keys: no material travels; the replica waits in
+/// PendingImport and holds the primary's KeyMaterialId secret (sealed to
+/// it in the `Sync`, stored sealed by its own backend).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_key_replicates_its_material_id_secret_but_no_material() {
+    let (da, db) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let (a, b) = (open_core(da.path(), A, 1), open_core(db.path(), B, 2));
+    let t = Fake::new(A, &[(B, &b)]);
+    let id = a
+        .create_key(
+            &caller(),
+            CreateKeyRequest {
+                multi_region: true,
+                origin: Some(crate::model::Origin::External),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("create")
+        .id;
+    replicate(&a, id, B).await;
+    drain(&a, &t, B).await;
+    let replica = stored(&b, id);
+    assert_eq!(replica.state, KeyState::PendingImport);
+    assert_eq!(replica.current_version, 0);
+    assert!(b
+        .inner
+        .store
+        .list_materials(&id, 0, 10)
+        .expect("list")
+        .is_empty());
+    let secret = |k: &Kms| {
+        let inner = Arc::clone(&k.inner);
+        async move {
+            inner
+                .blocking(move |inner| inner.mrk_material_id_secret(&id))
+                .await
+                .expect("read")
+                .map(|s| s.expose_secret().to_vec())
+        }
+    };
+    let primary_secret = secret(&a).await.expect("the primary made one");
+    assert_eq!(secret(&b).await, Some(primary_secret.clone()));
+    // Stored sealed: its bytes are in neither data directory.
+    a.flush().await.expect("flush");
+    b.flush().await.expect("flush");
+    for dir in [da.path(), db.path()] {
+        for entry in std::fs::read_dir(dir.join("db")).expect("dir") {
+            let path = entry.expect("entry").path();
+            if path.is_file() {
+                let bytes = std::fs::read(&path).expect("read");
+                assert!(!bytes
+                    .windows(primary_secret.len())
+                    .any(|w| w == &primary_secret[..]));
+            }
+        }
+    }
+}
+
+/// Runs of `Sync`s of one key collapse into their last (carrying the
+/// run's `create`); another message about the key ends a run; a `Sync` of
+/// a key no longer here is not sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_sends_one_sync_per_run_of_a_key() {
+    use crate::store::OutboxRecord;
+    let (da, db) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let (a, b) = (open_core(da.path(), A, 1), open_core(db.path(), B, 2));
+    let (k, k2) = (create_mrk(&a).await, create_mrk(&a).await);
+    let gone = KeyId::new_random_multi_region();
+    let pk = b.region_public_key().await.expect("key");
+    let sync = |key_id, create: bool| OutboxRecord {
+        enqueued_ms: 0,
+        entry: OutboxEntry::Sync {
+            key_id,
+            create: create.then(|| StoredReplicaCreate {
+                description: "made".into(),
+                ..Default::default()
+            }),
+        },
+    };
+    let queued = vec![
+        (1, sync(k, false)),
+        (
+            2,
+            OutboxRecord {
+                enqueued_ms: 0,
+                entry: OutboxEntry::HandoffAck {
+                    key_id: k,
+                    version: 1,
+                },
+            },
+        ),
+        (3, sync(k, true)),
+        (4, sync(k2, false)),
+        (5, sync(gone, true)),
+        (6, sync(k, false)),
+    ];
+    let out = a
+        .inner
+        .blocking(move |inner| inner.compose(B, &pk, queued))
+        .await
+        .expect("compose");
+    assert_eq!(
+        out.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2, 4, 6]
+    );
+    let Message::Sync(last) = &out[3].message else {
+        panic!("not a Sync");
+    };
+    assert_eq!((last.key_id, last.version), (k, 1));
+    assert_eq!(
+        last.create.as_ref().map(|c| c.description.as_str()),
+        Some("made")
+    );
+    assert_eq!(last.materials.len(), 1);
+    assert!(last.materials[0].sealed.is_some());
 }
