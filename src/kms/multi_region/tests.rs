@@ -577,6 +577,18 @@ async fn check_access_for_replica_creation() {
             .expect_err("other operation");
         assert!(matches!(e, KmsError::AccessDenied(_)), "{op:?}: {e}");
     }
+    // The replica Region's key limit.
+    w.west.set_limits(crate::kms::Limits {
+        keys_per_account: 0,
+        ..Default::default()
+    });
+    let e = w
+        .west
+        .check_replication_access(EAST, create_check(id, &root()))
+        .await
+        .expect_err("no room");
+    assert!(matches!(e, KmsError::LimitExceeded(_)), "{e}");
+    w.west.set_limits(crate::kms::Limits::default());
     // A key that exists here already.
     let existing = mr_key(&w.west, None).await;
     let e = w
