@@ -25,6 +25,7 @@ use crate::model::multi_region::is_valid_region;
 use crate::model::{
     Handoff, HandoffRole, KeyRecord, KeyState, MultiRegionState, Operation, Origin, Principal,
 };
+use crate::store::Counter;
 
 #[cfg(test)]
 mod tests;
@@ -425,6 +426,22 @@ impl Kms {
                 "{} already exists in {own}",
                 key_arn(own, &account, &check.key_id)
             )));
+        }
+        // The replica counts against this Region's key limit: refused now,
+        // since its creation, once committed at the primary, cannot be.
+        let acct = account.clone();
+        let (have, limit) = self
+            .inner
+            .blocking(move |inner| {
+                let have = inner
+                    .store
+                    .count(Counter::Keys(&acct))
+                    .map_err(KmsError::internal)?;
+                Ok((have, inner.quotas.limits().keys_per_account))
+            })
+            .await?;
+        if have >= limit {
+            return Err(super::quotas::exceeded("keys in this account", limit));
         }
         Ok(())
     }

@@ -49,6 +49,21 @@ struct Peers {
     from: String,
     cores: HashMap<String, Kms>,
     down: Vec<String>,
+    /// Whether replication entries reach the other cores (else the link
+    /// is down for them, and only CheckAccess gets through).
+    deliver: bool,
+}
+
+impl Peers {
+    fn linked(&self, region: &str) -> Result<&Kms, PeerError> {
+        match self.cores.get(region) {
+            Some(kms) if self.deliver => Ok(kms),
+            _ => Err(PeerError::Unreachable {
+                region: region.into(),
+                detail: "no replication link in this test".into(),
+            }),
+        }
+    }
 }
 
 impl PeerTransport for Peers {
@@ -60,10 +75,10 @@ impl PeerTransport for Peers {
 
     fn region_key<'a>(&'a self, region: &'a str) -> PeerFuture<'a, [u8; 32]> {
         Box::pin(async move {
-            Err(PeerError::Unreachable {
-                region: region.into(),
-                detail: "not used by these tests".into(),
-            })
+            self.linked(region)?
+                .region_public_key()
+                .await
+                .map_err(PeerError::Refused)
         })
     }
 
@@ -83,12 +98,12 @@ impl PeerTransport for Peers {
         })
     }
 
-    fn deliver<'a>(&'a self, region: &'a str, _entries: Vec<Envelope>) -> PeerFuture<'a, u64> {
+    fn deliver<'a>(&'a self, region: &'a str, entries: Vec<Envelope>) -> PeerFuture<'a, u64> {
         Box::pin(async move {
-            Err(PeerError::Unreachable {
-                region: region.into(),
-                detail: "not used by these tests".into(),
-            })
+            self.linked(region)?
+                .apply_replicated(&self.from, entries)
+                .await
+                .map_err(PeerError::Refused)
         })
     }
 }
@@ -104,6 +119,12 @@ struct World {
 }
 
 fn world() -> World {
+    world_with(false)
+}
+
+/// `deliver`: replication between EAST and WEST works (the engine's
+/// delivery tasks hand entries to the other core).
+fn world_with(deliver: bool) -> World {
     let clock = ManualClock::new(1_000_000);
     let (d1, east) = core(EAST, &clock);
     let (d2, west) = core(WEST, &clock);
@@ -113,6 +134,7 @@ fn world() -> World {
             from: EAST.into(),
             cores: HashMap::from([(WEST.to_owned(), west.clone())]),
             down: vec![DOWN.into()],
+            deliver,
         }),
         rx.clone(),
     );
@@ -121,6 +143,7 @@ fn world() -> World {
             from: WEST.into(),
             cores: HashMap::from([(EAST.to_owned(), east.clone())]),
             down: Vec::new(),
+            deliver,
         }),
         rx,
     );
@@ -554,6 +577,18 @@ async fn check_access_for_replica_creation() {
             .expect_err("other operation");
         assert!(matches!(e, KmsError::AccessDenied(_)), "{op:?}: {e}");
     }
+    // The replica Region's key limit.
+    w.west.set_limits(crate::kms::Limits {
+        keys_per_account: 0,
+        ..Default::default()
+    });
+    let e = w
+        .west
+        .check_replication_access(EAST, create_check(id, &root()))
+        .await
+        .expect_err("no room");
+    assert!(matches!(e, KmsError::LimitExceeded(_)), "{e}");
+    w.west.set_limits(crate::kms::Limits::default());
     // A key that exists here already.
     let existing = mr_key(&w.west, None).await;
     let e = w
@@ -1130,4 +1165,296 @@ async fn multi_region_condition_keys_are_in_every_key_context() {
         .await
         .expect_err("single-Region");
     assert!(matches!(e, KmsError::AccessDenied(_)), "{e}");
+}
+
+// ------------------------------------------- end to end, with the engine
+
+/// Only detects a hang; nothing measures time.
+const HANG_GUARD: Duration = Duration::from_secs(60);
+
+/// Waits until `probe` holds (replication is asynchronous).
+async fn eventually<F, Fut>(what: &str, mut probe: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let waited = tokio::time::timeout(HANG_GUARD, async {
+        while !probe().await {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "never happened: {what}");
+}
+
+async fn try_describe(kms: &Kms, key: KeyId) -> Option<Arc<KeyRecord>> {
+    kms.describe_key(
+        &root(),
+        DescribeKeyRequest {
+            key_id: key.to_string(),
+            ..Default::default()
+        },
+    )
+    .await
+    .ok()
+}
+
+async fn encrypt(kms: &Kms, key: KeyId, pt: &[u8]) -> Vec<u8> {
+    kms.encrypt(
+        &root(),
+        EncryptRequest {
+            key_id: key.to_string(),
+            plaintext: Plaintext::new(pt.to_vec()),
+            encryption_context: Default::default(),
+            grant_tokens: Vec::new(),
+            encryption_algorithm: None,
+        },
+    )
+    .await
+    .expect("encrypt")
+    .ciphertext_blob
+}
+
+async fn decrypt(kms: &Kms, blob: &[u8]) -> Vec<u8> {
+    kms.decrypt(
+        &root(),
+        crate::kms::request::DecryptRequest {
+            ciphertext_blob: blob.to_vec(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("decrypt")
+    .plaintext
+    .expose_secret()
+    .to_vec()
+}
+
+/// ReplicateKey, rotation, UpdatePrimaryRegion and deletion across two
+/// real cores with the replication engine between them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_replicate_end_to_end() {
+    let w = world_with(true);
+    let c = root();
+    let key = mr_key(&w.east, None).await;
+    let id = key.id;
+    w.east
+        .replicate_key(
+            &c,
+            ReplicateKeyRequest {
+                description: Some("west".into()),
+                tags: vec![("team".into(), "blue".into())],
+                ..replicate(&id, WEST)
+            },
+        )
+        .await
+        .expect("replicate");
+    eventually("the replica exists in WEST", || async {
+        try_describe(&w.west, id).await.is_some()
+    })
+    .await;
+    let replica = try_describe(&w.west, id).await.expect("replica");
+    assert_eq!(replica.state, KeyState::Enabled);
+    assert_eq!(replica.description, "west");
+    assert_eq!(replica.tags.get("team").map(String::as_str), Some("blue"));
+    assert!(replica.is_replica_in(WEST));
+    let blob = encrypt(&w.east, id, b"from the east").await;
+    assert_eq!(decrypt(&w.west, &blob).await, b"from the east");
+
+    // Rotation on the primary reaches the replica; the replica refuses it.
+    w.east
+        .rotate_key_on_demand(
+            &c,
+            RotateKeyOnDemandRequest {
+                key_id: id.to_string(),
+            },
+        )
+        .await
+        .expect("rotate");
+    eventually("WEST has version 2", || async {
+        try_describe(&w.west, id)
+            .await
+            .is_some_and(|r| r.current_version == 2)
+    })
+    .await;
+    let blob = encrypt(&w.east, id, b"after rotation").await;
+    assert_eq!(decrypt(&w.west, &blob).await, b"after rotation");
+    let e = w
+        .west
+        .rotate_key_on_demand(
+            &c,
+            RotateKeyOnDemandRequest {
+                key_id: id.to_string(),
+            },
+        )
+        .await
+        .expect_err("a replica");
+    assert!(matches!(e, KmsError::UnsupportedOperation(_)), "{e}");
+
+    // The primary moves to WEST; both settle Enabled, one primary.
+    w.east
+        .update_primary_region(
+            &c,
+            UpdatePrimaryRegionRequest {
+                key_id: id.to_string(),
+                primary_region: WEST.into(),
+            },
+        )
+        .await
+        .expect("update primary");
+    eventually("the hand-over completes in both Regions", || async {
+        let e = try_describe(&w.east, id).await;
+        let wr = try_describe(&w.west, id).await;
+        e.is_some_and(|r| r.state == KeyState::Enabled && r.is_replica_in(EAST))
+            && wr.is_some_and(|r| r.state == KeyState::Enabled && !r.is_replica_in(WEST))
+    })
+    .await;
+    let e = w
+        .east
+        .rotate_key_on_demand(
+            &c,
+            RotateKeyOnDemandRequest {
+                key_id: id.to_string(),
+            },
+        )
+        .await
+        .expect_err("EAST is a replica now");
+    assert!(matches!(e, KmsError::UnsupportedOperation(_)), "{e}");
+    w.west
+        .rotate_key_on_demand(
+            &c,
+            RotateKeyOnDemandRequest {
+                key_id: id.to_string(),
+            },
+        )
+        .await
+        .expect("the new primary rotates");
+    eventually("EAST has version 3", || async {
+        try_describe(&w.east, id)
+            .await
+            .is_some_and(|r| r.current_version == 3)
+    })
+    .await;
+
+    // Deleting the primary waits for its replica's deletion.
+    let out = w
+        .west
+        .schedule_key_deletion(
+            &c,
+            ScheduleKeyDeletionRequest {
+                key_id: id.to_string(),
+                pending_window_in_days: Some(7),
+            },
+        )
+        .await
+        .expect("schedule the primary");
+    assert_eq!(out.key.state, KeyState::PendingReplicaDeletion);
+    w.east
+        .schedule_key_deletion(
+            &c,
+            ScheduleKeyDeletionRequest {
+                key_id: id.to_string(),
+                pending_window_in_days: Some(7),
+            },
+        )
+        .await
+        .expect("schedule the replica");
+    w.clock.advance(Duration::from_millis(
+        u64::try_from(8 * DAY_MS).expect("positive"),
+    ));
+    assert_eq!(w.east.process_due_deletions().await.expect("job"), 1);
+    eventually("the primary starts its own window", || async {
+        try_describe(&w.west, id).await.is_some_and(|r| {
+            r.state == KeyState::PendingDeletion
+                && r.deletion_date_ms.is_some()
+                && r.mr.as_ref().is_some_and(|m| m.replica_regions.is_empty())
+        })
+    })
+    .await;
+}
+
+/// Imports `material` into `key` in `kms` (RSA-OAEP-SHA-256 wrapping).
+async fn import_material(kms: &Kms, key: KeyId, material: &[u8]) -> KmsResult<String> {
+    use crate::kms::request::{GetParametersForImportRequest, ImportKeyMaterialRequest};
+    use crate::model::{EncryptionAlgorithm, ExpirationModel, WrappingAlgorithm, WrappingKeySpec};
+    let p = kms
+        .get_parameters_for_import(
+            &root(),
+            GetParametersForImportRequest {
+                key_id: key.to_string(),
+                wrapping_algorithm: Some(WrappingAlgorithm::RsaesOaepSha256),
+                wrapping_key_spec: Some(WrappingKeySpec::Rsa2048),
+            },
+        )
+        .await?;
+    let wrapped = crate::crypto::asymmetric::encrypt(
+        crate::model::KeySpec::Rsa2048,
+        &p.public_key,
+        EncryptionAlgorithm::RsaesOaepSha256,
+        material,
+    )
+    .expect("wrap");
+    kms.import_key_material(
+        &root(),
+        ImportKeyMaterialRequest {
+            key_id: key.to_string(),
+            import_token: p.import_token,
+            encrypted_key_material: wrapped,
+            expiration_model: Some(ExpirationModel::KeyMaterialDoesNotExpire),
+            ..Default::default()
+        },
+    )
+    .await
+    .map(|o| o.key_material_id)
+}
+
+/// EXTERNAL multi-Region keys over the engine: the replica is created
+/// PendingImport, knows the primary's KeyMaterialId, refuses other
+/// material and takes the primary's, after which ciphertexts cross.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_keys_replicate_end_to_end() {
+    let w = world_with(true);
+    let key = w
+        .east
+        .create_key(
+            &root(),
+            CreateKeyRequest {
+                multi_region: true,
+                origin: Some(Origin::External),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("key");
+    let id = key.id;
+    let material = [0x5au8; 32];
+    let material_id = import_material(&w.east, id, &material)
+        .await
+        .expect("import into the primary");
+    w.east
+        .replicate_key(&root(), replicate(&id, WEST))
+        .await
+        .expect("replicate");
+    eventually("the replica exists in WEST", || async {
+        try_describe(&w.west, id).await.is_some()
+    })
+    .await;
+    let replica = try_describe(&w.west, id).await.expect("replica");
+    assert_eq!(replica.state, KeyState::PendingImport);
+    let e = import_material(&w.west, id, &[0x5bu8; 32])
+        .await
+        .expect_err("other material");
+    assert!(matches!(e, KmsError::IncorrectKeyMaterial(_)), "{e}");
+    let got = import_material(&w.west, id, &material)
+        .await
+        .expect("the primary's material");
+    assert_eq!(got, material_id);
+    assert_eq!(
+        try_describe(&w.west, id).await.expect("replica").state,
+        KeyState::Enabled
+    );
+    let blob = encrypt(&w.east, id, b"imported, both sides").await;
+    assert_eq!(decrypt(&w.west, &blob).await, b"imported, both sides");
+    let blob = encrypt(&w.west, id, b"and back").await;
+    assert_eq!(decrypt(&w.east, &blob).await, b"and back");
 }

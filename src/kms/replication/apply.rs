@@ -170,6 +170,8 @@ impl Inner {
         if rec.origin != Origin::External {
             self.store_materials(from, &s, &mut b)?;
             rec.current_version = s.current_version;
+        } else {
+            self.store_imported_material_ids(&s, &mut rec, &mut b)?;
         }
         self.store_material_id_secret(from, &s, &mut b)?;
         let mut applied = Applied::default();
@@ -283,8 +285,11 @@ impl Inner {
             custom_key_store_id: None,
             cloud_hsm_cluster_id: None,
         };
+        let mut rec = rec;
         if !external {
             self.store_materials(from, &s, &mut b)?;
+        } else {
+            self.store_imported_material_ids(&s, &mut rec, &mut b)?;
         }
         self.store_material_id_secret(from, &s, &mut b)?;
         // Counted like CreateKey's keys, but never refused: the primary's
@@ -302,6 +307,50 @@ impl Inner {
         tracing::info!(key_id = %id, primary = %from, "created a replica of a multi-Region key");
         self.cache_put_key(rec);
         Ok(Applied::default())
+    }
+
+    /// EXTERNAL keys (ops hook): records the primary's imported material
+    /// versions this Region lacks, without material (`Absent`, as deleted
+    /// imported material is), and makes the primary's current version
+    /// current here. Importing into this replica then follows the rule of
+    /// re-importing deleted material: only material whose KeyMaterialId
+    /// (computed under the key's shared secret) is the primary's is
+    /// accepted (`kms/import.rs`), and until then the key stays
+    /// PendingImport.
+    fn store_imported_material_ids(
+        &self,
+        s: &SyncKey,
+        rec: &mut KeyRecord,
+        b: &mut Batch<'_>,
+    ) -> KmsResult<()> {
+        for wm in &s.materials {
+            let have = self
+                .store
+                .get_material(&s.key_id, wm.version)
+                .map_err(KmsError::internal)?;
+            if have.is_none() {
+                let m = crate::model::MaterialVersion {
+                    version: wm.version,
+                    material_id: wm.material_id.clone(),
+                    spec: s.spec,
+                    origin: wm.origin,
+                    state: wm.state,
+                    created_ms: wm.created_ms,
+                    expires_ms: None,
+                    location: crate::model::MaterialLocation::Absent,
+                    description: wm.description.clone(),
+                };
+                b.put_material(&s.key_id, &m).map_err(KmsError::internal)?;
+            }
+        }
+        if s.current_version > rec.current_version {
+            rec.current_version = s.current_version;
+            // The new current material is not imported here yet.
+            if matches!(rec.state, KeyState::Enabled | KeyState::Disabled) {
+                rec.state = KeyState::PendingImport;
+            }
+        }
+        Ok(())
     }
 
     /// Writes the material versions of `s` this Region lacks (opened from

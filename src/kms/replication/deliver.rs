@@ -269,7 +269,15 @@ impl Inner {
                         }
                     }
                     if let std::collections::hash_map::Entry::Vacant(slot) = state.entry(key_id) {
-                        let composed = match self.load_key(&key_id)? {
+                        // From the store, not the key cache: the commit
+                        // that enqueued this entry wakes this task before
+                        // its writer refreshes the cache (`cache_put_key`
+                        // follows `commit`), so a cached read could still
+                        // hold the state before the change, whose older
+                        // version the receiver drops as stale, and the
+                        // entry would be acknowledged: lost (ops helper).
+                        let stored = self.store.get_key(&key_id).map_err(KmsError::internal)?;
+                        let composed = match stored {
                             Some(key) if key.mr.is_some() => {
                                 Some(self.sync_message(&key, to_region, peer_key)?)
                             }
