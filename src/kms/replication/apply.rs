@@ -269,9 +269,6 @@ impl Inner {
                 replica_regions: replicas,
                 version: s.version,
                 handoff: None,
-                // INTEGRATION (tests15): the engine does not yet carry the
-                // EXTERNAL material-id secret ops added; see FINDINGS-15.md.
-                material_id_key: None,
             }),
             grant_count: 0,
             rotation: RotationSettings {
