@@ -367,3 +367,29 @@ async fn mr_replication_never_carries_material_in_plaintext() {
         }
     }
 }
+
+/// The scan itself finds a secret planted in any of the forms it looks
+/// for, so a clean scan above means something.
+#[test]
+fn scan_finds_planted_material() {
+    use base64::Engine;
+    let secret = super::byok::random(32);
+    let plant = |form: Vec<u8>| {
+        let mut hay = super::byok::random(1000);
+        hay.splice(500..500, form);
+        hay
+    };
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&secret);
+    for hay in [
+        plant(secret.clone()),
+        plant(hex::encode(&secret).into_bytes()),
+        plant(hex::encode_upper(&secret).into_bytes()),
+        plant(b64.into_bytes()),
+        plant(secret[7..23].to_vec()),
+    ] {
+        assert!(forms(&secret).iter().any(|f| contains(&hay, f)));
+    }
+    assert!(!forms(&secret)
+        .iter()
+        .any(|f| contains(&super::byok::random(1000), f)));
+}
