@@ -1075,14 +1075,8 @@ async fn create_key_options_and_enums() {
             }),
             MALFORMED_POLICY,
         ),
-        (
-            "CreateKey: multi_region".into(),
-            ck(pb::CreateKeyRequest {
-                multi_region: true,
-                ..d()
-            }),
-            UNSUPPORTED,
-        ),
+        // MultiRegion=true is valid since issue 15 (an `mrk-` primary):
+        // tests/it/multi_region*.rs.
         // CustomKeyStoreId goes with Origin AWS_CLOUDHSM only (issue 14).
         (
             "CreateKey: custom key store without origin AWS_CLOUDHSM".into(),
