@@ -25,11 +25,22 @@ const A: usize = 0;
 const B: usize = 1;
 const C: usize = 2;
 
-/// Waits until no message is still on its way between the Regions (an
-/// ordered-delivery barrier, `mr_cluster::replication_barrier`; `kmsd
-/// replication status` is checked by `multi_region`).
+/// Waits until no message is still on its way between the Regions: an
+/// ordered-delivery barrier (`mr_cluster::replication_barrier`), then
+/// every Region's `kmsd replication status` shows an empty backlog.
 async fn wait_no_backlog(cl: &MrCluster) {
     super::mr_cluster::replication_barrier(cl).await;
+    for i in 0..cl.regions.len() {
+        eventually(&format!("{}'s backlog to drain", cl.regions[i]), || async {
+            let b = cl.try_backlog(i)?;
+            if b.values().all(|&n| n == 0) {
+                Ok(())
+            } else {
+                Err(format!("{b:?}"))
+            }
+        })
+        .await;
+    }
 }
 
 /// Checks that the family of `key` (primary in slot `primary`) is one
