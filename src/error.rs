@@ -232,6 +232,54 @@ impl KmsError {
             KmsError::Internal(_) => "KMSInternalException",
         }
     }
+    /// The error an AWS exception name and message stand for (the inverse
+    /// of [`exception_name`](Self::exception_name) and
+    /// [`message`](Self::message)), e.g. to carry a peer Region's refusal
+    /// through unchanged; `None` for a name kmsd does not use.
+    pub fn from_exception_name(name: &str, message: String) -> Option<Self> {
+        Some(match name {
+            "NotFoundException" => KmsError::NotFound(message),
+            "AccessDeniedException" => KmsError::AccessDenied(message),
+            "DisabledException" => KmsError::Disabled(message),
+            "KMSInvalidStateException" => KmsError::InvalidState(message),
+            "InvalidCiphertextException" => KmsError::InvalidCiphertext(message),
+            "IncorrectKeyException" => KmsError::IncorrectKey(message),
+            "InvalidKeyUsageException" => KmsError::InvalidKeyUsage(message),
+            "KMSInvalidSignatureException" => KmsError::InvalidSignature(message),
+            "KMSInvalidMacException" => KmsError::InvalidMac(message),
+            "ValidationException" => KmsError::Validation(message),
+            "InvalidArnException" => KmsError::InvalidArn(message),
+            "InvalidAliasNameException" => KmsError::InvalidAliasName(message),
+            "InvalidMarkerException" => KmsError::InvalidMarker(message),
+            "MalformedPolicyDocumentException" => KmsError::MalformedPolicyDocument(message),
+            "InvalidGrantTokenException" => KmsError::InvalidGrantToken(message),
+            "InvalidGrantIdException" => KmsError::InvalidGrantId(message),
+            "TagException" => KmsError::Tag(message),
+            "AlreadyExistsException" => KmsError::AlreadyExists(message),
+            "LimitExceededException" => KmsError::LimitExceeded(message),
+            "ThrottlingException" => KmsError::Throttling(message),
+            "UnsupportedOperationException" => KmsError::UnsupportedOperation(message),
+            "UnauthenticatedException" => KmsError::Unauthenticated(message),
+            "DependencyTimeoutException" => KmsError::DependencyTimeout(message),
+            "InvalidImportTokenException" => KmsError::InvalidImportToken(message),
+            "ExpiredImportTokenException" => KmsError::ExpiredImportToken(message),
+            "IncorrectKeyMaterialException" => KmsError::IncorrectKeyMaterial(message),
+            "CustomKeyStoreNotFoundException" => KmsError::CustomKeyStoreNotFound(message),
+            "CustomKeyStoreNameInUseException" => KmsError::CustomKeyStoreNameInUse(message),
+            "CloudHsmClusterInUseException" => KmsError::CloudHsmClusterInUse(message),
+            "CustomKeyStoreHasCMKsException" => KmsError::CustomKeyStoreHasCmks(message),
+            "CustomKeyStoreInvalidStateException" => KmsError::CustomKeyStoreInvalidState(message),
+            "CloudHsmClusterNotActiveException" => KmsError::CloudHsmClusterNotActive(message),
+            "CloudHsmClusterInvalidConfigurationException" => {
+                KmsError::CloudHsmClusterInvalidConfiguration(message)
+            }
+            "CloudHsmClusterNotFoundException" => KmsError::CloudHsmClusterNotFound(message),
+            "IncorrectTrustAnchorException" => KmsError::IncorrectTrustAnchor(message),
+            "CloudHsmClusterNotRelatedException" => KmsError::CloudHsmClusterNotRelated(message),
+            "KMSInternalException" => KmsError::Internal(message),
+            _ => return None,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -253,5 +301,22 @@ mod tests {
             );
             assert_eq!(e.message(), "x");
         }
+    }
+
+    #[test]
+    fn exception_names_parse_back() {
+        let cases = [
+            KmsError::NotFound("a".into()),
+            KmsError::AccessDenied("b".into()),
+            KmsError::InvalidState("c".into()),
+            KmsError::CustomKeyStoreHasCmks("d".into()),
+            KmsError::Internal("e".into()),
+        ];
+        for e in cases {
+            let back = KmsError::from_exception_name(e.exception_name(), e.message().to_owned())
+                .expect("known name");
+            assert_eq!(back.to_string(), e.to_string());
+        }
+        assert!(KmsError::from_exception_name("NoSuchException", "x".into()).is_none());
     }
 }

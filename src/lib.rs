@@ -14,6 +14,7 @@ pub mod files;
 pub mod kms;
 pub mod model;
 pub mod pki;
+pub mod replication;
 pub mod secret;
 pub mod server;
 pub mod service;

@@ -50,6 +50,9 @@ pub enum PkiError {
     /// A certificate file to revoke could not be read.
     #[error("not a PEM certificate: {0}")]
     BadCertificate(String),
+    /// Not a Region name as AWS spells them (`us-east-1`).
+    #[error("not a valid Region name: {0:?}")]
+    BadRegion(String),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
@@ -210,6 +213,56 @@ pub fn issue_client(data_dir: &Path, principal: &str, out_dir: &Path) -> Result<
     Ok(())
 }
 
+/// The URI SAN that names a Region's kmsd (its replication identity):
+/// this prefix and the Region name (docs/multi-region.md).
+pub const REGION_URI_PREFIX: &str = "spiffe://kmsd/region/";
+
+/// Issues the replication certificate of `region` signed by the dev CA of
+/// `data_dir`, written to `out_dir/peer.pem` and `out_dir/peer.key`
+/// (`kmsd certs issue-peer`). One certificate serves both directions: the
+/// server certificate of the replication listener and the client
+/// certificate kmsd dials peers with, so it carries both EKUs. Its URI SAN
+/// `spiffe://kmsd/region/<region>` is the Region identity both sides
+/// check; the IP SAN 127.0.0.1 and DNS SAN localhost are the names the dev
+/// CA may vouch for (and that a dialer verifies as the host).
+pub fn issue_peer(data_dir: &Path, region: &str, out_dir: &Path) -> Result<(), PkiError> {
+    if !crate::model::multi_region::is_valid_region(region) {
+        return Err(PkiError::BadRegion(region.to_owned()));
+    }
+    let p = DevPkiPaths::new(data_dir);
+    let ca_pem = std::fs::read_to_string(&p.ca_cert).map_err(io(&p.ca_cert))?;
+    let ca_key_pem = std::fs::read_to_string(&p.ca_key).map_err(io(&p.ca_key))?;
+    let ca_key = KeyPair::from_pem(&ca_key_pem)?;
+    let issuer = Issuer::from_ca_cert_pem(&ca_pem, &ca_key)?;
+
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::default();
+    params.distinguished_name = dn(&format!("kmsd region {region}"));
+    params.subject_alt_names = vec![
+        SanType::URI(format!("{REGION_URI_PREFIX}{region}").try_into()?),
+        SanType::IpAddress(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
+        SanType::DnsName("localhost".try_into()?),
+    ];
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let cert = params.signed_by(&key, &issuer)?;
+
+    create_private_dir_all(out_dir).map_err(io(out_dir))?;
+    let cert_path = out_dir.join("peer.pem");
+    let key_path = out_dir.join("peer.key");
+    for path in [&cert_path, &key_path] {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(path)(e)),
+            _ => {}
+        }
+    }
+    write_private(&key_path, key.serialize_pem().as_bytes()).map_err(io(&key_path))?;
+    write_private(&cert_path, cert.pem().as_bytes()).map_err(io(&cert_path))?;
+    Ok(())
+}
+
 /// The dev CA's certificate parameters: see the module docs for the
 /// constraints and why.
 fn dev_ca_params() -> CertificateParams {
@@ -281,5 +334,62 @@ mod tests {
         let principal = principal_from_cert(&der_of(&pem_text)).expect("principal");
         assert_eq!(principal.account(), "444455556666");
         assert!(issue_client(dir.path(), "not-an-arn", &out).is_err());
+    }
+
+    #[test]
+    fn peer_certificates_name_their_region_and_serve_both_ways() {
+        use x509_parser::extensions::GeneralName;
+        let dir = tempfile::tempdir().expect("tempdir");
+        ensure_dev_pki(dir.path()).expect("pki");
+        let out = dir.path().join("peer");
+        issue_peer(dir.path(), "us-west-2", &out).expect("issue");
+        let pem_text = std::fs::read_to_string(out.join("peer.pem")).expect("read");
+        assert!(out.join("peer.key").exists());
+        let der = der_of(&pem_text);
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).expect("x509");
+        let san = cert
+            .subject_alternative_name()
+            .expect("san")
+            .expect("present");
+        let names: Vec<String> = san
+            .value
+            .general_names
+            .iter()
+            .map(|n| match n {
+                GeneralName::URI(u) => format!("uri:{u}"),
+                GeneralName::DNSName(d) => format!("dns:{d}"),
+                GeneralName::IPAddress(ip) => format!("ip:{ip:?}"),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "uri:spiffe://kmsd/region/us-west-2",
+                "ip:[127, 0, 0, 1]",
+                "dns:localhost"
+            ]
+        );
+        let eku = cert.extended_key_usage().expect("eku").expect("present");
+        assert!(eku.value.server_auth && eku.value.client_auth);
+        // Signed by the dev CA: its issuer is the CA's subject (the
+        // handshake test in replication::tls verifies the signature chain).
+        let ca_text = std::fs::read_to_string(DevPkiPaths::new(dir.path()).ca_cert).expect("ca");
+        let ca_der = der_of(&ca_text);
+        let (_, ca) = x509_parser::parse_x509_certificate(&ca_der).expect("ca x509");
+        assert_eq!(cert.issuer(), ca.subject());
+        // Not an IAM principal: the KMS door refuses it.
+        assert!(principal_from_cert(&der).is_err());
+        for bad in [
+            "US-WEST-2",
+            "us-west-2/x",
+            "",
+            "arn:aws:iam::111122223333:root",
+        ] {
+            assert!(matches!(
+                issue_peer(dir.path(), bad, &out),
+                Err(PkiError::BadRegion(_))
+            ));
+        }
     }
 }

@@ -49,6 +49,10 @@ use crate::kms::{Kms, KmsConfig};
 use crate::proto::kms::v1::identity_service_server::IdentityServiceServer;
 use crate::proto::kms::v1::key_management_service_server::KeyManagementServiceServer;
 use crate::proto::kms::v1::FILE_DESCRIPTOR_SET;
+use crate::proto::replication::v1::replication_server::ReplicationServer;
+use crate::replication::client::PeerClient;
+use crate::replication::server::ReplicationService;
+use crate::replication::ReplicationConfig;
 use crate::secret::RootKey;
 use crate::service::GrpcDoor;
 use crate::store::{Store, StoreError};
@@ -158,6 +162,10 @@ pub struct ServerConfig {
     pub limits: TransportLimits,
     /// The root key.
     pub root_key: RootKey,
+    /// Region-to-Region replication (`--peer`, `--peer-cert`, ...), if
+    /// this kmsd has peers; its listener is passed to
+    /// [`KmsServer::serve_with_replication`].
+    pub replication: Option<ReplicationConfig>,
 }
 
 impl ServerConfig {
@@ -187,6 +195,7 @@ impl ServerConfig {
             client_crl: None,
             limits: TransportLimits::default(),
             root_key,
+            replication: None,
         })
     }
 }
@@ -246,6 +255,9 @@ pub enum ServerError {
     /// Reflection set-up failed.
     #[error("gRPC reflection: {0}")]
     Reflection(String),
+    /// The replication configuration is unusable.
+    #[error("replication: {0}")]
+    Replication(String),
 }
 
 /// The TLS server configuration of new handshakes, rebuilt from the PEM
@@ -264,7 +276,7 @@ struct TlsShared {
 }
 
 impl TlsReloader {
-    fn new(pem: TlsPem, crl: Option<PathBuf>) -> Result<Self, ServerError> {
+    pub(crate) fn new(pem: TlsPem, crl: Option<PathBuf>) -> Result<Self, ServerError> {
         let config = build_tls_config(&pem, crl.as_deref())?;
         Ok(Self {
             inner: Arc::new(TlsShared {
@@ -289,7 +301,7 @@ impl TlsReloader {
         Ok(())
     }
 
-    fn current(&self) -> Arc<rustls::ServerConfig> {
+    pub(crate) fn current(&self) -> Arc<rustls::ServerConfig> {
         Arc::clone(&self.inner.current.read().unwrap_or_else(|p| p.into_inner()))
     }
 }
@@ -483,6 +495,9 @@ pub struct KmsServer {
     kms: Kms,
     tls: TlsReloader,
     limits: TransportLimits,
+    /// The replication configuration and the TLS of its listener (peer
+    /// certificate, peer CA).
+    replication: Option<(ReplicationConfig, TlsReloader)>,
     // Held for the server's life: the OS releases the lock when it closes.
     _lock: File,
 }
@@ -631,6 +646,15 @@ impl KmsServer {
             source,
         })?;
         let tls = TlsReloader::new(config.tls, config.client_crl)?;
+        let replication = match config.replication {
+            Some(r) => {
+                r.validate(&config.kms.region)
+                    .map_err(ServerError::Replication)?;
+                let tls = TlsReloader::new(r.tls.clone(), None)?;
+                Some((r, tls))
+            }
+            None => None,
+        };
         let lock = lock_data_dir(dir)?;
         let store = Store::open(&db_dir)?;
         let backend = LocalBackend::open(config.root_key, &store)?;
@@ -638,6 +662,7 @@ impl KmsServer {
             kms: Kms::new(store, Arc::new(backend), config.kms, clock),
             tls,
             limits: config.limits,
+            replication,
             _lock: lock,
         })
     }
@@ -654,12 +679,47 @@ impl KmsServer {
     }
 
     /// Serves on `listener` until `shutdown` completes, then shuts down
-    /// cleanly (see the module docs).
+    /// cleanly (see the module docs). For a server without replication.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), ServerError> {
+        self.serve_with_replication(listener, None, shutdown).await
+    }
+
+    /// Serves the KMS API on `listener` and, when replication is
+    /// configured, the replication service (only it) on
+    /// `replication_listener`, under the same connection limits, requiring
+    /// client certificates from the peer CA; starts the delivery tasks to
+    /// the peers. Until `shutdown` completes; then both listeners stop, the
+    /// delivery tasks and background jobs end (joined), and the store is
+    /// flushed.
+    pub async fn serve_with_replication(
+        self,
+        listener: TcpListener,
+        replication_listener: Option<TcpListener>,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ServerError> {
+        let replication = match (&self.replication, replication_listener) {
+            (Some((config, tls)), Some(l)) => {
+                // Before anything starts: a bad peer URL fails the start.
+                let client =
+                    PeerClient::new(config, self.kms.region()).map_err(ServerError::Replication)?;
+                Some((config.clone(), tls.clone(), l, client))
+            }
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ServerError::Replication(
+                    "peers are configured but no replication listener was given".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ServerError::Replication(
+                    "a replication listener was given but no peers are configured".into(),
+                ))
+            }
+        };
         let (health, health_service) = tonic_health::server::health_reporter();
         health
             .set_serving::<KeyManagementServiceServer<GrpcDoor>>()
@@ -706,6 +766,56 @@ impl KmsServer {
         let incoming = ReceiverStream::new(tls_rx);
         let door = GrpcDoor::new(self.kms.clone());
         let limits = &self.limits;
+
+        // The replication listener: its own accept loop (same limits) and
+        // a tonic server with the Replication service alone, stopping on
+        // the same signal. Then the delivery tasks, which dial out.
+        let (stop_replication, replication_rx) = watch::channel(false);
+        let mut replication_tasks = Vec::new();
+        let mut replication_acceptor = None;
+        let replication_serve = match replication {
+            Some((config, tls, repl_listener, client)) => {
+                let addr = repl_listener.local_addr().ok();
+                tracing::info!(addr = ?addr, peers = ?config.peers, "replication listening");
+                let (tx, rx) = mpsc::channel(16);
+                replication_acceptor = Some(tokio::spawn(accept_loop(
+                    repl_listener,
+                    tls,
+                    limits.clone(),
+                    tx,
+                )));
+                let service =
+                    ReplicationService::new(self.kms.clone(), config.peers.keys().cloned());
+                let mut fired = fired_rx.clone();
+                let signal = async move {
+                    while !*fired.borrow_and_update() {
+                        if fired.changed().await.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                };
+                let serve = Server::builder()
+                    .timeout(limits.request_timeout)
+                    .concurrency_limit_per_connection(limits.concurrency_per_connection)
+                    .max_concurrent_streams(limits.max_concurrent_streams)
+                    .max_connection_age(limits.max_connection_age)
+                    .max_connection_age_grace(limits.max_connection_age_grace)
+                    .http2_keepalive_interval(Some(limits.keepalive_interval))
+                    .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+                    .add_service(ReplicationServer::new(service))
+                    .serve_with_incoming_shutdown(ReceiverStream::new(rx), signal);
+                replication_tasks = self.kms.start_replication(Arc::new(client), replication_rx);
+                Some(serve)
+            }
+            None => None,
+        };
+        let replication_serve = async move {
+            match replication_serve {
+                Some(serve) => serve.await,
+                None => Ok(()),
+            }
+        };
+
         let serve = Server::builder()
             .timeout(limits.request_timeout)
             .concurrency_limit_per_connection(limits.concurrency_per_connection)
@@ -720,6 +830,15 @@ impl KmsServer {
             .add_service(KeyManagementServiceServer::new(door.clone()))
             .add_service(IdentityServiceServer::new(door))
             .serve_with_incoming_shutdown(incoming, signal);
+        // Both servers end on the one signal; the main server's result is
+        // the one returned, a replication server's failure is logged.
+        let serve = async move {
+            let (main, repl) = tokio::join!(serve, replication_serve);
+            if let Err(e) = repl {
+                tracing::error!(error = %e, "the replication listener failed");
+            }
+            main
+        };
         tokio::pin!(serve);
         let drain_deadline = async {
             while !*fired_rx.borrow_and_update() {
@@ -742,6 +861,15 @@ impl KmsServer {
         };
 
         acceptor.abort();
+        if let Some(a) = replication_acceptor {
+            a.abort();
+        }
+        let _ = stop_replication.send(true);
+        for task in replication_tasks {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "a replication delivery task ended abnormally");
+            }
+        }
         let _ = stop_jobs.send(true);
         if let Err(e) = jobs.await {
             tracing::error!(error = %e, "background jobs ended abnormally");

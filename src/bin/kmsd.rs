@@ -13,6 +13,7 @@ use kmsd::clock::SystemClock;
 use kmsd::kms::{Caller, KmsConfig, Limits, RateLimit};
 use kmsd::model::Principal;
 use kmsd::pki;
+use kmsd::replication::ReplicationConfig;
 use kmsd::secret::RootKey;
 use kmsd::server::{KmsServer, ServerConfig, TlsPem, TransportLimits};
 use kmsd::store::{parse_root_key_hex, read_root_key_file};
@@ -50,12 +51,27 @@ enum Command {
     /// clock-jump hold).
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Inspect Region-to-Region replication of multi-Region keys.
+    #[command(subcommand)]
+    Replication(ReplicationCommand),
     /// Move a stopped kmsd's data directory to a new root key: every
     /// record is re-authenticated and all key material resealed under the
     /// new key, after which the old key is refused. Crash-safe: if it is
     /// interrupted, run it again with the same keys (kmsd refuses to serve
     /// the directory until it has finished).
     Rewrap(RewrapArgs),
+}
+
+#[derive(Subcommand)]
+enum ReplicationCommand {
+    /// Print, per peer Region, the outbox entries not yet acknowledged and
+    /// the age of the oldest (JSON). Reads the store read-only, so it works
+    /// while a kmsd serves the directory.
+    Status {
+        /// The data directory.
+        #[arg(long, env = "KMSD_DATA_DIR")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -142,6 +158,39 @@ struct ServeArgs {
     /// after a downtime longer than --max-clock-jump-hours).
     #[arg(long)]
     confirm_clock_jump: bool,
+    #[command(flatten)]
+    replication: ReplicationArgs,
+}
+
+/// Region-to-Region replication of multi-Region keys
+/// (docs/multi-region.md "Topology and identity").
+#[derive(Args)]
+struct ReplicationArgs {
+    /// A peer Region and the URL of its replication listener,
+    /// REGION=https://HOST:PORT (not this kmsd's own Region). Repeatable.
+    #[arg(long = "peer", value_name = "REGION=URL")]
+    peers: Vec<String>,
+    /// Address of the replication listener, which serves only the
+    /// replication service and only to peers' certificates. Required with
+    /// --peer.
+    #[arg(long, requires = "peers")]
+    replication_listen: Option<SocketAddr>,
+    /// This Region's peer certificate (PEM, from `kmsd certs issue-peer
+    /// --region REGION`): the replication listener's server certificate
+    /// and the client certificate peers are dialled with. With --dev,
+    /// default DATA/peer/peer.pem, issued by the data dir's dev CA at
+    /// first start.
+    #[arg(long, requires = "peers", requires = "peer_key")]
+    peer_cert: Option<PathBuf>,
+    /// The private key of --peer-cert (PEM). With --dev, default
+    /// DATA/peer/peer.key.
+    #[arg(long, requires = "peers", requires = "peer_cert")]
+    peer_key: Option<PathBuf>,
+    /// The CA peers' certificates must chain to, both ways (PEM). With
+    /// --dev, default the data dir's dev CA (DATA/certs/ca.pem); Regions
+    /// whose certificates come from another data dir's CA need it here.
+    #[arg(long, requires = "peers")]
+    peer_ca: Option<PathBuf>,
 }
 
 /// Connection and request limits (`kmsd::server::TransportLimits`).
@@ -275,6 +324,20 @@ enum CertsCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Issue a Region's peer certificate for replication (URI SAN
+    /// spiffe://kmsd/region/REGION, server and client use), signed by the
+    /// dev CA.
+    IssuePeer {
+        /// The data dir whose dev CA signs.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The Region, e.g. us-west-2.
+        #[arg(long)]
+        region: String,
+        /// Where to write peer.pem and peer.key.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Write a CRL, signed by the dev CA, revoking the given client
     /// certificates (for `serve --client-crl`; list every revoked one).
     Revoke {
@@ -336,6 +399,14 @@ fn main() -> ExitCode {
         }) => pki::issue_client(&data_dir, &principal, &out)
             .map(|()| println!("wrote {0}/client.pem and {0}/client.key", out.display()))
             .map_err(|e| e.to_string()),
+        Command::Certs(CertsCommand::IssuePeer {
+            data_dir,
+            region,
+            out,
+        }) => pki::issue_peer(&data_dir, &region, &out)
+            .map(|()| println!("wrote {0}/peer.pem and {0}/peer.key", out.display()))
+            .map_err(|e| e.to_string()),
+        Command::Replication(cmd) => replication(cmd),
         Command::Certs(CertsCommand::Revoke {
             data_dir,
             certs,
@@ -413,12 +484,14 @@ fn server_config(args: &DataDirArgs, env: EnvKeys) -> Result<ServerConfig, Strin
             client_crl: None,
             limits: TransportLimits::default(),
             root_key,
+            replication: None,
         }
     })
 }
 
 fn serve(args: ServeArgs, env: EnvKeys) -> Result<(), String> {
     let mut config = server_config(&args.data, env)?;
+    config.replication = replication_config(&args.data, &args.replication)?;
     config.client_crl = args.client_crl.clone();
     config.limits = args.limits.limits()?;
     if args.data.dev {
@@ -426,6 +499,7 @@ fn serve(args: ServeArgs, env: EnvKeys) -> Result<(), String> {
             tracing::warn!("{warning}");
         }
     }
+    let config_has_peers = config.replication.is_some();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -436,10 +510,23 @@ fn serve(args: ServeArgs, env: EnvKeys) -> Result<(), String> {
             .await
             .map_err(|e| format!("binding {}: {e}", args.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let replication_listener = match args.replication.replication_listen {
+            Some(at) if config_has_peers => {
+                let l = tokio::net::TcpListener::bind(at)
+                    .await
+                    .map_err(|e| format!("binding --replication-listen {at}: {e}"))?;
+                Some(l)
+            }
+            _ => None,
+        };
         // Before the ready line: a SIGTERM sent as soon as it is printed
         // must shut down cleanly, not kill the process.
         let shutdown = shutdown_signal()?;
         reload_on_sighup(server.tls_reloader());
+        if let Some(l) = &replication_listener {
+            let at = l.local_addr().map_err(|e| e.to_string())?;
+            eprintln!("kmsd: replication listening on {at}");
+        }
         if args.data.dev {
             write_endpoint(&args.data.data_dir, addr)?;
             eprintln!(
@@ -458,10 +545,97 @@ fn serve(args: ServeArgs, env: EnvKeys) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
         }
         server
-            .serve(listener, shutdown)
+            .serve_with_replication(listener, replication_listener, shutdown)
             .await
             .map_err(|e| e.to_string())
     })
+}
+
+/// The replication configuration the flags describe (`None` without
+/// --peer). Without --dev, --replication-listen, --peer-cert, --peer-key
+/// and --peer-ca are all required with --peer; with --dev the last three
+/// default to DATA/peer/peer.pem and peer.key (issued by the data dir's
+/// dev CA for --region on first start, or again if they name another
+/// Region) and the dev CA.
+fn replication_config(
+    data: &DataDirArgs,
+    args: &ReplicationArgs,
+) -> Result<Option<ReplicationConfig>, String> {
+    if args.peers.is_empty() {
+        return Ok(None);
+    }
+    let mut peers = std::collections::BTreeMap::new();
+    for value in &args.peers {
+        let (region, url) = kmsd::replication::parse_peer_flag(&data.region, value)?;
+        if peers.insert(region.clone(), url).is_some() {
+            return Err(format!("--peer {region} is given twice"));
+        }
+    }
+    if args.replication_listen.is_none() {
+        return Err("--replication-listen ADDR is required with --peer".into());
+    }
+    let (cert, key) = match (&args.peer_cert, &args.peer_key) {
+        (Some(c), Some(k)) => (c.clone(), k.clone()),
+        (None, None) if data.dev => dev_peer_cert(&data.data_dir, &data.region)?,
+        (None, None) => {
+            return Err(
+                "--peer-cert and --peer-key are required with --peer (without --dev)".into(),
+            )
+        }
+        _ => return Err("--peer-cert and --peer-key go together".into()),
+    };
+    let ca = match &args.peer_ca {
+        Some(ca) => ca.clone(),
+        None if data.dev => pki::DevPkiPaths::new(&data.data_dir).ca_cert,
+        None => return Err("--peer-ca is required with --peer (without --dev)".into()),
+    };
+    let tls = TlsPem::read(&cert, &key, &ca).map_err(|e| e.to_string())?;
+    Ok(Some(ReplicationConfig { peers, tls }))
+}
+
+/// DATA/peer/peer.pem and peer.key for `region`, issued by the dev CA if
+/// they are missing or name another Region.
+fn dev_peer_cert(data_dir: &Path, region: &str) -> Result<(PathBuf, PathBuf), String> {
+    let dir = data_dir.join("peer");
+    let (cert, key) = (dir.join("peer.pem"), dir.join("peer.key"));
+    let current = std::fs::read_to_string(&cert).ok().and_then(|pem| {
+        use tokio_rustls::rustls::pki_types::{pem::PemObject, CertificateDer};
+        let der = CertificateDer::from_pem_slice(pem.as_bytes()).ok()?;
+        kmsd::replication::tls::region_from_cert(der.as_ref()).ok()
+    });
+    if current.as_deref() != Some(region) || !key.exists() {
+        pki::issue_peer(data_dir, region, &dir).map_err(|e| e.to_string())?;
+    }
+    Ok((cert, key))
+}
+
+/// `kmsd replication status`: the backlog per peer, read-only.
+fn replication(cmd: ReplicationCommand) -> Result<(), String> {
+    use kmsd::clock::Clock;
+    match cmd {
+        ReplicationCommand::Status { data_dir } => {
+            let store = kmsd::server::open_store_read_only(&data_dir).map_err(|e| e.to_string())?;
+            let backlog = kmsd::kms::replication::backlog_of(&store).map_err(|e| e.to_string())?;
+            let now = SystemClock.now_ms();
+            let peers: Vec<serde_json::Value> = backlog
+                .iter()
+                .map(|b| {
+                    serde_json::json!({
+                        "region": b.region,
+                        "pending": b.pending,
+                        "oldest_enqueued_ms": b.oldest_enqueued_ms,
+                        "oldest_age_secs": b.oldest_enqueued_ms.map(|t| now.saturating_sub(t).max(0) / 1000),
+                    })
+                })
+                .collect();
+            let out = serde_json::json!({ "peers": peers });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The root key of environment variable `name`, parsed, the text wiped,

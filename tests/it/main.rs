@@ -43,6 +43,7 @@ mod hsm_scan;
 mod identity_policies;
 mod key_policies;
 mod keys_aliases_tags;
+mod replication_transport;
 mod restart;
 mod rotation;
 mod security;
