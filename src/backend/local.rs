@@ -205,6 +205,14 @@ impl MaterialBackend for LocalBackend {
         Ok(rec)
     }
 
+    fn export_for_replication(
+        &self,
+        key_id: &KeyId,
+        record: &MaterialVersion,
+    ) -> Result<KeyMaterial, BackendError> {
+        self.unseal(key_id, record)
+    }
+
     fn seal_secret(
         &self,
         label: &str,

@@ -44,6 +44,16 @@ pub use local::LocalBackend;
 /// The `seal_secret` label of an import's wrapping private key
 /// (`ImportParameters::sealed_private_key`).
 pub const WRAPPING_KEY_LABEL: &str = "kmsd/import-wrapping-key/v1";
+/// The `seal_secret` label of the Region's replication private key
+/// (docs/multi-region.md, "Wire protection of material").
+pub const REGION_KEY_LABEL: &str = "replication-region-key";
+/// The `seal_secret` label of an EXTERNAL multi-Region key's KeyMaterialId
+/// secret (bound to that key's id).
+pub const MATERIAL_ID_SECRET_LABEL: &str = "mrk-material-id-key";
+/// The key id a Region key is sealed under: it belongs to no KMS key, so
+/// this fixed id (all zero, never a generated key's) with the label is
+/// its binding.
+pub const REGION_KEY_ID: KeyId = KeyId::from_parts(false, [0; 16]);
 
 /// A failure of a backend. Carries no secret and no detail of why a
 /// cryptographic operation failed.
@@ -158,6 +168,23 @@ pub trait MaterialBackend: Send + Sync {
         Err(BackendError::Unsupported {
             operation: "import",
             spec,
+            backend: self.name(),
+        })
+    }
+
+    /// The material of `record` of key `key_id`, in the clear, for one
+    /// purpose only: sealing it (HPKE) to a peer Region that holds a
+    /// replica of the key (`kms::replication`). A backend whose material
+    /// never leaves it (an HSM) answers `Unsupported`, as by default.
+    fn export_for_replication(
+        &self,
+        key_id: &KeyId,
+        record: &MaterialVersion,
+    ) -> Result<KeyMaterial, BackendError> {
+        let _ = key_id;
+        Err(BackendError::Unsupported {
+            operation: "export_for_replication",
+            spec: record.spec,
             backend: self.name(),
         })
     }

@@ -156,6 +156,35 @@ pub fn rewrap(
                 )?);
                 return serde_json::to_vec(&rec).map_err(|_| corrupt());
             }
+            if cf == crate::store::REPLICATION_FAMILY && key == crate::store::REGION_KEY_SLOT {
+                // The Region's replication private key (`kms::replication`).
+                let corrupt = || BackendError::Store(StoreError::Corrupt { what: "region key" });
+                let mut rec: crate::store::RegionKeyRecord =
+                    serde_json::from_slice(value).map_err(|_| corrupt())?;
+                rec.sealed = from.reseal_secret_for(
+                    super::REGION_KEY_LABEL,
+                    &super::REGION_KEY_ID,
+                    &rec.sealed,
+                    &to,
+                )?;
+                return serde_json::to_vec(&rec).map_err(|_| corrupt());
+            }
+            if cf == crate::store::REPLICATION_FAMILY {
+                if let Some(id) = key.strip_prefix(crate::store::MATERIAL_ID_KEY_PREFIX) {
+                    // An EXTERNAL multi-Region key's KeyMaterialId secret.
+                    let corrupt = || {
+                        BackendError::Store(StoreError::Corrupt {
+                            what: "material id key",
+                        })
+                    };
+                    let id = KeyId::from_storage_key(id).ok_or_else(corrupt)?;
+                    let sealed: crate::model::SealedBlob =
+                        serde_json::from_slice(value).map_err(|_| corrupt())?;
+                    let resealed =
+                        from.reseal_secret_for(super::MATERIAL_ID_SECRET_LABEL, &id, &sealed, &to)?;
+                    return serde_json::to_vec(&resealed).map_err(|_| corrupt());
+                }
+            }
             if cf != crate::store::MATERIAL_FAMILY {
                 return Ok(value.to_vec());
             }

@@ -22,6 +22,7 @@
 
 pub mod asymmetric;
 pub mod hmac;
+pub mod hpke;
 mod rng;
 pub mod wrapping;
 #[cfg(test)]

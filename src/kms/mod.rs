@@ -181,6 +181,8 @@ pub(crate) struct Inner {
     hsm_clusters: crate::backend::hsm::HsmClusters,
     /// The custom key stores' links and live states.
     cks: custom_key_stores::Registry,
+    /// Replication of multi-Region keys (`replication/`).
+    repl: replication::ReplicationState,
 }
 
 impl Kms {
@@ -223,6 +225,7 @@ impl Kms {
                 jobs: jobs::JobSignal::new(),
                 hsm_clusters: config.hsm_clusters,
                 cks: custom_key_stores::Registry::new(cks_password_key),
+                repl: Default::default(),
             }),
         }
     }

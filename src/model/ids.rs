@@ -37,7 +37,7 @@ impl KeyId {
     }
 
     /// Builds an id from its stored form.
-    pub fn from_parts(multi_region: bool, raw: [u8; 16]) -> Self {
+    pub const fn from_parts(multi_region: bool, raw: [u8; 16]) -> Self {
         Self { multi_region, raw }
     }
 

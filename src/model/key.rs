@@ -752,7 +752,7 @@ pub enum StateClass {
     NotPendingDeletion,
 }
 
-pub(super) mod key_id_string {
+pub(crate) mod key_id_string {
     use super::KeyId;
     use serde::{Deserialize, Deserializer, Serializer};
 

@@ -22,6 +22,8 @@
 //! | `rotation_schedule` | due ms (8) + key id (17)         | empty (automatic rotations)   | `schedules.rs` |
 //! | `quotas`       | kind + account / key+grantee / principal | counter (u64)              | `quotas.rs` |
 //! | `custom_key_stores` | store id (`cks-…`)               | `CustomKeyStoreRecord` JSON (password sealed) | `custom_key_stores.rs` |
+//! | `outbox`       | peer Region + 0 + seq (8); peer Region + 1 | `OutboxRecord` JSON; next seq (u64) | `outbox.rs` |
+//! | `replication`  | `in` + 0 + sender Region; `region_key`; `mik` + 0 + key id (17) | highest seq applied (u64); `RegionKeyRecord` JSON (sealed); sealed KeyMaterialId secret | `outbox.rs` |
 //!
 //! Every value but `meta`'s is authenticated (Vault's barrier: nothing
 //! read from storage is trusted unauthenticated). The store holds a MAC key
@@ -61,6 +63,7 @@ mod jobs;
 mod keys;
 mod material;
 mod meta;
+mod outbox;
 mod policies;
 mod quotas;
 mod rewrap;
@@ -82,6 +85,10 @@ use crate::model::KeyId;
 use crate::secret::KeyMaterial;
 
 pub use aliases::AliasRecord;
+pub use outbox::{
+    OutboxBacklog, OutboxEntry, OutboxRecord, RegionKeyRecord, StoredReplicaCreate,
+    MATERIAL_ID_KEY_PREFIX, REGION_KEY_SLOT,
+};
 pub use rewrap::RewrapProgress;
 
 /// The family of material records (whose values hold material sealed under
@@ -93,6 +100,10 @@ pub const IMPORT_PARAMS_FAMILY: &str = CF_IMPORT_PARAMS;
 /// The custom key stores family's name (`kmsd rewrap` reseals their
 /// passwords).
 pub const CUSTOM_KEY_STORES_FAMILY: &str = CF_CUSTOM_KEY_STORES;
+/// The replication family (its `region_key` record holds the Region's
+/// replication private key sealed under a root-derived key, so a rewrap
+/// reseals it).
+pub const REPLICATION_FAMILY: &str = CF_REPLICATION;
 pub use jobs::{ClockHold, DueEntry, QuarantineEntry, ScheduledEntry};
 pub use quotas::Counter;
 pub use root_key::{load_or_create_dev_root_key, parse_root_key_hex, read_root_key_file};
@@ -119,7 +130,9 @@ const CF_IMPORT_PARAMS: &str = "import_params";
 const CF_IMPORT_PARAMS_EXPIRY: &str = "import_params_expiry";
 const CF_MATERIAL_EXPIRY: &str = "material_expiry";
 const CF_CUSTOM_KEY_STORES: &str = "custom_key_stores";
-const ALL_CFS: [&str; 20] = [
+const CF_OUTBOX: &str = "outbox";
+const CF_REPLICATION: &str = "replication";
+const ALL_CFS: [&str; 22] = [
     CF_META,
     CF_KEYS,
     CF_ACCOUNT_KEYS,
@@ -140,6 +153,8 @@ const ALL_CFS: [&str; 20] = [
     CF_IMPORT_PARAMS_EXPIRY,
     CF_MATERIAL_EXPIRY,
     CF_CUSTOM_KEY_STORES,
+    CF_OUTBOX,
+    CF_REPLICATION,
 ];
 
 /// A storage failure. Never shown to clients (they get KMSInternalException).
@@ -201,6 +216,8 @@ pub struct Store {
     /// set once, after the root key passed its check.
     record_key: OnceLock<KeyMaterial>,
     commits: CommitQueue,
+    /// Seq allocation and delivery wake-ups of the replication outbox.
+    outbox: outbox::Outbox,
 }
 
 impl Store {
@@ -215,6 +232,7 @@ impl Store {
             db,
             record_key: OnceLock::new(),
             commits: CommitQueue::default(),
+            outbox: outbox::Outbox::default(),
         };
         store.check_schema()?;
         Ok(store)
@@ -244,6 +262,7 @@ impl Store {
             db,
             record_key: OnceLock::new(),
             commits: CommitQueue::default(),
+            outbox: outbox::Outbox::default(),
         };
         // A store of another schema is refused; one without a schema
         // record (never opened by kmsd) fails at the write this attempts.
@@ -417,6 +436,7 @@ impl Store {
             store: self,
             wb: WriteBatch::default(),
             unkeyed: false,
+            outbox: None,
         }
     }
 
@@ -435,6 +455,9 @@ pub struct Batch<'a> {
     wb: WriteBatch,
     /// A put needed the record key and the store has none: commit fails.
     unkeyed: bool,
+    /// Set once the batch enqueued to the replication outbox: holds the
+    /// outbox's allocation lock until the batch commits (`outbox.rs`).
+    outbox: Option<outbox::Enqueued<'a>>,
 }
 
 impl Batch<'_> {
@@ -492,6 +515,9 @@ impl Batch<'_> {
             return Err(StoreError::NoRecordKey);
         }
         self.store.commits.commit(&self.store.db, self.wb)?;
+        if let Some(enqueued) = self.outbox {
+            enqueued.committed(self.store);
+        }
         Ok(())
     }
 }

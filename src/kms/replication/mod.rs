@@ -17,11 +17,17 @@
 //! state and material is sealed (HPKE, to the destination Region's
 //! replication key) only on its way out, never stored sealed for a peer.
 
+mod apply;
+mod deliver;
 pub mod message;
+mod outbox;
+mod region_key;
+#[cfg(test)]
+mod tests;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use crate::error::{KmsError, KmsResult};
 
@@ -99,14 +105,30 @@ pub struct PeerBacklog {
     pub oldest_enqueued_ms: Option<i64>,
 }
 
+/// The replication part of the core's state (`Inner::repl`).
+#[derive(Default)]
+pub(crate) struct ReplicationState {
+    /// This Region's replication key, once loaded or made.
+    region_key: OnceLock<Arc<crate::crypto::hpke::RegionSecretKey>>,
+    /// Serializes loading or making the Region key.
+    region_key_init: Mutex<()>,
+    /// How peers are reached (set by `start_replication`).
+    peers: RwLock<Option<Arc<dyn PeerTransport>>>,
+    /// Serializes `apply_replicated` calls: each reads a sender's
+    /// high-water mark and writes it back, entry by entry.
+    apply: tokio::sync::Mutex<()>,
+}
+
+pub(crate) use outbox::Outgoing;
+
 impl crate::kms::Kms {
     /// This Region's replication public key (X25519), which peers seal
     /// material to. Made on first start, its private half stored sealed by
     /// the backend.
     pub async fn region_public_key(&self) -> KmsResult<[u8; 32]> {
-        Err(KmsError::UnsupportedOperation(
-            "replication is not implemented yet".into(),
-        ))
+        self.inner
+            .blocking(|inner| Ok(inner.region_secret()?.public_key()))
+            .await
     }
 
     /// Applies entries a peer delivered, in order, each idempotently, and
@@ -116,10 +138,7 @@ impl crate::kms::Kms {
         from_region: &str,
         entries: Vec<Envelope>,
     ) -> KmsResult<u64> {
-        let _ = (from_region, entries);
-        Err(KmsError::UnsupportedOperation(
-            "replication is not implemented yet".into(),
-        ))
+        apply::apply_replicated(&self.inner, from_region, entries).await
     }
 
     /// Starts one delivery task per peer of `transport`, until `shutdown`
@@ -130,19 +149,26 @@ impl crate::kms::Kms {
         transport: Arc<dyn PeerTransport>,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        let _ = (transport, shutdown);
-        Vec::new()
+        deliver::start(&self.inner, transport, shutdown)
     }
 
     /// The replication backlog per peer.
     pub fn replication_backlog(&self) -> KmsResult<Vec<PeerBacklog>> {
-        Ok(Vec::new())
+        backlog_of(&self.inner.store)
     }
 }
 
 /// The replication backlog per peer of a data dir opened read-only
 /// (`kmsd replication status`, while kmsd serves it).
 pub fn backlog_of(store: &crate::store::Store) -> KmsResult<Vec<PeerBacklog>> {
-    let _ = store;
-    Ok(Vec::new())
+    Ok(store
+        .outbox_backlog()
+        .map_err(KmsError::internal)?
+        .into_iter()
+        .map(|b| PeerBacklog {
+            region: b.region,
+            pending: b.pending,
+            oldest_enqueued_ms: b.oldest_enqueued_ms,
+        })
+        .collect())
 }
