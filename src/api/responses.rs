@@ -47,9 +47,10 @@ pub struct ListKeysResponse {
 pub struct ScheduleKeyDeletionResponse {
     /// KeyId (the key ARN).
     pub key_id: String,
-    /// DeletionDate.
-    pub deletion_date_ms: i64,
-    /// KeyState (PendingDeletion).
+    /// DeletionDate (none while a multi-Region primary waits for its
+    /// replicas' deletion).
+    pub deletion_date_ms: Option<i64>,
+    /// KeyState (PendingDeletion or PendingReplicaDeletion).
     pub key_state: KeyState,
     /// PendingWindowInDays.
     pub pending_window_in_days: u32,

@@ -5,6 +5,7 @@
 //! version, aliases, grants, policy, rotation history, schedule entries):
 //! never half-deleted.
 
+use super::replication::Outgoing;
 use super::{Inner, Kms, LockName};
 use crate::error::{KmsError, KmsResult};
 use crate::model::KeyState;
@@ -179,6 +180,23 @@ impl Inner {
         }
         b.delete_key(rec, &aliases);
         self.uncount_deleted_key(rec, aliases.len(), &mut b)?;
+        // A multi-Region key: every other Region of it learns that this
+        // Region's key is gone, in the deleting batch (so a crash cannot
+        // delete it silently). The primary drops this Region from its
+        // list and, if it waits in PendingReplicaDeletion for its last
+        // replica, starts its own window.
+        if let Some(mr) = &rec.mr {
+            for other in mr.other_regions(&self.region) {
+                self.enqueue(
+                    &mut b,
+                    other,
+                    Outgoing::ReplicaDeleted {
+                        key_id: id,
+                        region: self.region.clone(),
+                    },
+                )?;
+            }
+        }
         let grantees = self.delete_all_grants(rec, &mut b)?;
         b.commit().map_err(KmsError::internal)?;
         self.keys.remove(&id);

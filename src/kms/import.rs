@@ -136,6 +136,54 @@ struct ImportChoice {
 }
 
 impl Inner {
+    /// A new multi-Region EXTERNAL key (`rec`, at CreateKey): gives it the
+    /// random secret its imported material's KeyMaterialIds are computed
+    /// under, stored sealed in its Region state. Every Region of the key
+    /// holds the same secret (replicated sealed), so the same material gets
+    /// the same id everywhere and a replica can tell the primary's material
+    /// from any other. A no-op for other keys.
+    pub(super) fn add_material_id_secret(&self, rec: &mut KeyRecord) -> KmsResult<()> {
+        if rec.origin != Origin::External {
+            return Ok(());
+        }
+        let Some(mr) = rec.mr.as_mut() else {
+            return Ok(());
+        };
+        let secret = KeyMaterial::generate(import_token::MR_MATERIAL_ID_KEY_LEN)
+            .map_err(KmsError::internal)?;
+        let sealed = self
+            .backend
+            .seal_secret(
+                import_token::MR_MATERIAL_ID_KEY_LABEL,
+                &rec.id,
+                secret.expose_secret(),
+            )
+            .map_err(KmsError::internal)?;
+        mr.material_id_key = Some(sealed);
+        Ok(())
+    }
+
+    /// The key KeyMaterialIds of `rec`'s imported material are computed
+    /// under: a multi-Region key's own shared secret, else this kmsd's
+    /// root-derived one (blocking pool: the backend opens the secret).
+    fn material_id_key_of(&self, rec: &KeyRecord) -> KmsResult<Option<KeyMaterial>> {
+        match rec.mr.as_ref() {
+            Some(mr) => {
+                let sealed = mr.material_id_key.as_ref().ok_or_else(|| {
+                    KmsError::InvalidState(format!(
+                        "{} has not received its key material id secret from its primary key yet; try again later",
+                        rec.arn(&self.region)
+                    ))
+                })?;
+                self.backend
+                    .open_secret(import_token::MR_MATERIAL_ID_KEY_LABEL, &rec.id, sealed)
+                    .map(Some)
+                    .map_err(KmsError::internal)
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Whether `rec`'s current material is present (AWS_KMS keys always;
     /// EXTERNAL keys once imported and until expired or deleted). Blocking
     /// pool only.
@@ -510,6 +558,7 @@ impl Kms {
 
         // RSA decryption takes milliseconds: on the private-op pool.
         let spec = key.spec;
+        let id_key_of = Arc::clone(&key);
         let unwrapped = self
             .inner
             .on_bounded_pool(Arc::clone(&self.inner.private_ops), move |inner| {
@@ -538,8 +587,11 @@ impl Kms {
                         &format!("The imported key material is not valid for a {spec} key: {reason}"),
                     )
                 })?;
+                // A multi-Region key's ids are computed under its own
+                // secret, shared by its Regions (same input layout).
+                let own_key = inner.material_id_key_of(&id_key_of)?;
                 let material_id = import_token::imported_material_id(
-                    &inner.material_id_key,
+                    own_key.as_ref().unwrap_or(&inner.material_id_key),
                     &id,
                     material.expose_secret(),
                 );
@@ -660,6 +712,22 @@ impl Inner {
         let mut rec = current.clone();
         let arn = rec.arn(&self.region);
         let materials = self.materials_of(&rec.id)?;
+        let replica = rec.is_replica_in(&self.region);
+        if replica && choice.import_type == Some(ImportType::NewKeyMaterial) {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "{arn} is a replica key: import new key material into its primary key, then the same material into each replica (ImportType EXISTING_KEY_MATERIAL)"
+            )));
+        }
+        // A replica takes only material its primary has (the versions it
+        // learned by replication, with their KeyMaterialIds): AWS's rule
+        // that each replica gets the primary's material as
+        // EXISTING_KEY_MATERIAL, checked by the id computed under the
+        // key's shared secret.
+        if replica && materials.is_empty() {
+            return Err(KmsError::IncorrectKeyMaterial(format!(
+                "{arn} is a replica key whose primary key has no key material yet: import it into the primary key first"
+            )));
+        }
         let import_type = choice.import_type.unwrap_or(if materials.is_empty() {
             ImportType::NewKeyMaterial
         } else {
@@ -725,10 +793,17 @@ impl Inner {
                     )));
                 };
                 if !same_id(target) {
-                    return Err(KmsError::IncorrectKeyMaterial(format!(
-                        "The key material is not key material {} of {arn}",
-                        target.material_id
-                    )));
+                    return Err(KmsError::IncorrectKeyMaterial(if replica {
+                        format!(
+                            "The key material is not key material {} of the primary key of {arn}",
+                            target.material_id
+                        )
+                    } else {
+                        format!(
+                            "The key material is not key material {} of {arn}",
+                            target.material_id
+                        )
+                    }));
                 }
                 let mut m = self
                     .backend
@@ -763,6 +838,12 @@ impl Inner {
         let mut b = self.store.batch();
         b.put_material(&rec.id, &record)
             .map_err(KmsError::internal)?;
+        if import_type == ImportType::NewKeyMaterial && !replica {
+            // A multi-Region primary's new material version (its id) is
+            // shared state: the replicas learn it, to check their own
+            // imports against (no-op for a single-Region key).
+            self.shared_changed(&mut rec, &mut b)?;
+        }
         if let Some(t) = choice.expires_ms {
             b.schedule(Schedule::MaterialExpiry, t, &rec.id);
         }
@@ -1588,5 +1669,137 @@ mod tests {
         );
         assert!(parse_material_id("f", &"a".repeat(63)).is_err());
         assert!(parse_material_id("f", &"g".repeat(64)).is_err());
+    }
+
+    /// Multi-Region EXTERNAL keys: KeyMaterialIds are computed under the
+    /// key's own secret (the same in every Region), new material goes into
+    /// the primary only, and a replica accepts exactly the primary's
+    /// material.
+    #[tokio::test]
+    async fn multi_region_imports_match_across_regions() {
+        let (_d1, east, _clock) = core();
+        let c = caller(ACCOUNT);
+        let key = east
+            .create_key(
+                &c,
+                CreateKeyRequest {
+                    origin: Some(Origin::External),
+                    multi_region: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("multi-Region EXTERNAL key");
+        let sealed = key
+            .mr
+            .as_ref()
+            .and_then(|m| m.material_id_key.clone())
+            .expect("a sealed material id secret");
+        let material = [0x42u8; 32];
+        let out = import(&east, &c, &key.id, &material, |_| {})
+            .await
+            .expect("import into the primary");
+        assert_ne!(
+            out.key_material_id,
+            import_token::imported_material_id(&east.inner.material_id_key, &key.id, &material),
+            "named under the key's own secret, not this kmsd's"
+        );
+        let v = out.key.mr.as_ref().expect("mr").version;
+        assert_eq!(v, 2, "the new material is shared state");
+        let e = import(&east, &c, &key.id, &[0x43; 32], |r| {
+            r.import_type = Some(ImportType::NewKeyMaterial)
+        })
+        .await
+        .expect_err("no second material for a multi-Region key");
+        assert!(matches!(e, KmsError::UnsupportedOperation(_)), "{e}");
+
+        // A replica in another Region, as replication creates it: the
+        // primary's material record without the material, and the secret
+        // (sealed for that Region; the same root key stands in for the
+        // engine's re-sealing here).
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = RootKey::from_slice(&[7; 32]).expect("32 bytes");
+        let store = Store::open(&dir.path().join("db")).expect("open store");
+        let backend = crate::backend::local::LocalBackend::open(root, &store).expect("backend");
+        let west = Kms::new(
+            store,
+            Arc::new(backend),
+            KmsConfig {
+                region: "us-west-2".into(),
+                ..Default::default()
+            },
+            Arc::new(ManualClock::new(1_000_000)),
+        );
+        let plant = |rec: &KeyRecord, m: Option<MaterialVersion>| {
+            let mut b = west.inner.store.batch();
+            b.put_key(rec).expect("key");
+            if let Some(m) = &m {
+                b.put_material(&rec.id, m).expect("material");
+            }
+            b.put_key_policy(&rec.id, &crate::kms::default_key_policy(ACCOUNT));
+            b.commit().expect("commit");
+        };
+        let mut replica = (*out.key).clone();
+        replica.state = KeyState::PendingImport;
+        replica.imported = None;
+        if let Some(mr) = replica.mr.as_mut() {
+            mr.replica_regions = vec!["us-west-2".into()];
+            mr.material_id_key = Some(sealed.clone());
+        }
+        let mut absent = east
+            .inner
+            .store
+            .get_material(&key.id, 1)
+            .expect("read")
+            .expect("material 1");
+        absent.location = MaterialLocation::Absent;
+        plant(&replica, Some(absent));
+        let e = import(&west, &c, &key.id, &[0x44; 32], |_| {})
+            .await
+            .expect_err("other material");
+        assert!(matches!(e, KmsError::IncorrectKeyMaterial(_)), "{e}");
+        let e = import(&west, &c, &key.id, &material, |r| {
+            r.import_type = Some(ImportType::NewKeyMaterial)
+        })
+        .await
+        .expect_err("new material into a replica");
+        assert!(matches!(e, KmsError::UnsupportedOperation(_)), "{e}");
+        let got = import(&west, &c, &key.id, &material, |_| {})
+            .await
+            .expect("the primary's material");
+        assert_eq!(got.key_material_id, out.key_material_id);
+        assert_eq!(got.key.state, KeyState::Enabled);
+        assert_eq!(
+            got.key.mr, replica.mr,
+            "a replica's import changes no shared state"
+        );
+        let (blob, _) = encrypt(&east, &c, &key.id, b"across Regions").await;
+        let (pt, id) = decrypt(&west, &c, &blob)
+            .await
+            .expect("decrypt in the replica");
+        assert_eq!(pt, b"across Regions");
+        assert_eq!(id, out.key_material_id);
+
+        // A replica whose primary had no material yet takes none.
+        let early = east
+            .create_key(
+                &c,
+                CreateKeyRequest {
+                    origin: Some(Origin::External),
+                    multi_region: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("key");
+        let mut r2 = (*early).clone();
+        if let Some(mr) = r2.mr.as_mut() {
+            mr.replica_regions = vec!["us-west-2".into()];
+        }
+        plant(&r2, None);
+        let e = import(&west, &c, &early.id, &material, |_| {})
+            .await
+            .expect_err("nothing to match");
+        assert!(matches!(e, KmsError::IncorrectKeyMaterial(_)), "{e}");
     }
 }

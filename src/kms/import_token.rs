@@ -25,6 +25,11 @@ pub const TOKEN_KEY_LABEL: &str = "kmsd/import-token/v1";
 /// The service-key label of the key that names imported material
 /// ([`imported_material_id`]).
 pub const MATERIAL_ID_KEY_LABEL: &str = "kmsd/imported-material-id/v1";
+/// `seal_secret` label of a multi-Region EXTERNAL key's own KeyMaterialId
+/// secret (`MultiRegionState::material_id_key`).
+pub const MR_MATERIAL_ID_KEY_LABEL: &str = "kmsd/mrk-material-id/v1";
+/// Length of that secret.
+pub const MR_MATERIAL_ID_KEY_LEN: usize = 32;
 
 /// What a token says.
 #[derive(Debug, Clone, PartialEq, Eq)]

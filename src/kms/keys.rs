@@ -22,10 +22,12 @@ pub const BULK_BATCH: usize = 10_000;
 /// ScheduleKeyDeletion's result.
 #[derive(Debug, Clone)]
 pub struct ScheduledDeletion {
-    /// The key, now PendingDeletion.
+    /// The key, now PendingDeletion (or PendingReplicaDeletion: a
+    /// multi-Region primary that still has replicas).
     pub key: Arc<KeyRecord>,
-    /// When it will be deleted, Unix ms.
-    pub deletion_date_ms: i64,
+    /// When it will be deleted, Unix ms; `None` while it waits for its
+    /// replicas (PendingReplicaDeletion).
+    pub deletion_date_ms: Option<i64>,
     /// The window, in days.
     pub pending_window_days: u32,
 }
@@ -175,11 +177,15 @@ impl Kms {
         };
         self.inner
             .blocking(move |inner| {
+                let mut rec = rec;
                 let material = match pair {
                     Some(m) => Some(m),
                     None if external => None,
                     None => Some(inner.new_material(&rec, 1)?),
                 };
+                if external {
+                    inner.add_material_id_secret(&mut rec)?;
+                }
                 // The new key conflicts with nothing but its account's
                 // key counter.
                 let _w = inner.lock(&[LockName::Account(&rec.account)]);
@@ -326,6 +332,12 @@ impl Kms {
         if template.custom_key_store_id.is_some() {
             return Err(KmsError::UnsupportedOperation(
                 "Bulk key creation makes keys with kmsd's own material only, not keys in a custom key store".into(),
+            ));
+        }
+        if template.multi_region {
+            // Each would need its own `mrk-` id and Region state.
+            return Err(KmsError::UnsupportedOperation(
+                "Bulk key creation makes single-Region keys only".into(),
             ));
         }
         self.inner
@@ -629,9 +641,13 @@ impl Kms {
             &AuthzInput::default(),
             |inner, rec, b| {
                 rec.state = KeyState::Enabled;
-                if rec.rotation.missed && rec.rotation.enabled {
+                // Only a primary rotates (a replica's flag may be left from
+                // before it handed the primary over).
+                if rec.rotation.missed && rec.rotation.enabled && !rec.is_replica_in(&inner.region)
+                {
                     // The rotation skipped while the key was disabled happens now.
                     inner.rotate_in_batch(rec, RotationType::Automatic, b)?;
+                    inner.shared_changed(rec, b)?;
                 }
                 rec.rotation.missed = false;
                 Ok(())
@@ -675,14 +691,29 @@ impl Kms {
                     days.to_string(),
                 ),
                 move |inner, rec, b| {
+                    rec.pending_window_days = Some(days);
+                    let has_replicas = rec.mr.as_ref().is_some_and(|mr| {
+                        mr.is_primary_in(&inner.region) && !mr.replica_regions.is_empty()
+                    });
+                    if has_replicas {
+                        // AWS: a primary waits for its replicas to be
+                        // deleted; its window starts when the last one is
+                        // gone (the `ReplicaDeleted` apply schedules it).
+                        rec.state = KeyState::PendingReplicaDeletion;
+                        rec.deletion_date_ms = None;
+                        return Ok(ScheduledDeletion {
+                            key: Arc::new(rec.clone()),
+                            deletion_date_ms: None,
+                            pending_window_days: days,
+                        });
+                    }
                     let due = inner.now_ms().saturating_add(i64::from(days) * DAY_MS);
                     rec.state = KeyState::PendingDeletion;
                     rec.deletion_date_ms = Some(due);
-                    rec.pending_window_days = Some(days);
                     b.schedule(Schedule::Deletion, due, &rec.id);
                     Ok(ScheduledDeletion {
                         key: Arc::new(rec.clone()),
-                        deletion_date_ms: due,
+                        deletion_date_ms: Some(due),
                         pending_window_days: days,
                     })
                 },
@@ -692,7 +723,8 @@ impl Kms {
         Ok(out)
     }
 
-    /// CancelKeyDeletion: back to Disabled, as in AWS.
+    /// CancelKeyDeletion: back to Disabled, as in AWS (from PendingDeletion
+    /// or PendingReplicaDeletion).
     pub async fn cancel_key_deletion(
         &self,
         caller: &Caller,

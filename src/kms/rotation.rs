@@ -30,6 +30,9 @@ use crate::store::{RotationEntry, Schedule};
 pub const MAX_ON_DEMAND_ROTATIONS: u32 = 10;
 /// Default automatic rotation period.
 pub const DEFAULT_PERIOD_DAYS: u32 = 365;
+/// When an automatic rotation due on a key whose primary Region is
+/// changing (Updating) is tried again.
+const UPDATING_RETRY_MS: i64 = 60_000;
 
 /// GetKeyRotationStatus's result.
 #[derive(Debug, Clone)]
@@ -160,6 +163,25 @@ impl Inner {
             b.commit().map_err(KmsError::internal)?;
             return Ok(false);
         }
+        if rec.is_replica_in(&self.region) {
+            // A multi-Region key rotates only in its primary Region: this
+            // entry is left from before it handed the primary over (the
+            // new primary keeps its own schedule). Dropped.
+            b.commit().map_err(KmsError::internal)?;
+            return Ok(false);
+        }
+        if rec.state == KeyState::Updating {
+            // UpdatePrimaryRegion in progress here (the new primary):
+            // rotating now would change shared state mid hand-over. The
+            // rotation is retried shortly, once the hand-over completes.
+            let retry = now.saturating_add(UPDATING_RETRY_MS);
+            rec.rotation.next_ms = Some(retry);
+            b.schedule(Schedule::Rotation, retry, &id);
+            b.put_key(&rec).map_err(KmsError::internal)?;
+            b.commit().map_err(KmsError::internal)?;
+            self.cache_put_key(rec);
+            return Ok(false);
+        }
         let period = i64::from(rec.rotation.period_days.unwrap_or(DEFAULT_PERIOD_DAYS)) * DAY_MS;
         let mut rotated = false;
         if rec.state == KeyState::Enabled {
@@ -179,6 +201,9 @@ impl Inner {
         }
         rec.rotation.next_ms = Some(next);
         b.schedule(Schedule::Rotation, next, &id);
+        // A multi-Region primary: the new version (and next date) reach
+        // every replica (no-op for a single-Region key).
+        self.shared_changed(&mut rec, &mut b)?;
         b.put_key(&rec).map_err(KmsError::internal)?;
         b.commit().map_err(KmsError::internal)?;
         if rec.current_version != current.current_version {
@@ -224,6 +249,7 @@ impl Kms {
             Operation::EnableKeyRotation,
             &input,
             move |inner, rec, b| {
+                rec.check_rotation_on_primary(&inner.region)?;
                 rec.check_rotation_eligible(&inner.region)?;
                 if let Some(old) = rec.rotation.next_ms.take() {
                     b.unschedule(Schedule::Rotation, old, &rec.id);
@@ -233,7 +259,9 @@ impl Kms {
                 rec.rotation.period_days = Some(days);
                 rec.rotation.next_ms = Some(next);
                 b.schedule(Schedule::Rotation, next, &rec.id);
-                Ok(())
+                // The rotation setting is shared by a multi-Region key's
+                // replicas (no-op for a single-Region key).
+                inner.shared_changed(rec, b)
             },
         )
         .await?;
@@ -253,12 +281,13 @@ impl Kms {
             Operation::DisableKeyRotation,
             &AuthzInput::default(),
             move |inner, rec, b| {
+                rec.check_rotation_on_primary(&inner.region)?;
                 rec.check_rotation_eligible(&inner.region)?;
                 if let Some(old) = rec.rotation.next_ms.take() {
                     b.unschedule(Schedule::Rotation, old, &rec.id);
                 }
                 rec.rotation.enabled = false;
-                Ok(())
+                inner.shared_changed(rec, b)
             },
         )
         .await?;
@@ -305,6 +334,7 @@ impl Kms {
             Operation::RotateKeyOnDemand,
             &AuthzInput::default(),
             move |inner, rec, b| {
+                rec.check_rotation_on_primary(&inner.region)?;
                 // A symmetric EXTERNAL key rotates on demand to material
                 // imported as NEW_KEY_MATERIAL; every other key must be
                 // eligible for kmsd-made rotation.
@@ -335,6 +365,9 @@ impl Kms {
                     inner.rotate_in_batch(rec, RotationType::OnDemand, b)?;
                 }
                 rec.rotation.on_demand_count += 1;
+                // The new version becomes current in every Region of a
+                // multi-Region key (no-op for a single-Region key).
+                inner.shared_changed(rec, b)?;
                 Ok(Arc::new(rec.clone()))
             },
         )

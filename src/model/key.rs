@@ -686,16 +686,42 @@ impl KeyRecord {
         }
     }
 
+    /// Whether this is a multi-Region key whose primary is not in
+    /// `region` (a replica there, or an old primary handing over): such a
+    /// key refuses everything managed on the primary.
+    pub fn is_replica_in(&self, region: &str) -> bool {
+        self.mr.as_ref().is_some_and(|mr| !mr.is_primary_in(region))
+    }
+
+    /// Refuses rotation calls on a replica (AWS: rotation is a shared
+    /// property, set and performed on the primary key only).
+    pub fn check_rotation_on_primary(&self, region: &str) -> KmsResult<()> {
+        match &self.mr {
+            Some(mr) if !mr.is_primary_in(region) => Err(KmsError::UnsupportedOperation(format!(
+                "{} is a replica key; rotation is managed on its primary key in {}",
+                self.arn(region),
+                mr.primary_region
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Checks that the key's state allows `op`, with AWS's errors.
     pub fn check_state(&self, op: Operation, region: &str) -> KmsResult<()> {
         use KeyState::*;
         let arn = || self.arn(region);
         let invalid =
             || KmsError::InvalidState(format!("{} is {}", arn(), describe_state(self.state)));
+        // While its primary Region changes, a multi-Region key still
+        // serves cryptography but refuses what would change its state or
+        // shared properties (docs/multi-region.md, UpdatePrimaryRegion).
+        if self.state == Updating && op.refused_while_updating() {
+            return Err(invalid());
+        }
         match op.state_class() {
             StateClass::Any => Ok(()),
             StateClass::Cryptographic => match self.state {
-                Enabled => Ok(()),
+                Enabled | Updating => Ok(()),
                 Disabled => Err(KmsError::Disabled(format!("{} is disabled.", arn()))),
                 _ => Err(invalid()),
             },
@@ -708,7 +734,7 @@ impl KeyRecord {
                 _ => Err(invalid()),
             },
             StateClass::CancelDeletion => match self.state {
-                PendingDeletion => Ok(()),
+                PendingDeletion | PendingReplicaDeletion => Ok(()),
                 _ => Err(KmsError::InvalidState(format!(
                     "{} is not pending deletion",
                     arn()
@@ -746,7 +772,7 @@ pub enum StateClass {
     EnableDisable,
     /// Anything but pending (replica) deletion and transitional states.
     ScheduleDeletion,
-    /// PendingDeletion only.
+    /// PendingDeletion or PendingReplicaDeletion.
     CancelDeletion,
     /// Anything but pending (replica) deletion.
     NotPendingDeletion,
@@ -991,5 +1017,69 @@ mod tests {
             record(KeyState::PendingDeletion).check_state(Operation::TagResource, r),
             Err(KmsError::InvalidState(_))
         ));
+    }
+
+    #[test]
+    fn multi_region_state_rules() {
+        let r = "us-east-1";
+        let updating = record(KeyState::Updating);
+        // Cryptography and per-Region properties go on while the primary
+        // Region changes.
+        for op in [
+            Operation::Encrypt,
+            Operation::Decrypt,
+            Operation::GenerateDataKey,
+            Operation::Sign,
+            Operation::CreateGrant,
+            Operation::PutKeyPolicy,
+            Operation::TagResource,
+            Operation::DescribeKey,
+            Operation::GetKeyRotationStatus,
+        ] {
+            assert!(updating.check_state(op, r).is_ok(), "{op:?}");
+        }
+        for op in [
+            Operation::EnableKey,
+            Operation::DisableKey,
+            Operation::ReplicateKey,
+            Operation::UpdatePrimaryRegion,
+            Operation::EnableKeyRotation,
+            Operation::DisableKeyRotation,
+            Operation::RotateKeyOnDemand,
+            Operation::ScheduleKeyDeletion,
+            Operation::ImportKeyMaterial,
+        ] {
+            assert!(
+                matches!(updating.check_state(op, r), Err(KmsError::InvalidState(_))),
+                "{op:?}"
+            );
+        }
+        let waiting = record(KeyState::PendingReplicaDeletion);
+        assert!(waiting.check_state(Operation::CancelKeyDeletion, r).is_ok());
+        for op in [
+            Operation::Encrypt,
+            Operation::ScheduleKeyDeletion,
+            Operation::TagResource,
+        ] {
+            assert!(
+                matches!(waiting.check_state(op, r), Err(KmsError::InvalidState(_))),
+                "{op:?}"
+            );
+        }
+        // Creating: nothing but reads.
+        assert!(matches!(
+            record(KeyState::Creating).check_state(Operation::Encrypt, r),
+            Err(KmsError::InvalidState(_))
+        ));
+        // Replica or primary by the record's own primary Region.
+        let mut key = record(KeyState::Enabled);
+        assert!(!key.is_replica_in(r));
+        key.mr = Some(super::super::MultiRegionState::new_primary("us-west-2"));
+        assert!(key.is_replica_in(r) && !key.is_replica_in("us-west-2"));
+        assert!(matches!(
+            key.check_rotation_on_primary(r),
+            Err(KmsError::UnsupportedOperation(m)) if m.contains("us-west-2")
+        ));
+        assert!(key.check_rotation_on_primary("us-west-2").is_ok());
     }
 }

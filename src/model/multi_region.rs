@@ -31,6 +31,16 @@ pub struct MultiRegionState {
     /// KeyState is then Updating).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handoff: Option<Handoff>,
+    /// EXTERNAL keys: the per-key secret that names imported material
+    /// (its KeyMaterialId is HMAC-SHA256 under this secret, so every Region
+    /// computes the same id for the same material), sealed by this Region's
+    /// backend (`seal_secret`, label
+    /// `kms::import_token::MR_MATERIAL_ID_KEY_LABEL`, the key's id). Made
+    /// by the primary at CreateKey; shared state: sent HPKE-sealed in every
+    /// `Sync` (`material_id_key`) and stored here sealed again by the
+    /// receiver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub material_id_key: Option<super::SealedBlob>,
 }
 
 /// One side of an UpdatePrimaryRegion in progress.
@@ -65,6 +75,7 @@ impl MultiRegionState {
             replica_regions: Vec::new(),
             version: 1,
             handoff: None,
+            material_id_key: None,
         }
     }
 

@@ -112,6 +112,29 @@ impl Operation {
 }
 
 impl Operation {
+    /// Whether a multi-Region key in state Updating (UpdatePrimaryRegion in
+    /// progress) refuses this operation with KMSInvalidStateException:
+    /// changes of its enabled state, of its Regions, of its rotation and
+    /// its deletion wait until the hand-over completes; cryptography and
+    /// per-Region properties (policy, tags, aliases, grants) do not.
+    pub fn refused_while_updating(self) -> bool {
+        matches!(
+            self,
+            Operation::EnableKey
+                | Operation::DisableKey
+                | Operation::ReplicateKey
+                | Operation::UpdatePrimaryRegion
+                | Operation::EnableKeyRotation
+                | Operation::DisableKeyRotation
+                | Operation::RotateKeyOnDemand
+                | Operation::ScheduleKeyDeletion
+                | Operation::ImportKeyMaterial
+                | Operation::DeleteImportedKeyMaterial
+        )
+    }
+}
+
+impl Operation {
     /// The grant operation that allows this operation, if grants can.
     pub fn grant_operation(self) -> Option<super::GrantOperation> {
         use super::GrantOperation as G;

@@ -295,7 +295,7 @@ impl FromApi<api::ScheduleKeyDeletionResponse> for pb::ScheduleKeyDeletionRespon
     fn from_api(a: api::ScheduleKeyDeletionResponse) -> Self {
         pb::ScheduleKeyDeletionResponse {
             key_id: a.key_id,
-            deletion_date: Some(to_timestamp(a.deletion_date_ms)),
+            deletion_date: a.deletion_date_ms.map(to_timestamp),
             key_state: key_state_to(a.key_state),
             pending_window_in_days: i32::try_from(a.pending_window_in_days).unwrap_or(30),
         }

@@ -267,6 +267,10 @@ impl Inner {
                 replica_regions: replicas,
                 version: s.version,
                 handoff: None,
+                // The engine keeps the KeyMaterialId secret in the
+                // `replication` family (store_material_id_secret below),
+                // not in the record.
+                material_id_key: None,
             }),
             grant_count: 0,
             rotation: RotationSettings {
