@@ -243,7 +243,14 @@ impl Inner {
         for (seq, rec) in queued {
             let message = match rec.entry {
                 OutboxEntry::Sync { key_id, create } => {
-                    let Some(key) = self.load_key(&key_id)? else {
+                    // From the store, not the key cache: the entry's batch
+                    // has committed (so the store holds that change), but
+                    // the writer puts the record in the cache only after
+                    // its commit, which has already woken this task; a
+                    // cached read here could send the state from before
+                    // the change and have the entry acknowledged, losing
+                    // the change for this peer until the next one.
+                    let Some(key) = self.store.get_key(&key_id).map_err(KmsError::internal)? else {
                         continue;
                     };
                     if key.mr.is_none() {
