@@ -329,14 +329,14 @@ mod tests {
             Envelope {
                 seq: 2,
                 message: Message::HandoffDone {
-                    key_id: key.clone(),
+                    key_id: key,
                     version: 9,
                 },
             },
             Envelope {
                 seq: 3,
                 message: Message::HandoffAck {
-                    key_id: key.clone(),
+                    key_id: key,
                     version: 9,
                 },
             },
