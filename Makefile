@@ -30,6 +30,19 @@
 #                    HSM-backed key (kms-bench --custom-key-store-id); prints
 #                    and writes target/bench/hsm-latest.md (BENCH_* variables:
 #                    see the script)
+#   make demo-multi-region
+#                    debug build of kmsd + kmsctl, then
+#                    scripts/multi-region-demo.sh: three Regions (us-east-1,
+#                    us-west-2, eu-west-1) on loopback, a multi-Region key
+#                    created, replicated twice, used across Regions, its
+#                    primary moved and rotated; everything stopped at the end
+#                    (DEMO_ARGS=--keep-running leaves the Regions serving)
+#   make bench-multi-region
+#                    deps + build, then scripts/bench-multi-region.sh: the
+#                    demo's three Regions, kms-bench replication-lag (lag of
+#                    RotateKeyOnDemand and ReplicateKey under GenerateDataKey
+#                    load; cross-Region vs same-Region Decrypt); writes
+#                    target/bench/multi-region-latest.md
 #   make clean-data  rm -rf $(DATA)
 #
 # Overridable: SHARED (default ../shared beside the repo), DATA, LISTEN,
@@ -67,7 +80,7 @@ CARGO_RDB           := ROCKSDB_LIB_DIR=$(ROCKSDB_PREBUILT) ROCKSDB_STATIC=1 $(CA
 ROCKSDB_PREBUILT_RELEASE := $(ROCKSDB_PREBUILT)-release
 RDB_RELEASE_ENV          := ROCKSDB_LIB_DIR=$(ROCKSDB_PREBUILT_RELEASE) ROCKSDB_STATIC=1
 
-.PHONY: deps apt-deps cargo-deny advisory-db rocksdb-prebuilt rocksdb-prebuilt-release build run lint deny test bench bench-hsm clean-data
+.PHONY: deps apt-deps cargo-deny advisory-db rocksdb-prebuilt rocksdb-prebuilt-release build run lint deny test bench bench-hsm demo-multi-region bench-multi-region clean-data
 
 deps: apt-deps cargo-deny advisory-db
 
@@ -151,6 +164,14 @@ bench: deps build
 
 bench-hsm: deps build
 	SKIP_BUILD=1 ./scripts/bench-hsm.sh
+
+DEMO_ARGS ?=
+demo-multi-region: rocksdb-prebuilt
+	$(CARGO_RDB) build --locked -p kmsd -p kmsctl --bins
+	KMSD_BIN_DIR=$${CARGO_TARGET_DIR:-$(CURDIR)/target}/debug ./scripts/multi-region-demo.sh $(DEMO_ARGS)
+
+bench-multi-region: deps build
+	SKIP_BUILD=1 ./scripts/bench-multi-region.sh
 
 clean-data:
 	rm -rf $(DATA)

@@ -41,7 +41,8 @@ pub const MAX_GRANTS_PER_KEY: u32 = 50_000;
                   requests are made by a second identity that only grants allow (--grants \
                   adds filler grants, --key-policy-bytes a large key policy); with \
                   --wait-ready it first waits for kmsd to serve and reports how soon it \
-                  did.\n\nConnection: --endpoint-url, \
+                  did.\n\n`kms-bench replication-lag --help`: the replication lag of \
+                  multi-Region keys between Regions.\n\nConnection: --endpoint-url, \
                   --ca-cert, --client-cert and --client-key (or KMS_ENDPOINT, KMS_CA_CERT, \
                   KMS_CLIENT_CERT, KMS_CLIENT_KEY), else found in --data-dir / KMS_DATA_DIR \
                   (certs/ca.pem, certs/client.pem, certs/client.key, endpoint)."

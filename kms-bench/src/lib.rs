@@ -40,6 +40,9 @@
 //! (`--raw-crypto`: the operation's cryptography in-process, and the
 //! ceiling 1/(1/baseline + 1/raw)).
 //!
+//! `kms-bench replication-lag` ([`replication`]) is a separate
+//! measurement: the replication lag of multi-Region keys between Regions.
+//!
 //! Figures from a debug build of kms-bench or kmsd are not performance
 //! figures; the report says which build kms-bench is.
 //!
@@ -55,6 +58,7 @@ pub mod baseline;
 pub mod fixtures;
 pub mod mix;
 pub mod raw_crypto;
+pub mod replication;
 pub mod report;
 pub mod specs;
 pub mod stats;
@@ -154,6 +158,11 @@ pub enum BenchError {
 pub fn main() -> ExitCode {
     // `ready_ms` counts from here.
     let started = Instant::now();
+    // The one subcommand; everything else is the flat load generator.
+    let mut argv = std::env::args_os().skip(1);
+    if argv.next().is_some_and(|a| a == "replication-lag") {
+        return replication::main(argv);
+    }
     let args = BenchArgs::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

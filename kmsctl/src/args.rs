@@ -17,6 +17,7 @@ use clap::{Args, Parser, Subcommand};
 use super::output::OutputFormat;
 use super::params::BinaryFormat;
 use kms_proto::aws_enum::AwsEnum;
+use kms_proto::client::profile::{ENV_PROFILE, ENV_REGION};
 use kms_proto::client::{ENV_CA_CERT, ENV_CLIENT_CERT, ENV_CLIENT_KEY, ENV_DATA_DIR, ENV_ENDPOINT};
 use kms_proto::kms::v1 as pb;
 
@@ -32,7 +33,11 @@ use kms_proto::kms::v1 as pb;
                   --ca-cert, --client-cert and --client-key (or KMS_ENDPOINT, \
                   KMS_CA_CERT, KMS_CLIENT_CERT, KMS_CLIENT_KEY), else found in \
                   --data-dir / KMS_DATA_DIR (certs/ca.pem, certs/client.pem, \
-                  certs/client.key, endpoint)."
+                  certs/client.key, endpoint), else in the config file's profile \
+                  for --region (KMSCTL_CONFIG or ~/.kmsd/config: [default] or \
+                  [profile NAME] sections with region, endpoint_url, data_dir, \
+                  ca_bundle, client_cert, client_key, each also as KEY.REGION, \
+                  e.g. endpoint_url.us-west-2 = https://127.0.0.1:7200)."
 )]
 pub struct Cli {
     /// Options accepted before or after the subcommand.
@@ -74,11 +79,13 @@ pub struct GlobalArgs {
     /// Make only one call for list operations instead of fetching every page.
     #[arg(long, global = true)]
     pub no_paginate: bool,
-    /// Accepted for AWS CLI compatibility and ignored.
-    #[arg(long, global = true, value_name = "REGION", hide_short_help = true)]
+    /// The Region to call: its endpoint and TLS files come from the profile
+    /// in the config file (KMSCTL_CONFIG or ~/.kmsd/config); default: the
+    /// profile's `region`. --endpoint-url and --data-dir win over it.
+    #[arg(long, global = true, env = ENV_REGION, value_name = "REGION")]
     pub region: Option<String>,
-    /// Accepted for AWS CLI compatibility and ignored.
-    #[arg(long, global = true, value_name = "PROFILE", hide_short_help = true)]
+    /// The config file profile to use (`[profile NAME]`; default: `[default]`).
+    #[arg(long, global = true, env = ENV_PROFILE, value_name = "PROFILE")]
     pub profile: Option<String>,
     /// Accepted for AWS CLI compatibility and ignored.
     #[arg(long, global = true, hide_short_help = true)]
@@ -244,6 +251,12 @@ pub enum Command {
     DisconnectCustomKeyStore(CustomKeyStoreIdArgs),
     /// Delete a disconnected custom key store that has no keys.
     DeleteCustomKeyStore(CustomKeyStoreIdArgs),
+    /// Replicate a multi-Region primary key into another Region (the
+    /// replica is Creating until that Region has received it).
+    ReplicateKey(ReplicateKeyArgs),
+    /// Make the replica in another Region the primary key (run in the
+    /// current primary's Region).
+    UpdatePrimaryRegion(UpdatePrimaryRegionArgs),
     /// IAM-lite: inline policies attached to principals (IdentityService).
     #[command(subcommand)]
     Iam(IamCommand),
@@ -308,6 +321,8 @@ impl Command {
             Command::ConnectCustomKeyStore(_) => "ConnectCustomKeyStore",
             Command::DisconnectCustomKeyStore(_) => "DisconnectCustomKeyStore",
             Command::DeleteCustomKeyStore(_) => "DeleteCustomKeyStore",
+            Command::ReplicateKey(_) => "ReplicateKey",
+            Command::UpdatePrimaryRegion(_) => "UpdatePrimaryRegion",
             Command::Iam(c) => c.operation(),
         }
     }
@@ -1051,6 +1066,45 @@ pub struct CustomKeyStoreIdArgs {
     /// The store's id (cks-...).
     #[arg(long)]
     pub custom_key_store_id: String,
+}
+
+/// `replicate-key`.
+#[derive(Debug, Args)]
+pub struct ReplicateKeyArgs {
+    /// Key id or key ARN of a multi-Region primary key.
+    #[arg(long)]
+    pub key_id: String,
+    /// The Region to create the replica in (e.g. us-west-2).
+    #[arg(long)]
+    pub replica_region: String,
+    /// The replica's key policy (JSON text or file://PATH); the default key
+    /// policy when not given.
+    #[arg(long, allow_hyphen_values = true)]
+    pub policy: Option<String>,
+    /// Skip the policy lockout safety check.
+    #[arg(long, overrides_with = "no_bypass_policy_lockout_safety_check")]
+    pub bypass_policy_lockout_safety_check: bool,
+    /// Do the policy lockout safety check (default).
+    #[arg(long, overrides_with = "bypass_policy_lockout_safety_check")]
+    pub no_bypass_policy_lockout_safety_check: bool,
+    /// The replica's description (text or file://PATH).
+    #[arg(long, allow_hyphen_values = true)]
+    pub description: Option<String>,
+    /// The replica's tags: `TagKey=k,TagValue=v` items, or JSON
+    /// `[{"TagKey":..,"TagValue":..}]`.
+    #[arg(long, num_args = 1.., value_name = "TAG")]
+    pub tags: Vec<String>,
+}
+
+/// `update-primary-region`.
+#[derive(Debug, Args)]
+pub struct UpdatePrimaryRegionArgs {
+    /// Key id or key ARN of the multi-Region primary key.
+    #[arg(long)]
+    pub key_id: String,
+    /// The Region of the replica that becomes the primary key.
+    #[arg(long)]
+    pub primary_region: String,
 }
 
 /// `iam put-principal-policy`.

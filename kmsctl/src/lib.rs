@@ -32,6 +32,7 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use args::{Cli, Command, IamCommand};
+use kms_proto::client::profile::{self, Config, ProfileError, Selection};
 use kms_proto::client::{self, ConnectError, ConnectOptions, IdentityClient, KmsClient};
 use kms_proto::kms::v1 as pb;
 use output::{Shape, Value};
@@ -58,6 +59,9 @@ pub enum CtlError {
     /// No connection could be made.
     #[error(transparent)]
     Connect(#[from] ConnectError),
+    /// The profile or Region cannot be used.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
     /// kmsd answered with an error.
     #[error(transparent)]
     Service(#[from] ServiceError),
@@ -75,7 +79,10 @@ impl CtlError {
         match self {
             CtlError::Param(_) | CtlError::Query(_) => EXIT_USAGE,
             CtlError::Service(_) => EXIT_SERVICE,
-            CtlError::Connect(_) | CtlError::Runtime(_) | CtlError::Output(_) => EXIT_CLIENT,
+            CtlError::Connect(_)
+            | CtlError::Profile(_)
+            | CtlError::Runtime(_)
+            | CtlError::Output(_) => EXIT_CLIENT,
         }
     }
 
@@ -223,13 +230,7 @@ pub fn execute(cli: Cli) -> Result<String, CtlError> {
     let g = &cli.global;
     let query = g.query.as_deref().map(Query::parse).transpose()?;
     let call = prepare(&cli.command, g.cli_binary_format, !g.no_paginate)?;
-    let opts = ConnectOptions {
-        endpoint_url: g.endpoint_url.clone(),
-        ca_cert: g.ca_cert.clone(),
-        client_cert: g.client_cert.clone(),
-        client_key: g.client_key.clone(),
-        data_dir: g.data_dir.clone(),
-    };
+    let opts = connect_options(g)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -243,6 +244,35 @@ pub fn execute(cli: Cli) -> Result<String, CtlError> {
             .map_err(|status| status_error(operation, &status, &endpoint))
     })?;
     Ok(output::render(value.as_ref(), query.as_ref(), g.output))
+}
+
+/// The connection settings: the flags (and their environment variables),
+/// then the config file's profile for the Region.
+fn connect_options(g: &args::GlobalArgs) -> Result<ConnectOptions, CtlError> {
+    let config = match Config::default_path() {
+        Some((path, named)) => Config::load(&path, named)?,
+        None => None,
+    };
+    connect_options_with(g, config.as_ref())
+}
+
+/// As [`connect_options`], with the config file already loaded.
+fn connect_options_with(
+    g: &args::GlobalArgs,
+    config: Option<&Config>,
+) -> Result<ConnectOptions, CtlError> {
+    let opts = ConnectOptions {
+        endpoint_url: g.endpoint_url.clone(),
+        ca_cert: g.ca_cert.clone(),
+        client_cert: g.client_cert.clone(),
+        client_key: g.client_key.clone(),
+        data_dir: g.data_dir.clone(),
+    };
+    let selection = Selection {
+        profile: g.profile.clone().filter(|p| !p.is_empty()),
+        region: g.region.clone().filter(|r| !r.is_empty()),
+    };
+    Ok(profile::apply(opts, &selection, config)?.opts)
 }
 
 /// One request, with every parameter read and parsed.
@@ -394,6 +424,10 @@ pub enum Call {
     DisconnectCustomKeyStore(pb::DisconnectCustomKeyStoreRequest),
     /// `delete-custom-key-store`.
     DeleteCustomKeyStore(pb::DeleteCustomKeyStoreRequest),
+    /// `replicate-key`.
+    ReplicateKey(pb::ReplicateKeyRequest),
+    /// `update-primary-region`.
+    UpdatePrimaryRegion(pb::UpdatePrimaryRegionRequest),
     /// `iam put-principal-policy` (IdentityService).
     PutPrincipalPolicy(pb::PutPrincipalPolicyRequest),
     /// `iam get-principal-policy` (IdentityService).
@@ -820,6 +854,20 @@ pub fn prepare(
                 custom_key_store_id: a.custom_key_store_id.clone(),
             })
         }
+        Command::ReplicateKey(a) => Call::ReplicateKey(pb::ReplicateKeyRequest {
+            key_id: a.key_id.clone(),
+            replica_region: a.replica_region.clone(),
+            policy: optional_text("--policy", &a.policy)?,
+            bypass_policy_lockout_safety_check: a.bypass_policy_lockout_safety_check,
+            description: optional_text("--description", &a.description)?,
+            tags: params::parse_tags("--tags", &a.tags)?,
+        }),
+        Command::UpdatePrimaryRegion(a) => {
+            Call::UpdatePrimaryRegion(pb::UpdatePrimaryRegionRequest {
+                key_id: a.key_id.clone(),
+                primary_region: a.primary_region.clone(),
+            })
+        }
         Command::Iam(IamCommand::PutPrincipalPolicy(a)) => {
             Call::PutPrincipalPolicy(pb::PutPrincipalPolicyRequest {
                 principal_arn: a.principal_arn.clone(),
@@ -1051,6 +1099,12 @@ impl Call {
             }
             Call::DeleteCustomKeyStore(r) => {
                 client.delete_custom_key_store(r).await?;
+                None
+            }
+            Call::ReplicateKey(r) => shaped(&client.replicate_key(r).await?.into_inner()),
+            // An empty structure, which the AWS CLI does not print.
+            Call::UpdatePrimaryRegion(r) => {
+                client.update_primary_region(r).await?;
                 None
             }
             Call::PutPrincipalPolicy(r) => {
@@ -1665,6 +1719,165 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn region_and_profile_pick_the_endpoint() {
+        let config = Config::parse(
+            "[default]\n\
+             region = us-east-1\n\
+             data_dir.us-east-1 = /regions/use1\n\
+             endpoint_url.us-west-2 = https://127.0.0.1:7200\n\
+             ca_bundle.us-west-2 = /regions/usw2/ca.pem\n\
+             [profile eu]\n\
+             region = eu-west-1\n\
+             endpoint_url = https://127.0.0.1:7300\n",
+            std::path::Path::new("/cfg/config"),
+        )
+        .expect("config");
+        let opts = |args: &[&str]| {
+            let cli = parse(args);
+            connect_options_with(&cli.global, Some(&config))
+        };
+        let key = ["describe-key", "--key-id", "k"];
+        let o = opts(&key).expect("default profile, its Region");
+        assert_eq!(o.data_dir, Some("/regions/use1".into()));
+        let o = opts(&[&key[..], &["--region", "us-west-2"]].concat()).expect("us-west-2");
+        assert_eq!(o.endpoint_url.as_deref(), Some("https://127.0.0.1:7200"));
+        assert_eq!(o.ca_cert, Some("/regions/usw2/ca.pem".into()));
+        let o = opts(&[&["--profile", "eu"], &key[..]].concat()).expect("eu");
+        assert_eq!(o.endpoint_url.as_deref(), Some("https://127.0.0.1:7300"));
+        // --endpoint-url always wins.
+        let o = opts(
+            &[
+                &key[..],
+                &["--region", "ap-south-1", "--endpoint-url", "https://h:1"],
+            ]
+            .concat(),
+        )
+        .expect("explicit endpoint");
+        assert_eq!(o.endpoint_url.as_deref(), Some("https://h:1"));
+        // A Region nothing names an endpoint for, a profile that does not
+        // exist: client errors (exit 255) before any connection.
+        for bad in [
+            &[&key[..], &["--region", "ap-south-1"]].concat(),
+            &[&key[..], &["--profile", "nope"]].concat(),
+            &[&key[..], &["--region", "Mars"]].concat(),
+        ] {
+            let err = opts(bad).expect_err("refused");
+            assert!(matches!(err, CtlError::Profile(_)), "{err}");
+            assert_eq!(err.exit_code(), EXIT_CLIENT);
+        }
+        let err = opts(&[&key[..], &["--region", "ap-south-1"]].concat()).expect_err("refused");
+        assert!(err.to_string().contains("endpoint_url.ap-south-1"), "{err}");
+    }
+
+    #[test]
+    fn multi_region_requests() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let policy = dir.path().join("policy.json");
+        std::fs::write(&policy, r#"{"Version":"2012-10-17","Statement":[]}"#).expect("write");
+        let cli = parse(&[
+            "replicate-key",
+            "--key-id",
+            "mrk-1234abcd12ab34cd56ef1234567890ab",
+            "--replica-region",
+            "us-west-2",
+            "--policy",
+            &format!("file://{}", policy.display()),
+            "--bypass-policy-lockout-safety-check",
+            "--description",
+            "replica in Oregon",
+            "--tags",
+            "TagKey=team,TagValue=blue",
+            "TagKey=env,TagValue=",
+        ]);
+        assert_eq!(cli.command.operation(), "ReplicateKey");
+        let Ok(Call::ReplicateKey(r)) = prepare(&cli.command, BinaryFormat::Base64, true) else {
+            panic!("wrong call")
+        };
+        assert_eq!(r.key_id, "mrk-1234abcd12ab34cd56ef1234567890ab");
+        assert_eq!(r.replica_region, "us-west-2");
+        assert_eq!(
+            r.policy.as_deref(),
+            Some(r#"{"Version":"2012-10-17","Statement":[]}"#)
+        );
+        assert!(r.bypass_policy_lockout_safety_check);
+        assert_eq!(r.description.as_deref(), Some("replica in Oregon"));
+        let tags: Vec<(&str, &str)> = r
+            .tags
+            .iter()
+            .map(|t| (t.tag_key.as_str(), t.tag_value.as_str()))
+            .collect();
+        assert_eq!(tags, [("team", "blue"), ("env", "")]);
+
+        // Only key and Region: no policy, no description (the service uses
+        // its defaults), lockout check on.
+        let Ok(Call::ReplicateKey(r)) = prep(&[
+            "replicate-key",
+            "--key-id",
+            "k",
+            "--replica-region",
+            "eu-west-1",
+            "--bypass-policy-lockout-safety-check",
+            "--no-bypass-policy-lockout-safety-check",
+        ]) else {
+            panic!("wrong call")
+        };
+        assert_eq!((r.policy, r.description), (None, None));
+        assert!(!r.bypass_policy_lockout_safety_check && r.tags.is_empty());
+
+        let cli = parse(&[
+            "update-primary-region",
+            "--key-id",
+            "k",
+            "--primary-region",
+            "us-west-2",
+        ]);
+        assert_eq!(cli.command.operation(), "UpdatePrimaryRegion");
+        assert!(matches!(
+            prepare(&cli.command, BinaryFormat::Base64, true),
+            Ok(Call::UpdatePrimaryRegion(ref r))
+                if r.key_id == "k" && r.primary_region == "us-west-2"
+        ));
+
+        // Both Region flags are required; bad tags and unreadable policy
+        // files are usage errors before any call.
+        for bad in [
+            &["kmsctl", "replicate-key", "--key-id", "k"][..],
+            &["kmsctl", "replicate-key", "--replica-region", "us-west-2"][..],
+            &["kmsctl", "update-primary-region", "--key-id", "k"][..],
+        ] {
+            let err = Cli::try_parse_from(bad).expect_err("missing flag");
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "{bad:?}"
+            );
+        }
+        let err = prep(&[
+            "replicate-key",
+            "--key-id",
+            "k",
+            "--replica-region",
+            "us-west-2",
+            "--tags",
+            "TagValue=only-a-value",
+        ])
+        .expect_err("tag without key");
+        assert_eq!(CtlError::from(err).exit_code(), EXIT_USAGE);
+        let missing = dir.path().join("absent.json");
+        let err = prep(&[
+            "replicate-key",
+            "--key-id",
+            "k",
+            "--replica-region",
+            "us-west-2",
+            "--policy",
+            &format!("file://{}", missing.display()),
+        ])
+        .expect_err("no such file");
+        assert!(err.to_string().contains("--policy"), "{err}");
     }
 
     #[test]

@@ -1008,6 +1008,23 @@ impl Shape for pb::GetKeyRotationStatusResponse {
     }
 }
 
+impl Shape for pb::ReplicateKeyResponse {
+    fn shape(&self) -> Value {
+        let mut o = Obj::new();
+        if let Some(m) = &self.replica_key_metadata {
+            o = o.put("ReplicaKeyMetadata", m.shape());
+        }
+        // The policy is always present (given or default); print tags as
+        // the AWS CLI does, an empty list included.
+        o.put("ReplicaPolicy", Value::Str(self.replica_policy.clone()))
+            .put(
+                "ReplicaTags",
+                Value::List(self.replica_tags.iter().map(Shape::shape).collect()),
+            )
+            .build()
+    }
+}
+
 impl Shape for pb::RotateKeyOnDemandResponse {
     fn shape(&self) -> Value {
         Obj::new().str("KeyId", &self.key_id).build()
@@ -1239,6 +1256,104 @@ mod tests {
         ] {
             assert_eq!(v.get(absent), None, "{absent}");
         }
+    }
+
+    #[test]
+    fn multi_region_configuration_like_the_aws_cli() {
+        let arn = |region: &str| {
+            format!("arn:aws:kms:{region}:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab")
+        };
+        let mrk = |region: &str| pb::MultiRegionKey {
+            arn: arn(region),
+            region: region.into(),
+        };
+        let mut m = sample_metadata();
+        m.key_id = "mrk-1234abcd12ab34cd56ef1234567890ab".into();
+        m.arn = arn("us-west-2");
+        m.key_state = pb::KeyState::Creating as i32;
+        m.deletion_date = None;
+        m.pending_deletion_window_in_days = None;
+        m.multi_region = true;
+        m.multi_region_configuration = Some(pb::MultiRegionConfiguration {
+            multi_region_key_type: pb::MultiRegionKeyType::Replica as i32,
+            primary_key: Some(mrk("us-east-1")),
+            replica_keys: vec![mrk("eu-west-1"), mrk("us-west-2")],
+        });
+        let response = pb::ReplicateKeyResponse {
+            replica_key_metadata: Some(m),
+            replica_policy: "{\"Version\":\"2012-10-17\"}".into(),
+            replica_tags: vec![pb::Tag {
+                tag_key: "team".into(),
+                tag_value: "blue".into(),
+            }],
+        };
+        let json = to_json(&response.shape());
+        let expected = r#"{
+    "ReplicaKeyMetadata": {
+        "AWSAccountId": "111122223333",
+        "KeyId": "mrk-1234abcd12ab34cd56ef1234567890ab",
+        "Arn": "arn:aws:kms:us-west-2:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+        "CreationDate": "2026-11-24T08:01:02.123000+00:00",
+        "Enabled": false,
+        "Description": "",
+        "KeyUsage": "ENCRYPT_DECRYPT",
+        "KeyState": "Creating",
+        "Origin": "AWS_KMS",
+        "KeyManager": "CUSTOMER",
+        "CustomerMasterKeySpec": "SYMMETRIC_DEFAULT",
+        "KeySpec": "SYMMETRIC_DEFAULT",
+        "EncryptionAlgorithms": [
+            "SYMMETRIC_DEFAULT"
+        ],
+        "MultiRegion": true,
+        "MultiRegionConfiguration": {
+            "MultiRegionKeyType": "REPLICA",
+            "PrimaryKey": {
+                "Arn": "arn:aws:kms:us-east-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+                "Region": "us-east-1"
+            },
+            "ReplicaKeys": [
+                {
+                    "Arn": "arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+                    "Region": "eu-west-1"
+                },
+                {
+                    "Arn": "arn:aws:kms:us-west-2:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+                    "Region": "us-west-2"
+                }
+            ]
+        },
+        "CurrentKeyMaterialId": "abababababababababababababababababababababababababababababababab"
+    },
+    "ReplicaPolicy": "{\"Version\":\"2012-10-17\"}",
+    "ReplicaTags": [
+        {
+            "TagKey": "team",
+            "TagValue": "blue"
+        }
+    ]
+}"#;
+        assert_eq!(json, expected);
+
+        // A primary without replicas: an empty ReplicaKeys list, as AWS
+        // prints it; --query reaches into it.
+        let mut m = sample_metadata();
+        m.multi_region = true;
+        m.multi_region_configuration = Some(pb::MultiRegionConfiguration {
+            multi_region_key_type: pb::MultiRegionKeyType::Primary as i32,
+            primary_key: Some(mrk("us-east-1")),
+            replica_keys: vec![],
+        });
+        let v = pb::DescribeKeyResponse {
+            key_metadata: Some(m),
+        }
+        .shape();
+        let q = Query::parse("KeyMetadata.MultiRegionConfiguration.[MultiRegionKeyType,PrimaryKey.Region,ReplicaKeys]")
+            .expect("query");
+        assert_eq!(
+            render(Some(&v), Some(&q), OutputFormat::Json),
+            "[\n    \"PRIMARY\",\n    \"us-east-1\",\n    []\n]\n"
+        );
     }
 
     #[test]

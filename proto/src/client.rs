@@ -12,7 +12,12 @@
 //! `DIR/endpoint`), and the endpoint finally defaults to
 //! [`DEFAULT_ENDPOINT`]. A client identity is always sent.
 //!
+//! A profile and a Region (`--profile`, `--region`) can fill the unset
+//! fields first: see [`profile`].
+//!
 //! This module knows nothing about KMS operations or output.
+
+pub mod profile;
 
 use std::io;
 use std::net::IpAddr;
