@@ -714,3 +714,148 @@ async fn b_replicate_with(
     .unwrap_or_else(|e| panic!("replicate {key} to B: {e:?}"))
     .into_inner()
 }
+
+/// Signatures and MACs made under a multi-Region key verify in every other
+/// Region holding it, with no call between Regions at verify time: the
+/// replica holds the primary's private key / HMAC key (the issue: "the same
+/// holds for signatures and MACs of asymmetric and HMAC multi-Region
+/// keys"). Both directions, plus a near miss (a signature of another
+/// message) that must not verify anywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mr_signatures_and_macs_verify_in_every_region() {
+    use super::mr_cluster::create_mr_key;
+    let cl = MrCluster::start(2);
+    let (mut a, mut b) = (cl.client(A).await, cl.client(B).await);
+    let ecc = create_mr_key(
+        &mut a,
+        "mrk sign",
+        pb::KeySpec::EccNistP256,
+        pb::KeyUsageType::SignVerify,
+    )
+    .await;
+    let hmac = create_mr_key(
+        &mut a,
+        "mrk mac",
+        pb::KeySpec::Hmac256,
+        pb::KeyUsageType::GenerateVerifyMac,
+    )
+    .await;
+    for k in [&ecc, &hmac] {
+        replicate(&mut a, k, REGIONS[B]).await;
+        wait_key(&b, k, "replica Enabled in B", |m| {
+            state(m) == pb::KeyState::Enabled
+        })
+        .await;
+    }
+
+    // The same public key in both Regions.
+    let public_key = |c: &mut super::harness::Client| {
+        let mut c = c.clone();
+        let id = ecc.clone();
+        async move {
+            c.get_public_key(pb::GetPublicKeyRequest {
+                key_id: id,
+                ..Default::default()
+            })
+            .await
+            .expect("GetPublicKey")
+            .into_inner()
+            .public_key
+        }
+    };
+    let pk_a = public_key(&mut a).await;
+    assert!(!pk_a.is_empty());
+    assert_eq!(pk_a, public_key(&mut b).await);
+
+    let sign = |c: &mut super::harness::Client, msg: &'static [u8]| {
+        let mut c = c.clone();
+        let id = ecc.clone();
+        async move {
+            c.sign(pb::SignRequest {
+                key_id: id,
+                message: msg.to_vec(),
+                message_type: pb::MessageType::Raw as i32,
+                signing_algorithm: pb::SigningAlgorithmSpec::EcdsaSha256 as i32,
+                ..Default::default()
+            })
+            .await
+            .expect("Sign")
+            .into_inner()
+            .signature
+        }
+    };
+    let verify = |c: &mut super::harness::Client, msg: &'static [u8], sig: Vec<u8>| {
+        let mut c = c.clone();
+        let id = ecc.clone();
+        async move {
+            c.verify(pb::VerifyRequest {
+                key_id: id,
+                message: msg.to_vec(),
+                message_type: pb::MessageType::Raw as i32,
+                signature: sig,
+                signing_algorithm: pb::SigningAlgorithmSpec::EcdsaSha256 as i32,
+                ..Default::default()
+            })
+            .await
+            .map(|r| r.into_inner().signature_valid)
+        }
+    };
+    let sig_a = sign(&mut a, b"signed in us-east-1").await;
+    assert_eq!(
+        verify(&mut b, b"signed in us-east-1", sig_a.clone())
+            .await
+            .ok(),
+        Some(true)
+    );
+    let sig_b = sign(&mut b, b"signed in us-west-2").await;
+    assert_eq!(
+        verify(&mut a, b"signed in us-west-2", sig_b).await.ok(),
+        Some(true)
+    );
+    for c in [&mut a, &mut b] {
+        let e = verify(c, b"another message", sig_a.clone())
+            .await
+            .expect_err("a signature of another message");
+        assert_aws_error(&e, Code::InvalidArgument, "KMSInvalidSignatureException");
+    }
+
+    // A MAC made in the replica verifies in the primary, and the reverse.
+    let mac = |c: &mut super::harness::Client| {
+        let mut c = c.clone();
+        let id = hmac.clone();
+        async move {
+            c.generate_mac(pb::GenerateMacRequest {
+                key_id: id,
+                message: b"mac me".to_vec(),
+                mac_algorithm: pb::MacAlgorithmSpec::HmacSha256 as i32,
+                ..Default::default()
+            })
+            .await
+            .expect("GenerateMac")
+            .into_inner()
+            .mac
+        }
+    };
+    let verify_mac = |c: &mut super::harness::Client, m: Vec<u8>| {
+        let mut c = c.clone();
+        let id = hmac.clone();
+        async move {
+            c.verify_mac(pb::VerifyMacRequest {
+                key_id: id,
+                message: b"mac me".to_vec(),
+                mac_algorithm: pb::MacAlgorithmSpec::HmacSha256 as i32,
+                mac: m,
+                ..Default::default()
+            })
+            .await
+            .map(|r| r.into_inner().mac_valid)
+        }
+    };
+    let mac_b = mac(&mut b).await;
+    assert_eq!(mac_b, mac(&mut a).await, "one HMAC key in both Regions");
+    assert_eq!(verify_mac(&mut a, mac_b.clone()).await.ok(), Some(true));
+    let mut bad = mac_b;
+    bad[0] ^= 1;
+    let e = verify_mac(&mut b, bad).await.expect_err("a flipped MAC");
+    assert_aws_error(&e, Code::InvalidArgument, "KMSInvalidMacException");
+}
