@@ -50,6 +50,7 @@ use crate::proto::kms::v1::identity_service_server::IdentityServiceServer;
 use crate::proto::kms::v1::key_management_service_server::KeyManagementServiceServer;
 use crate::proto::kms::v1::FILE_DESCRIPTOR_SET;
 use crate::proto::replication::v1::replication_server::ReplicationServer;
+use crate::proto::transport::YieldBeforeWrite;
 use crate::replication::client::PeerClient;
 use crate::replication::server::ReplicationService;
 use crate::replication::ReplicationConfig;
@@ -369,8 +370,12 @@ fn read_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, 
 
 /// A client's TLS stream, holding one of the [`TransportLimits::max_connections`]
 /// permits until tonic drops it (the connection closed).
+///
+/// Its writes go through [`YieldBeforeWrite`], which lets the responses
+/// ready on the same worker leave in one TLS record (see
+/// `kms_proto::transport`).
 pub struct LimitedStream {
-    inner: TlsStream<TcpStream>,
+    inner: YieldBeforeWrite<TlsStream<TcpStream>>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -417,7 +422,7 @@ impl AsyncWrite for LimitedStream {
 impl Connected for LimitedStream {
     // The TLS stream's own: the service reads the client certificate from
     // it (`Request::peer_certs`).
-    type ConnectInfo = <TlsStream<TcpStream> as Connected>::ConnectInfo;
+    type ConnectInfo = <YieldBeforeWrite<TlsStream<TcpStream>> as Connected>::ConnectInfo;
 
     fn connect_info(&self) -> Self::ConnectInfo {
         self.inner.connect_info()
@@ -474,7 +479,7 @@ async fn accept_loop(
             match result {
                 Ok(Ok(stream)) => {
                     let stream = LimitedStream {
-                        inner: stream,
+                        inner: YieldBeforeWrite::new(stream),
                         _permit: connection,
                     };
                     let _ = out.send(Ok(stream)).await;

@@ -107,7 +107,8 @@ pub struct BenchArgs {
     /// Also measure the operation's cryptography alone, in-process with
     /// the library kmsd uses for it (ring; aws-lc-rs for RSA-OAEP), on
     /// --raw-threads threads, and report the ceiling 1/(1/baseline + 1/raw)
-    /// beside kmsd's throughput (with --baseline). Sign and Verify
+    /// beside kmsd's throughput (with --baseline, whose rounds it joins:
+    /// service, baseline and raw slices in turn). Sign and Verify
     /// (ECC_NIST_P256/P384, ECC_NIST_EDWARDS25519, RSA), GenerateMac and
     /// VerifyMac (HMAC_256/384/512), Decrypt (RSA).
     #[arg(long, help_heading = "Asymmetric and HMAC")]

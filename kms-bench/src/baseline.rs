@@ -1,7 +1,9 @@
 //! The `--baseline` server: an in-process, no-op implementation of the
 //! same `KeyManagementService` trait, served by tonic with the same TLS
-//! set-up as kmsd (server certificate, client certificates required and
-//! checked against a CA), on `127.0.0.1:0`.
+//! set-up as kmsd (its own rustls acceptor: server certificate, client
+//! certificates required and checked against a CA, HTTP/2 by ALPN) and the
+//! same stream wrapper ([`YieldBeforeWrite`], which batches responses
+//! into fewer writes under load), on `127.0.0.1:0`.
 //!
 //! It answers the operations kms-bench drives with responses of the sizes
 //! kmsd's would have — computed from the request with kmsd's blob format
@@ -11,21 +13,26 @@
 //! the same client settings gives the cost of gRPC, HTTP/2, TLS and the
 //! client itself, which the service's figures can be compared with.
 //!
-//! Its accepted connections get `TCP_NODELAY`, as tonic's own listener
-//! (`Server::serve`) sets by default, unless `tcp_nodelay` is false. A
-//! server fed by `serve_with_incoming(TcpListenerStream)` does not get
-//! tonic's socket options and keeps Nagle's algorithm on; with many
+//! Its accepted connections get `TCP_NODELAY`, as kmsd's do, unless
+//! `tcp_nodelay` is false. A server fed by its own accept loop does not
+//! get tonic's socket options and keeps Nagle's algorithm on; with many
 //! concurrent streams on one HTTP/2 connection that can add the peer's
 //! delayed-ACK timeout (~40 ms on Linux) to calls, which a baseline
 //! without Nagle makes visible in the ratio.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Server;
 use tonic::{Request, Response, Status};
 
 use super::specs;
@@ -33,6 +40,7 @@ use kms_proto::kms::v1 as pb;
 use kms_proto::kms::v1::key_management_service_server::{
     KeyManagementService, KeyManagementServiceServer,
 };
+use kms_proto::transport::YieldBeforeWrite;
 
 /// The length of a kmsd ciphertext blob around an empty plaintext (kmsd's
 /// `ciphertext::MIN_BLOB_LEN`: the format-2 header with its 32-byte salt,
@@ -382,13 +390,8 @@ impl BaselineServer {
         tls: &BaselineTls,
         tcp_nodelay: bool,
     ) -> Result<Self, BaselineError> {
-        let config = ServerTlsConfig::new()
-            .identity(Identity::from_pem(&tls.cert, &tls.key))
-            .client_ca_root(Certificate::from_pem(&tls.client_ca));
-        let router = Server::builder()
-            .tls_config(config)
-            .map_err(|e| BaselineError::Tls(kms_proto::client::error_chain(&e)))?
-            .add_service(KeyManagementServiceServer::new(service));
+        let acceptor = TlsAcceptor::from(tls_config(tls)?);
+        let router = Server::builder().add_service(KeyManagementServiceServer::new(service));
         let listener =
             std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(BaselineError::Bind)?;
         listener
@@ -410,9 +413,10 @@ impl BaselineServer {
                     return Ok(());
                 }
             };
-            let incoming = TcpIncoming::from(listener).with_nodelay(Some(tcp_nodelay));
+            let (streams, incoming) = mpsc::channel(16);
+            tokio::spawn(accept_loop(listener, acceptor, tcp_nodelay, streams));
             router
-                .serve_with_incoming_shutdown(incoming, async {
+                .serve_with_incoming_shutdown(ReceiverStream::new(incoming), async {
                     let _ = rx.await;
                 })
                 .await
@@ -458,6 +462,74 @@ impl Drop for BaselineServer {
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
         }
+    }
+}
+
+/// kmsd's TLS set-up: the server identity, client certificates required
+/// and verified against the client CA, HTTP/2 by ALPN.
+fn tls_config(tls: &BaselineTls) -> Result<Arc<rustls::ServerConfig>, BaselineError> {
+    let bad = |what: &str, e: &dyn std::fmt::Display| BaselineError::Tls(format!("{what}: {e}"));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certs = CertificateDer::pem_slice_iter(&tls.cert)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad("server certificate", &e))?;
+    let key = PrivateKeyDer::from_pem_slice(&tls.key).map_err(|e| bad("server key", &e))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_slice_iter(&tls.client_ca) {
+        let ca = ca.map_err(|e| bad("client CA", &e))?;
+        roots.add(ca).map_err(|e| bad("client CA", &e))?;
+    }
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|e| bad("client verifier", &e))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad("protocol versions", &e))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .map_err(|e| bad("server certificate", &e))?;
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// A connection as the baseline serves it: kmsd's stream wrapper over TLS.
+type BaselineStream = YieldBeforeWrite<TlsStream<TcpStream>>;
+
+/// Accepts connections, runs their TLS handshakes and hands the streams to
+/// tonic, as kmsd's accept loop does (without its limits). Ends when tonic
+/// drops the receiving side.
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    tcp_nodelay: bool,
+    out: mpsc::Sender<std::io::Result<BaselineStream>>,
+) {
+    loop {
+        let tcp = tokio::select! {
+            a = listener.accept() => match a {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    tracing::warn!(error = %e, "baseline server: accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = out.closed() => return,
+        };
+        let _ = tcp.set_nodelay(tcp_nodelay);
+        let acceptor = acceptor.clone();
+        let out = out.clone();
+        tokio::spawn(async move {
+            match acceptor.accept(tcp).await {
+                Ok(stream) => {
+                    let _ = out.send(Ok(YieldBeforeWrite::new(stream))).await;
+                }
+                Err(e) => tracing::info!(error = %e, "baseline server: TLS handshake failed"),
+            }
+        });
     }
 }
 

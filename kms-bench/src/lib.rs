@@ -21,11 +21,13 @@
 //!    runtime and connects to it the same way (as the main identity);
 //! 5. warms up each target for `--warmup`, then measures (as the grantee
 //!    if there is one): the service alone for `--duration` / `--requests`,
-//!    or — with `--baseline` — `--rounds` alternating slices of service
-//!    and baseline (service first in even rounds, baseline first in odd
-//!    ones), so drift in the machine's load hits both alike;
-//! 6. with `--raw-crypto`, runs the operation's cryptography alone on
-//!    `--raw-threads` threads for as long as the service was measured;
+//!    or — with `--baseline` — `--rounds` rounds of slices of service,
+//!    baseline and (with `--raw-crypto`) the operation's cryptography
+//!    alone on `--raw-threads` threads, each round starting one place
+//!    further along that cycle, so drift in the machine's load hits all
+//!    of them alike;
+//! 6. with `--raw-crypto` and no `--baseline`, runs the raw cryptography
+//!    after the service, for as long as the service was measured;
 //! 7. unless `--keep-keys`, schedules the keys it created for deletion and
 //!    on `--key-id` keys revokes its grants and puts the old policy back;
 //!    prints the [`report::Report`] as text or JSON.
@@ -251,11 +253,13 @@ impl Ui {
     }
 }
 
-/// Which server a phase measures.
+/// What a phase measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
     Service,
     Baseline,
+    /// The `--raw-crypto` primitive, in process.
+    Raw,
 }
 
 /// Runs one benchmark as `args` describe and returns its report;
@@ -384,16 +388,8 @@ pub async fn run_from(args: &BenchArgs, ui: &Ui, started: Instant) -> Result<Rep
             let measured = grantee_clients.as_deref().unwrap_or(&clients);
             match raw_primitive(raw_op, &workload) {
                 Ok(primitive) => {
-                    match measure(args, ui, &resolved, measured, &workload, baseline_tls).await {
-                        Ok((service, baseline)) => {
-                            let raw = match primitive {
-                                Some(p) => Some(measure_raw(args, ui, p, &workload).await?),
-                                None => None,
-                            };
-                            Ok((service, baseline, raw))
-                        }
-                        Err(e) => Err(e),
-                    }
+                    let raw = primitive.map(|p| RawCrypto::new(args, ui, p, &workload));
+                    measure(args, ui, &resolved, measured, &workload, baseline_tls, raw).await
                 }
                 Err(e) => Err(e),
             }
@@ -498,24 +494,41 @@ fn raw_primitive(
         .map_err(BenchError::Usage)
 }
 
-/// Runs the raw-crypto measurement (off the async threads) for as long as
-/// the service was measured.
-async fn measure_raw(
-    args: &BenchArgs,
-    ui: &Ui,
-    primitive: raw_crypto::Primitive,
-    w: &Workload,
-) -> Result<raw_crypto::RawResult, BenchError> {
-    let threads = args.raw_threads.unwrap_or_else(raw_crypto::default_threads);
-    let limit = args.limit();
-    ui.status(&format!(
-        "raw crypto: {} on {threads} thread(s)",
-        primitive.name
-    ));
-    let message = w.message.clone();
-    tokio::task::spawn_blocking(move || raw_crypto::run(&primitive, &message, threads, limit))
-        .await
-        .map_err(|e| BenchError::Usage(format!("the raw-crypto run failed: {e}")))
+/// The `--raw-crypto` measurement: the primitive, run off the async threads
+/// on `--raw-threads` threads, in slices alternating with the service's and
+/// the baseline's (or after the service, without `--baseline`), so that the
+/// machine's drift hits the three alike.
+struct RawCrypto {
+    primitive: Arc<raw_crypto::Primitive>,
+    message: Arc<Vec<u8>>,
+    threads: u32,
+}
+
+impl RawCrypto {
+    fn new(args: &BenchArgs, ui: &Ui, primitive: raw_crypto::Primitive, w: &Workload) -> Self {
+        let threads = args.raw_threads.unwrap_or_else(raw_crypto::default_threads);
+        ui.status(&format!(
+            "raw crypto: {} on {threads} thread(s)",
+            primitive.name
+        ));
+        Self {
+            primitive: Arc::new(primitive),
+            message: Arc::new(w.message.clone()),
+            threads,
+        }
+    }
+
+    /// One slice of `limit`.
+    async fn slice(&self, limit: Limit) -> Result<raw_crypto::RawResult, BenchError> {
+        let (p, m, threads) = (
+            Arc::clone(&self.primitive),
+            Arc::clone(&self.message),
+            self.threads,
+        );
+        tokio::task::spawn_blocking(move || raw_crypto::run(&p, &m, threads, limit))
+            .await
+            .map_err(|e| BenchError::Usage(format!("the raw-crypto run failed: {e}")))
+    }
 }
 
 fn check_limit(limit: Limit, rounds: u32) -> Result<(), BenchError> {
@@ -739,8 +752,16 @@ async fn connect_all(opts: &ConnectOptions, n: u32) -> Result<Vec<KmsClient>, Co
     Ok(clients)
 }
 
-/// Warm-up and measurement; returns the service's summary and the
-/// baseline's.
+/// What [`measure`] returns: the service's summary, the baseline's and the
+/// raw crypto's result.
+type Measured = (
+    stats::Summary,
+    Option<stats::Summary>,
+    Option<raw_crypto::RawResult>,
+);
+
+/// Warm-up and measurement; returns the service's summary, the baseline's
+/// and the raw crypto's.
 async fn measure(
     args: &BenchArgs,
     ui: &Ui,
@@ -748,7 +769,8 @@ async fn measure(
     clients: &[KmsClient],
     workload: &Arc<Workload>,
     baseline_tls: Option<BaselineTls>,
-) -> Result<(stats::Summary, Option<stats::Summary>), BenchError> {
+    raw: Option<RawCrypto>,
+) -> Result<Measured, BenchError> {
     let baseline = match baseline_tls {
         Some(tls) => {
             let server = BaselineServer::start(
@@ -800,38 +822,75 @@ async fn measure(
     let limit = args.limit();
     let result = if baseline.is_none() {
         let (rec, elapsed) = phase(ui, "service", clients, workload, args, limit).await;
-        (rec.summary(elapsed), None)
+        let raw = match &raw {
+            Some(r) => Some(r.slice(limit).await),
+            None => None,
+        };
+        raw.transpose().map(|raw| (rec.summary(elapsed), None, raw))
     } else {
-        let slices = limit.split(args.rounds);
-        let rounds = slices.len();
-        let mut acc = [Recorder::new(), Recorder::new()];
-        let mut elapsed = [Duration::ZERO; 2];
-        for (i, slice) in slices.into_iter().enumerate() {
-            let order = if i % 2 == 0 {
-                [Target::Service, Target::Baseline]
-            } else {
-                [Target::Baseline, Target::Service]
-            };
-            for t in order {
-                let label = format!("{} {}/{rounds}", name(t), i + 1);
-                let (rec, el) = phase(ui, &label, clients_of(t), workload, args, slice).await;
-                let k = usize::from(t == Target::Baseline);
-                acc[k].merge(&rec);
-                elapsed[k] += el;
-            }
-        }
-        (acc[0].summary(elapsed[0]), Some(acc[1].summary(elapsed[1])))
+        measure_rounds(args, ui, &clients_of, workload, raw.as_ref(), limit).await
     };
     if let Some((server, _)) = baseline {
         server.stop().await;
     }
-    Ok(result)
+    result
+}
+
+/// `--rounds` slices of the service, the baseline and (with
+/// `--raw-crypto`) the raw crypto, each round starting one place further
+/// along that cycle.
+async fn measure_rounds<'a>(
+    args: &BenchArgs,
+    ui: &Ui,
+    clients_of: &dyn Fn(Target) -> &'a [KmsClient],
+    workload: &Arc<Workload>,
+    raw: Option<&RawCrypto>,
+    limit: Limit,
+) -> Result<Measured, BenchError> {
+    let slices = limit.split(args.rounds);
+    let rounds = slices.len();
+    let mut acc = [Recorder::new(), Recorder::new()];
+    let mut elapsed = [Duration::ZERO; 2];
+    let mut raw_total: Option<raw_crypto::RawResult> = None;
+    let cycle: &[Target] = if raw.is_some() {
+        &[Target::Service, Target::Baseline, Target::Raw]
+    } else {
+        &[Target::Service, Target::Baseline]
+    };
+    for (i, slice) in slices.into_iter().enumerate() {
+        for t in round_order(cycle, i) {
+            let label = format!("{} {}/{rounds}", name(t), i + 1);
+            if let (Target::Raw, Some(r)) = (t, raw) {
+                let result = r.slice(slice).await?;
+                match &mut raw_total {
+                    Some(total) => total.merge(&result),
+                    None => raw_total = Some(result),
+                }
+                continue;
+            }
+            let (rec, el) = phase(ui, &label, clients_of(t), workload, args, slice).await;
+            let k = usize::from(t == Target::Baseline);
+            acc[k].merge(&rec);
+            elapsed[k] += el;
+        }
+    }
+    Ok((
+        acc[0].summary(elapsed[0]),
+        Some(acc[1].summary(elapsed[1])),
+        raw_total,
+    ))
+}
+
+/// The order of round `round`: `cycle` started `round` places along.
+fn round_order(cycle: &[Target], round: usize) -> impl Iterator<Item = Target> + '_ {
+    (0..cycle.len()).map(move |j| cycle[(round + j) % cycle.len()])
 }
 
 fn name(t: Target) -> &'static str {
     match t {
         Target::Service => "service",
         Target::Baseline => "baseline",
+        Target::Raw => "raw crypto",
     }
 }
 
@@ -890,5 +949,26 @@ mod tests {
         assert!(check_limit(Limit::Duration(Duration::from_nanos(3)), 4).is_err());
         assert!(check_limit(Limit::Duration(Duration::from_secs(1)), 4).is_ok());
         assert!(check_limit(Limit::Requests(1), 4).is_ok());
+    }
+
+    #[test]
+    fn each_round_runs_every_target_once_starting_one_further() {
+        use Target::{Baseline, Raw, Service};
+        let three = [Service, Baseline, Raw];
+        let orders: Vec<Vec<Target>> = (0..4).map(|i| round_order(&three, i).collect()).collect();
+        assert_eq!(orders[0], [Service, Baseline, Raw]);
+        assert_eq!(orders[1], [Baseline, Raw, Service]);
+        assert_eq!(orders[2], [Raw, Service, Baseline]);
+        assert_eq!(orders[3], [Service, Baseline, Raw]);
+        // Without raw crypto: service first in even rounds, baseline in odd.
+        let two = [Service, Baseline];
+        assert_eq!(
+            round_order(&two, 0).collect::<Vec<_>>(),
+            [Service, Baseline]
+        );
+        assert_eq!(
+            round_order(&two, 1).collect::<Vec<_>>(),
+            [Baseline, Service]
+        );
     }
 }

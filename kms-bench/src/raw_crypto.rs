@@ -372,6 +372,13 @@ pub struct RawResult {
 }
 
 impl RawResult {
+    /// Adds `other` (another slice of the same primitive) to this result.
+    pub fn merge(&mut self, other: &RawResult) {
+        self.ok += other.ok;
+        self.failed += other.failed;
+        self.elapsed += other.elapsed;
+    }
+
     /// Successful operations per second.
     pub fn throughput_rps(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64();

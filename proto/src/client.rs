@@ -17,6 +17,7 @@
 //!
 //! This module knows nothing about KMS operations or output.
 
+mod connector;
 pub mod profile;
 
 use std::io;
@@ -24,7 +25,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use crate::kms::v1::identity_service_client::IdentityServiceClient;
 use crate::kms::v1::key_management_service_client::KeyManagementServiceClient;
@@ -361,11 +362,59 @@ pub async fn connect_channel(opts: &ConnectOptions) -> Result<Channel, ConnectEr
         "--client-key",
         ENV_CLIENT_KEY,
     )?;
-    let tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(ca))
-        .identity(Identity::from_pem(cert, key))
-        .timeout(CONNECT_TIMEOUT);
-    channel_with_tls(&resolved.endpoint, tls).await
+    let config =
+        connector::tls_config(&ca, &cert, &key).map_err(|detail| ConnectError::Tls { detail })?;
+    let url = normalize_endpoint(&resolved.endpoint)?;
+    let first = mtls_channel(&url, &config, None).await;
+    match first {
+        Ok(channel) => Ok(channel),
+        Err(e) if is_loopback_ip(&url) => mtls_channel(&url, &config, Some(LOOPBACK_TLS_NAME))
+            .await
+            // Report the first failure: it names the host the user gave.
+            .map_err(|_| e),
+        Err(e) => Err(e),
+    }
+}
+
+/// A channel over [`connector::MtlsConnector`] to `url` (`https://…`),
+/// verifying the server's certificate for `tls_name` or else the URL's
+/// host.
+async fn mtls_channel(
+    url: &str,
+    config: &std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+    tls_name: Option<&str>,
+) -> Result<Channel, ConnectError> {
+    let invalid = |reason: String| ConnectError::InvalidEndpoint {
+        endpoint: url.to_owned(),
+        reason,
+    };
+    let origin: tonic::transport::Uri = url.parse().map_err(|e| invalid(format!("{e}")))?;
+    let host = origin.host().unwrap_or_default();
+    let name = tls_name
+        .unwrap_or_else(|| host.trim_start_matches('[').trim_end_matches(']'))
+        .to_owned();
+    let server_name = tokio_rustls::rustls::pki_types::ServerName::try_from(name)
+        .map_err(|e| invalid(format!("not a TLS server name: {e}")))?;
+    // tonic dials the endpoint's URI through the connector, which does the
+    // TLS itself; an `https` URI there would make tonic want its own TLS,
+    // so the dialled URI says `http` and the origin (what requests carry)
+    // keeps `https`.
+    let dial = format!(
+        "http://{}",
+        origin.authority().map(|a| a.as_str()).unwrap_or_default()
+    );
+    let endpoint = Channel::from_shared(dial)
+        .map_err(|e| invalid(e.to_string()))?
+        .origin(origin)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT);
+    endpoint
+        .connect_with_connector(connector::MtlsConnector::new(config.clone(), server_name))
+        .await
+        .map_err(|e| ConnectError::Connect {
+            endpoint: url.to_owned(),
+            detail: error_chain(&e),
+        })
 }
 
 /// Connects with an explicit TLS configuration; see [`channel_with_tls`].

@@ -14,6 +14,8 @@
 //! - [`client`]: connecting to kmsd over mutual TLS (endpoint and TLS files
 //!   from flags, environment or a data directory), shared by kmsctl,
 //!   kms-bench and the integration tests.
+//! - [`transport`]: the server-side stream wrapper kmsd and kms-bench's
+//!   baseline server both serve through (write batching under load).
 //!
 //! It depends on neither kmsd nor RocksDB, so the clients build without
 //! them; kmsd's core works on its own types and meets these only in its
@@ -23,6 +25,7 @@
 
 pub mod aws_enum;
 pub mod client;
+pub mod transport;
 
 /// `kms.v1`: the KeyManagementService API.
 // Generated code: not held to the workspace's clippy lints or doc rules.
