@@ -109,3 +109,114 @@ impl tower_service::Service<Uri> for MtlsConnector {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{connect_channel, ConnectError, ConnectOptions};
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// A self-signed certificate (PEM) and its key (PEM) for `names`.
+    fn self_signed(names: &[&str]) -> (String, String) {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let c = rcgen::generate_simple_self_signed(names).unwrap();
+        (c.cert.pem(), c.signing_key.serialize_pem())
+    }
+
+    /// A TLS server on 127.0.0.1 with `cert`/`key` (no client
+    /// certificate asked): returns its address; it handshakes with every
+    /// connection and reports whether each one succeeded.
+    async fn tls_server(
+        cert: &str,
+        key: &str,
+    ) -> (std::net::SocketAddr, tokio::sync::mpsc::Receiver<bool>) {
+        let certs = CertificateDer::pem_slice_iter(cert.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let ok = acceptor.accept(tcp).await.is_ok();
+                let _ = tx.send(ok).await;
+            }
+        });
+        (addr, rx)
+    }
+
+    /// Connects to `addr` trusting `ca`, with some client identity.
+    async fn connect_trusting(
+        addr: std::net::SocketAddr,
+        ca: &str,
+    ) -> Result<tonic::transport::Channel, ConnectError> {
+        let dir = tempfile::tempdir().unwrap();
+        let (client_cert, client_key) = self_signed(&["client"]);
+        std::fs::write(dir.path().join("ca.pem"), ca).unwrap();
+        std::fs::write(dir.path().join("client.pem"), client_cert).unwrap();
+        std::fs::write(dir.path().join("client.key"), client_key).unwrap();
+        connect_channel(&ConnectOptions {
+            endpoint_url: Some(format!("https://{addr}")),
+            ca_cert: Some(dir.path().join("ca.pem")),
+            client_cert: Some(dir.path().join("client.pem")),
+            client_key: Some(dir.path().join("client.key")),
+            data_dir: None,
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_server_certificate_from_another_ca_is_refused() {
+        let (cert, key) = self_signed(&["localhost", "127.0.0.1"]);
+        let (addr, mut handshakes) = tls_server(&cert, &key).await;
+        let (other_ca, _) = self_signed(&["localhost", "127.0.0.1"]);
+        let err = connect_trusting(addr, &other_ca).await.unwrap_err();
+        assert!(matches!(err, ConnectError::Connect { .. }), "{err}");
+        // Both tries (the IP, then `localhost`) were refused by the client.
+        assert_eq!(handshakes.recv().await, Some(false));
+        assert_eq!(handshakes.recv().await, Some(false));
+    }
+
+    #[tokio::test]
+    async fn a_trusted_certificate_for_another_name_is_refused() {
+        // Trusted (it is its own CA) but names neither 127.0.0.1 nor
+        // localhost.
+        let (cert, key) = self_signed(&["kms.example.com"]);
+        let (addr, _handshakes) = tls_server(&cert, &key).await;
+        let err = connect_trusting(addr, &cert).await.unwrap_err();
+        assert!(matches!(err, ConnectError::Connect { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_loopback_ip_falls_back_to_localhost() {
+        // Names localhost only: the IP try fails, the `localhost` one
+        // verifies.
+        let (cert, key) = self_signed(&["localhost"]);
+        let (addr, mut handshakes) = tls_server(&cert, &key).await;
+        connect_trusting(addr, &cert).await.unwrap();
+        assert_eq!(handshakes.recv().await, Some(false));
+        assert_eq!(handshakes.recv().await, Some(true));
+    }
+
+    #[test]
+    fn unusable_pem_is_named() {
+        let (cert, key) = self_signed(&["x"]);
+        let e = tls_config(b"", cert.as_bytes(), key.as_bytes()).unwrap_err();
+        assert!(e.starts_with("CA certificate"), "{e}");
+        let e = tls_config(cert.as_bytes(), b"junk", key.as_bytes()).unwrap_err();
+        assert!(e.starts_with("client certificate"), "{e}");
+        let e = tls_config(cert.as_bytes(), cert.as_bytes(), b"junk").unwrap_err();
+        assert!(e.starts_with("client key"), "{e}");
+        assert!(tls_config(cert.as_bytes(), cert.as_bytes(), key.as_bytes()).is_ok());
+    }
+}
