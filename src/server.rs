@@ -34,9 +34,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{
-    CertificateDer, CertificateRevocationListDer, PrivateKeyDer,
-};
+use tokio_rustls::rustls::pki_types::CertificateRevocationListDer;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_stream::wrappers::ReceiverStream;
@@ -314,38 +312,17 @@ fn build_tls_config(
     pem: &TlsPem,
     crl: Option<&Path>,
 ) -> Result<Arc<rustls::ServerConfig>, ServerError> {
-    let tls = |what: &str, e: &dyn std::fmt::Display| ServerError::Tls(format!("{what}: {e}"));
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let certs = CertificateDer::pem_slice_iter(pem.cert.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| tls("server certificate", &e))?;
-    let key = PrivateKeyDer::from_pem_slice(pem.key.as_bytes())
-        .map_err(|e| tls("server private key", &e))?;
-    let mut roots = rustls::RootCertStore::empty();
-    for ca in CertificateDer::pem_slice_iter(pem.client_ca.as_bytes()) {
-        let ca = ca.map_err(|e| tls("client CA", &e))?;
-        roots.add(ca).map_err(|e| tls("client CA", &e))?;
-    }
-    let mut verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        Arc::new(roots),
-        provider.clone(),
-    );
-    if let Some(path) = crl {
-        let crls = read_crls(path)?;
-        // Only the client's own certificate is checked: the CA is the trust
-        // anchor. A certificate whose issuer has no CRL in the file is
-        // refused (fail closed).
-        verifier = verifier.with_crls(crls).only_check_end_entity_revocation();
-    }
-    let verifier = verifier.build().map_err(|e| tls("client verifier", &e))?;
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| tls("protocol versions", &e))?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(certs, key)
-        .map_err(|e| tls("server certificate", &e))?;
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(Arc::new(config))
+    let crls = match crl {
+        Some(path) => read_crls(path)?,
+        None => Vec::new(),
+    };
+    crate::proto::transport::server_tls_config(
+        pem.cert.as_bytes(),
+        pem.key.as_bytes(),
+        pem.client_ca.as_bytes(),
+        crls,
+    )
+    .map_err(ServerError::Tls)
 }
 
 /// The CRLs in `path`: PEM (any number of `X509 CRL` blocks) or one DER CRL.

@@ -27,8 +27,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_rustls::rustls;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_stream::wrappers::ReceiverStream;
@@ -40,7 +38,7 @@ use kms_proto::kms::v1 as pb;
 use kms_proto::kms::v1::key_management_service_server::{
     KeyManagementService, KeyManagementServiceServer,
 };
-use kms_proto::transport::YieldBeforeWrite;
+use kms_proto::transport::{server_tls_config, YieldBeforeWrite};
 
 /// The length of a kmsd ciphertext blob around an empty plaintext (kmsd's
 /// `ciphertext::MIN_BLOB_LEN`: the format-2 header with its 32-byte salt,
@@ -465,34 +463,9 @@ impl Drop for BaselineServer {
     }
 }
 
-/// kmsd's TLS set-up: the server identity, client certificates required
-/// and verified against the client CA, HTTP/2 by ALPN.
+/// kmsd's TLS set-up (`kms_proto::transport::server_tls_config`, no CRL).
 fn tls_config(tls: &BaselineTls) -> Result<Arc<rustls::ServerConfig>, BaselineError> {
-    let bad = |what: &str, e: &dyn std::fmt::Display| BaselineError::Tls(format!("{what}: {e}"));
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let certs = CertificateDer::pem_slice_iter(&tls.cert)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad("server certificate", &e))?;
-    let key = PrivateKeyDer::from_pem_slice(&tls.key).map_err(|e| bad("server key", &e))?;
-    let mut roots = rustls::RootCertStore::empty();
-    for ca in CertificateDer::pem_slice_iter(&tls.client_ca) {
-        let ca = ca.map_err(|e| bad("client CA", &e))?;
-        roots.add(ca).map_err(|e| bad("client CA", &e))?;
-    }
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        Arc::new(roots),
-        provider.clone(),
-    )
-    .build()
-    .map_err(|e| bad("client verifier", &e))?;
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| bad("protocol versions", &e))?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(certs, key)
-        .map_err(|e| bad("server certificate", &e))?;
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(Arc::new(config))
+    server_tls_config(&tls.cert, &tls.key, &tls.client_ca, Vec::new()).map_err(BaselineError::Tls)
 }
 
 /// A connection as the baseline serves it: kmsd's stream wrapper over TLS.

@@ -22,10 +22,57 @@
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{
+    CertificateDer, CertificateRevocationListDer, PrivateKeyDer,
+};
 use tonic::transport::server::Connected;
+
+/// kmsd's server TLS set-up, shared with kms-bench's baseline server: the
+/// server identity (`cert`, `key`: PEM), client certificates required and
+/// verified against `client_ca` (PEM; the only trust anchors) and, when
+/// `crls` is not empty, not revoked by them (only the client's own
+/// certificate is checked; a certificate whose issuer has no CRL is
+/// refused), HTTP/2 by ALPN. `Err` says which part is unusable.
+pub fn server_tls_config(
+    cert: &[u8],
+    key: &[u8],
+    client_ca: &[u8],
+    crls: Vec<CertificateRevocationListDer<'static>>,
+) -> Result<Arc<rustls::ServerConfig>, String> {
+    let bad = |what: &str, e: &dyn std::fmt::Display| format!("{what}: {e}");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certs = CertificateDer::pem_slice_iter(cert)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad("server certificate", &e))?;
+    let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| bad("server private key", &e))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_slice_iter(client_ca) {
+        let ca = ca.map_err(|e| bad("client CA", &e))?;
+        roots.add(ca).map_err(|e| bad("client CA", &e))?;
+    }
+    let mut verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    );
+    if !crls.is_empty() {
+        verifier = verifier.with_crls(crls).only_check_end_entity_revocation();
+    }
+    let verifier = verifier.build().map_err(|e| bad("client verifier", &e))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad("protocol versions", &e))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .map_err(|e| bad("server certificate", &e))?;
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(Arc::new(config))
+}
 
 /// A stream whose writes yield the task once per batch (see the module
 /// documentation). Reads, flushes and shutdown pass straight through.
@@ -169,6 +216,24 @@ mod tests {
         let mut got = [0u8; 6];
         b.read_exact(&mut got).await.unwrap();
         assert_eq!(&got, b"abcdef");
+    }
+
+    #[test]
+    fn server_tls_config_names_the_unusable_part() {
+        let c = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let (cert, key) = (c.cert.pem(), c.signing_key.serialize_pem());
+        let config =
+            server_tls_config(cert.as_bytes(), key.as_bytes(), cert.as_bytes(), Vec::new())
+                .unwrap();
+        assert_eq!(config.alpn_protocols, vec![b"h2".to_vec()]);
+        let err = |cert: &str, key: &str, ca: &str| {
+            server_tls_config(cert.as_bytes(), key.as_bytes(), ca.as_bytes(), Vec::new())
+                .unwrap_err()
+        };
+        assert!(err(&cert, "junk", &cert).starts_with("server private key"));
+        assert!(err("", &key, &cert).starts_with("server certificate"));
+        // No client CA: nobody could connect, so it is refused.
+        assert!(err(&cert, &key, "").starts_with("client verifier"));
     }
 
     #[tokio::test]
