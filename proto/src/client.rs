@@ -365,13 +365,20 @@ pub async fn connect_channel(opts: &ConnectOptions) -> Result<Channel, ConnectEr
     let config =
         connector::tls_config(&ca, &cert, &key).map_err(|detail| ConnectError::Tls { detail })?;
     let url = normalize_endpoint(&resolved.endpoint)?;
-    let first = mtls_channel(&url, &config, None).await;
-    match first {
+    with_loopback_fallback(&url, |name| mtls_channel(&url, &config, name)).await
+}
+
+/// Connects with `connect(None)` (the URL's host as the TLS name) and, if
+/// that fails on a loopback IP, with `connect(Some("localhost"))`; a
+/// failure reports the first error, which names the host the user gave.
+async fn with_loopback_fallback<F, Fut>(url: &str, connect: F) -> Result<Channel, ConnectError>
+where
+    F: Fn(Option<&'static str>) -> Fut,
+    Fut: std::future::Future<Output = Result<Channel, ConnectError>>,
+{
+    match connect(None).await {
         Ok(channel) => Ok(channel),
-        Err(e) if is_loopback_ip(&url) => mtls_channel(&url, &config, Some(LOOPBACK_TLS_NAME))
-            .await
-            // Report the first failure: it names the host the user gave.
-            .map_err(|_| e),
+        Err(e) if is_loopback_ip(url) => connect(Some(LOOPBACK_TLS_NAME)).await.map_err(|_| e),
         Err(e) => Err(e),
     }
 }
@@ -436,21 +443,23 @@ pub async fn channel_with_tls(
     tls: ClientTlsConfig,
 ) -> Result<Channel, ConnectError> {
     let url = normalize_endpoint(endpoint)?;
-    let connect_error = |e: tonic::transport::Error| ConnectError::Connect {
-        endpoint: url.clone(),
-        detail: error_chain(&e),
-    };
-    let first = channel(&url, tls.clone())?.connect().await;
-    let channel = match first {
-        Ok(channel) => channel,
-        Err(e) if is_loopback_ip(&url) => channel(&url, tls.domain_name(LOOPBACK_TLS_NAME))?
-            .connect()
-            .await
-            // Report the first failure: it names the host the user gave.
-            .map_err(|_| connect_error(e))?,
-        Err(e) => return Err(connect_error(e)),
-    };
-    Ok(channel)
+    with_loopback_fallback(&url, |name| {
+        let tls = match name {
+            Some(name) => tls.clone().domain_name(name),
+            None => tls.clone(),
+        };
+        let endpoint = channel(&url, tls);
+        async {
+            endpoint?
+                .connect()
+                .await
+                .map_err(|e| ConnectError::Connect {
+                    endpoint: url.clone(),
+                    detail: error_chain(&e),
+                })
+        }
+    })
+    .await
 }
 
 fn channel(url: &str, tls: ClientTlsConfig) -> Result<Endpoint, ConnectError> {
