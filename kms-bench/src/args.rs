@@ -129,6 +129,11 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub connections: u32,
+    /// Load-generating threads, each a single-threaded runtime with its
+    /// share of the connections (at most --connections) [default: one per
+    /// connection, at most one per core].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub client_threads: Option<u32>,
     /// How long to measure, e.g. 10s, 500ms, 2m (default 10s).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "requests")]
     pub duration: Option<Duration>,
@@ -288,10 +293,24 @@ impl BenchArgs {
                 self.key_spec.as_str()
             ));
         }
+        if let Some(t) = self.client_threads.filter(|&t| t > self.connections) {
+            return Err(format!(
+                "--client-threads {t} is more than --connections {}: each thread needs a \
+                 connection of its own",
+                self.connections
+            ));
+        }
         if self.wait_ready.is_some() && self.key_ids.is_empty() {
             return Err("--wait-ready needs --key-id (the key to call GenerateDataKey on)".into());
         }
         Ok(())
+    }
+
+    /// The load-generating threads: `--client-threads`, else one per
+    /// connection up to the cores.
+    pub fn client_threads(&self) -> u32 {
+        self.client_threads
+            .unwrap_or_else(|| crate::lanes::default_threads(self.connections))
     }
 
     /// What bounds the measurement: `--requests`, else `--duration`, else

@@ -7,8 +7,8 @@
 //! 1. with `--wait-ready`, first retries one GenerateDataKey on the first
 //!    `--key-id` every ~10 ms until kmsd serves it, and reports the time
 //!    from kms-bench's start to then (`ready_ms`);
-//! 2. connects `--connections` HTTP/2 channels as the main identity (and
-//!    as many as the grantee with `--grantee-cert`);
+//! 2. connects `--connections` HTTP/2 channels as the main identity for
+//!    set-up;
 //! 3. sets up against the real service ([`workload::setup`]): creates
 //!    `--keys` keys of `--key-spec` and the usage the mix needs (in the
 //!    `--custom-key-store-id` HSM key store, origin AWS_CLOUDHSM, when
@@ -18,9 +18,12 @@
 //!    `--key-policy-bytes` key policy, grants the grantee the mix's
 //!    operations and creates `--grants` filler grants on every key;
 //! 4. with `--baseline`, starts the no-op server ([`baseline`]) on its own
-//!    runtime and connects to it the same way (as the main identity);
-//! 5. warms up each target for `--warmup`, then measures (as the grantee
-//!    if there is one): the service alone for `--duration` / `--requests`,
+//!    runtime;
+//! 5. starts the load-generating threads ([`lanes`]: `--client-threads`,
+//!    each a current-thread runtime with its share of `--connections`
+//!    connections of its own, as the grantee if there is one, and as many
+//!    to the baseline as the main identity), warms up each target for
+//!    `--warmup`, then measures: the service alone for `--duration` / `--requests`,
 //!    or — with `--baseline` — `--rounds` rounds of slices of service,
 //!    baseline and (with `--raw-crypto`) the operation's cryptography
 //!    alone on `--raw-threads` threads, each round starting one place
@@ -34,6 +37,7 @@
 //!
 //! Layout: `args.rs` (command line, duration parsing), `mix.rs` (the
 //! operation mix), `workload.rs` (set-up, requests, the load loop),
+//! `lanes.rs` (the load-generating threads that run the load loop),
 //! `authz.rs` (grantee, grants and key policy set-up and undoing),
 //! `stats.rs` (histograms, error counts), `report.rs` (text and JSON),
 //! `baseline.rs` (the no-op server), `fixtures.rs` (contexts, policies and
@@ -58,6 +62,7 @@ pub mod args;
 pub mod authz;
 pub mod baseline;
 pub mod fixtures;
+pub mod lanes;
 pub mod mix;
 pub mod raw_crypto;
 pub mod replication;
@@ -85,6 +90,7 @@ use kms_proto::client::{
     connect_channel, ConnectError, ConnectOptions, KmsClient, ResolvedConnection,
 };
 use kms_proto::kms::v1 as pb;
+use lanes::{LaneError, Lanes};
 use mix::BenchOp;
 use report::{Extras, Report, RunInfo};
 use stats::Recorder;
@@ -100,6 +106,9 @@ pub enum BenchError {
     /// No connection could be made.
     #[error(transparent)]
     Connect(#[from] ConnectError),
+    /// The load-generating threads could not start or connect.
+    #[error(transparent)]
+    Lanes(#[from] LaneError),
     /// A set-up call failed.
     #[error(transparent)]
     Setup(#[from] SetupError),
@@ -321,11 +330,7 @@ pub async fn run_from(args: &BenchArgs, ui: &Ui, started: Instant) -> Result<Rep
     } else {
         String::new()
     };
-    let clients = connect_all(&opts, args.connections).await?;
-    let grantee_clients = match &grantee {
-        Some(g) => Some(connect_all(&g.opts, args.connections).await?),
-        None => None,
-    };
+    let clients = lanes::connect_n(&opts, args.connections).await?;
     let setup = SetupOptions {
         context: fixtures::encryption_context(args.context_pairs),
         key_ids: args.key_ids.clone(),
@@ -385,7 +390,8 @@ pub async fn run_from(args: &BenchArgs, ui: &Ui, started: Instant) -> Result<Rep
     .await
     {
         Ok(()) => {
-            let measured = grantee_clients.as_deref().unwrap_or(&clients);
+            // The measured calls are the grantee's when there is one.
+            let measured = grantee.as_ref().map_or(&opts, |g| &g.opts);
             match raw_primitive(raw_op, &workload) {
                 Ok(primitive) => {
                     let raw = primitive.map(|p| RawCrypto::new(args, ui, p, &workload));
@@ -743,15 +749,6 @@ pub fn read_baseline_tls(
     })
 }
 
-/// Opens `n` channels (each its own HTTP/2 connection).
-async fn connect_all(opts: &ConnectOptions, n: u32) -> Result<Vec<KmsClient>, ConnectError> {
-    let mut clients = Vec::with_capacity(n as usize);
-    for _ in 0..n {
-        clients.push(KmsClient::new(connect_channel(opts).await?));
-    }
-    Ok(clients)
-}
-
 /// What [`measure`] returns: the service's summary, the baseline's and the
 /// raw crypto's result.
 type Measured = (
@@ -766,7 +763,7 @@ async fn measure(
     args: &BenchArgs,
     ui: &Ui,
     resolved: &ResolvedConnection,
-    clients: &[KmsClient],
+    measured: &ConnectOptions,
     workload: &Arc<Workload>,
     baseline_tls: Option<BaselineTls>,
     raw: Option<RawCrypto>,
@@ -786,7 +783,7 @@ async fn measure(
                 data_dir: None,
             };
             ui.status(&format!("baseline server on {}", server.endpoint()));
-            match connect_all(&opts, args.connections).await {
+            match Lanes::connect(&opts, args.connections, args.client_threads()).await {
                 Ok(c) => Some((server, c)),
                 Err(e) => {
                     server.stop().await;
@@ -796,9 +793,18 @@ async fn measure(
         }
         None => None,
     };
-    let clients_of = |t: Target| match (t, &baseline) {
-        (Target::Baseline, Some((_, c))) => c.as_slice(),
-        _ => clients,
+    let service = match Lanes::connect(measured, args.connections, args.client_threads()).await {
+        Ok(lanes) => lanes,
+        Err(e) => {
+            if let Some((server, _)) = baseline {
+                server.stop().await;
+            }
+            return Err(e.into());
+        }
+    };
+    let lanes_of = |t: Target| match (t, &baseline) {
+        (Target::Baseline, Some((_, lanes))) => lanes,
+        _ => &service,
     };
     let targets: &[Target] = if baseline.is_some() {
         &[Target::Service, Target::Baseline]
@@ -811,7 +817,7 @@ async fn measure(
             phase(
                 ui,
                 &label,
-                clients_of(*t),
+                lanes_of(*t),
                 workload,
                 args,
                 Limit::Duration(args.warmup),
@@ -821,14 +827,14 @@ async fn measure(
     }
     let limit = args.limit();
     let result = if baseline.is_none() {
-        let (rec, elapsed) = phase(ui, "service", clients, workload, args, limit).await;
+        let (rec, elapsed) = phase(ui, "service", &service, workload, args, limit).await;
         let raw = match &raw {
             Some(r) => Some(r.slice(limit).await),
             None => None,
         };
         raw.transpose().map(|raw| (rec.summary(elapsed), None, raw))
     } else {
-        measure_rounds(args, ui, &clients_of, workload, raw.as_ref(), limit).await
+        measure_rounds(args, ui, &lanes_of, workload, raw.as_ref(), limit).await
     };
     if let Some((server, _)) = baseline {
         server.stop().await;
@@ -842,7 +848,7 @@ async fn measure(
 async fn measure_rounds<'a>(
     args: &BenchArgs,
     ui: &Ui,
-    clients_of: &dyn Fn(Target) -> &'a [KmsClient],
+    lanes_of: &dyn Fn(Target) -> &'a Lanes,
     workload: &Arc<Workload>,
     raw: Option<&RawCrypto>,
     limit: Limit,
@@ -868,7 +874,7 @@ async fn measure_rounds<'a>(
                 }
                 continue;
             }
-            let (rec, el) = phase(ui, &label, clients_of(t), workload, args, slice).await;
+            let (rec, el) = phase(ui, &label, lanes_of(t), workload, args, slice).await;
             let k = usize::from(t == Target::Baseline);
             acc[k].merge(&rec);
             elapsed[k] += el;
@@ -898,7 +904,7 @@ fn name(t: Target) -> &'static str {
 async fn phase(
     ui: &Ui,
     label: &str,
-    clients: &[KmsClient],
+    lanes: &Lanes,
     workload: &Arc<Workload>,
     args: &BenchArgs,
     limit: Limit,
@@ -906,7 +912,9 @@ async fn phase(
     let progress = Arc::new(Progress::default());
     let bar = ui.bar(label, limit);
     let ticker = spawn_ticker(bar.clone(), Arc::clone(&progress), limit);
-    let out = workload::drive(clients, workload, args.concurrency, limit, &progress).await;
+    let out = lanes
+        .drive(workload, args.concurrency, limit, &progress)
+        .await;
     ticker.abort();
     bar.finish_and_clear();
     out

@@ -9,6 +9,7 @@
 //! turn, so the load spreads evenly over `--connections`.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -648,12 +649,15 @@ pub struct Progress {
     pub failed: AtomicU64,
 }
 
-/// Runs `concurrency` workers against `clients` until `limit`; returns
-/// what they saw and how long it took (until the last call finished).
+/// Runs the workers numbered `workers` against `clients` until `limit`;
+/// returns what they saw and how long it took (until the last call
+/// finished). A worker's number picks where it starts in the mix and its
+/// random stream, so a run split over several calls (lanes) with disjoint
+/// ranges issues what one call with the whole range would.
 pub async fn drive(
     clients: &[KmsClient],
     workload: &Arc<Workload>,
-    concurrency: u32,
+    workers: Range<usize>,
     limit: Limit,
     progress: &Arc<Progress>,
 ) -> (Recorder, Duration) {
@@ -670,7 +674,7 @@ pub async fn drive(
         Limit::Duration(_) => None,
     };
     let mut set = JoinSet::new();
-    for worker in 0..concurrency as usize {
+    for worker in workers {
         let workload = Arc::clone(workload);
         let clients = Arc::clone(&clients);
         let issued = Arc::clone(&issued);
