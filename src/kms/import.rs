@@ -548,9 +548,11 @@ impl Kms {
         // RSA decryption takes milliseconds: on the private-op pool.
         let spec = key.spec;
         let id_key_of = Arc::clone(&key);
+        let inner = Arc::clone(&self.inner);
         let unwrapped = self
             .inner
-            .on_bounded_pool(Arc::clone(&self.inner.private_ops), move |inner| {
+            .private_ops
+            .run(move || -> KmsResult<Unwrapped> {
                 let private = inner
                     .backend
                     .open_secret(WRAPPING_KEY_LABEL, &id, &params.sealed_private_key)
@@ -589,7 +591,7 @@ impl Kms {
                     material_id,
                 })
             })
-            .await?;
+            .await??;
 
         let choice = ImportChoice {
             import_type,

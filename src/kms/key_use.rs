@@ -4,7 +4,7 @@
 //! fields (ValidationException), and how a backend's failure reads to the
 //! caller. Also how such operations reach their material: the current
 //! version's handle, private-key work that takes milliseconds (RSA) on
-//! the blocking pool, and key generation on a bounded pool.
+//! a pool of its own, and key generation on a bounded pool.
 
 use std::sync::Arc;
 
@@ -118,11 +118,10 @@ impl Inner {
     }
 
     /// Runs a private-key operation on `material`: RSA's take
-    /// milliseconds, so they go to the blocking pool rather than hold an
-    /// async worker, at most [`Inner::private_ops`]'s permits (two per
-    /// core) at a time: more would not run faster, and a flood of RSA_4096
-    /// Sign or Decrypt would otherwise take every blocking thread from the
-    /// cache misses and commits of other callers. The others
+    /// milliseconds, so they run on [`Inner::private_ops`] (`cpu_pool.rs`:
+    /// two threads per core, the bound on how many run at once) rather
+    /// than hold an async worker or take the blocking pool's threads from
+    /// the cache misses and commits of other callers. The others
     /// (microseconds) run in place.
     pub(super) async fn private_op<T, F>(
         self: &Arc<Self>,
@@ -134,8 +133,7 @@ impl Inner {
         T: Send + 'static,
     {
         if is_slow(material.spec()) {
-            let pool = Arc::clone(&self.private_ops);
-            self.on_bounded_pool(pool, move |_| f(&*material)).await
+            self.private_ops.run(move || f(&*material)).await?
         } else {
             f(&*material)
         }
@@ -151,21 +149,7 @@ impl Inner {
         F: FnOnce(&Inner) -> KmsResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = Arc::clone(&self.keygen);
-        self.on_bounded_pool(pool, f).await
-    }
-
-    /// Runs `f` on the blocking pool holding one of `pool`'s permits.
-    pub(super) async fn on_bounded_pool<T, F>(
-        self: &Arc<Self>,
-        pool: Arc<tokio::sync::Semaphore>,
-        f: F,
-    ) -> KmsResult<T>
-    where
-        F: FnOnce(&Inner) -> KmsResult<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        let permit = pool
+        let permit = Arc::clone(&self.keygen)
             .acquire_owned()
             .await
             .map_err(|e| KmsError::internal(format!("bounded pool closed: {e}")))?;
@@ -199,12 +183,12 @@ fn is_slow(spec: KeySpec) -> bool {
     matches!(spec, KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096)
 }
 
-/// How many RSA private-key operations run at once: two per core. One per
-/// core left a core idle in every hand-over from a finished operation to
-/// the next waiting one (measured: kmsd used 1.5 of 2 cores under a Sign
-/// RSA_2048 flood); two keep the cores busy and still bound the blocking
-/// threads RSA can take.
-pub(super) fn private_op_permits() -> usize {
+/// How many RSA private-key operations run at once (the private-op pool's
+/// threads): two per core. With one per core, a core sat idle whenever a
+/// tokio worker took the other's turn for I/O and in every hand-over from
+/// a finished operation to the next (measured in docs/benchmarks.md); two
+/// keep the cores busy and still bound what an RSA flood can take.
+pub(super) fn private_op_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get() * 2)
         .unwrap_or(2)

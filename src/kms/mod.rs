@@ -23,6 +23,7 @@
 mod aliases;
 mod authz;
 pub mod cache;
+mod cpu_pool;
 mod crypto_ops;
 pub mod custom_key_stores;
 mod data_key_pairs;
@@ -173,8 +174,9 @@ pub(crate) struct Inner {
     schedule_changed: Notify,
     /// Permits for slow key-pair generation (`key_use.rs`).
     keygen: Arc<tokio::sync::Semaphore>,
-    /// Permits for RSA private-key operations (`key_use.rs`).
-    private_ops: Arc<tokio::sync::Semaphore>,
+    /// The threads of RSA private-key operations (`key_use.rs`,
+    /// `cpu_pool.rs`).
+    private_ops: cpu_pool::CpuPool,
     /// Publishes each completed background pass (see `jobs.rs`).
     jobs: jobs::JobSignal,
     /// Where the HSM clusters are (`--hsm-cluster`).
@@ -221,7 +223,10 @@ impl Kms {
                 quotas: quotas::Quotas::new(config.limits, config.rate_limit),
                 schedule_changed: Notify::new(),
                 keygen: Arc::new(tokio::sync::Semaphore::new(key_use::keygen_permits())),
-                private_ops: Arc::new(tokio::sync::Semaphore::new(key_use::private_op_permits())),
+                private_ops: cpu_pool::CpuPool::new(
+                    "kmsd-private-op",
+                    key_use::private_op_threads(),
+                ),
                 jobs: jobs::JobSignal::new(),
                 hsm_clusters: config.hsm_clusters,
                 cks: custom_key_stores::Registry::new(cks_password_key),
@@ -769,11 +774,13 @@ mod tests {
         assert_eq!(*started.0.lock().expect("lock"), permits);
     }
 
-    /// RSA private-key operations run at most one per core at once: while
-    /// every permit is taken a Sign waits, and it runs once one is freed.
+    /// RSA private-key operations run on the private-op pool: while every
+    /// one of its threads is held a Sign waits, and it runs once one is
+    /// freed.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn rsa_private_operations_wait_for_a_permit() {
+    async fn rsa_private_operations_wait_for_a_pool_thread() {
         use crate::model::{KeySpec, KeyUsage, MessageType, SigningAlgorithm};
+        use std::sync::atomic::Ordering::SeqCst;
         let (_dir, kms) = core();
         let root = caller("arn:aws:iam::111122223333:root");
         let key = kms
@@ -792,13 +799,35 @@ mod tests {
             .material(key.id, key.current_version)
             .await
             .expect("material");
-        let permits = u32::try_from(key_use::private_op_permits()).expect("permits");
-        let all = Arc::clone(&inner.private_ops)
-            .acquire_many_owned(permits)
-            .await
-            .expect("permits");
+        let threads = inner.private_ops.threads();
+        assert_eq!(threads, key_use::private_op_threads());
+        // Hold every thread of the pool until released.
+        let held = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let gate = Arc::new(std::sync::Mutex::new(gate));
+        let mut holders = Vec::new();
+        for _ in 0..threads {
+            let (inner, held, gate) = (Arc::clone(&inner), Arc::clone(&held), Arc::clone(&gate));
+            holders.push(tokio::spawn(async move {
+                inner
+                    .private_ops
+                    .run(move || {
+                        held.fetch_add(1, SeqCst);
+                        let _ = gate.lock().expect("gate").recv();
+                    })
+                    .await
+            }));
+        }
+        tokio::time::timeout(HANG_GUARD, async {
+            while held.load(SeqCst) < threads {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("every pool thread held");
+        let signer = Arc::clone(&inner);
         let mut sign = tokio::spawn(async move {
-            inner
+            signer
                 .private_op(material, |m| {
                     m.sign(SigningAlgorithm::RsassaPssSha256, MessageType::Raw, b"m")
                         .map_err(KmsError::internal)
@@ -806,16 +835,21 @@ mod tests {
                 .await
         });
         // Not a speed check: a Sign that bypassed the pool would finish in
-        // milliseconds; one that waits for a permit never does.
+        // milliseconds; one that waits for a thread never does.
         let waited = tokio::time::timeout(Duration::from_millis(300), &mut sign).await;
-        assert!(waited.is_err(), "the Sign ran without a permit");
-        drop(all);
+        assert!(waited.is_err(), "the Sign ran without a pool thread");
+        for _ in 0..threads {
+            release.send(()).expect("release");
+        }
         let signature = tokio::time::timeout(HANG_GUARD, sign)
             .await
             .expect("hang")
             .expect("task")
             .expect("sign");
         assert!(!signature.is_empty());
+        for h in holders {
+            h.await.expect("task").expect("holder");
+        }
     }
 
     /// Item 13: while a writer holds one key's lock (as a slow commit
