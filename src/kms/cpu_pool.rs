@@ -9,8 +9,8 @@
 //! Sign RSA_2048 flood on 2 cores the signatures were spread over about 33
 //! threads, each starting cold. Here a thread that finishes takes the next
 //! operation straight from the queue, and only these threads ever run
-//! them. Measured in docs/benchmarks.md ("RSA private-key operations on
-//! their own threads").
+//! them. Measured in docs/benchmarks.md ("A leaner load generator and an
+//! RSA pool of its own").
 //!
 //! The thread count is the bound: at most that many such operations run at
 //! once, whatever the flood, and the blocking pool stays free for the
