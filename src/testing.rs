@@ -45,7 +45,7 @@ pub fn data_plane_request_context<'a>(
     key_arn: &'a str,
     context: &'a HashMap<String, String>,
 ) -> RequestContext<'a> {
-    let mut ctx = RequestContext::new(principal_arn, action, key_arn);
+    let mut ctx = RequestContext::with_condition_keys(principal_arn, action, key_arn);
     ctx.set("aws:principalarn", principal_arn)
         .set("aws:principalaccount", account)
         .set("kms:calleraccount", account)

@@ -132,15 +132,24 @@ impl<'a> RequestContext<'a> {
     /// (e.g. `kms:Decrypt`) on `resource` (the key ARN; pass `"*"` for
     /// operations on no particular key, such as `kms:CreateKey`, so that
     /// only `"Resource": "*"` matches). No condition keys are set.
+    /// Allocates nothing for condition keys: a decision whose policies read
+    /// none (default key policies) never fills the map. See
+    /// [`RequestContext::with_condition_keys`] for one that will.
     pub fn new(principal_arn: &'a str, action: &'a str, resource: &'a str) -> Self {
         Self {
             caller: Caller::parse(principal_arn),
             action,
             resource,
-            // Room for what kmsd's core sets on a data-plane call (about 20
-            // keys), so filling the map never rehashes.
-            keys: HashMap::with_capacity_and_hasher(CONTEXT_CAPACITY, Default::default()),
+            keys: HashMap::with_hasher(Default::default()),
         }
+    }
+
+    /// As [`RequestContext::new`], with room for what kmsd's core sets on a
+    /// data-plane call (about 20 keys), so filling the map never rehashes.
+    pub fn with_condition_keys(principal_arn: &'a str, action: &'a str, resource: &'a str) -> Self {
+        let mut ctx = Self::new(principal_arn, action, resource);
+        ctx.keys.reserve(CONTEXT_CAPACITY);
+        ctx
     }
 
     /// Sets a single-valued condition key, replacing any earlier value. The
@@ -293,6 +302,20 @@ const PREFIX: &str = "kms:encryptioncontext:";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A context for a decision that reads no condition key allocates no
+    /// map; one that will be filled has room for a data-plane call's keys.
+    #[test]
+    fn the_condition_key_map_is_allocated_only_when_asked_for() {
+        let arn = "arn:aws:iam::111122223333:user/a";
+        let plain = RequestContext::new(arn, "kms:Decrypt", "*");
+        assert_eq!(plain.keys.capacity(), 0);
+        let mut filled = RequestContext::with_condition_keys(arn, "kms:Decrypt", "*");
+        assert!(filled.keys.capacity() >= CONTEXT_CAPACITY);
+        filled.set("kms:calleraccount", "111122223333");
+        assert_eq!(filled.caller.account, plain.caller.account);
+        assert_eq!(filled.keys.len(), 1);
+    }
 
     #[test]
     fn caller_parsing() {

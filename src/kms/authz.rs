@@ -141,7 +141,7 @@ impl Inner {
         scratch: &'a Scratch,
     ) -> RequestContext<'a> {
         let p = &caller.principal;
-        let mut ctx = RequestContext::new(p.arn(), op.action(), resource);
+        let mut ctx = RequestContext::with_condition_keys(p.arn(), op.action(), resource);
         ctx.set("aws:principalarn", p.arn())
             .set("aws:principalaccount", p.account())
             .set("kms:calleraccount", p.account())

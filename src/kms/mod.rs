@@ -149,10 +149,12 @@ pub(crate) struct Inner {
     missing_keys: Cache<KeyId, i64>,
     /// Loaded material versions, by (key, version).
     materials: Cache<(KeyId, u32), dyn MaterialHandle>,
-    /// KeyMaterialIds of imported material versions that are not current
-    /// (Decrypt of an older material reports its id). A version's id never
-    /// changes, so entries never go stale.
-    imported_ids: Cache<(KeyId, u32), String>,
+    /// KeyMaterialIds by material version: derived ones (a SHA-256 every
+    /// GenerateDataKey, Encrypt and Decrypt would otherwise compute) and
+    /// imported versions that are not current (Decrypt of an older
+    /// material reports its id). A version's id never changes, so entries
+    /// never go stale.
+    material_ids: Cache<(KeyId, u32), String>,
     aliases: Cache<(String, AliasName), KeyId>,
     /// Compiled key policies.
     policies: Cache<KeyId, Policy>,
@@ -211,7 +213,7 @@ impl Kms {
                 keys: Cache::new(cap),
                 missing_keys: Cache::new(cap),
                 materials: Cache::new(cap),
-                imported_ids: Cache::new(cap),
+                material_ids: Cache::new(cap),
                 aliases: Cache::new(cap),
                 policies: Cache::new(cap),
                 identity: Cache::new(cap),
@@ -424,24 +426,29 @@ impl Inner {
     }
 
     /// The KeyMaterialId of version `version` of `key`: derived for
-    /// kmsd's own material, the stored one for imported material (the
-    /// current one is on the key record; others are read once and cached).
+    /// kmsd's own material (once per version, then cached), the stored one
+    /// for imported material (the current one is on the key record; others
+    /// are read once and cached).
     async fn material_id_of(self: &Arc<Self>, key: &KeyRecord, version: u32) -> KmsResult<String> {
-        if key.origin != crate::model::Origin::External {
-            return Ok(crate::model::ids::key_material_id(&key.id, version));
-        }
+        let external = key.origin == crate::model::Origin::External;
         if let Some(info) = key
             .imported
             .as_ref()
-            .filter(|_| version == key.current_version)
+            .filter(|_| external && version == key.current_version)
         {
             return Ok(info.material_id.clone());
         }
         let k = (key.id, version);
-        let epoch = match self.imported_ids.get(&k) {
+        let epoch = match self.material_ids.get(&k) {
             Ok(id) => return Ok((*id).clone()),
             Err(epoch) => epoch,
         };
+        if !external {
+            let id = crate::model::ids::key_material_id(&key.id, version);
+            self.material_ids
+                .insert_if_unchanged(k, epoch, Arc::new(id.clone()));
+            return Ok(id);
+        }
         let id = key.id;
         let rec = self
             .blocking(move |inner| {
@@ -452,7 +459,7 @@ impl Inner {
             })
             .await?
             .ok_or_else(|| KmsError::internal(format!("material {version} of {id} is missing")))?;
-        self.imported_ids
+        self.material_ids
             .insert_if_unchanged(k, epoch, Arc::new(rec.material_id.clone()));
         Ok(rec.material_id)
     }
@@ -772,6 +779,31 @@ mod tests {
             t.await.expect("task").expect("generation");
         }
         assert_eq!(*started.0.lock().expect("lock"), permits);
+    }
+
+    /// A derived KeyMaterialId is computed once per material version and
+    /// then served from the cache, unchanged.
+    #[tokio::test]
+    async fn derived_material_ids_are_cached_per_version() {
+        let (_dir, kms) = core();
+        let root = caller("arn:aws:iam::111122223333:root");
+        let key = kms
+            .create_key(&root, CreateKeyRequest::default())
+            .await
+            .expect("key");
+        let inner = Arc::clone(&kms.inner);
+        let v = key.current_version;
+        let k = (key.id, v);
+        assert!(inner.material_ids.get(&k).is_err(), "nothing cached yet");
+        let first = inner.material_id_of(&key, v).await.expect("id");
+        assert_eq!(first, crate::model::ids::key_material_id(&key.id, v));
+        let cached = inner.material_ids.get(&k).expect("cached");
+        assert_eq!(*cached, first);
+        assert_eq!(inner.material_id_of(&key, v).await.expect("again"), first);
+        // Another version has its own id.
+        let other = inner.material_id_of(&key, v + 1).await.expect("other");
+        assert_ne!(other, first);
+        assert_eq!(other, crate::model::ids::key_material_id(&key.id, v + 1));
     }
 
     /// RSA private-key operations run on the private-op pool: while every
