@@ -102,16 +102,6 @@ impl Lanes {
         Ok(Lanes { lanes })
     }
 
-    /// How many lanes there are.
-    pub fn len(&self) -> usize {
-        self.lanes.len()
-    }
-
-    /// Whether there are none (never, once connected).
-    pub fn is_empty(&self) -> bool {
-        self.lanes.is_empty()
-    }
-
     /// Runs `concurrency` workers, spread over the lanes by their share of
     /// the connections, until `limit` (a request count is split the same
     /// way). Returns what they saw together and the longest lane's time.
@@ -156,11 +146,10 @@ impl Lanes {
                 // The receiver only goes away if the run was abandoned.
                 let _ = tx.send(out);
             });
-            if lane.jobs.send(job).is_ok() {
-                pending.push(rx);
-            } else {
-                pending.push(lane_gone());
-            }
+            // A lane that cannot take the job has ended: its receiver
+            // then reports the run as failed below.
+            let _ = lane.jobs.send(job);
+            pending.push(rx);
         }
         let mut total = Recorder::new();
         let mut longest = Duration::ZERO;
@@ -179,12 +168,6 @@ impl Lanes {
         }
         (total, longest)
     }
-}
-
-/// A receiver whose sender is already gone (a lane that cannot take work).
-fn lane_gone() -> oneshot::Receiver<(Recorder, Duration)> {
-    let (_, rx) = oneshot::channel();
-    rx
 }
 
 /// A lane's thread: its runtime, its connections, then jobs until the
