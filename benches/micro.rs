@@ -6,9 +6,10 @@
 //! - `aes_gcm/*`: AES-256-GCM seal/open of a 32-byte data key with a
 //!   header-sized AAD (`kmsd::crypto`), nonce generation included: directly
 //!   under a key (`seal_32B`, `open_32B`: format-1 blobs, stored material)
-//!   and under a per-blob key derived with HKDF-SHA256 (`seal_derived_32B`,
-//!   `open_derived_32B`: format-2 blobs), and the derivation alone
-//!   (`derive_blob_key`).
+//!   and under a per-blob key derived with HKDF-SHA256-Expand from
+//!   precomputed HMAC states (`seal_derived_32B`, `open_derived_32B`:
+//!   format-3 blobs), the derivation alone (`derive_blob_key`), and v2's
+//!   extract-then-expand derivation for comparison (`derive_blob_key_v2`).
 //! - `authz/*`: one authorization: building a data-plane request context,
 //!   and evaluating AWS's default key policy vs a 32 KB key policy against
 //!   it (`kmsd::authz`); also compiling the 32 KB policy, which happens once
@@ -95,22 +96,31 @@ fn aes_gcm(c: &mut Criterion) {
         b.iter(|| crypto::open(&key, &aad, black_box(&sealed)).expect("open"))
     });
     let salt = [5u8; crypto::SALT_LEN];
+    let blob_keys = crypto::BlobKeys::new(&key).expect("keys");
     g.bench_function("derive_blob_key", |b| {
-        b.iter(|| crypto::derive_blob_key(&key, black_box(&salt)).expect("derive"))
+        b.iter(|| blob_keys.derive(black_box(&salt)))
+    });
+    g.bench_function("derive_blob_key_v2", |b| {
+        b.iter(|| crypto::derive_blob_key_v2(&key, black_box(&salt)).expect("derive"))
     });
     g.bench_function("seal_derived_32B", |b| {
         b.iter(|| {
             let mut out = Vec::with_capacity(crypto::NONCE_LEN + 32 + crypto::TAG_LEN);
-            crypto::seal_derived_into(&key, &salt, &aad, black_box(&data_key), &mut out)
+            blob_keys
+                .seal_into(&salt, &aad, black_box(&data_key), &mut out)
                 .expect("seal");
             out
         })
     });
     let mut sealed_derived = Vec::new();
-    crypto::seal_derived_into(&key, &salt, &aad, &data_key, &mut sealed_derived).expect("seal");
+    blob_keys
+        .seal_into(&salt, &aad, &data_key, &mut sealed_derived)
+        .expect("seal");
     g.bench_function("open_derived_32B", |b| {
         b.iter(|| {
-            crypto::open_derived(&key, &salt, &aad, black_box(&sealed_derived)).expect("open")
+            blob_keys
+                .open(&salt, &aad, black_box(&sealed_derived))
+                .expect("open")
         })
     });
     g.finish();

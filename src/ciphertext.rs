@@ -1,11 +1,11 @@
 //! The ciphertext blob format (see docs/ciphertext-format.md) and the
 //! canonical form of an encryption context.
 //!
-//! Version 2, what kmsd makes:
+//! Version 3, what kmsd makes (version 2 has the same layout):
 //!
 //! ```text
 //! offset  size  field
-//! 0       1     format version (2)
+//! 0       1     format version (3)
 //! 1       1     key id kind: 0 = UUID, 1 = multi-Region (mrk-)
 //! 2       16    key id
 //! 18      4     key material version, big-endian
@@ -15,16 +15,22 @@
 //! 66+n    16    AES-GCM tag
 //! ```
 //!
-//! The AES-256-GCM key of a v2 blob is derived from the material and the
-//! salt (HKDF-SHA256, through `MaterialHandle::seal_into`), so each key
-//! seals one blob and no long-lived key approaches GCM's limit of 2^32
-//! random nonces. Version 1 (no salt; sealed directly under the material)
-//! is still opened, never made.
+//! The AES-256-GCM key of a v3 blob is derived from the material and the
+//! salt (HKDF-SHA256-Expand with the material as the PRK, through
+//! `MaterialHandle::seal_into`), so each key seals one blob and no
+//! long-lived key approaches GCM's limit of 2^32 random nonces. Version 2
+//! derived it with HKDF's extract step too (the salt as HKDF salt), which
+//! cost several times more per blob; version 1 had no salt and sealed
+//! directly under the material. Both are still opened, never made. HSM
+//! material seals v3 blobs (v2 before) directly under the material, the
+//! salt only in the additional data: the derivation is the local
+//! backend's.
 //!
-//! The additional authenticated data is the header (54 bytes in v2, 22 in
-//! v1) followed by the canonical encryption context, so neither the format,
-//! the key id, the version, the salt nor any context pair can be changed
-//! without the open failing.
+//! The additional authenticated data is the header (54 bytes in v2 and
+//! v3, 22 in v1) followed by the canonical encryption context, so neither
+//! the format, the key id, the version, the salt nor any context pair can
+//! be changed without the open failing (a v3 blob relabelled v2 is opened
+//! under another key and with other additional data).
 
 use std::collections::HashMap;
 
@@ -37,17 +43,21 @@ use crate::secret::Plaintext;
 /// The first format: sealed directly under the material. Opened, no longer
 /// made.
 pub const FORMAT_V1: u8 = 1;
-/// The current format: sealed under a key derived per blob.
+/// The second format: sealed under a key derived per blob with HKDF's
+/// extract and expand. Opened, no longer made.
 pub const FORMAT_V2: u8 = 2;
-/// Length of the fields both formats share (version, key id kind, key id,
+/// The current format: v2's layout, the per-blob key derived by HKDF's
+/// expand alone (`crypto::BlobKeys`).
+pub const FORMAT_V3: u8 = 3;
+/// Length of the fields all formats share (version, key id kind, key id,
 /// material version): all of a v1 header.
 pub const HEADER_LEN_V1: usize = 22;
-/// Length of the v2 header: the shared fields, then the salt.
+/// Length of the v2 and v3 header: the shared fields, then the salt.
 pub const HEADER_LEN: usize = HEADER_LEN_V1 + SALT_LEN;
 /// Smallest v1 blob (empty plaintext).
 pub const MIN_BLOB_LEN_V1: usize = HEADER_LEN_V1 + NONCE_LEN + TAG_LEN;
-/// Smallest blob kmsd makes (v2, empty plaintext). A blob is this plus the
-/// plaintext's length.
+/// Smallest blob of format v2 or v3 (empty plaintext). A blob kmsd makes is
+/// this plus the plaintext's length.
 pub const MIN_BLOB_LEN: usize = HEADER_LEN + NONCE_LEN + TAG_LEN;
 /// AWS's maximum ciphertext blob size.
 pub const MAX_BLOB_LEN: usize = 6144;
@@ -72,11 +82,11 @@ impl BlobHeader {
         h
     }
 
-    /// Parses the header of `blob` (either format). Any malformation is
+    /// Parses the header of `blob` (any format). Any malformation is
     /// InvalidCiphertextException, as in AWS.
     pub fn parse(blob: &[u8]) -> KmsResult<Self> {
         let min = match blob.first() {
-            Some(&FORMAT_V2) => MIN_BLOB_LEN,
+            Some(&FORMAT_V3 | &FORMAT_V2) => MIN_BLOB_LEN,
             Some(&FORMAT_V1) => MIN_BLOB_LEN_V1,
             _ => return Err(invalid()),
         };
@@ -178,7 +188,7 @@ fn aad(header: &[u8], ctx: &CanonicalContext) -> Vec<u8> {
 }
 
 /// Seals `plaintext` with `material` (version `header.version` of key
-/// `header.key_id`) into a v2 blob under a fresh random salt.
+/// `header.key_id`) into a v3 blob under a fresh random salt.
 pub fn seal(
     header: BlobHeader,
     material: &dyn MaterialHandle,
@@ -188,7 +198,7 @@ pub fn seal(
     let mut salt = [0u8; SALT_LEN];
     crate::crypto::fill_random(&mut salt).map_err(KmsError::internal)?;
     let mut blob = Vec::with_capacity(MIN_BLOB_LEN + plaintext.len());
-    blob.extend_from_slice(&header.encode(FORMAT_V2));
+    blob.extend_from_slice(&header.encode(FORMAT_V3));
     blob.extend_from_slice(&salt);
     let aad = aad(&blob, ctx);
     material
@@ -197,7 +207,7 @@ pub fn seal(
     Ok(blob)
 }
 
-/// Seals `plaintext` into a v2 blob through material held outside this
+/// Seals `plaintext` into a v3 blob through material held outside this
 /// process (an HSM): the same layout as [`seal`], the salt random and bound
 /// in the additional data, the AEAD done remotely directly under the
 /// material. An unreachable HSM is an error of its own (`unavailable`),
@@ -212,7 +222,7 @@ pub async fn seal_remote(
     let mut salt = [0u8; SALT_LEN];
     crate::crypto::fill_random(&mut salt).map_err(KmsError::internal)?;
     let mut blob = Vec::with_capacity(MIN_BLOB_LEN + plaintext.len());
-    blob.extend_from_slice(&header.encode(FORMAT_V2));
+    blob.extend_from_slice(&header.encode(FORMAT_V3));
     blob.extend_from_slice(&salt);
     let aad = aad(&blob, ctx);
     let sealed = material.seal(&aad, plaintext).await.map_err(|e| match e {
@@ -228,8 +238,10 @@ pub async fn seal_remote(
     Ok(blob)
 }
 
-/// Opens a v2 blob sealed by [`seal_remote`] (HSM material exists only in
-/// v2). Any failure but an unreachable HSM is InvalidCiphertextException.
+/// Opens a v3 or v2 blob sealed by [`seal_remote`] (HSM material exists
+/// only in those; both seal directly under the material with the header in
+/// the additional data). Any failure but an unreachable HSM is
+/// InvalidCiphertextException.
 pub async fn open_remote(
     material: &dyn RemoteAead,
     ctx: &CanonicalContext,
@@ -237,7 +249,7 @@ pub async fn open_remote(
     unavailable: fn(BackendError) -> KmsError,
 ) -> KmsResult<Plaintext> {
     match blob.first() {
-        Some(&FORMAT_V2) if blob.len() >= MIN_BLOB_LEN => {
+        Some(&FORMAT_V3 | &FORMAT_V2) if blob.len() >= MIN_BLOB_LEN => {
             let (h, sealed) = blob.split_at(HEADER_LEN);
             material
                 .open(&aad(h, ctx), sealed)
@@ -251,7 +263,7 @@ pub async fn open_remote(
     }
 }
 
-/// Opens a blob (either format) whose header has been parsed and whose
+/// Opens a blob (any format) whose header has been parsed and whose
 /// material was found.
 pub fn open(
     material: &dyn MaterialHandle,
@@ -261,13 +273,17 @@ pub fn open(
     // Whatever the backend's reason, the client learns only that the blob
     // is invalid (as in AWS).
     match blob.first() {
-        Some(&FORMAT_V2) if blob.len() >= MIN_BLOB_LEN => {
+        Some(&format @ (FORMAT_V3 | FORMAT_V2)) if blob.len() >= MIN_BLOB_LEN => {
             let (h, sealed) = blob.split_at(HEADER_LEN);
             let mut salt = [0u8; SALT_LEN];
             salt.copy_from_slice(&h[HEADER_LEN_V1..]);
-            material
-                .open(&salt, &aad(h, ctx), sealed)
-                .map_err(|_| invalid())
+            let aad = aad(h, ctx);
+            let opened = if format == FORMAT_V3 {
+                material.open(&salt, &aad, sealed)
+            } else {
+                material.open_v2(&salt, &aad, sealed)
+            };
+            opened.map_err(|_| invalid())
         }
         Some(&FORMAT_V1) if blob.len() >= MIN_BLOB_LEN_V1 => {
             let (h, sealed) = blob.split_at(HEADER_LEN_V1);
@@ -332,35 +348,110 @@ mod tests {
         assert_eq!(pt.expose_secret(), b"data key");
     }
 
-    #[test]
-    fn item_08_blob_is_the_v2_layout_under_a_key_derived_per_blob() {
-        // Byte for byte the format of docs/ciphertext-format.md: the
-        // header with a salt, then AES-256-GCM under HKDF-SHA256(salt,
-        // material, "kmsd/blob-key/v2") with AAD = header || context.
-        let header = BlobHeader {
-            key_id: KeyId::new_random(),
-            version: 0x0102_0304,
-        };
-        let c = CanonicalContext::new(&ctx(&[("k", "v")])).expect("ctx");
-        let blob = seal(header, &*material(), &c, b"pt").expect("seal");
-        assert_eq!(blob[0], FORMAT_V2);
-        assert_eq!(blob[..HEADER_LEN_V1], header.encode(FORMAT_V2));
-        assert_eq!(&blob[18..22], &[1, 2, 3, 4]);
-        let aad = aad(&blob[..HEADER_LEN], &c);
-        // An independent HKDF (ring's, by hand) gives the key that opens it.
-        let salt = salt_of(&blob);
+    /// A v2 blob as kmsd made them before format v3: the v3 layout with
+    /// format byte 2, AES-256-GCM under HKDF-SHA256(salt, material,
+    /// "kmsd/blob-key/v2") (extract and expand, by ring directly).
+    fn v2_blob(header: BlobHeader, c: &CanonicalContext, pt: &[u8]) -> Vec<u8> {
+        let mut salt = [0u8; SALT_LEN];
+        crypto::fill_random(&mut salt).expect("random");
         let prk = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, &salt).extract(&MATERIAL);
         let mut k = [0u8; 32];
         prk.expand(&[b"kmsd/blob-key/v2"], ring::hkdf::HKDF_SHA256)
             .expect("expand")
             .fill(&mut k)
             .expect("fill");
-        let derived = crypto::derive_blob_key(&MATERIAL, &salt).expect("derive");
-        assert_eq!(derived.expose_secret(), &k);
+        let mut b = header.encode(FORMAT_V2).to_vec();
+        b.extend_from_slice(&salt);
+        let aad = aad(&b, c);
+        crypto::seal_into(&k, &aad, pt, &mut b).expect("seal");
+        b
+    }
+
+    #[test]
+    fn blob_is_the_v3_layout_under_a_key_expanded_per_blob() {
+        // Byte for byte the format of docs/ciphertext-format.md: the
+        // header with a salt, then AES-256-GCM under
+        // HKDF-SHA256-Expand(PRK = material, "kmsd/blob-key/v3" || salt)
+        // with AAD = header || context.
+        let header = BlobHeader {
+            key_id: KeyId::new_random(),
+            version: 0x0102_0304,
+        };
+        let c = CanonicalContext::new(&ctx(&[("k", "v")])).expect("ctx");
+        let blob = seal(header, &*material(), &c, b"pt").expect("seal");
+        assert_eq!(blob[0], FORMAT_V3);
+        assert_eq!(blob[..HEADER_LEN_V1], header.encode(FORMAT_V3));
+        assert_eq!(&blob[18..22], &[1, 2, 3, 4]);
+        let aad = aad(&blob[..HEADER_LEN], &c);
+        // An independent HKDF-Expand (ring's, the material as its PRK)
+        // gives the key that opens it.
+        let salt = salt_of(&blob);
+        let prk = ring::hkdf::Prk::new_less_safe(ring::hkdf::HKDF_SHA256, &MATERIAL);
+        let mut k = [0u8; 32];
+        prk.expand(&[b"kmsd/blob-key/v3", &salt], ring::hkdf::HKDF_SHA256)
+            .expect("expand")
+            .fill(&mut k)
+            .expect("fill");
+        let keys = crypto::BlobKeys::new(&MATERIAL).expect("keys");
+        assert_eq!(keys.derive(&salt).expose_secret(), &k);
         let pt = crypto::open(&k, &aad, &blob[HEADER_LEN..]).expect("open");
         assert_eq!(pt.expose_secret(), b"pt");
-        // Not under the material itself: that was v1.
+        // Not under the material itself (v1), nor under v2's derivation.
         assert!(crypto::open(&MATERIAL, &aad, &blob[HEADER_LEN..]).is_err());
+        let v2_key = crypto::derive_blob_key_v2(&MATERIAL, &salt).expect("derive");
+        assert!(crypto::open(v2_key.expose_secret(), &aad, &blob[HEADER_LEN..]).is_err());
+    }
+
+    #[test]
+    fn v2_blobs_still_open_and_cannot_be_confused_with_v3() {
+        let header = BlobHeader {
+            key_id: KeyId::new_random(),
+            version: 2,
+        };
+        let c = CanonicalContext::new(&ctx(&[("purpose", "x")])).expect("ctx");
+        let v2 = v2_blob(header, &c, b"older data key");
+        assert_eq!(v2.len(), MIN_BLOB_LEN + 14);
+        assert_eq!(BlobHeader::parse(&v2).expect("header"), header);
+        assert_eq!(
+            open(&*material(), &c, &v2).expect("open").expose_secret(),
+            b"older data key"
+        );
+        // The v2 derivation kmsd keeps for opening is ring's HKDF.
+        let salt = salt_of(&v2);
+        let aad = aad(&v2[..HEADER_LEN], &c);
+        let k = crypto::derive_blob_key_v2(&MATERIAL, &salt).expect("derive");
+        assert!(crypto::open(k.expose_secret(), &aad, &v2[HEADER_LEN..]).is_ok());
+        // Another context, or any flipped byte, fails.
+        let other = CanonicalContext::new(&ctx(&[("purpose", "y")])).expect("ctx");
+        assert!(matches!(
+            open(&*material(), &other, &v2),
+            Err(KmsError::InvalidCiphertext(_))
+        ));
+        for i in 0..v2.len() {
+            let mut t = v2.clone();
+            t[i] ^= 0x01;
+            assert!(open(&*material(), &c, &t).is_err(), "byte {i}");
+        }
+        // A v2 blob relabelled v3, and a v3 blob relabelled v2, open as
+        // neither: the format byte picks the derivation and is in the AAD.
+        let mut up = v2.clone();
+        up[0] = FORMAT_V3;
+        assert!(matches!(
+            open(&*material(), &c, &up),
+            Err(KmsError::InvalidCiphertext(_))
+        ));
+        let v3 = seal(header, &*material(), &c, b"new data key").expect("seal");
+        let mut down = v3.clone();
+        down[0] = FORMAT_V2;
+        assert!(matches!(
+            open(&*material(), &c, &down),
+            Err(KmsError::InvalidCiphertext(_))
+        ));
+        // An unknown format byte is refused before any key is looked up.
+        let mut v4 = v3.clone();
+        v4[0] = 4;
+        assert!(BlobHeader::parse(&v4).is_err());
+        assert!(open(&*material(), &c, &v4).is_err());
     }
 
     #[test]
@@ -374,8 +465,8 @@ mod tests {
         let b = seal(header, &*material(), &c, b"same").expect("seal");
         assert_eq!(a[..HEADER_LEN_V1], b[..HEADER_LEN_V1]);
         assert_ne!(salt_of(&a), salt_of(&b));
-        let ka = crypto::derive_blob_key(&MATERIAL, &salt_of(&a)).expect("derive");
-        let kb = crypto::derive_blob_key(&MATERIAL, &salt_of(&b)).expect("derive");
+        let keys = crypto::BlobKeys::new(&MATERIAL).expect("keys");
+        let (ka, kb) = (keys.derive(&salt_of(&a)), keys.derive(&salt_of(&b)));
         assert_ne!(ka.expose_secret(), kb.expose_secret());
         assert_ne!(ka.expose_secret(), &MATERIAL);
         // Each key opens its own blob only.
@@ -389,7 +480,7 @@ mod tests {
     }
 
     #[test]
-    fn item_08_v1_blobs_still_open_and_cannot_be_confused_with_v2() {
+    fn item_08_v1_blobs_still_open_and_cannot_be_confused_with_v2_or_v3() {
         let header = BlobHeader {
             key_id: KeyId::new_random(),
             version: 3,
@@ -413,18 +504,20 @@ mod tests {
             t[i] ^= 0x01;
             assert!(open(&*material(), &c, &t).is_err(), "byte {i}");
         }
-        // A v1 blob relabelled v2 (and the reverse) opens as neither.
-        let mut up = v1.clone();
-        up[0] = FORMAT_V2;
-        assert!(open(&*material(), &c, &up).is_err());
-        let v2 = seal(header, &*material(), &c, b"new data key").expect("seal");
-        let mut down = v2.clone();
+        // A v1 blob relabelled v2 or v3 (and the reverse) opens as neither.
+        for format in [FORMAT_V2, FORMAT_V3] {
+            let mut up = v1.clone();
+            up[0] = format;
+            assert!(open(&*material(), &c, &up).is_err());
+        }
+        let v3 = seal(header, &*material(), &c, b"new data key").expect("seal");
+        let mut down = v3.clone();
         down[0] = FORMAT_V1;
         assert!(open(&*material(), &c, &down).is_err());
-        // Nor does a v2 blob with its salt cut out (a v1 layout of its parts).
-        let mut stripped = v2[..HEADER_LEN_V1].to_vec();
+        // Nor does a v3 blob with its salt cut out (a v1 layout of its parts).
+        let mut stripped = v3[..HEADER_LEN_V1].to_vec();
         stripped[0] = FORMAT_V1;
-        stripped.extend_from_slice(&v2[HEADER_LEN..]);
+        stripped.extend_from_slice(&v3[HEADER_LEN..]);
         assert!(matches!(
             open(&*material(), &c, &stripped),
             Err(KmsError::InvalidCiphertext(_))
@@ -527,7 +620,7 @@ mod tests {
         assert!(BlobHeader::parse(&[]).is_err());
         assert!(BlobHeader::parse(&[1u8; MIN_BLOB_LEN_V1 - 1]).is_err());
         let mut b = vec![0u8; MIN_BLOB_LEN];
-        for format in [0u8, 3, 0x81, 0xff] {
+        for format in [0u8, 4, 0x81, 0xff] {
             b[0] = format;
             assert!(BlobHeader::parse(&b).is_err(), "format {format}");
         }
@@ -535,12 +628,14 @@ mod tests {
         assert!(BlobHeader::parse(&b).is_ok());
         b[1] = 9;
         assert!(BlobHeader::parse(&b).is_err());
-        // A v2 header must have room for its salt, nonce and tag.
-        let mut short = vec![0u8; MIN_BLOB_LEN - 1];
-        short[0] = FORMAT_V2;
-        assert!(BlobHeader::parse(&short).is_err());
-        short.push(0);
-        assert!(BlobHeader::parse(&short).is_ok());
+        // A v2 or v3 header must have room for its salt, nonce and tag.
+        for format in [FORMAT_V2, FORMAT_V3] {
+            let mut short = vec![0u8; MIN_BLOB_LEN - 1];
+            short[0] = format;
+            assert!(BlobHeader::parse(&short).is_err());
+            short.push(0);
+            assert!(BlobHeader::parse(&short).is_ok());
+        }
         assert!(BlobHeader::parse(&vec![1u8; MAX_BLOB_LEN + 1]).is_err());
     }
 }

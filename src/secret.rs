@@ -120,7 +120,7 @@ impl fmt::Debug for RootKey {
 }
 
 /// The AES-256 key of one ciphertext blob, derived from key material and the
-/// blob's salt (`crypto::derive_blob_key`). The hot path derives it into a
+/// blob's salt (`crypto::BlobKeys::derive`). The hot path derives it into a
 /// wiped stack buffer instead; this type is for tests and tools that must
 /// see the bytes.
 pub struct BlobKey(Box<[u8; SYMMETRIC_KEY_LEN]>);

@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use crate::model::ids::ArnParts;
+use crate::model::ids::{ArnParts, Principal, PrincipalKind, PARTITION};
 
 /// One condition key's value(s) in a request. An empty multi-valued key is
 /// treated as absent (IAM: "resolves to an empty data set").
@@ -77,6 +77,26 @@ impl<'a> Caller<'a> {
             _ => {}
         }
         caller
+    }
+
+    /// The same fields as [`Caller::parse`] of `p`'s ARN, read from the
+    /// principal kmsd already parsed (once per client certificate), so a
+    /// decision does not split the ARN again.
+    fn of_principal(p: &'a Principal) -> Self {
+        Caller {
+            arn: p.arn(),
+            // `Principal::parse` admits no other partition.
+            partition: PARTITION,
+            account: p.account(),
+            is_root: p.is_root(),
+            // A session's identity ARN is its role's, `…:role/ROLE`.
+            role_session_of: match p.kind() {
+                PrincipalKind::AssumedRole => {
+                    p.identity_arn().rsplit_once('/').map(|(_, role)| role)
+                }
+                _ => None,
+            },
+        }
     }
 }
 
@@ -144,12 +164,27 @@ impl<'a> RequestContext<'a> {
         }
     }
 
+    /// As [`RequestContext::new`] for a principal kmsd has already parsed
+    /// (the core's callers): its ARN is not split again.
+    pub fn of_principal(principal: &'a Principal, action: &'a str, resource: &'a str) -> Self {
+        Self {
+            caller: Caller::of_principal(principal),
+            action,
+            resource,
+            keys: HashMap::with_hasher(Default::default()),
+        }
+    }
+
     /// As [`RequestContext::new`], with room for what kmsd's core sets on a
     /// data-plane call (about 20 keys), so filling the map never rehashes.
     pub fn with_condition_keys(principal_arn: &'a str, action: &'a str, resource: &'a str) -> Self {
-        let mut ctx = Self::new(principal_arn, action, resource);
-        ctx.keys.reserve(CONTEXT_CAPACITY);
-        ctx
+        Self::new(principal_arn, action, resource).with_room()
+    }
+
+    /// This context with room for a data-plane call's condition keys.
+    pub fn with_room(mut self) -> Self {
+        self.keys.reserve(CONTEXT_CAPACITY);
+        self
     }
 
     /// Sets a single-valued condition key, replacing any earlier value. The
@@ -315,6 +350,33 @@ mod tests {
         filled.set("kms:calleraccount", "111122223333");
         assert_eq!(filled.caller.account, plain.caller.account);
         assert_eq!(filled.keys.len(), 1);
+    }
+
+    /// The core builds its contexts from the parsed principal; every
+    /// field must be what parsing the ARN gives, for every kind of
+    /// principal (a wrong `role_session_of` would let a policy naming one
+    /// role match another's sessions, a wrong `is_root` skip identity
+    /// policies).
+    #[test]
+    fn a_context_of_a_parsed_principal_equals_one_of_its_arn() {
+        for arn in [
+            "arn:aws:iam::111122223333:root",
+            "arn:aws:iam::111122223333:user/alice",
+            "arn:aws:iam::111122223333:user/path/to/alice",
+            "arn:aws:iam::111122223333:role/Admin",
+            "arn:aws:iam::111122223333:role/ops/Admin",
+            "arn:aws:sts::111122223333:assumed-role/Admin/session-1",
+            "arn:aws:sts::444455556666:assumed-role/a/root",
+            "arn:aws:iam::444455556666:user/root",
+        ] {
+            let p = Principal::parse(arn).expect(arn);
+            let (a, b) = (Caller::parse(arn), Caller::of_principal(&p));
+            assert_eq!(
+                (a.arn, a.partition, a.account, a.is_root, a.role_session_of),
+                (b.arn, b.partition, b.account, b.is_root, b.role_session_of),
+                "{arn}"
+            );
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::root::{check_root_key, derive_key, MATERIAL_SEALING};
 use super::{BackendError, MaterialBackend, MaterialHandle};
 use crate::crypto::asymmetric::PrivateKey;
-use crate::crypto::{self, CryptoError, SALT_LEN};
+use crate::crypto::{self, BlobKeys, CryptoError, SALT_LEN};
 use crate::model::{
     EncryptionAlgorithm, KeyId, KeySpec, MacAlgorithm, MaterialLocation, MaterialOrigin,
     MaterialVersion, MessageType, SealedBlob, SigningAlgorithm,
@@ -303,8 +303,12 @@ pub fn generate_material(spec: KeySpec) -> Result<KeyMaterial, BackendError> {
 
 /// Loaded material, in the form its operations use.
 enum Loaded {
-    /// An AES-256 key (SYMMETRIC_DEFAULT).
-    Aes(KeyMaterial),
+    /// An AES-256 key (SYMMETRIC_DEFAULT), with its blob-key states
+    /// computed once at load (the data-key path derives a key per blob).
+    Aes {
+        key: KeyMaterial,
+        blob_keys: BlobKeys,
+    },
     /// An HMAC key.
     Hmac(KeyMaterial),
     /// A parsed private key (asymmetric specs); boxed, as it is large.
@@ -316,7 +320,10 @@ enum Loaded {
 impl Loaded {
     fn new(spec: KeySpec, key: KeyMaterial) -> Result<Self, CryptoError> {
         Ok(match spec {
-            KeySpec::SymmetricDefault => Loaded::Aes(key),
+            KeySpec::SymmetricDefault => Loaded::Aes {
+                blob_keys: BlobKeys::new(key.expose_secret())?,
+                key,
+            },
             KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512 => {
                 Loaded::Hmac(key)
             }
@@ -337,7 +344,14 @@ struct LocalHandle {
 impl LocalHandle {
     fn aes(&self, operation: &'static str) -> Result<&[u8], BackendError> {
         match &self.material {
-            Loaded::Aes(k) => Ok(k.expose_secret()),
+            Loaded::Aes { key, .. } => Ok(key.expose_secret()),
+            _ => Err(self.unsupported(operation)),
+        }
+    }
+
+    fn blob_keys(&self, operation: &'static str) -> Result<&BlobKeys, BackendError> {
+        match &self.material {
+            Loaded::Aes { blob_keys, .. } => Ok(blob_keys),
             _ => Err(self.unsupported(operation)),
         }
     }
@@ -369,10 +383,11 @@ impl MaterialHandle for LocalHandle {
         plaintext: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), BackendError> {
-        let key = self.aes("seal")?;
-        // The hot path: one HKDF and one AES key schedule per call, and no
-        // allocation beyond `out`.
-        Ok(crypto::seal_derived_into(key, salt, aad, plaintext, out)?)
+        // The hot path: two SHA-256 compressions and one AES key schedule
+        // per call, and no allocation beyond `out`.
+        Ok(self
+            .blob_keys("seal")?
+            .seal_into(salt, aad, plaintext, out)?)
     }
 
     fn open(
@@ -381,8 +396,17 @@ impl MaterialHandle for LocalHandle {
         aad: &[u8],
         sealed: &[u8],
     ) -> Result<Plaintext, BackendError> {
+        Ok(self.blob_keys("open")?.open(salt, aad, sealed)?)
+    }
+
+    fn open_v2(
+        &self,
+        salt: &[u8; SALT_LEN],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Plaintext, BackendError> {
         let key = self.aes("open")?;
-        Ok(crypto::open_derived(key, salt, aad, sealed)?)
+        Ok(crypto::open_derived_v2(key, salt, aad, sealed)?)
     }
 
     fn open_v1(&self, aad: &[u8], sealed: &[u8]) -> Result<Plaintext, BackendError> {

@@ -254,10 +254,11 @@ pub trait MaterialHandle: Send + Sync {
     /// AEAD-seals `plaintext` with `aad` under a key of its own, derived
     /// from this material and `salt` (a fresh random salt per blob, so no
     /// long-lived key seals more than one blob), appending
-    /// `nonce || ciphertext || tag` to `out` (symmetric keys). The local
-    /// backend derives with HKDF-SHA256 (`crypto::derive_blob_key`); another
-    /// backend must derive the same way inside its boundary, so blobs
-    /// stay portable between backends holding the same material.
+    /// `nonce || ciphertext || tag` to `out` (symmetric keys; ciphertext
+    /// format v3). The local backend derives with HKDF-SHA256-Expand
+    /// (`crypto::BlobKeys`); another backend must derive the same way
+    /// inside its boundary, so blobs stay portable between backends
+    /// holding the same material.
     fn seal_into(
         &self,
         salt: &[u8; SALT_LEN],
@@ -267,7 +268,7 @@ pub trait MaterialHandle: Send + Sync {
     ) -> Result<(), BackendError>;
 
     /// Opens what [`MaterialHandle::seal_into`] produced with the same
-    /// `salt` and `aad` (symmetric keys). Fails opaquely.
+    /// `salt` and `aad` (symmetric keys, format v3). Fails opaquely.
     fn open(
         &self,
         salt: &[u8; SALT_LEN],
@@ -275,10 +276,28 @@ pub trait MaterialHandle: Send + Sync {
         sealed: &[u8],
     ) -> Result<Plaintext, BackendError>;
 
+    /// Opens `nonce || ciphertext || tag` sealed under the key of format
+    /// v2 derived from the material and `salt` (HKDF-SHA256 extract then
+    /// expand, `crypto::derive_blob_key_v2`; kmsd no longer seals that
+    /// way) with `aad`. Fails opaquely. Only material that can predate
+    /// format v3 (the local backend's) implements it.
+    fn open_v2(
+        &self,
+        salt: &[u8; SALT_LEN],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Plaintext, BackendError> {
+        let _ = (salt, aad, sealed);
+        Err(self.unsupported("open_v2"))
+    }
+
     /// Opens `nonce || ciphertext || tag` sealed directly under the
     /// material (ciphertext format v1, made before per-blob keys; kmsd no
-    /// longer seals that way) with `aad`. Fails opaquely.
-    fn open_v1(&self, aad: &[u8], sealed: &[u8]) -> Result<Plaintext, BackendError>;
+    /// longer seals that way) with `aad`. Fails opaquely. As `open_v2`.
+    fn open_v1(&self, aad: &[u8], sealed: &[u8]) -> Result<Plaintext, BackendError> {
+        let _ = (aad, sealed);
+        Err(self.unsupported("open_v1"))
+    }
 
     /// Signs `message` (of `message_type`, already checked by the core
     /// against the algorithm) with `algorithm`. SIGN_VERIFY keys.
@@ -384,9 +403,6 @@ mod tests {
             Err(self.unsupported("seal"))
         }
         fn open(&self, _: &[u8; SALT_LEN], _: &[u8], _: &[u8]) -> Result<Plaintext, BackendError> {
-            Err(self.unsupported("open"))
-        }
-        fn open_v1(&self, _: &[u8], _: &[u8]) -> Result<Plaintext, BackendError> {
             Err(self.unsupported("open"))
         }
         fn backend_name(&self) -> &'static str {

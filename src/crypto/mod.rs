@@ -4,10 +4,12 @@
 //! - AES-256-GCM (`aes-gcm`): [`seal`] draws a fresh random 96-bit nonce for
 //!   every call (callers cannot supply one) and returns `nonce || ct || tag`;
 //!   [`open`] fails opaquely.
-//! - Per-blob keys ([`seal_derived_into`], [`open_derived`]): AES-256-GCM
-//!   under `HKDF-SHA256(salt, key, "kmsd/blob-key/v2")` (`ring`), so a
-//!   long-lived key never meets the GCM limit of 2^32 random nonces: each
-//!   derived key seals one blob.
+//! - Per-blob keys ([`BlobKeys`]): AES-256-GCM under
+//!   `HKDF-SHA256-Expand(key, "kmsd/blob-key/v3" ‖ salt)` (`hmac`/`sha2`,
+//!   the HMAC states computed once per key), so a long-lived key never
+//!   meets the GCM limit of 2^32 random nonces: each derived key seals one
+//!   blob. Blobs of format v2 (`HKDF-SHA256(salt, key, "kmsd/blob-key/v2")`,
+//!   `ring`) are still opened ([`open_derived_v2`]).
 //! - Cipher instances are built, used and dropped inside one function; with
 //!   the `zeroize` features of `aes`, `ghash` and `polyval` (Cargo.toml)
 //!   their drop wipes the AES round keys and the GHASH key.
@@ -41,9 +43,11 @@ pub const NONCE_LEN: usize = 12;
 pub const TAG_LEN: usize = 16;
 /// Length of the random salt from which a per-blob key is derived.
 pub const SALT_LEN: usize = 32;
-/// HKDF `info` of per-blob keys: separates them from any other use of
-/// HKDF with the same key.
-const BLOB_KEY_INFO: &[u8] = b"kmsd/blob-key/v2";
+/// HKDF `info` of the per-blob keys of format v2: separates them from any
+/// other use of HKDF with the same key.
+const BLOB_KEY_INFO_V2: &[u8] = b"kmsd/blob-key/v2";
+/// The same for format v3, where it is followed by the salt.
+const BLOB_KEY_INFO_V3: &[u8] = b"kmsd/blob-key/v3";
 
 /// A crypto failure. Deliberately without detail: an AEAD failure must not
 /// say why it failed.
@@ -137,7 +141,7 @@ thread_local! {
 /// 32 bytes fails (`Seal`) rather than being used as some other cipher.
 ///
 /// Sealing directly under a long-lived key is for few seals per key (stored
-/// material records under the sealing key); blobs use [`seal_derived_into`].
+/// material records under the sealing key); blobs use [`BlobKeys`].
 pub fn seal_into(
     key: &[u8],
     aad: &[u8],
@@ -219,22 +223,18 @@ fn buf_mut(p: &mut Plaintext) -> &mut [u8] {
     p.expose_secret_mut()
 }
 
-/// The per-blob key `HKDF-SHA256(salt, key, info = "kmsd/blob-key/v2")`
-/// (RFC 5869; 32 bytes of output) of the AES-256 `key` (anything but 32
-/// bytes fails as `Seal`).
-///
-/// Why HKDF with the salt as HKDF salt: the extract step is HMAC keyed by
-/// the salt, a PRF whose output is uniform as long as `key` is secret, and
-/// distinct random 256-bit salts give independent keys; the 2^32 bound of
-/// SP 800-38D then applies per blob (one seal), and a birthday collision of
-/// salts needs about 2^128 blobs.
-pub fn derive_blob_key(key: &[u8], salt: &[u8; SALT_LEN]) -> Result<BlobKey, CryptoError> {
+/// The per-blob key of a ciphertext of format v2,
+/// `HKDF-SHA256(salt, key, info = "kmsd/blob-key/v2")` (RFC 5869, extract
+/// then expand; 32 bytes of output) of the AES-256 `key` (anything but 32
+/// bytes fails as `Seal`). v2 blobs are still opened, no longer made
+/// ([`BlobKeys`] derives the keys of v3).
+pub fn derive_blob_key_v2(key: &[u8], salt: &[u8; SALT_LEN]) -> Result<BlobKey, CryptoError> {
     let mut out = BlobKey::zeroed();
-    derive_into(key, salt, out.expose_secret_mut())?;
+    derive_v2_into(key, salt, out.expose_secret_mut())?;
     Ok(out)
 }
 
-fn derive_into(
+fn derive_v2_into(
     key: &[u8],
     salt: &[u8; SALT_LEN],
     out: &mut [u8; SYMMETRIC_KEY_LEN],
@@ -246,45 +246,14 @@ fn derive_into(
     // ring's HMAC states (here keyed by the public salt, then by the
     // pseudorandom key) have no zeroize; they live on this stack frame.
     let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(key);
-    prk.expand(&[BLOB_KEY_INFO], hkdf::HKDF_SHA256)
+    prk.expand(&[BLOB_KEY_INFO_V2], hkdf::HKDF_SHA256)
         .and_then(|okm| okm.fill(out))
         .map_err(|_| CryptoError::Seal)
 }
 
-/// Runs `f` with the cipher of the per-blob key of `key` and `salt`. The
-/// derived bytes are wiped as soon as the key schedule is built; the cipher
-/// stays in this frame (lent to `f`, never moved out, so no copy of its
-/// round keys is left behind by a move) and wipes itself on drop.
-fn with_derived_cipher<T>(
-    key: &[u8],
-    salt: &[u8; SALT_LEN],
-    f: impl FnOnce(&Aes256Gcm) -> Result<T, CryptoError>,
-) -> Result<T, CryptoError> {
-    let mut derived = Zeroizing::new([0u8; SYMMETRIC_KEY_LEN]);
-    derive_into(key, salt, &mut derived)?;
-    // From the slice: `new_from_slice` borrows it as the key array, where
-    // `.into()` would leave an unwiped copy.
-    let cipher = Aes256Gcm::new_from_slice(&derived[..]).map_err(|_| CryptoError::Seal)?;
-    drop(derived);
-    f(&cipher)
-}
-
-/// Encrypts `plaintext` under the per-blob key of `key` and `salt`
-/// ([`derive_blob_key`]), appending `nonce || ciphertext || tag` to `out`.
-/// One HKDF and one AES key schedule per call.
-pub fn seal_derived_into(
-    key: &[u8],
-    salt: &[u8; SALT_LEN],
-    aad: &[u8],
-    plaintext: &[u8],
-    out: &mut Vec<u8>,
-) -> Result<(), CryptoError> {
-    with_derived_cipher(key, salt, |cipher| seal_with(cipher, aad, plaintext, out))
-}
-
-/// Opens what [`seal_derived_into`] produced with the same `key`, `salt`
-/// and `aad`; fails opaquely (`Open`).
-pub fn open_derived(
+/// Opens the sealed part of a v2 blob (`nonce || ciphertext || tag`, under
+/// [`derive_blob_key_v2`] of `key` and `salt`); fails opaquely (`Open`).
+pub fn open_derived_v2(
     key: &[u8],
     salt: &[u8; SALT_LEN],
     aad: &[u8],
@@ -293,8 +262,110 @@ pub fn open_derived(
     if sealed.len() < NONCE_LEN + TAG_LEN {
         return Err(CryptoError::Open);
     }
-    with_derived_cipher(key, salt, |cipher| open_with(cipher, aad, sealed))
-        .map_err(|_| CryptoError::Open)
+    let mut derived = Zeroizing::new([0u8; SYMMETRIC_KEY_LEN]);
+    derive_v2_into(key, salt, &mut derived).map_err(|_| CryptoError::Open)?;
+    with_cipher(&derived, |cipher| open_with(cipher, aad, sealed)).map_err(|_| CryptoError::Open)
+}
+
+/// The per-blob keys of one AES-256 material (ciphertext format v3): the
+/// key of the blob with salt `s` is
+/// `HKDF-SHA256-Expand(PRK = material, info = "kmsd/blob-key/v3" ‖ s, 32)`
+/// (RFC 5869 §2.3), which is one `HMAC-SHA256(material, info ‖ 0x01)`.
+///
+/// Why expand only: HKDF's extract step turns input keying material into
+/// a uniform key; the material already is one (256 random bits, generated
+/// by kmsd or imported at exactly that size), and RFC 5869 §3.3 lets such
+/// a key be the PRK directly. HMAC-SHA256 under it is a PRF, so distinct
+/// random 256-bit salts give independent keys, each sealing one blob
+/// (GCM's 2^32 bound then applies per blob; a salt collision needs about
+/// 2^128 blobs). Why it matters: the HMAC's inner and outer states are
+/// computed here once per loaded material, so a blob key costs two SHA-256
+/// compressions, where v2's extract-then-expand cost three HMAC key
+/// set-ups and six compressions per call (about 60% of sealing a data
+/// key; docs/benchmarks.md).
+///
+/// The states are key-equivalent: they are wiped on drop (the `zeroize`
+/// features of `sha2` and `hmac`, Cargo.toml), as is the per-call copy.
+/// No `Debug`, no `Clone`.
+pub struct BlobKeys(::hmac::Hmac<sha2::Sha256>);
+
+impl BlobKeys {
+    /// The blob keys of the AES-256 `key` (anything but 32 bytes fails as
+    /// `Seal`).
+    pub fn new(key: &[u8]) -> Result<Self, CryptoError> {
+        use ::hmac::KeyInit;
+        if key.len() != SYMMETRIC_KEY_LEN {
+            return Err(CryptoError::Seal);
+        }
+        ::hmac::Hmac::new_from_slice(key)
+            .map(Self)
+            .map_err(|_| CryptoError::Seal)
+    }
+
+    fn derive_into(&self, salt: &[u8; SALT_LEN], out: &mut [u8; SYMMETRIC_KEY_LEN]) {
+        use ::hmac::digest::FixedOutput;
+        use ::hmac::Mac;
+        let mut mac = self.0.clone();
+        mac.update(BLOB_KEY_INFO_V3);
+        mac.update(salt);
+        mac.update(&[1]);
+        // Straight into `out` (the caller's wiped buffer), no copy between.
+        mac.finalize_into(out.into());
+    }
+
+    /// The key of the blob with `salt` (tests and tools; the hot path
+    /// derives into a wiped stack buffer).
+    pub fn derive(&self, salt: &[u8; SALT_LEN]) -> BlobKey {
+        let mut out = BlobKey::zeroed();
+        self.derive_into(salt, out.expose_secret_mut());
+        out
+    }
+
+    /// Encrypts `plaintext` under the key of the blob with `salt`,
+    /// appending `nonce || ciphertext || tag` to `out`. One blob-key
+    /// derivation and one AES key schedule per call.
+    pub fn seal_into(
+        &self,
+        salt: &[u8; SALT_LEN],
+        aad: &[u8],
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), CryptoError> {
+        let mut derived = Zeroizing::new([0u8; SYMMETRIC_KEY_LEN]);
+        self.derive_into(salt, &mut derived);
+        with_cipher(&derived, |cipher| seal_with(cipher, aad, plaintext, out))
+    }
+
+    /// Opens what [`BlobKeys::seal_into`] produced with the same `salt`
+    /// and `aad`; fails opaquely (`Open`).
+    pub fn open(
+        &self,
+        salt: &[u8; SALT_LEN],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Plaintext, CryptoError> {
+        if sealed.len() < NONCE_LEN + TAG_LEN {
+            return Err(CryptoError::Open);
+        }
+        let mut derived = Zeroizing::new([0u8; SYMMETRIC_KEY_LEN]);
+        self.derive_into(salt, &mut derived);
+        with_cipher(&derived, |cipher| open_with(cipher, aad, sealed))
+            .map_err(|_| CryptoError::Open)
+    }
+}
+
+/// Runs `f` with the cipher of the per-blob key `derived`, which the
+/// caller wipes (a `Zeroizing` in its frame). The cipher stays in this
+/// frame (lent to `f`, never moved out, so no copy of its round keys is
+/// left behind by a move) and wipes itself on drop.
+fn with_cipher<T>(
+    derived: &[u8; SYMMETRIC_KEY_LEN],
+    f: impl FnOnce(&Aes256Gcm) -> Result<T, CryptoError>,
+) -> Result<T, CryptoError> {
+    // From the slice: `new_from_slice` borrows it as the key array, where
+    // `.into()` would leave an unwiped copy.
+    let cipher = Aes256Gcm::new_from_slice(&derived[..]).map_err(|_| CryptoError::Seal)?;
+    f(&cipher)
 }
 
 /// SHA-256 of `data`.
@@ -408,45 +479,99 @@ mod tests {
     #[test]
     fn item_08_derived_keys_seal_and_open_and_depend_on_key_and_salt() {
         let (s1, s2) = ([1u8; SALT_LEN], [2u8; SALT_LEN]);
+        let keys = BlobKeys::new(&KEY).expect("keys");
+        let other_keys = BlobKeys::new(&[8u8; 32]).expect("keys");
         let mut sealed = Vec::new();
-        seal_derived_into(&KEY, &s1, b"aad", b"hello", &mut sealed).expect("seal");
+        keys.seal_into(&s1, b"aad", b"hello", &mut sealed)
+            .expect("seal");
         assert_eq!(sealed.len(), NONCE_LEN + 5 + TAG_LEN);
-        let opened = open_derived(&KEY, &s1, b"aad", &sealed).expect("open");
+        let opened = keys.open(&s1, b"aad", &sealed).expect("open");
         assert_eq!(opened.expose_secret(), b"hello");
-        // Another salt, key or aad; the key itself; one flipped bit.
-        assert!(open_derived(&KEY, &s2, b"aad", &sealed).is_err());
-        assert!(open_derived(&[8u8; 32], &s1, b"aad", &sealed).is_err());
-        assert!(open_derived(&KEY, &s1, b"aaD", &sealed).is_err());
+        // Another salt, key or aad; the key itself; v2's derivation; one
+        // flipped bit of the salt.
+        assert!(keys.open(&s2, b"aad", &sealed).is_err());
+        assert!(other_keys.open(&s1, b"aad", &sealed).is_err());
+        assert!(keys.open(&s1, b"aaD", &sealed).is_err());
         assert!(open(&KEY, b"aad", &sealed).is_err());
+        assert!(open_derived_v2(&KEY, &s1, b"aad", &sealed).is_err());
         let mut salt = s1;
         salt[31] ^= 1;
-        assert!(open_derived(&KEY, &salt, b"aad", &sealed).is_err());
+        assert!(keys.open(&salt, b"aad", &sealed).is_err());
         // Derivation is deterministic, and differs by salt and by key.
-        let a = derive_blob_key(&KEY, &s1).expect("derive");
-        assert_eq!(
-            a.expose_secret(),
-            derive_blob_key(&KEY, &s1).expect("derive").expose_secret()
-        );
+        let a = keys.derive(&s1);
+        assert_eq!(a.expose_secret(), keys.derive(&s1).expose_secret());
+        assert_ne!(a.expose_secret(), keys.derive(&s2).expose_secret());
+        assert_ne!(a.expose_secret(), other_keys.derive(&s1).expose_secret());
+        assert_ne!(a.expose_secret(), &KEY);
         assert_ne!(
             a.expose_secret(),
-            derive_blob_key(&KEY, &s2).expect("derive").expose_secret()
-        );
-        assert_ne!(
-            a.expose_secret(),
-            derive_blob_key(&[8u8; 32], &s1)
+            derive_blob_key_v2(&KEY, &s1)
                 .expect("derive")
                 .expose_secret()
         );
-        assert_ne!(a.expose_secret(), &KEY);
         // Only AES-256 keys are derived from.
+        assert_eq!(BlobKeys::new(&KEY[..16]).err(), Some(CryptoError::Seal));
+        assert_eq!(BlobKeys::new(&[0u8; 33]).err(), Some(CryptoError::Seal));
         assert_eq!(
-            derive_blob_key(&KEY[..16], &s1).err(),
+            derive_blob_key_v2(&KEY[..16], &s1).err(),
             Some(CryptoError::Seal)
         );
-        let mut out = Vec::new();
-        assert!(seal_derived_into(&KEY[..31], &s1, b"", b"x", &mut out).is_err());
-        assert!(out.is_empty());
-        assert!(open_derived(&KEY, &s1, b"aad", &sealed[..NONCE_LEN + TAG_LEN - 1]).is_err());
+        assert!(keys
+            .open(&s1, b"aad", &sealed[..NONCE_LEN + TAG_LEN - 1])
+            .is_err());
+    }
+
+    #[test]
+    fn blob_keys_are_hkdf_expand_with_the_key_as_prk() {
+        // RFC 5869 test case 1 gives PRK and OKM for info f0..f9 (42
+        // bytes): BlobKeys' HMAC is HKDF-Expand's first block, so with the
+        // test's PRK and info = label || salt it must equal ring's expand
+        // for many salts (ring checked against the RFC itself below).
+        let prk_bytes: [u8; 32] = [
+            0x07, 0x77, 0x09, 0x36, 0x2c, 0x2e, 0x32, 0xdf, 0x0d, 0xdc, 0x3f, 0x0d, 0xc4, 0x7b,
+            0xba, 0x63, 0x90, 0xb6, 0xc7, 0x3b, 0xb5, 0x0f, 0x9c, 0x31, 0x22, 0xec, 0x84, 0x4a,
+            0xd7, 0xc2, 0xb3, 0xe5,
+        ];
+        let ring_prk = ring::hkdf::Prk::new_less_safe(ring::hkdf::HKDF_SHA256, &prk_bytes);
+        let info: Vec<u8> = (0xf0..=0xf9).collect();
+        let mut okm = [0u8; 32];
+        ring_prk
+            .expand(&[&info], ring::hkdf::HKDF_SHA256)
+            .expect("expand")
+            .fill(&mut okm)
+            .expect("fill");
+        assert_eq!(
+            okm[..],
+            [
+                0x3c, 0xb2, 0x5f, 0x25, 0xfa, 0xac, 0xd5, 0x7a, 0x90, 0x43, 0x4f, 0x64, 0xd0, 0x36,
+                0x2f, 0x2a, 0x2d, 0x2d, 0x0a, 0x90, 0xcf, 0x1a, 0x5a, 0x4c, 0x5d, 0xb0, 0x2d, 0x56,
+                0xec, 0xc4, 0xc5, 0xbf
+            ][..],
+            "RFC 5869 A.1 OKM"
+        );
+        let keys = BlobKeys::new(&prk_bytes).expect("keys");
+        for i in 0..64u8 {
+            let salt = [i.wrapping_mul(37); SALT_LEN];
+            let mut want = [0u8; 32];
+            ring_prk
+                .expand(&[BLOB_KEY_INFO_V3, &salt], ring::hkdf::HKDF_SHA256)
+                .expect("expand")
+                .fill(&mut want)
+                .expect("fill");
+            assert_eq!(keys.derive(&salt).expose_secret(), &want, "salt {i}");
+        }
+    }
+
+    #[test]
+    fn blob_key_states_are_wiped_on_drop() {
+        // A compile-time check, as for the AES round keys: the HMAC states
+        // BlobKeys keeps per material are sha2 cores, wiped on drop only
+        // with sha2's `zeroize` feature (Cargo.toml); the buffer of the
+        // wrapper only with digest's (through hmac's feature).
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        wiped_on_drop::<sha2::block_api::Sha256VarCore>();
+        wiped_on_drop::<::hmac::digest::block_api::Buffer<::hmac::block_api::HmacCore<sha2::Sha256>>>(
+        );
     }
 
     #[test]

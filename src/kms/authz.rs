@@ -141,7 +141,7 @@ impl Inner {
         scratch: &'a Scratch,
     ) -> RequestContext<'a> {
         let p = &caller.principal;
-        let mut ctx = RequestContext::with_condition_keys(p.arn(), op.action(), resource);
+        let mut ctx = RequestContext::of_principal(p, op.action(), resource).with_room();
         ctx.set("aws:principalarn", p.arn())
             .set("aws:principalaccount", p.account())
             .set("kms:calleraccount", p.account())
@@ -217,7 +217,7 @@ impl Inner {
             scratch = Scratch::new(self.now_ms(), caller, resource_aliases);
             self.context(caller, op, key, resource, input, &scratch)
         } else {
-            RequestContext::new(caller.principal.arn(), op.action(), resource)
+            RequestContext::of_principal(&caller.principal, op.action(), resource)
         };
 
         // Decided once, from the parsed ARN (model/ids.rs `Principal`).

@@ -17,21 +17,28 @@
 //! and secret values zeroize themselves when the last `Arc` drops.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, RandomState};
+use std::hash::{BuildHasher, Hash};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 const SHARDS: usize = 32;
+
+/// foldhash, keyed per process (as the request context's map): a hit
+/// hashes its key twice (shard, then map) on every data-key call, and
+/// SipHash made that 2% of kmsd's CPU under GenerateDataKey (perf,
+/// docs/benchmarks.md). Keys a client picks (a missing key's id, an
+/// alias) land in bounded shards under a seed it cannot see.
+type Hasher = foldhash::fast::RandomState;
 
 /// See the module docs. `V` may be unsized (the material cache holds
 /// `Arc<dyn MaterialHandle>` directly, one pointer hop on a hit).
 pub struct Cache<K, V: ?Sized> {
     shards: Vec<Mutex<Shard<K, V>>>,
     per_shard: usize,
-    hasher: RandomState,
+    hasher: Hasher,
 }
 
 struct Shard<K, V: ?Sized> {
-    map: HashMap<K, Arc<V>>,
+    map: HashMap<K, Arc<V>, Hasher>,
     epoch: u64,
 }
 
@@ -47,13 +54,13 @@ impl<K: Hash + Eq + Clone, V: ?Sized> Cache<K, V> {
             shards: (0..SHARDS)
                 .map(|_| {
                     Mutex::new(Shard {
-                        map: HashMap::new(),
+                        map: HashMap::with_hasher(Hasher::default()),
                         epoch: 0,
                     })
                 })
                 .collect(),
             per_shard,
-            hasher: RandomState::new(),
+            hasher: Hasher::default(),
         }
     }
 

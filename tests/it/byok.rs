@@ -216,17 +216,17 @@ pub fn ec_material(s: &Scratch, stem: &str, curve: &str) -> (Vec<u8>, Vec<u8>) {
 // ---------------------------------------------------------------------------
 // Independent checks of symmetric and HMAC material.
 
-/// Opens a kmsd version-2 ciphertext blob (empty encryption context) with
+/// Opens a kmsd version-3 ciphertext blob (empty encryption context) with
 /// `material` by hand, as docs/ciphertext-format.md lays it out: blob key
-/// = HKDF-SHA256(salt, material, "kmsd/blob-key/v2"), AES-256-GCM with
-/// AAD = header ‖ canonical(empty context). `None` when it does not open.
+/// = HKDF-SHA256-Expand(PRK = material, "kmsd/blob-key/v3" ‖ salt),
+/// AES-256-GCM with AAD = header ‖ canonical(empty context). `None` when
+/// it does not open.
 pub fn open_blob_with(material: &[u8], blob: &[u8]) -> Option<Vec<u8>> {
     use aes_gcm::aead::{Aead, KeyInit, Payload};
-    if blob.len() < 82 || blob[0] != 2 {
+    if blob.len() < 82 || blob[0] != 3 {
         return None;
     }
-    let salt = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, &blob[22..54]);
-    let prk = salt.extract(material);
+    let prk = ring::hkdf::Prk::new_less_safe(ring::hkdf::HKDF_SHA256, material);
     struct Len32;
     impl ring::hkdf::KeyType for Len32 {
         fn len(&self) -> usize {
@@ -234,7 +234,7 @@ pub fn open_blob_with(material: &[u8], blob: &[u8]) -> Option<Vec<u8>> {
         }
     }
     let mut key = [0u8; 32];
-    prk.expand(&[b"kmsd/blob-key/v2"], Len32)
+    prk.expand(&[b"kmsd/blob-key/v3", &blob[22..54]], Len32)
         .ok()?
         .fill(&mut key)
         .ok()?;

@@ -1,5 +1,5 @@
 //! Issue 11, the cryptographic items, through the real gRPC API and the
-//! real `kmsd` binary: per-blob keys (ciphertext format 2, item 8) and
+//! real `kmsd` binary: per-blob keys (ciphertext formats 2 and 3, item 8) and
 //! core dumps off (item 9). Unit tests beside the code cover what the API
 //! cannot reach (`ciphertext.rs`, `crypto.rs`: `item_08_*`, `item_09_*`,
 //! `item_18_*`).
@@ -7,7 +7,9 @@
 use std::path::Path;
 
 use kmsd::backend::LocalBackend;
-use kmsd::ciphertext::{CanonicalContext, FORMAT_V1, FORMAT_V2, HEADER_LEN, MIN_BLOB_LEN};
+use kmsd::ciphertext::{
+    CanonicalContext, FORMAT_V1, FORMAT_V2, FORMAT_V3, HEADER_LEN, MIN_BLOB_LEN,
+};
 use kmsd::crypto;
 use kmsd::model::KeyId;
 use kmsd::proto::kms::v1 as pb;
@@ -17,8 +19,8 @@ use tonic::Code;
 
 use crate::harness::*;
 
-/// Offset of the salt in a format-2 blob (after version, kind, key id and
-/// material version).
+/// Offset of the salt in a format-2 or -3 blob (after version, kind, key id
+/// and material version).
 const SALT_AT: usize = 22;
 
 /// Version 1 of `key_id`'s material, read from a stopped server's data dir
@@ -53,12 +55,12 @@ fn aad(header: &[u8], context: &std::collections::HashMap<String, String>) -> Ve
     aad
 }
 
-/// Item 8: every blob kmsd makes is format 2, sealed under its own key
+/// Item 8: every blob kmsd makes is format 3, sealed under its own key
 /// derived from the material and a fresh salt; two blobs of the same
 /// plaintext under the same key and context differ in salt and in key, and
 /// neither is sealed under the material itself (format 1's weakness).
 #[tokio::test]
-async fn item_08_ciphertext_v2_derives_a_key_per_blob() {
+async fn item_08_ciphertext_v3_derives_a_key_per_blob() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let server = TestServer::start_in(tmp.path()).await;
     let mut c = server.client().await;
@@ -76,7 +78,7 @@ async fn item_08_ciphertext_v2_derives_a_key_per_blob() {
         .expect("generate data key")
         .into_inner();
     for blob in [&a, &b, &gdk.ciphertext_blob] {
-        assert_eq!(blob[0], FORMAT_V2);
+        assert_eq!(blob[0], FORMAT_V3);
     }
     assert_eq!(a.len(), MIN_BLOB_LEN + 14);
     assert_eq!(gdk.ciphertext_blob.len(), MIN_BLOB_LEN + 32);
@@ -89,8 +91,8 @@ async fn item_08_ciphertext_v2_derives_a_key_per_blob() {
     server.stop().await;
 
     let material = material_of(tmp.path(), &key);
-    let ka = crypto::derive_blob_key(material.expose_secret(), &salt_of(&a)).expect("derive");
-    let kb = crypto::derive_blob_key(material.expose_secret(), &salt_of(&b)).expect("derive");
+    let keys = crypto::BlobKeys::new(material.expose_secret()).expect("AES-256 material");
+    let (ka, kb) = (keys.derive(&salt_of(&a)), keys.derive(&salt_of(&b)));
     assert_ne!(ka.expose_secret(), kb.expose_secret());
     for (blob, k, other) in [(&a, &ka, &kb), (&b, &kb, &ka)] {
         let aad = aad(&blob[..HEADER_LEN], &context);
@@ -107,8 +109,8 @@ async fn item_08_ciphertext_v2_derives_a_key_per_blob() {
 /// Item 8: blobs of format 1, sealed by the old code path (AES-256-GCM
 /// directly under the material, AAD = 22-byte header || canonical
 /// context), still decrypt after the upgrade, and ReEncrypt turns them
-/// into format 2. Relabelling a v1 blob as v2 (or a v2 blob as v1, or
-/// cutting a v2 blob's salt out) does not open.
+/// into format 3. Relabelling a v1 blob as v2 or v3 (or a v3 blob as v1,
+/// or cutting a v3 blob's salt out) does not open.
 #[tokio::test]
 async fn item_08_v1_blobs_made_by_the_old_code_path_still_decrypt() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -116,7 +118,7 @@ async fn item_08_v1_blobs_made_by_the_old_code_path_still_decrypt() {
     let mut c = server.client().await;
     let key = create_key(&mut c, "old blobs").await;
     let context = ctx(&[("app", "legacy"), ("tenant", "7")]);
-    let v2 = encrypt(&mut c, &key, b"new data", &context).await;
+    let v3 = encrypt(&mut c, &key, b"new data", &context).await;
     drop(c);
     server.stop().await;
 
@@ -149,7 +151,7 @@ async fn item_08_v1_blobs_made_by_the_old_code_path_still_decrypt() {
         .await
         .expect("re-encrypt")
         .into_inner();
-    assert_eq!(re.ciphertext_blob[0], FORMAT_V2);
+    assert_eq!(re.ciphertext_blob[0], FORMAT_V3);
     assert_eq!(
         decrypt(&mut c, &re.ciphertext_blob, &context).await,
         b"old data"
@@ -163,21 +165,23 @@ async fn item_08_v1_blobs_made_by_the_old_code_path_still_decrypt() {
         try_decrypt(&mut c, &v1, &ctx(&[("app", "legacy")])).await,
         "v1 with another context",
     );
-    let mut up = v1.clone();
-    up[0] = FORMAT_V2;
-    invalid(try_decrypt(&mut c, &up, &context).await, "v1 relabelled v2");
-    let mut down = v2.clone();
+    for format in [FORMAT_V2, FORMAT_V3] {
+        let mut up = v1.clone();
+        up[0] = format;
+        invalid(try_decrypt(&mut c, &up, &context).await, "v1 relabelled");
+    }
+    let mut down = v3.clone();
     down[0] = FORMAT_V1;
     invalid(
         try_decrypt(&mut c, &down, &context).await,
-        "v2 relabelled v1",
+        "v3 relabelled v1",
     );
-    let mut stripped = v2[..SALT_AT].to_vec();
+    let mut stripped = v3[..SALT_AT].to_vec();
     stripped[0] = FORMAT_V1;
-    stripped.extend_from_slice(&v2[HEADER_LEN..]);
+    stripped.extend_from_slice(&v3[HEADER_LEN..]);
     invalid(
         try_decrypt(&mut c, &stripped, &context).await,
-        "v2 without its salt",
+        "v3 without its salt",
     );
     for i in 0..v1.len() {
         if (2..18).contains(&i) {
@@ -187,10 +191,98 @@ async fn item_08_v1_blobs_made_by_the_old_code_path_still_decrypt() {
         t[i] ^= 0x80;
         invalid(try_decrypt(&mut c, &t, &context).await, "flipped v1 byte");
     }
-    assert_eq!(decrypt(&mut c, &v2, &context).await, b"new data");
+    assert_eq!(decrypt(&mut c, &v3, &context).await, b"new data");
 }
 
-/// Item 8: flipping any bit of a format-2 blob's header, salt, nonce,
+/// Blobs of format 2, sealed as kmsd did before format 3 (the v3 layout
+/// with format byte 2, AES-256-GCM under HKDF-SHA256 extract-then-expand of
+/// the material with the salt as HKDF salt and info "kmsd/blob-key/v2",
+/// computed here with ring directly), still decrypt through a restarted
+/// server, also by GenerateDataKey's data keys; ReEncrypt turns them into
+/// format 3. Relabelled either way, or with the salt of another blob, they
+/// are InvalidCiphertextException.
+#[tokio::test]
+async fn v2_blobs_made_by_the_old_derivation_still_decrypt() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start_in(tmp.path()).await;
+    let mut c = server.client().await;
+    let key = create_key(&mut c, "v2 blobs").await;
+    let context = ctx(&[("app", "before-v3")]);
+    let v3 = encrypt(&mut c, &key, b"new data", &context).await;
+    drop(c);
+    server.stop().await;
+
+    let material = material_of(tmp.path(), &key);
+    let id: KeyId = key.parse().expect("key id");
+    let v2_of = |plaintext: &[u8], salt: [u8; crypto::SALT_LEN]| {
+        let mut blob = vec![FORMAT_V2];
+        blob.extend_from_slice(&id.storage_key());
+        blob.extend_from_slice(&1u32.to_be_bytes());
+        blob.extend_from_slice(&salt);
+        assert_eq!(blob.len(), HEADER_LEN);
+        let prk =
+            ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, &salt).extract(material.expose_secret());
+        let mut k = [0u8; 32];
+        prk.expand(&[b"kmsd/blob-key/v2"], ring::hkdf::HKDF_SHA256)
+            .expect("expand")
+            .fill(&mut k)
+            .expect("fill");
+        let aad = aad(&blob, &context);
+        crypto::seal_into(&k, &aad, plaintext, &mut blob).expect("seal");
+        blob
+    };
+    let v2 = v2_of(b"older data", [7u8; crypto::SALT_LEN]);
+    let v2_data_key = v2_of(&[0x5a; 32], [9u8; crypto::SALT_LEN]);
+    assert_eq!(v2.len(), MIN_BLOB_LEN + 10);
+    drop(material);
+
+    let server = TestServer::start_in(tmp.path()).await;
+    let mut c = server.client().await;
+    assert_eq!(decrypt(&mut c, &v2, &context).await, b"older data");
+    assert_eq!(decrypt(&mut c, &v2_data_key, &context).await, [0x5a; 32]);
+    let re = c
+        .re_encrypt(pb::ReEncryptRequest {
+            ciphertext_blob: v2.clone(),
+            source_encryption_context: context.clone(),
+            destination_key_id: key.clone(),
+            destination_encryption_context: context.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("re-encrypt")
+        .into_inner();
+    assert_eq!(re.ciphertext_blob[0], FORMAT_V3);
+    assert_eq!(
+        decrypt(&mut c, &re.ciphertext_blob, &context).await,
+        b"older data"
+    );
+    let invalid = |r: Result<pb::DecryptResponse, tonic::Status>, what: &str| {
+        let e = r.expect_err(what);
+        assert_aws_error(&e, Code::InvalidArgument, "InvalidCiphertextException");
+    };
+    let mut up = v2.clone();
+    up[0] = FORMAT_V3;
+    invalid(try_decrypt(&mut c, &up, &context).await, "v2 relabelled v3");
+    let mut down = v3.clone();
+    down[0] = FORMAT_V2;
+    invalid(
+        try_decrypt(&mut c, &down, &context).await,
+        "v3 relabelled v2",
+    );
+    let mut swapped = v2.clone();
+    swapped[SALT_AT..HEADER_LEN].copy_from_slice(&v2_data_key[SALT_AT..HEADER_LEN]);
+    invalid(
+        try_decrypt(&mut c, &swapped, &context).await,
+        "v2 with another blob's salt",
+    );
+    invalid(
+        try_decrypt(&mut c, &v2, &ctx(&[("app", "after-v3")])).await,
+        "v2 with another context",
+    );
+    assert_eq!(decrypt(&mut c, &v3, &context).await, b"new data");
+}
+
+/// Item 8: flipping any bit of a format-3 blob's header, salt, nonce,
 /// ciphertext or tag makes Decrypt fail with InvalidCiphertextException —
 /// except in the key id, where the blob then names a key that does not
 /// exist, which is denied without naming any key (as in AWS). Truncation

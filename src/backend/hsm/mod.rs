@@ -641,10 +641,6 @@ impl MaterialHandle for HsmHandle {
         Err(self.unsupported("open"))
     }
 
-    fn open_v1(&self, _: &[u8], _: &[u8]) -> Result<Plaintext, BackendError> {
-        Err(self.unsupported("open_v1"))
-    }
-
     fn remote(&self) -> Option<&dyn RemoteAead> {
         Some(self)
     }
