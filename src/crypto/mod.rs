@@ -259,12 +259,9 @@ pub fn open_derived_v2(
     aad: &[u8],
     sealed: &[u8],
 ) -> Result<Plaintext, CryptoError> {
-    if sealed.len() < NONCE_LEN + TAG_LEN {
-        return Err(CryptoError::Open);
-    }
     let mut derived = Zeroizing::new([0u8; SYMMETRIC_KEY_LEN]);
     derive_v2_into(key, salt, &mut derived).map_err(|_| CryptoError::Open)?;
-    with_cipher(&derived, |cipher| open_with(cipher, aad, sealed)).map_err(|_| CryptoError::Open)
+    open_under(&derived, aad, sealed)
 }
 
 /// The per-blob keys of one AES-256 material (ciphertext format v3): the
@@ -344,14 +341,20 @@ impl BlobKeys {
         aad: &[u8],
         sealed: &[u8],
     ) -> Result<Plaintext, CryptoError> {
-        if sealed.len() < NONCE_LEN + TAG_LEN {
-            return Err(CryptoError::Open);
-        }
         let mut derived = Zeroizing::new([0u8; SYMMETRIC_KEY_LEN]);
         self.derive_into(salt, &mut derived);
-        with_cipher(&derived, |cipher| open_with(cipher, aad, sealed))
-            .map_err(|_| CryptoError::Open)
+        open_under(&derived, aad, sealed)
     }
+}
+
+/// Opens `nonce || ciphertext || tag` under the per-blob key `derived`
+/// (wiped by the caller); fails opaquely (`Open`), a short `sealed` too.
+fn open_under(
+    derived: &[u8; SYMMETRIC_KEY_LEN],
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<Plaintext, CryptoError> {
+    with_cipher(derived, |cipher| open_with(cipher, aad, sealed)).map_err(|_| CryptoError::Open)
 }
 
 /// Runs `f` with the cipher of the per-blob key `derived`, which the

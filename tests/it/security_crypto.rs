@@ -44,6 +44,36 @@ fn salt_of(blob: &[u8]) -> [u8; crypto::SALT_LEN] {
     s
 }
 
+/// ReEncrypt of `blob` to its own key and context gives a format-3 blob
+/// that decrypts to `plaintext`.
+async fn upgrades_to_v3(
+    c: &mut Client,
+    blob: &[u8],
+    key: &str,
+    context: &std::collections::HashMap<String, String>,
+    plaintext: &[u8],
+) {
+    let re = c
+        .re_encrypt(pb::ReEncryptRequest {
+            ciphertext_blob: blob.to_vec(),
+            source_encryption_context: context.clone(),
+            destination_key_id: key.to_owned(),
+            destination_encryption_context: context.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("re-encrypt")
+        .into_inner();
+    assert_eq!(re.ciphertext_blob[0], FORMAT_V3);
+    assert_eq!(decrypt(c, &re.ciphertext_blob, context).await, plaintext);
+}
+
+/// A Decrypt that must fail with InvalidCiphertextException.
+fn invalid(r: Result<pb::DecryptResponse, tonic::Status>, what: &str) {
+    let e = r.expect_err(what);
+    assert_aws_error(&e, Code::InvalidArgument, "InvalidCiphertextException");
+}
+
 /// `header || canonical(context)`.
 fn aad(header: &[u8], context: &std::collections::HashMap<String, String>) -> Vec<u8> {
     let mut aad = header.to_vec();
@@ -140,27 +170,8 @@ async fn item_08_v1_blobs_made_by_the_old_code_path_still_decrypt() {
     let r = try_decrypt(&mut c, &v1, &context).await.expect("decrypt");
     assert_eq!(r.key_id, key_arn_of(ACCOUNT_A, &key));
     // ReEncrypt upgrades it.
-    let re = c
-        .re_encrypt(pb::ReEncryptRequest {
-            ciphertext_blob: v1.clone(),
-            source_encryption_context: context.clone(),
-            destination_key_id: key.clone(),
-            destination_encryption_context: context.clone(),
-            ..Default::default()
-        })
-        .await
-        .expect("re-encrypt")
-        .into_inner();
-    assert_eq!(re.ciphertext_blob[0], FORMAT_V3);
-    assert_eq!(
-        decrypt(&mut c, &re.ciphertext_blob, &context).await,
-        b"old data"
-    );
+    upgrades_to_v3(&mut c, &v1, &key, &context, b"old data").await;
     // Near misses, all InvalidCiphertextException.
-    let invalid = |r: Result<pb::DecryptResponse, tonic::Status>, what: &str| {
-        let e = r.expect_err(what);
-        assert_aws_error(&e, Code::InvalidArgument, "InvalidCiphertextException");
-    };
     invalid(
         try_decrypt(&mut c, &v1, &ctx(&[("app", "legacy")])).await,
         "v1 with another context",
@@ -240,26 +251,7 @@ async fn v2_blobs_made_by_the_old_derivation_still_decrypt() {
     let mut c = server.client().await;
     assert_eq!(decrypt(&mut c, &v2, &context).await, b"older data");
     assert_eq!(decrypt(&mut c, &v2_data_key, &context).await, [0x5a; 32]);
-    let re = c
-        .re_encrypt(pb::ReEncryptRequest {
-            ciphertext_blob: v2.clone(),
-            source_encryption_context: context.clone(),
-            destination_key_id: key.clone(),
-            destination_encryption_context: context.clone(),
-            ..Default::default()
-        })
-        .await
-        .expect("re-encrypt")
-        .into_inner();
-    assert_eq!(re.ciphertext_blob[0], FORMAT_V3);
-    assert_eq!(
-        decrypt(&mut c, &re.ciphertext_blob, &context).await,
-        b"older data"
-    );
-    let invalid = |r: Result<pb::DecryptResponse, tonic::Status>, what: &str| {
-        let e = r.expect_err(what);
-        assert_aws_error(&e, Code::InvalidArgument, "InvalidCiphertextException");
-    };
+    upgrades_to_v3(&mut c, &v2, &key, &context, b"older data").await;
     let mut up = v2.clone();
     up[0] = FORMAT_V3;
     invalid(try_decrypt(&mut c, &up, &context).await, "v2 relabelled v3");
