@@ -259,9 +259,7 @@ pub fn open_derived_v2(
     aad: &[u8],
     sealed: &[u8],
 ) -> Result<Plaintext, CryptoError> {
-    let mut derived = Zeroizing::new([0u8; SYMMETRIC_KEY_LEN]);
-    derive_v2_into(key, salt, &mut derived).map_err(|_| CryptoError::Open)?;
-    open_under(&derived, aad, sealed)
+    open_under(|derived| derive_v2_into(key, salt, derived), aad, sealed)
 }
 
 /// The per-blob keys of one AES-256 material (ciphertext format v3): the
@@ -328,9 +326,13 @@ impl BlobKeys {
         plaintext: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), CryptoError> {
-        let mut derived = Zeroizing::new([0u8; SYMMETRIC_KEY_LEN]);
-        self.derive_into(salt, &mut derived);
-        with_cipher(&derived, |cipher| seal_with(cipher, aad, plaintext, out))
+        with_cipher(
+            |derived| {
+                self.derive_into(salt, derived);
+                Ok(())
+            },
+            |cipher| seal_with(cipher, aad, plaintext, out),
+        )
     }
 
     /// Opens what [`BlobKeys::seal_into`] produced with the same `salt`
@@ -341,33 +343,42 @@ impl BlobKeys {
         aad: &[u8],
         sealed: &[u8],
     ) -> Result<Plaintext, CryptoError> {
-        let mut derived = Zeroizing::new([0u8; SYMMETRIC_KEY_LEN]);
-        self.derive_into(salt, &mut derived);
-        open_under(&derived, aad, sealed)
+        open_under(
+            |derived| {
+                self.derive_into(salt, derived);
+                Ok(())
+            },
+            aad,
+            sealed,
+        )
     }
 }
 
-/// Opens `nonce || ciphertext || tag` under the per-blob key `derived`
-/// (wiped by the caller); fails opaquely (`Open`), a short `sealed` too.
+/// Opens `nonce || ciphertext || tag` under the per-blob key that
+/// `derive` writes; fails opaquely (`Open`), a short `sealed` too.
 fn open_under(
-    derived: &[u8; SYMMETRIC_KEY_LEN],
+    derive: impl FnOnce(&mut [u8; SYMMETRIC_KEY_LEN]) -> Result<(), CryptoError>,
     aad: &[u8],
     sealed: &[u8],
 ) -> Result<Plaintext, CryptoError> {
-    with_cipher(derived, |cipher| open_with(cipher, aad, sealed)).map_err(|_| CryptoError::Open)
+    with_cipher(derive, |cipher| open_with(cipher, aad, sealed)).map_err(|_| CryptoError::Open)
 }
 
-/// Runs `f` with the cipher of the per-blob key `derived`, which the
-/// caller wipes (a `Zeroizing` in its frame). The cipher stays in this
-/// frame (lent to `f`, never moved out, so no copy of its round keys is
-/// left behind by a move) and wipes itself on drop.
+/// Runs `f` with the cipher of the per-blob key that `derive` writes into
+/// a buffer of this frame. The derived bytes are wiped as soon as the key
+/// schedule is built (before `f` runs); the cipher stays in this frame
+/// (lent to `f`, never moved out, so no copy of its round keys is left
+/// behind by a move) and wipes itself on drop.
 fn with_cipher<T>(
-    derived: &[u8; SYMMETRIC_KEY_LEN],
+    derive: impl FnOnce(&mut [u8; SYMMETRIC_KEY_LEN]) -> Result<(), CryptoError>,
     f: impl FnOnce(&Aes256Gcm) -> Result<T, CryptoError>,
 ) -> Result<T, CryptoError> {
+    let mut derived = Zeroizing::new([0u8; SYMMETRIC_KEY_LEN]);
+    derive(&mut derived)?;
     // From the slice: `new_from_slice` borrows it as the key array, where
     // `.into()` would leave an unwiped copy.
     let cipher = Aes256Gcm::new_from_slice(&derived[..]).map_err(|_| CryptoError::Seal)?;
+    drop(derived);
     f(&cipher)
 }
 
